@@ -1,0 +1,4 @@
+-- Example: give every active subscriber 7 extra days (a goodwill credit after an outage).
+UPDATE subscribers
+SET expires_at = datetime(max(expires_at, datetime('now')), '+7 days')
+WHERE enabled = 1;

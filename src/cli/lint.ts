@@ -1,0 +1,31 @@
+import { readLintInput } from '../db/lint-store.js';
+import { type Finding, lintLineup } from '../lint/lint.js';
+import { type CliIo, type Command, parseOptions, withContext } from './command.js';
+
+/** Prints findings, one a line; returns whether any is an error. */
+export function printFindings(findings: Finding[], io: CliIo): boolean {
+  for (const finding of findings) io.stdout(`${finding.severity}: ${finding.code}: ${finding.message}\n`);
+  const errors = findings.filter((finding) => finding.severity === 'error').length;
+  io.stdout(findings.length === 0 ? 'lineup: no problems found\n' : `lineup: ${errors} errors, ${findings.length - errors} warnings\n`);
+  return errors > 0;
+}
+
+export const lintCommand: Command = {
+  name: 'lint',
+  summary: 'check the lineup for problems that SQL constraints cannot catch',
+  help: `lineup lint [--json]
+
+Reports duplicate numbers and stream names, channels without a name, logos that are not http(s)
+URLs, shared tvg_ids and channels that no subscriber can see. Exits 1 when there are errors.`,
+  run: async (argv, io) => {
+    const { values } = parseOptions(argv, { json: { type: 'boolean' } }, false);
+    return withContext(io, ({ db }) => {
+      const findings = lintLineup(readLintInput(db));
+      if (values.json) {
+        io.stdout(`${JSON.stringify(findings, null, 2)}\n`);
+        return findings.some((finding) => finding.severity === 'error') ? 1 : 0;
+      }
+      return printFindings(findings, io) ? 1 : 0;
+    });
+  },
+};

@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { readLintInput } from '../db/lint-store.js';
+import { applySqlScript } from '../db/sql-script.js';
+import { lintLineup } from '../lint/lint.js';
+import { type Command, parseOptions, UsageError, withContext } from './command.js';
+import { printFindings } from './lint.js';
+
+export const sqlCommand: Command = {
+  name: 'sql',
+  summary: 'apply admin SQL scripts, each file in one transaction',
+  help: `lineup sql FILE…
+
+Applies each file in its own transaction: all of its statements, or on an error none of them.
+A BEGIN/COMMIT in the file is skipped (the file already is one transaction). After applying,
+prints the rows changed and the lineup's warnings. The service picks the change up on its next
+request; no restart is needed.`,
+  run: async (argv, io) => {
+    const { positionals } = parseOptions(argv, {});
+    if (positionals.length === 0) throw new UsageError('sql: name at least one FILE');
+    const scripts = positionals.map((file) => {
+      try {
+        return { file, text: readFileSync(file, 'utf8') };
+      } catch (error) {
+        throw new UsageError(`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+      }
+    });
+    return withContext(io, ({ db }) => {
+      for (const { file, text } of scripts) {
+        const result = applySqlScript(db, file, text);
+        io.stdout(`${file}: ${result.statements} statements, ${result.changes} rows changed\n`);
+      }
+      // Lint findings are reported, not fatal: the scripts have been applied either way.
+      printFindings(lintLineup(readLintInput(db)), io);
+      return 0;
+    });
+  },
+};

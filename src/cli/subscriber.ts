@@ -1,0 +1,143 @@
+import { parseUntil, type Term, DEFAULT_SUBSCRIPTION_DAYS } from '../subscribers/subscriber-admin.js';
+import type { Subscriber } from '../subscribers/subscriber.js';
+import { fromSqlTime } from '../time.js';
+import { type CliIo, type Command, parseOptions, UsageError, wholeNumber, withContext } from './command.js';
+
+const HELP = `lineup subscriber add USER [--days N | --until DATE] [--package NAME]… [--max-connections N] [--note TEXT]
+lineup subscriber renew USER [--days N | --until DATE]
+lineup subscriber disable|enable|rotate|remove USER
+lineup subscriber list [--expired] [--json]
+
+add      creates USER (default ${DEFAULT_SUBSCRIPTION_DAYS} days) and prints the playlist URL alone on the last line
+renew    --days N extends from the current expiry, or from now if it has passed; --until sets it
+disable  the playlist answers 403 until enable
+rotate   issues a new URL and prints it; the old one stops working at once
+remove   deletes USER and its package links
+list     a table, or --json for scripts; --expired lists only lapsed subscribers
+
+DATE is UTC: YYYY-MM-DD (the end of that day) or "YYYY-MM-DD HH:MM:SS".`;
+
+function termFrom(values: { days?: string | undefined; until?: string | undefined }, fallbackDays?: number): Term {
+  if (values.days !== undefined && values.until !== undefined) throw new UsageError('give --days or --until, not both');
+  if (values.until !== undefined) return { until: parseUntil(values.until) };
+  const days = wholeNumber(values.days, '--days', 1) ?? fallbackDays;
+  if (days === undefined) throw new UsageError('renew: give --days N or --until DATE');
+  return { days };
+}
+
+function username(positionals: string[], action: string): string {
+  const [user, ...extra] = positionals;
+  if (!user) throw new UsageError(`subscriber ${action}: name the USER`);
+  if (extra.length > 0) throw new UsageError(`subscriber ${action}: unexpected argument "${extra[0]}"`);
+  return user;
+}
+
+function stateOf(subscriber: Subscriber, now: number): string {
+  if (!subscriber.enabled) return 'disabled';
+  return fromSqlTime(subscriber.expiresAt) <= now ? 'expired' : 'active';
+}
+
+function describe(subscriber: Subscriber, now: number): string {
+  const state = stateOf(subscriber, now);
+  const packages = subscriber.packages.length > 0 ? subscriber.packages.join(',') : '-';
+  return `${subscriber.username}: ${state}, expires ${subscriber.expiresAt} UTC, packages ${packages}, max connections ${subscriber.maxConnections}`;
+}
+
+function printTable(subscribers: Subscriber[], now: number, io: CliIo): void {
+  const rows = [
+    ['USERNAME', 'STATE', 'EXPIRES (UTC)', 'PACKAGES', 'MAX CONN', 'URL'],
+    ...subscribers.map((s) => [
+      s.username,
+      stateOf(s, now),
+      s.expiresAt,
+      s.packages.join(',') || '-',
+      String(s.maxConnections),
+      s.hasKey ? 'issued' : 'none (rotate)',
+    ]),
+  ];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  for (const row of rows) io.stdout(`${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}\n`);
+}
+
+export const subscriberCommand: Command = {
+  name: 'subscriber',
+  summary: 'add, renew, disable, enable, rotate, remove and list subscribers',
+  help: HELP,
+  run: async (argv, io) => {
+    const [action, ...rest] = argv;
+    if (action === undefined || action === '--help' || action === '-h') {
+      io.stdout(`${HELP}\n`);
+      return action === undefined ? 2 : 0;
+    }
+    const allowed: Record<string, string[]> = {
+      add: ['days', 'until', 'package', 'max-connections', 'note'],
+      renew: ['days', 'until'],
+      disable: [],
+      enable: [],
+      rotate: [],
+      remove: [],
+      list: ['expired', 'json'],
+    };
+    const permitted = allowed[action];
+    if (!permitted) throw new UsageError(`subscriber: unknown action "${action}" (add, renew, disable, enable, rotate, remove, list)`);
+    const { values, positionals } = parseOptions(rest, {
+      days: { type: 'string' },
+      until: { type: 'string' },
+      package: { type: 'string', multiple: true },
+      'max-connections': { type: 'string' },
+      note: { type: 'string' },
+      expired: { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
+    if (values.help) {
+      io.stdout(`${HELP}\n`);
+      return 0;
+    }
+    const misplaced = Object.keys(values).find((option) => option !== 'help' && !permitted.includes(option));
+    if (misplaced) throw new UsageError(`subscriber ${action}: --${misplaced} does not apply here`);
+
+    return withContext(io, ({ subscriberAdmin, clock }) => {
+      const now = clock();
+      switch (action) {
+        case 'add': {
+          const { subscriber, url } = subscriberAdmin.add({
+            username: username(positionals, action),
+            term: termFrom(values, DEFAULT_SUBSCRIPTION_DAYS),
+            packages: values.package ?? [],
+            maxConnections: wholeNumber(values['max-connections'], '--max-connections', 1) ?? 1,
+            ...(values.note !== undefined ? { note: values.note } : {}),
+          });
+          io.stdout(`added ${describe(subscriber, now)}\n${url}\n`);
+          return 0;
+        }
+        case 'renew': {
+          io.stdout(`renewed ${describe(subscriberAdmin.renew(username(positionals, action), termFrom(values)), now)}\n`);
+          return 0;
+        }
+        case 'disable':
+        case 'enable': {
+          io.stdout(`${action}d ${describe(subscriberAdmin.setEnabled(username(positionals, action), action === 'enable'), now)}\n`);
+          return 0;
+        }
+        case 'rotate': {
+          const { subscriber, url } = subscriberAdmin.rotate(username(positionals, action));
+          io.stdout(`rotated ${subscriber.username}: the old URL no longer works\n${url}\n`);
+          return 0;
+        }
+        case 'remove': {
+          const user = username(positionals, action);
+          subscriberAdmin.remove(user);
+          io.stdout(`removed ${user}\n`);
+          return 0;
+        }
+        default: {
+          if (positionals.length > 0) throw new UsageError(`subscriber list: unexpected argument "${positionals[0]}"`);
+          const subscribers = subscriberAdmin.list({ expiredOnly: values.expired === true });
+          if (values.json) io.stdout(`${JSON.stringify(subscribers, null, 2)}\n`);
+          else printTable(subscribers, now, io);
+          return 0;
+        }
+      }
+    });
+  },
+};

@@ -1,0 +1,90 @@
+import { BlockList, isIP } from 'node:net';
+import cron from 'node-cron';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const integer = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .default(String(fallback))
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const httpUrl = z
+  .string()
+  .trim()
+  .url('must be an http(s) URL')
+  .refine((value) => /^https?:\/\//i.test(value), 'must start with http:// or https://')
+  .refine((value) => !/[\s,"]/.test(value), 'must not contain spaces, commas or quotes')
+  .transform((value) => value.replace(/\/+$/, ''));
+
+/** `TRUST_PROXY`: comma-separated addresses or CIDRs of reverse proxies. */
+const trustProxy = z
+  .string()
+  .default('')
+  .transform((value, ctx) => {
+    const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+    const list = new BlockList();
+    for (const entry of entries) {
+      const [address = '', prefix] = entry.split('/');
+      const family = isIP(address);
+      const bits = prefix === undefined ? (family === 6 ? 128 : 32) : Number(prefix);
+      if (family === 0 || !Number.isInteger(bits) || bits < 0 || bits > (family === 6 ? 128 : 32)) {
+        ctx.addIssue({ code: 'custom', message: `"${entry}" is not an IP address or CIDR` });
+        return z.NEVER;
+      }
+      list.addSubnet(address, bits, family === 6 ? 'ipv6' : 'ipv4');
+    }
+    return { entries, list };
+  });
+
+const schema = z
+  .object({
+    LINEUP_DB: z.string().trim().min(1).default('data/lineup.db'),
+    HOST: z.string().trim().min(1).default('0.0.0.0'),
+    PORT: integer(8080, 0, 65535),
+    PUBLIC_URL: httpUrl.optional(),
+    ORIGIN_URL: httpUrl.default('http://localhost'),
+    SECURETOKEN_KEY: z.string().min(1, 'must not be empty').optional(),
+    TOKEN_TTL: integer(10800, 60),
+    TOKEN_DESYNC: integer(300, 0),
+    IP_BINDING: z.enum(['strict', 'none']).default('strict'),
+    TRUST_PROXY: trustProxy,
+    PRUNE_CRON: z
+      .string()
+      .trim()
+      .default('0 * * * *')
+      .refine((value) => cron.validate(value), 'is not a valid cron expression'),
+    PRUNE_GRACE_DAYS: integer(7, 0, 36500),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .transform((env) => ({
+    dbPath: env.LINEUP_DB,
+    host: env.HOST,
+    port: env.PORT,
+    publicUrl: env.PUBLIC_URL ?? `http://localhost:${env.PORT}`,
+    originUrl: env.ORIGIN_URL,
+    securetokenKey: env.SECURETOKEN_KEY,
+    tokenTtl: env.TOKEN_TTL,
+    tokenDesync: env.TOKEN_DESYNC,
+    ipBinding: env.IP_BINDING,
+    trustProxy: env.TRUST_PROXY,
+    pruneCron: env.PRUNE_CRON,
+    pruneGraceDays: env.PRUNE_GRACE_DAYS,
+    logLevel: env.LOG_LEVEL,
+  }));
+
+export type Config = z.output<typeof schema>;
+
+/** Reads and validates the environment once, at start. Empty variables count as unset. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = schema.safeParse(present);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const variable = String(issue?.path[0] ?? 'environment');
+  // The value itself is not echoed: it may be a key.
+  throw new ConfigError(`${variable} ${issue?.message ?? 'is invalid'}`);
+}

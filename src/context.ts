@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import type { Config } from './config.js';
+import { LineupStore } from './db/lineup-store.js';
+import { type Db, openDatabase } from './db/open.js';
+import { SettingsStore } from './db/settings-store.js';
+import { SubscriberStore } from './db/subscriber-store.js';
+import type { Logger } from './logger.js';
+import { LineupCache } from './playlist/lineup-cache.js';
+import { PlaylistService } from './playlist/playlist-service.js';
+import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
+import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
+import { type Clock, systemClock } from './time.js';
+
+export const GENERATED_KEY_SETTING = 'securetoken_key';
+
+/** Storage and domain, wired: what `serve` and every CLI command share. */
+export interface LineupContext {
+  config: Config;
+  db: Db;
+  clock: Clock;
+  settings: SettingsStore;
+  subscribers: SubscriberStore;
+  lineupStore: LineupStore;
+  subscriberAdmin: SubscriberAdmin;
+  playlists: PlaylistService;
+  close(): void;
+}
+
+export interface ContextOptions {
+  logger: Logger;
+  clock?: Clock;
+}
+
+/**
+ * The default origin's key: SECURETOKEN_KEY, or one generated on first use and kept in the
+ * database so that it survives restarts. Only its existence is ever logged.
+ */
+function defaultOriginSecret(config: Config, settings: SettingsStore, logger: Logger): string {
+  if (config.securetokenKey) return config.securetokenKey;
+  const { value, created } = settings.getOrCreate(GENERATED_KEY_SETTING, () => randomBytes(24).toString('hex'));
+  if (created) {
+    logger.warn(
+      `SECURETOKEN_KEY is not set: generated a random key and stored it in the settings table (name ${GENERATED_KEY_SETTING}); configure the same key on the streaming server, or set SECURETOKEN_KEY`,
+    );
+  }
+  return value;
+}
+
+export function openContext(config: Config, { logger, clock = systemClock }: ContextOptions): LineupContext {
+  const db = openDatabase(config.dbPath);
+  const settings = new SettingsStore(db);
+  const subscribers = new SubscriberStore(db);
+  const lineupStore = new LineupStore(db);
+  const defaultOrigin: Origin = {
+    name: DEFAULT_ORIGIN_NAME,
+    baseUrl: config.originUrl,
+    scheme: 'flussonic',
+    secret: defaultOriginSecret(config, settings, logger),
+    ipBinding: config.ipBinding,
+    hashSubject: 'stream',
+    tokenTtl: config.tokenTtl,
+    tokenDesync: config.tokenDesync,
+  };
+  const cache = new LineupCache(lineupStore, { defaultOrigin });
+  return {
+    config,
+    db,
+    clock,
+    settings,
+    subscribers,
+    lineupStore,
+    subscriberAdmin: new SubscriberAdmin(subscribers, config.publicUrl, clock),
+    playlists: new PlaylistService(cache, subscribers, clock),
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,87 @@
+import type { Db } from './open.js';
+import type { Channel } from '../playlist/lineup.js';
+import type { HashSubject, IpBinding, OriginRow, SigningScheme } from '../signing/origin.js';
+
+interface ChannelRecord {
+  id: number;
+  stream: string;
+  name: string;
+  number: number | null;
+  group_title: string;
+  logo: string;
+  tvg_id: string;
+  catchup_days: number;
+  radio: number;
+  origin: string | null;
+  package_ids: string | null;
+}
+
+interface OriginRecord {
+  name: string;
+  base_url: string;
+  scheme: SigningScheme;
+  secret: string;
+  ip_binding: IpBinding;
+  hash_subject: HashSubject;
+  token_ttl: number | null;
+  token_desync: number | null;
+  options: string;
+}
+
+/** Reads the lineup, and tells cheaply whether anyone (this process or another) has written since. */
+export class LineupStore {
+  private readonly changeMarker;
+  private readonly channelsQuery;
+  private readonly originsQuery;
+
+  constructor(db: Db) {
+    // data_version moves when another connection commits; total_changes when this one writes.
+    this.changeMarker = db
+      .prepare('SELECT (SELECT data_version FROM pragma_data_version) || \':\' || total_changes() AS marker')
+      .pluck();
+    this.channelsQuery = db.prepare(`
+      SELECT c.id, c.stream, c.name, c.number, c.group_title, c.logo, c.tvg_id, c.catchup_days, c.radio, c.origin,
+             (SELECT group_concat(pc.package_id) FROM package_channels pc WHERE pc.channel_id = c.id) AS package_ids
+      FROM channels c
+      WHERE c.enabled = 1
+      ORDER BY c.number IS NULL, c.number, c.name, c.id`);
+    this.originsQuery = db.prepare(`
+      SELECT name, base_url, scheme, secret, ip_binding, hash_subject, token_ttl, token_desync, options
+      FROM origins ORDER BY name`);
+  }
+
+  /** Changes whenever the database's content may have changed. */
+  changeMarkerValue(): string {
+    return this.changeMarker.get() as string;
+  }
+
+  channels(): Channel[] {
+    return (this.channelsQuery.all() as ChannelRecord[]).map((row) => ({
+      id: row.id,
+      stream: row.stream,
+      name: row.name,
+      number: row.number,
+      groupTitle: row.group_title,
+      logo: row.logo,
+      tvgId: row.tvg_id,
+      catchupDays: row.catchup_days,
+      radio: row.radio === 1,
+      origin: row.origin,
+      packageIds: row.package_ids ? row.package_ids.split(',').map(Number) : [],
+    }));
+  }
+
+  origins(): OriginRow[] {
+    return (this.originsQuery.all() as OriginRecord[]).map((row) => ({
+      name: row.name,
+      baseUrl: row.base_url.replace(/\/+$/, ''),
+      scheme: row.scheme,
+      secret: row.secret,
+      ipBinding: row.ip_binding,
+      hashSubject: row.hash_subject,
+      tokenTtl: row.token_ttl,
+      tokenDesync: row.token_desync,
+      options: JSON.parse(row.options) as Record<string, unknown>,
+    }));
+  }
+}

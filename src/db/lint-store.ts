@@ -1,0 +1,40 @@
+import type { LintInput } from '../lint/lint.js';
+import type { Db } from './open.js';
+
+interface LintRecord {
+  id: number;
+  stream: string;
+  name: string;
+  number: number | null;
+  logo: string;
+  tvg_id: string;
+  origin: string | null;
+  enabled: number;
+  package_ids: string | null;
+}
+
+/** Reads what `lintLineup` needs: every channel, enabled or not, and which packages have subscribers. */
+export function readLintInput(db: Db): LintInput {
+  const rows = db
+    .prepare(
+      `SELECT c.id, c.stream, c.name, c.number, c.logo, c.tvg_id, c.origin, c.enabled,
+              (SELECT group_concat(package_id) FROM package_channels WHERE channel_id = c.id) AS package_ids
+       FROM channels c ORDER BY c.number IS NULL, c.number, c.name, c.id`,
+    )
+    .all() as LintRecord[];
+  const subscribed = db.prepare('SELECT DISTINCT package_id FROM subscriber_packages').pluck().all() as number[];
+  return {
+    channels: rows.map((row) => ({
+      id: row.id,
+      stream: row.stream,
+      name: row.name,
+      number: row.number,
+      logo: row.logo,
+      tvgId: row.tvg_id,
+      origin: row.origin,
+      enabled: row.enabled === 1,
+      packageIds: row.package_ids ? row.package_ids.split(',').map(Number) : [],
+    })),
+    subscribedPackageIds: new Set(subscribed),
+  };
+}

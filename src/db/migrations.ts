@@ -1,0 +1,99 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * Versioned schema changes, applied in order at start. `PRAGMA user_version` records how many
+ * have run. Append new steps; never edit one that has shipped.
+ *
+ * Operators write SQL against these tables, so the names are part of the product (design.md).
+ */
+export const migrations: readonly string[] = [
+  /* 1: the admin-facing tables */ `
+  CREATE TABLE settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) STRICT;
+
+  -- Extra streaming servers. A channel whose origin is NULL uses the default one from the environment.
+  CREATE TABLE origins (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE CHECK (name <> '' AND name NOT GLOB '*[^A-Za-z0-9_.-]*'),
+    base_url     TEXT NOT NULL CHECK ((base_url GLOB 'http://?*' OR base_url GLOB 'https://?*')
+                                      AND base_url NOT GLOB '*[ ,"' || char(9, 10, 13) || ']*'),
+    scheme       TEXT NOT NULL DEFAULT 'flussonic' CHECK (scheme IN ('flussonic', 'nginx')),
+    secret       TEXT NOT NULL CHECK (secret <> ''),
+    ip_binding   TEXT NOT NULL DEFAULT 'strict' CHECK (ip_binding IN ('strict', 'none')),
+    hash_subject TEXT NOT NULL DEFAULT 'stream' CHECK (hash_subject IN ('stream', 'id', 'path')),
+    token_ttl    INTEGER CHECK (token_ttl IS NULL OR token_ttl >= 60),
+    token_desync INTEGER CHECK (token_desync IS NULL OR token_desync >= 0),
+    -- NULL: LINK_MODE from the environment. 'redirect' puts stable Lineup URLs in playlists.
+    link_mode    TEXT CHECK (link_mode IS NULL OR link_mode IN ('direct', 'redirect')),
+    options      TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(options))
+  ) STRICT;
+
+  CREATE TABLE channels (
+    id           INTEGER PRIMARY KEY,
+    stream       TEXT NOT NULL CHECK (trim(stream) <> '' AND stream NOT GLOB '/*'),
+    name         TEXT NOT NULL DEFAULT '',
+    number       INTEGER CHECK (number IS NULL OR number >= 0),
+    group_title  TEXT NOT NULL DEFAULT '',
+    logo         TEXT NOT NULL DEFAULT '',
+    tvg_id       TEXT NOT NULL DEFAULT '',
+    enabled      INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    catchup_days INTEGER NOT NULL DEFAULT 0 CHECK (catchup_days BETWEEN 0 AND 365),
+    radio        INTEGER NOT NULL DEFAULT 0 CHECK (radio IN (0, 1)),
+    origin       TEXT REFERENCES origins (name) ON UPDATE CASCADE ON DELETE RESTRICT,
+    created_at   TEXT NOT NULL DEFAULT (datetime('now'))
+  ) STRICT;
+  CREATE INDEX channels_order ON channels (number, name);
+  CREATE INDEX channels_origin ON channels (origin);
+
+  CREATE TABLE packages (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE CHECK (trim(name) <> ''),
+    description TEXT NOT NULL DEFAULT ''
+  ) STRICT;
+
+  -- A channel in no package is seen by every subscriber; one in a package only by its subscribers.
+  CREATE TABLE package_channels (
+    package_id INTEGER NOT NULL REFERENCES packages (id) ON DELETE CASCADE,
+    channel_id INTEGER NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
+    PRIMARY KEY (package_id, channel_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX package_channels_channel ON package_channels (channel_id);
+
+  CREATE TABLE subscribers (
+    id              INTEGER PRIMARY KEY,
+    username        TEXT NOT NULL UNIQUE CHECK (username <> '' AND length(username) <= 64),
+    -- sha256 of the playlist key, hex. NULL until a key is issued (lineup subscriber rotate).
+    key_hash        TEXT UNIQUE CHECK (key_hash IS NULL OR length(key_hash) = 64),
+    -- UTC, 'YYYY-MM-DD HH:MM:SS', so that datetime('now') compares with it.
+    expires_at      TEXT NOT NULL CHECK (expires_at IS strftime('%Y-%m-%d %H:%M:%S', expires_at)),
+    enabled         INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+    max_connections INTEGER NOT NULL DEFAULT 1 CHECK (max_connections BETWEEN 1 AND 1000),
+    note            TEXT NOT NULL DEFAULT '',
+    created_at      TEXT NOT NULL DEFAULT (datetime('now'))
+  ) STRICT;
+  CREATE INDEX subscribers_expires_at ON subscribers (expires_at);
+
+  CREATE TABLE subscriber_packages (
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    package_id    INTEGER NOT NULL REFERENCES packages (id) ON DELETE CASCADE,
+    PRIMARY KEY (subscriber_id, package_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX subscriber_packages_package ON subscriber_packages (package_id);
+  `,
+];
+
+/** Brings the schema up to date, each step in its own transaction. */
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > migrations.length) {
+    throw new Error(`database schema version ${current} is newer than this Lineup (${migrations.length})`);
+  }
+  for (let version = current; version < migrations.length; version++) {
+    db.transaction(() => {
+      db.exec(migrations[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    }).immediate();
+  }
+}

@@ -1,0 +1,27 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { ConfigError } from '../errors.js';
+import { migrate } from './migrations.js';
+
+export type Db = Database.Database;
+
+/** How long a statement waits for another writer (an admin script, say) before giving up. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/** Opens (creating if needed) and migrates the database. */
+export function openDatabase(path: string): Db {
+  let db: Db;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path);
+    db.pragma('journal_mode = WAL');
+  } catch (error) {
+    throw new ConfigError(`LINEUP_DB: cannot open ${path}: ${(error as Error).message}`);
+  }
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  migrate(db);
+  return db;
+}

@@ -1,0 +1,147 @@
+import { LineupError } from '../errors.js';
+import type { Db } from './open.js';
+
+export interface ScriptStatement {
+  sql: string;
+  /** 1-based line on which the statement starts. */
+  line: number;
+}
+
+/** An admin script that failed; nothing of its file was applied. */
+export class SqlScriptError extends LineupError {
+  override name = 'SqlScriptError';
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly reason: string,
+  ) {
+    super(`${file}:${line}: ${reason}`);
+  }
+}
+
+const TRANSACTION_CONTROL = /^(BEGIN|COMMIT|END)(\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(\s+TRANSACTION)?$/i;
+const TRIGGER_START = /^CREATE\s+(TEMP\s+|TEMPORARY\s+)?TRIGGER\b/i;
+const ENDS_WITH_END = /\bEND\s*$/i;
+
+/** The statement text without comments, to recognise its kind. */
+function withoutComments(sql: string): string {
+  return sql.replace(/--[^\n]*|\/\*[\s\S]*?(\*\/|$)/g, ' ').trim();
+}
+
+/** Offset of the first character that is neither white space nor part of a comment. */
+function codeStart(raw: string): number {
+  let i = 0;
+  for (;;) {
+    while (i < raw.length && /\s/.test(raw[i]!)) i++;
+    if (raw.startsWith('--', i)) {
+      const end = raw.indexOf('\n', i);
+      i = end === -1 ? raw.length : end;
+    } else if (raw.startsWith('/*', i)) {
+      const end = raw.indexOf('*/', i + 2);
+      i = end === -1 ? raw.length : end + 2;
+    } else return i;
+  }
+}
+
+/**
+ * Splits a script into statements at `;` outside strings, quoted names and comments, keeping
+ * `CREATE TRIGGER … BEGIN …; …; END;` whole, and records the line each statement starts on.
+ */
+export function splitStatements(script: string): ScriptStatement[] {
+  const statements: ScriptStatement[] = [];
+  let start = 0;
+  let startLine = 1;
+  let line = 1;
+  let i = 0;
+  const closers: Record<string, string> = { "'": "'", '"': '"', '`': '`', '[': ']' };
+
+  const flush = (end: number) => {
+    const raw = script.slice(start, end);
+    const text = withoutComments(raw);
+    if (text !== '') {
+      const lead = codeStart(raw);
+      statements.push({ sql: raw.slice(lead).trim(), line: startLine + raw.slice(0, lead).split('\n').length - 1 });
+    }
+  };
+
+  while (i < script.length) {
+    const ch = script[i]!;
+    if (ch === '\n') line++;
+    if (ch === '-' && script[i + 1] === '-') {
+      const end = script.indexOf('\n', i);
+      i = end === -1 ? script.length : end;
+      continue;
+    }
+    if (ch === '/' && script[i + 1] === '*') {
+      const end = script.indexOf('*/', i + 2);
+      const stop = end === -1 ? script.length : end + 2;
+      line += script.slice(i, stop).split('\n').length - 1;
+      i = stop;
+      continue;
+    }
+    const closer = closers[ch];
+    if (closer) {
+      let j = i + 1;
+      while (j < script.length) {
+        if (script[j] === closer) {
+          if (closer !== ']' && script[j + 1] === closer) j += 2; // doubled quote escapes itself
+          else break;
+        } else j++;
+      }
+      line += script.slice(i + 1, j).split('\n').length - 1;
+      i = j + 1;
+      continue;
+    }
+    if (ch === ';') {
+      const text = withoutComments(script.slice(start, i));
+      if (!TRIGGER_START.test(text) || ENDS_WITH_END.test(text)) {
+        flush(i);
+        start = i + 1;
+        startLine = line;
+      }
+    }
+    i++;
+  }
+  flush(script.length);
+  return statements;
+}
+
+export interface ScriptResult {
+  statements: number;
+  /** Rows inserted, updated or deleted. */
+  changes: number;
+}
+
+/**
+ * Runs a script in one transaction: all of it, or on the first error none of it. The script's own
+ * BEGIN/COMMIT are skipped (the file is already one transaction); a ROLLBACK is refused.
+ */
+export function applySqlScript(db: Db, file: string, script: string): ScriptResult {
+  const statements = splitStatements(script.replace(/^\uFEFF/, ''));
+  let changes = 0;
+  let executed = 0;
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    for (const statement of statements) {
+      const kind = withoutComments(statement.sql).replace(/;$/, '').trim();
+      if (TRANSACTION_CONTROL.test(kind)) continue;
+      if (/^ROLLBACK\b/i.test(kind)) {
+        throw new SqlScriptError(file, statement.line, 'ROLLBACK is not allowed: each file already runs in one transaction');
+      }
+      try {
+        const prepared = db.prepare(statement.sql);
+        if (prepared.reader) prepared.all();
+        else changes += prepared.run().changes;
+        executed++;
+      } catch (error) {
+        if (error instanceof SqlScriptError) throw error;
+        throw new SqlScriptError(file, statement.line, (error as Error).message);
+      }
+    }
+    db.exec('COMMIT');
+  } catch (error) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+  return { statements: executed, changes };
+}

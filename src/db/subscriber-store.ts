@@ -1,0 +1,163 @@
+import { BadInputError, NotFoundError } from '../errors.js';
+import type { NewSubscriber, Subscriber, SubscriberAccess } from '../subscribers/subscriber.js';
+import type { SqlTime } from '../time.js';
+import type { Db } from './open.js';
+
+interface SubscriberRecord {
+  id: number;
+  username: string;
+  expires_at: string;
+  enabled: number;
+  max_connections: number;
+  note: string;
+  created_at: string;
+  has_key: number;
+  packages: string | null;
+  package_ids: string | null;
+}
+
+const SELECT_SUBSCRIBER = `
+  SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.note, s.created_at,
+         s.key_hash IS NOT NULL AS has_key,
+         (SELECT group_concat(p.name, ',') FROM subscriber_packages sp JOIN packages p ON p.id = sp.package_id
+           WHERE sp.subscriber_id = s.id) AS packages,
+         (SELECT group_concat(sp.package_id) FROM subscriber_packages sp WHERE sp.subscriber_id = s.id) AS package_ids
+  FROM subscribers s`;
+
+function toSubscriber(row: SubscriberRecord): Subscriber {
+  return {
+    id: row.id,
+    username: row.username,
+    expiresAt: row.expires_at,
+    enabled: row.enabled === 1,
+    maxConnections: row.max_connections,
+    note: row.note,
+    createdAt: row.created_at,
+    hasKey: row.has_key === 1,
+    packages: row.packages ? row.packages.split(',').sort() : [],
+  };
+}
+
+function toAccess(row: SubscriberRecord): SubscriberAccess {
+  return {
+    id: row.id,
+    username: row.username,
+    expiresAt: row.expires_at,
+    enabled: row.enabled === 1,
+    packageIds: row.package_ids ? row.package_ids.split(',').map(Number) : [],
+  };
+}
+
+/** Subscribers and their packages. Every method is one statement or one transaction. */
+export class SubscriberStore {
+  private readonly byKeyHash;
+  private readonly byUsername;
+  private readonly all;
+  private readonly expiredBefore;
+  private readonly insert;
+  private readonly packageIdByName;
+  private readonly linkPackage;
+  private readonly updateExpiry;
+  private readonly updateEnabled;
+  private readonly updateKeyHash;
+  private readonly deleteByUsername;
+  private readonly deleteExpiredBefore;
+
+  constructor(private readonly db: Db) {
+    this.byKeyHash = db.prepare(`${SELECT_SUBSCRIBER} WHERE s.key_hash = ?`);
+    this.byUsername = db.prepare(`${SELECT_SUBSCRIBER} WHERE s.username = ?`);
+    this.all = db.prepare(`${SELECT_SUBSCRIBER} ORDER BY s.username`);
+    this.expiredBefore = db.prepare(`${SELECT_SUBSCRIBER} WHERE s.expires_at < ? ORDER BY s.username`);
+    this.insert = db.prepare(
+      'INSERT INTO subscribers (username, key_hash, expires_at, max_connections, note) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.packageIdByName = db.prepare('SELECT id FROM packages WHERE name = ?').pluck();
+    this.linkPackage = db.prepare('INSERT OR IGNORE INTO subscriber_packages (subscriber_id, package_id) VALUES (?, ?)');
+    this.updateExpiry = db.prepare('UPDATE subscribers SET expires_at = ? WHERE username = ?');
+    this.updateEnabled = db.prepare('UPDATE subscribers SET enabled = ? WHERE username = ?');
+    this.updateKeyHash = db.prepare('UPDATE subscribers SET key_hash = ? WHERE username = ?');
+    this.deleteByUsername = db.prepare('DELETE FROM subscribers WHERE username = ?');
+    this.deleteExpiredBefore = db.prepare('DELETE FROM subscribers WHERE expires_at < ? RETURNING username').pluck();
+  }
+
+  /** The subscriber behind a playlist key's hash, or undefined. */
+  findAccess(keyHash: string): SubscriberAccess | undefined {
+    const row = this.byKeyHash.get(keyHash) as SubscriberRecord | undefined;
+    return row && toAccess(row);
+  }
+
+  find(username: string): Subscriber | undefined {
+    const row = this.byUsername.get(username) as SubscriberRecord | undefined;
+    return row && toSubscriber(row);
+  }
+
+  get(username: string): Subscriber {
+    const subscriber = this.find(username);
+    if (!subscriber) throw new NotFoundError(`no subscriber named "${username}"`);
+    return subscriber;
+  }
+
+  findAccessByUsername(username: string): SubscriberAccess {
+    const row = this.byUsername.get(username) as SubscriberRecord | undefined;
+    if (!row) throw new NotFoundError(`no subscriber named "${username}"`);
+    return toAccess(row);
+  }
+
+  list(): Subscriber[] {
+    return (this.all.all() as SubscriberRecord[]).map(toSubscriber);
+  }
+
+  /** Subscribers whose `expires_at` is before `cutoff`. */
+  listExpiredBefore(cutoff: SqlTime): Subscriber[] {
+    return (this.expiredBefore.all(cutoff) as SubscriberRecord[]).map(toSubscriber);
+  }
+
+  add(subscriber: NewSubscriber): Subscriber {
+    this.db
+      .transaction(() => {
+        if (this.find(subscriber.username)) throw new BadInputError(`subscriber "${subscriber.username}" already exists`);
+        const packageIds = subscriber.packages.map((name) => this.packageId(name));
+        const { lastInsertRowid } = this.insert.run(
+          subscriber.username,
+          subscriber.keyHash,
+          subscriber.expiresAt,
+          subscriber.maxConnections,
+          subscriber.note ?? '',
+        );
+        for (const packageId of packageIds) this.linkPackage.run(lastInsertRowid, packageId);
+      })
+      .immediate();
+    return this.get(subscriber.username);
+  }
+
+  setExpiry(username: string, expiresAt: SqlTime): void {
+    this.mustChange(this.updateExpiry.run(expiresAt, username).changes, username);
+  }
+
+  setEnabled(username: string, enabled: boolean): void {
+    this.mustChange(this.updateEnabled.run(enabled ? 1 : 0, username).changes, username);
+  }
+
+  setKeyHash(username: string, keyHash: string): void {
+    this.mustChange(this.updateKeyHash.run(keyHash, username).changes, username);
+  }
+
+  remove(username: string): void {
+    this.mustChange(this.deleteByUsername.run(username).changes, username);
+  }
+
+  /** Deletes, in one statement, every subscriber whose `expires_at` is before `cutoff`; package links cascade. */
+  removeExpiredBefore(cutoff: SqlTime): string[] {
+    return (this.deleteExpiredBefore.all(cutoff) as string[]).sort();
+  }
+
+  private packageId(name: string): number {
+    const id = this.packageIdByName.get(name) as number | undefined;
+    if (id === undefined) throw new BadInputError(`no package named "${name}"`);
+    return id;
+  }
+
+  private mustChange(changes: number, username: string): void {
+    if (changes === 0) throw new NotFoundError(`no subscriber named "${username}"`);
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * Errors that carry a message safe to show to whoever caused them. The HTTP layer maps them to
+ * a status in one place; the CLI prints the message as one line. Messages never hold secrets.
+ */
+export class LineupError extends Error {
+  override name = 'LineupError';
+}
+
+/** The thing asked for does not exist, or the caller may not know whether it does. */
+export class NotFoundError extends LineupError {
+  override name = 'NotFoundError';
+}
+
+/** The caller is known but not allowed: a disabled or expired subscription. */
+export class ForbiddenError extends LineupError {
+  override name = 'ForbiddenError';
+}
+
+/** Malformed input from a request or a command line. */
+export class BadInputError extends LineupError {
+  override name = 'BadInputError';
+}
+
+/** A bad environment variable; the message names it. */
+export class ConfigError extends LineupError {
+  override name = 'ConfigError';
+}

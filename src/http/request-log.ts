@@ -1,0 +1,32 @@
+import type { Context, Next } from 'koa';
+import type { Logger } from '../logger.js';
+
+/** Paths whose second segment is a playlist key; the key must never reach a log line. */
+const KEYED_PATH = /^\/(playlist|play)\/[^/]*/;
+
+export function loggablePath(path: string): string {
+  return path.replace(KEYED_PATH, '/$1/[key]');
+}
+
+/** One line per request: method, path without its key, status, duration, client IP, subscriber id. */
+export function requestLog(logger: Logger) {
+  return async function logRequest(ctx: Context, next: Next): Promise<void> {
+    const started = performance.now();
+    ctx.state.logPath = loggablePath(ctx.path);
+    try {
+      await next();
+    } finally {
+      logger.info(
+        {
+          method: ctx.method,
+          path: ctx.state.logPath,
+          status: ctx.status,
+          ms: Math.round((performance.now() - started) * 100) / 100,
+          ip: ctx.state.clientIp,
+          subscriber: ctx.state.subscriberId,
+        },
+        'request',
+      );
+    }
+  };
+}

@@ -1,0 +1,119 @@
+/** A channel as lint sees it: every row, enabled or not. */
+export interface LintChannel {
+  id: number;
+  stream: string;
+  name: string;
+  number: number | null;
+  logo: string;
+  tvgId: string;
+  origin: string | null;
+  enabled: boolean;
+  packageIds: number[];
+}
+
+export interface LintInput {
+  channels: LintChannel[];
+  /** Packages that at least one subscriber has. */
+  subscribedPackageIds: ReadonlySet<number>;
+}
+
+export type Severity = 'error' | 'warning';
+
+export interface Finding {
+  severity: Severity;
+  /** Stable identifier for scripts: `duplicate-number`, `empty-name`, … */
+  code: string;
+  message: string;
+  channelIds: number[];
+}
+
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string | undefined): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    if (key === undefined) continue;
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
+}
+
+const ids = (channels: readonly LintChannel[]) => channels.map((channel) => channel.id);
+const label = (channel: LintChannel) => `#${channel.id} ${JSON.stringify(channel.name || channel.stream)}`;
+
+/**
+ * Problems in the lineup that SQL constraints cannot express. Errors break playback or make the
+ * playlist ambiguous; warnings are worth a look. Disabled channels are only checked for the
+ * problems that would bite when they are enabled again.
+ */
+export function lintLineup({ channels, subscribedPackageIds }: LintInput): Finding[] {
+  const findings: Finding[] = [];
+  const enabled = channels.filter((channel) => channel.enabled);
+
+  for (const [stream, group] of groupBy(enabled, (c) => `${c.origin ?? 'default'}\u0000${c.stream}`)) {
+    if (group.length < 2) continue;
+    const [origin, name] = stream.split('\u0000');
+    findings.push({
+      severity: 'error',
+      code: 'duplicate-stream',
+      message: `stream "${name}" on origin ${origin} is listed ${group.length} times: ${group.map(label).join(', ')}`,
+      channelIds: ids(group),
+    });
+  }
+  for (const [number, group] of groupBy(enabled, (c) => (c.number === null ? undefined : String(c.number)))) {
+    if (group.length < 2) continue;
+    findings.push({
+      severity: 'error',
+      code: 'duplicate-number',
+      message: `number ${number} is used by ${group.length} channels: ${group.map(label).join(', ')}`,
+      channelIds: ids(group),
+    });
+  }
+  for (const [tvgId, group] of groupBy(enabled, (c) => (c.tvgId.trim() === '' ? undefined : c.tvgId))) {
+    if (group.length < 2) continue;
+    findings.push({
+      severity: 'warning',
+      code: 'duplicate-tvg-id',
+      message: `tvg_id "${tvgId}" is shared by ${group.length} channels (their guides will be the same): ${group.map(label).join(', ')}`,
+      channelIds: ids(group),
+    });
+  }
+  for (const channel of channels) {
+    if (channel.name.trim() === '') {
+      findings.push({
+        severity: 'warning',
+        code: 'empty-name',
+        message: `channel #${channel.id} (stream "${channel.stream}") has no name; players will show the stream name`,
+        channelIds: [channel.id],
+      });
+    }
+    if (channel.stream.trim() === '' || /\s|\?|#/.test(channel.stream)) {
+      findings.push({
+        severity: 'error',
+        code: 'bad-stream',
+        message: `channel ${label(channel)} has a stream name that is empty or holds spaces, ? or #: ${JSON.stringify(channel.stream)}`,
+        channelIds: [channel.id],
+      });
+    }
+    if (channel.logo !== '' && !/^https?:\/\/\S+$/i.test(channel.logo)) {
+      findings.push({
+        severity: 'warning',
+        code: 'bad-logo',
+        message: `channel ${label(channel)} has a logo that is not an http(s) URL: ${JSON.stringify(channel.logo)}`,
+        channelIds: [channel.id],
+      });
+    }
+  }
+  for (const channel of enabled) {
+    if (channel.packageIds.length > 0 && !channel.packageIds.some((id) => subscribedPackageIds.has(id))) {
+      findings.push({
+        severity: 'warning',
+        code: 'unseen-channel',
+        message: `channel ${label(channel)} is only in packages that no subscriber has, so nobody sees it`,
+        channelIds: [channel.id],
+      });
+    }
+  }
+  return findings;
+}

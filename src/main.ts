@@ -1,0 +1,96 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ScheduledTask } from 'node-cron';
+import type { Config } from './config.js';
+import { type LineupContext, openContext } from './context.js';
+import { seedDemoLineup } from './db/seed.js';
+import { createHttpApp } from './http/app.js';
+import { schedulePrune } from './jobs/prune-schedule.js';
+import type { Logger } from './logger.js';
+import { pruneLapsed } from './subscribers/prune.js';
+import { DEFAULT_SUBSCRIPTION_DAYS } from './subscribers/subscriber-admin.js';
+import type { Clock } from './time.js';
+
+export interface RunningLineup {
+  context: LineupContext;
+  server: Server;
+  /** Where the server listens, e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  /** The demo subscriber's URL, only on the first start of an empty database. */
+  demoUrl?: string;
+  /** Stops accepting, lets requests in flight finish, stops the job, closes the database. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger: Logger;
+  clock?: Clock;
+  /** Tests turn the schedule off and call prune themselves. */
+  schedulePrune?: boolean;
+  /** Seeds the demo lineup on an empty database (the default for `lineup serve`). */
+  seedDemo?: boolean;
+}
+
+/** The composition root: config → database → HTTP and jobs. */
+export async function startLineup(config: Config, options: StartOptions): Promise<RunningLineup> {
+  const { logger } = options;
+  const context = openContext(config, options);
+  let demoUrl: string | undefined;
+  if (options.seedDemo !== false && seedDemoLineup(context.db, context.settings)) {
+    demoUrl = context.subscriberAdmin.add({
+      username: 'demo',
+      term: { days: DEFAULT_SUBSCRIPTION_DAYS },
+      packages: [],
+      maxConnections: 1,
+      note: 'created by the first start',
+    }).url;
+  }
+
+  const ping = context.db.prepare('SELECT 1').pluck();
+  const app = createHttpApp({
+    playlists: context.playlists,
+    databaseAnswers: () => {
+      try {
+        return ping.get() === 1;
+      } catch {
+        return false;
+      }
+    },
+    trustProxy: config.trustProxy.list,
+    logger,
+  });
+
+  const server = app.listen(config.port, config.host);
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    context.close();
+    throw error;
+  }
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  let job: ScheduledTask | undefined;
+  if (options.schedulePrune !== false) {
+    job = schedulePrune(
+      config.pruneCron,
+      () => pruneLapsed(context.subscribers, context.clock, config.pruneGraceDays),
+      logger,
+    );
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      await job?.stop();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      context.close();
+    })();
+    return stopping;
+  };
+
+  return { context, server, url: `http://${host}:${address.port}`, ...(demoUrl ? { demoUrl } : {}), stop };
+}

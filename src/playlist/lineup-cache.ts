@@ -1,0 +1,60 @@
+import type { Origin, OriginRow, StreamFormat } from '../signing/origin.js';
+import { originFromRow } from '../signing/origin.js';
+import { type CompiledPlaylist, compilePlaylist, type HeaderOptions } from './compile.js';
+import { type Channel, isVisible } from './lineup.js';
+
+/** Where the lineup comes from (the database), and a marker that moves when it may have changed. */
+export interface LineupSource {
+  changeMarkerValue(): string;
+  channels(): Channel[];
+  origins(): OriginRow[];
+}
+
+export interface LineupSettings extends HeaderOptions {
+  defaultOrigin: Origin;
+}
+
+/**
+ * Compiled playlists per package set and format, rebuilt when the database changes. A change from
+ * any process (the sqlite3 shell, `lineup sql`) shows in the very next request.
+ */
+export class LineupCache {
+  private marker: string | undefined;
+  private channels: Channel[] = [];
+  private origins = new Map<string, Origin>();
+  private readonly compiled = new Map<string, CompiledPlaylist>();
+
+  constructor(
+    private readonly source: LineupSource,
+    private readonly settings: LineupSettings,
+  ) {}
+
+  playlistFor(packageIds: readonly number[], format: StreamFormat): CompiledPlaylist {
+    this.refreshIfChanged();
+    const cacheKey = `${format}:${[...packageIds].sort((a, b) => a - b).join(',')}`;
+    let playlist = this.compiled.get(cacheKey);
+    if (!playlist) {
+      const subscribed = new Set(packageIds);
+      const visible = this.channels.filter((channel) => isVisible(channel, subscribed));
+      playlist = compilePlaylist(visible, (channel) => this.originOf(channel), format, this.settings);
+      this.compiled.set(cacheKey, playlist);
+    }
+    return playlist;
+  }
+
+  private refreshIfChanged(): void {
+    const marker = this.source.changeMarkerValue();
+    if (marker === this.marker) return;
+    const defaults = this.settings.defaultOrigin;
+    this.channels = this.source.channels();
+    this.origins = new Map(this.source.origins().map((row) => [row.name, originFromRow(row, defaults)]));
+    this.compiled.clear();
+    this.marker = marker;
+  }
+
+  private originOf(channel: Channel): Origin {
+    if (channel.origin === null) return this.settings.defaultOrigin;
+    // The foreign key guarantees the row; the fallback covers a row deleted with foreign keys off.
+    return this.origins.get(channel.origin) ?? this.settings.defaultOrigin;
+  }
+}

@@ -1,0 +1,31 @@
+import type { Origin } from '../signing/origin.js';
+
+/** One row of `channels`, as the playlist needs it. */
+export interface Channel {
+  id: number;
+  stream: string;
+  name: string;
+  number: number | null;
+  groupTitle: string;
+  logo: string;
+  tvgId: string;
+  catchupDays: number;
+  radio: boolean;
+  /** Name of a row in `origins`; null for the default origin. */
+  origin: string | null;
+  /** Packages the channel belongs to; empty means every subscriber sees it. */
+  packageIds: number[];
+}
+
+/** Everything a playlist is made from, read in one go and cached until the database changes. */
+export interface Lineup {
+  /** Enabled channels, in playlist order. */
+  channels: Channel[];
+  /** Every origin by name, including the default one. */
+  origins: Map<string, Origin>;
+}
+
+/** The package rule: a channel in no package is public; one in packages needs one of them. */
+export function isVisible(channel: Channel, subscriberPackageIds: ReadonlySet<number>): boolean {
+  return channel.packageIds.length === 0 || channel.packageIds.some((id) => subscriberPackageIds.has(id));
+}

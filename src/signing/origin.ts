@@ -1,0 +1,66 @@
+import { BadInputError } from '../errors.js';
+
+/** A streaming server that Lineup signs links for. The default one is built from the environment. */
+export type SigningScheme = 'flussonic' | 'nginx';
+/**
+ * What the Flussonic-style hash covers:
+ * - `stream`: the stream name (Flussonic);
+ * - `id`: the stream name's last path segment (Cesbo Astra's channel id: `tv/news` → `news`);
+ * - `path`: the request path, `/NAME/index.m3u8` (Cesbo Alta).
+ */
+export type HashSubject = 'stream' | 'id' | 'path';
+export type IpBinding = 'strict' | 'none';
+export type StreamFormat = 'hls' | 'ts';
+
+export interface Origin {
+  name: string;
+  /** Scheme, host and optional path prefix, without a trailing slash. */
+  baseUrl: string;
+  scheme: SigningScheme;
+  secret: string;
+  ipBinding: IpBinding;
+  hashSubject: HashSubject;
+  /** Token lifetime in seconds. */
+  tokenTtl: number;
+  /** Seconds by which starttime is backdated, for clock skew between Lineup and the origin. */
+  tokenDesync: number;
+}
+
+export const DEFAULT_ORIGIN_NAME = 'default';
+
+/** A row of `origins`: lifetimes left NULL fall back to the environment's. */
+export interface OriginRow extends Omit<Origin, 'tokenTtl' | 'tokenDesync'> {
+  tokenTtl: number | null;
+  tokenDesync: number | null;
+  options: Record<string, unknown>;
+}
+
+export function originFromRow(row: OriginRow, defaults: Pick<Origin, 'tokenTtl' | 'tokenDesync'>): Origin {
+  return {
+    name: row.name,
+    baseUrl: row.baseUrl,
+    scheme: row.scheme,
+    secret: row.secret,
+    ipBinding: row.ipBinding,
+    hashSubject: row.hashSubject,
+    tokenTtl: row.tokenTtl ?? defaults.tokenTtl,
+    tokenDesync: row.tokenDesync ?? defaults.tokenDesync,
+  };
+}
+
+/** The path a player requests for a stream, as the origin serves it. */
+export function streamPath(stream: string, format: StreamFormat): string {
+  return format === 'ts' ? `/${stream}/mpegts` : `/${stream}/index.m3u8`;
+}
+
+/** The same path for the URL line: each segment percent-encoded, so that no `,`, space or quote reaches the M3U. */
+export function encodedStreamPath(stream: string, format: StreamFormat): string {
+  return streamPath(stream.split('/').map(encodeURIComponent).join('/'), format);
+}
+
+/** `?output=ts` (or `mpegts`) asks for MPEG-TS stream URLs; HLS is the default. */
+export function parseStreamFormat(output: unknown): StreamFormat {
+  if (output === undefined || output === '' || output === 'hls' || output === 'm3u8') return 'hls';
+  if (output === 'ts' || output === 'mpegts') return 'ts';
+  throw new BadInputError('output must be hls or ts');
+}

@@ -1,0 +1,21 @@
+import type { SubscriberStore } from '../db/subscriber-store.js';
+import { type Clock, toSqlTime } from '../time.js';
+
+export interface PruneResult {
+  /** Subscribers whose subscription ended more than the grace period ago: deleted, or would be. */
+  usernames: string[];
+  dryRun: boolean;
+}
+
+/**
+ * Deletes, in one statement, the subscribers whose `expires_at` is more than `graceDays` in the
+ * past; their package links go with them. Lapsed subscribers within the grace period stay (the
+ * playlist already answers them 403), so that a late renewal keeps their URL.
+ */
+export function pruneLapsed(store: SubscriberStore, clock: Clock, graceDays: number, dryRun = false): PruneResult {
+  const cutoff = toSqlTime(clock() - graceDays * 86_400);
+  const usernames = dryRun
+    ? store.listExpiredBefore(cutoff).map((subscriber) => subscriber.username)
+    : store.removeExpiredBefore(cutoff);
+  return { usernames, dryRun };
+}

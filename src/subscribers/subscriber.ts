@@ -1,0 +1,33 @@
+import type { SqlTime } from '../time.js';
+
+/** A subscriber as the admin CLI shows it. */
+export interface Subscriber {
+  id: number;
+  username: string;
+  expiresAt: SqlTime;
+  enabled: boolean;
+  maxConnections: number;
+  note: string;
+  createdAt: SqlTime;
+  /** False for a row inserted by SQL that has not been given a key yet (`subscriber rotate`). */
+  hasKey: boolean;
+  packages: string[];
+}
+
+/** What a playlist request needs to know about the subscriber behind a key. */
+export interface SubscriberAccess {
+  id: number;
+  username: string;
+  expiresAt: SqlTime;
+  enabled: boolean;
+  packageIds: number[];
+}
+
+export interface NewSubscriber {
+  username: string;
+  keyHash: string;
+  expiresAt: SqlTime;
+  packages: string[];
+  maxConnections: number;
+  note?: string;
+}
