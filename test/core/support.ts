@@ -1,0 +1,68 @@
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { lastLine, onServer, TEST_KEY, type TestLineup } from '../helpers/lineup.js';
+import { verifySecuretokenUrl } from '../helpers/securetoken-check.js';
+
+/** Writes `sql` to a file in the lineup's temp dir and applies it through the CLI's own code path. */
+export async function applySql(lineup: TestLineup, sql: string, name = `script-${Math.random().toString(36).slice(2)}.sql`) {
+  const file = join(lineup.dir, name);
+  writeFileSync(file, sql);
+  const result = await lineup.cli(['sql', file]);
+  expect(result.stderr.split('\n').filter((line) => !line.includes('warning')).join('')).toBe('');
+  expect(result.code).toBe(0);
+  return { file, result };
+}
+
+/** `lineup subscriber add USER …` and the playlist URL rebased onto the test server. */
+export async function addSubscriber(lineup: TestLineup, username: string, ...options: string[]): Promise<string> {
+  const result = await lineup.cli(['subscriber', 'add', username, ...options]);
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  return onServer(lineup, lastLine(result.stdout));
+}
+
+interface ParserItem {
+  name: string;
+  url: string;
+  raw: string;
+  tvg: { logo: string };
+  group: { title: string };
+}
+
+// The package ships no types; loading it through require keeps the shape declared here, in tests only.
+const parser = createRequire(import.meta.url)('iptv-playlist-parser') as { parse(text: string): { items: ParserItem[] } };
+
+export interface ParsedEntry {
+  name: string;
+  url: string;
+  group: string;
+  logo: string;
+  chno: string;
+}
+
+export function parsePlaylist(body: string): ParsedEntry[] {
+  return parser.parse(body).items.map((item: ParserItem) => ({
+    name: item.name,
+    url: item.url,
+    group: item.group.title,
+    logo: item.tvg.logo,
+    chno: (item.raw.match(/tvg-chno="([^"]*)"/) ?? [])[1] ?? '',
+  }));
+}
+
+/** Every stream URL in the body carries a token that verifies, from the spec, for `ip`. */
+export function expectAllTokensValid(body: string, ip: string, key = TEST_KEY): ParsedEntry[] {
+  const entries = parsePlaylist(body);
+  for (const entry of entries) {
+    const check = verifySecuretokenUrl(entry.url, { key, ip });
+    expect(check.reason, entry.url).toBe('');
+    expect(check.valid).toBe(true);
+  }
+  return entries;
+}
+
+export function streamOf(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, '').replace(/\/(index\.m3u8|mpegts)$/, ''));
+}
