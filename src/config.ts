@@ -59,6 +59,10 @@ const schema = z
       .refine((value) => cron.validate(value), 'is not a valid cron expression'),
     PRUNE_GRACE_DAYS: integer(7, 0, 36500),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LINK_MODE: z.enum(['direct', 'redirect']).default('direct'),
+    EPG_URL: httpUrl.optional(),
+    EPG_FILE: z.string().trim().min(1).default('data/epg.xml'),
+    EXPIRED_STREAM_URL: httpUrl.optional(),
   })
   .transform((env) => ({
     dbPath: env.LINEUP_DB,
@@ -74,6 +78,10 @@ const schema = z
     pruneCron: env.PRUNE_CRON,
     pruneGraceDays: env.PRUNE_GRACE_DAYS,
     logLevel: env.LOG_LEVEL,
+    linkMode: env.LINK_MODE,
+    epgUrl: env.EPG_URL,
+    epgFile: env.EPG_FILE,
+    expiredStreamUrl: env.EXPIRED_STREAM_URL,
   }));
 
 export type Config = z.output<typeof schema>;

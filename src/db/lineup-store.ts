@@ -1,6 +1,6 @@
 import type { Db } from './open.js';
 import type { Channel } from '../playlist/lineup.js';
-import type { HashSubject, IpBinding, OriginRow, SigningScheme } from '../signing/origin.js';
+import type { HashSubject, IpBinding, LinkMode, OriginRow, SigningScheme } from '../signing/origin.js';
 
 interface ChannelRecord {
   id: number;
@@ -25,6 +25,7 @@ interface OriginRecord {
   hash_subject: HashSubject;
   token_ttl: number | null;
   token_desync: number | null;
+  link_mode: LinkMode | null;
   options: string;
 }
 
@@ -46,7 +47,7 @@ export class LineupStore {
       WHERE c.enabled = 1
       ORDER BY c.number IS NULL, c.number, c.name, c.id`);
     this.originsQuery = db.prepare(`
-      SELECT name, base_url, scheme, secret, ip_binding, hash_subject, token_ttl, token_desync, options
+      SELECT name, base_url, scheme, secret, ip_binding, hash_subject, token_ttl, token_desync, link_mode, options
       FROM origins ORDER BY name`);
   }
 
@@ -81,6 +82,7 @@ export class LineupStore {
       hashSubject: row.hash_subject,
       tokenTtl: row.token_ttl,
       tokenDesync: row.token_desync,
+      linkMode: row.link_mode,
       options: JSON.parse(row.options) as Record<string, unknown>,
     }));
   }

@@ -11,6 +11,11 @@ export type SigningScheme = 'flussonic' | 'nginx';
 export type HashSubject = 'stream' | 'id' | 'path';
 export type IpBinding = 'strict' | 'none';
 export type StreamFormat = 'hls' | 'ts';
+/**
+ * How playlists link to an origin's streams: `direct` signs the origin URL into the playlist;
+ * `redirect` puts a stable Lineup URL there (`/play/KEY/CHANNEL.m3u8`) that signs on each request.
+ */
+export type LinkMode = 'direct' | 'redirect';
 
 export interface Origin {
   name: string;
@@ -32,6 +37,8 @@ export const DEFAULT_ORIGIN_NAME = 'default';
 export interface OriginRow extends Omit<Origin, 'tokenTtl' | 'tokenDesync'> {
   tokenTtl: number | null;
   tokenDesync: number | null;
+  /** NULL: LINK_MODE from the environment. */
+  linkMode: LinkMode | null;
   options: Record<string, unknown>;
 }
 

@@ -52,3 +52,18 @@ export function signStreamUrl(stream: string, ip: string, now: number, { origin,
   const query = querySigners[origin.scheme](stream, streamPath(stream, format), ip, now, origin, salt);
   return `${origin.baseUrl}${encodedStreamPath(stream, format)}?${query}`;
 }
+
+/**
+ * Signs any file of a stream, such as the DVR paths `index-FROM-DURATION.m3u8` and
+ * `timeshift_abs-FROM.ts`. `file` is Lineup's own (never operator text), so it is not encoded.
+ */
+export function signStreamFileUrl(
+  stream: string,
+  file: string,
+  ip: string,
+  now: number,
+  { origin, salt }: Omit<SignOptions, 'format'>,
+): string {
+  const query = querySigners[origin.scheme](stream, `/${stream}/${file}`, ip, now, origin, salt);
+  return `${origin.baseUrl}/${stream.split('/').map(encodeURIComponent).join('/')}/${file}?${query}`;
+}
