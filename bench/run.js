@@ -1,0 +1,145 @@
+// `npm run bench`: the hashing floor, in-process rendering, HTTP against the pre-rendered ceiling,
+// and memory. Prints a table and one JSON line. Numbers on a shared 2-core machine are noisy.
+import { hash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../dist/config.js';
+import { openContext } from '../dist/context.js';
+import { createLogger } from '../dist/logger.js';
+import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
+import { loadTest, rssMb, startCeilingServer, startLineupServer } from './http.js';
+import { measure, round } from './stats.js';
+
+const HTTP_SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const CONNECTIONS = 10;
+const IP = '127.0.0.1';
+const baseEnv = { SECURETOKEN_KEY, ORIGIN_URL: 'http://flussonic.example.net', LOG_LEVEL: 'info' };
+
+/** Works with a service that returns the body as a value or renders it on demand. */
+const bodyOf = (served) => Buffer.from(typeof served.body === 'function' ? served.body() : served.body);
+
+/** (a) The work no request can avoid: one sha1 per channel, and the output copied once. */
+function floor(channels, outputBytes) {
+  const inputs = Array.from({ length: channels }, (_, i) => `live/channel-${i}127.0.0.117000000001700010800${SECURETOKEN_KEY}0123456789abcdef0123456789abcdef`);
+  const output = Buffer.alloc(outputBytes, 'x');
+  let sink = 0;
+  const result = measure(() => {
+    for (const input of inputs) sink += hash('sha1', input).length;
+    sink += Buffer.from(output).length;
+  }, 300);
+  return sink > 0 ? result : result;
+}
+
+/** (b) One cold playlist in-process: lookup, checks and a fresh signature per channel. */
+function renderInProcess(dbPath, iterations) {
+  const config = loadConfig({ ...baseEnv, LINEUP_DB: dbPath, TOKEN_BUCKET: '0' });
+  const context = openContext(config, { logger: createLogger('silent') });
+  try {
+    const key = benchKey(0);
+    const body = bodyOf(context.playlists.forKey(key, { ip: IP, format: 'hls' }));
+    const timing = measure(() => bodyOf(context.playlists.forKey(key, { ip: IP, format: 'hls' })), iterations);
+    return { body, timing };
+  } finally {
+    context.close();
+  }
+}
+
+const rows = [];
+const report = { render: {}, http: {}, memory: {} };
+
+for (const channels of [100, 1000, 5000]) {
+  const fixture = createFixture({ channels, subscribers: 10 });
+  try {
+    const { body, timing } = renderInProcess(fixture.dbPath, channels >= 5000 ? 200 : 500);
+    const base = floor(channels, body.length);
+    report.render[channels] = {
+      bytes: body.length,
+      floorMedianMs: round(base.median),
+      renderMedianMs: round(timing.median),
+      renderP99Ms: round(timing.p99),
+      ratioToFloor: round(timing.median / base.median, 2),
+    };
+    rows.push([`render ${channels} ch (${Math.round(body.length / 1024)} kB)`, `${round(timing.median)} ms median, ${round(timing.p99)} ms p99`, `floor ${round(base.median)} ms`, `${round(timing.median / base.median, 2)}× floor`]);
+  } finally {
+    fixture.cleanup();
+  }
+}
+
+// (c) HTTP, 1,000 channels.
+{
+  const fixture = createFixture({ channels: 1000, subscribers: 10 });
+  try {
+    const key = benchKey(0);
+    const path = `/playlist/${key}.m3u`;
+    let ceiling;
+    {
+      const server = await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath });
+      const bodyFile = join(fixture.dir, 'prerendered.m3u');
+      writeFileSync(bodyFile, Buffer.from(await (await fetch(server.url + path)).arrayBuffer()));
+      await server.stop();
+      const plain = await startCeilingServer(bodyFile);
+      ceiling = await loadTest(plain.url + path, { seconds: HTTP_SECONDS, connections: CONNECTIONS });
+      await plain.stop();
+    }
+    const runs = { ceiling };
+    {
+      const server = await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath, TOKEN_BUCKET: '0' });
+      runs.cold = await loadTest(server.url + path, { seconds: HTTP_SECONDS, connections: CONNECTIONS });
+      await server.stop();
+    }
+    {
+      const server = await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath });
+      const first = await fetch(server.url + path);
+      await first.arrayBuffer();
+      const etag = first.headers.get('etag');
+      runs.warm = await loadTest(server.url + path, { seconds: HTTP_SECONDS, connections: CONNECTIONS });
+      runs.warm304 = await loadTest(server.url + path, {
+        seconds: HTTP_SECONDS,
+        connections: CONNECTIONS,
+        headers: { 'If-None-Match': etag ?? '"none"' },
+      });
+      runs.warmGzip = await loadTest(server.url + path, {
+        seconds: HTTP_SECONDS,
+        connections: CONNECTIONS,
+        headers: { 'Accept-Encoding': 'gzip' },
+      });
+      await server.stop();
+    }
+    for (const [name, result] of Object.entries(runs)) {
+      report.http[name] = {
+        reqPerSec: Math.round(result.reqPerSec),
+        p99Ms: result.p99Ms,
+        ratioToCeiling: round(result.reqPerSec / ceiling.reqPerSec, 3),
+        bytesPerReq: result.bytesPerReq,
+        non2xx: result.non2xx,
+        errors: result.errors,
+      };
+      rows.push([`http 1000 ch ${name}`, `${Math.round(result.reqPerSec)} req/s, p99 ${result.p99Ms} ms`, `${result.bytesPerReq} B/resp`, `${round((100 * result.reqPerSec) / ceiling.reqPerSec, 1)}% of ceiling`]);
+    }
+  } finally {
+    fixture.cleanup();
+  }
+}
+
+// (d) Memory: 100k subscribers, 5,000 channels, after serving a spread of subscribers.
+{
+  const fixture = createFixture({ channels: 5000, subscribers: 100_000 });
+  try {
+    const server = await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath });
+    for (let i = 0; i < 200; i++) {
+      const response = await fetch(`${server.url}/playlist/${benchKey(i * 499)}.m3u`, { headers: { 'Accept-Encoding': i % 2 ? 'gzip' : 'identity' } });
+      await response.arrayBuffer();
+      if (response.status !== 200) throw new Error(`memory run: status ${response.status}`);
+    }
+    const memory = rssMb(server.pid);
+    await server.stop();
+    report.memory = { subscribers: 100_000, channels: 5000, rssMb: round(memory.rss, 1), peakRssMb: round(memory.peak, 1) };
+    rows.push(['memory 100k subs, 5000 ch', `RSS ${round(memory.rss, 1)} MB`, `peak ${round(memory.peak, 1)} MB`, '']);
+  } finally {
+    fixture.cleanup();
+  }
+}
+
+const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column].length)));
+for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column])).join('  '));
+console.log(JSON.stringify({ node: process.version, seconds: HTTP_SECONDS, connections: CONNECTIONS, ...report }));
