@@ -1,0 +1,66 @@
+import { execFileSync } from 'node:child_process';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
+import { addSubscriber, applySql, expectAllTokensValid, parsePlaylist } from './support.js';
+
+let lineup: TestLineup;
+let url: string;
+const names = async () => parsePlaylist((await fetchFrom(url)).body).map((entry) => entry.name);
+
+beforeAll(async () => {
+  lineup = await startTestLineup();
+  await applySql(lineup, "INSERT INTO channels (stream, name, number) VALUES ('one', 'One', 1);");
+  url = await addSubscriber(lineup, 'alice');
+  expect(await names()).toEqual(['One']); // warms the compiled-lineup cache
+});
+afterAll(() => lineup.close());
+
+describe('changes made outside the service', () => {
+  it('when a second better-sqlite3 connection writes, then the very next response shows it', async () => {
+    const db = new Database(lineup.dbPath);
+    try {
+      db.prepare("INSERT INTO channels (stream, name, number) VALUES ('two', 'Two', 2)").run();
+      expect(await names()).toEqual(['One', 'Two']);
+      db.prepare("UPDATE channels SET name = 'Renamed' WHERE stream = 'one'").run();
+      expect(await names()).toEqual(['Renamed', 'Two']);
+      db.prepare("DELETE FROM channels WHERE stream = 'two'").run();
+      expect(await names()).toEqual(['Renamed']);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('when lineup sql runs (the CLI on its own connection), then the very next response shows it', async () => {
+    await applySql(lineup, "INSERT INTO channels (stream, name, number) VALUES ('three', 'Three', 3);");
+    const { body } = await fetchFrom(url);
+    expect(parsePlaylist(body).map((entry) => entry.name)).toEqual(['Renamed', 'Three']);
+    expectAllTokensValid(body, '127.0.0.1');
+  });
+
+  it('when the sqlite3 shell in a child process writes, then the very next response shows it', async () => {
+    execFileSync('sqlite3', [lineup.dbPath, "UPDATE channels SET enabled = 0 WHERE stream = 'three';"]);
+    expect(await names()).toEqual(['Renamed']);
+  });
+
+  it('when a subscriber is disabled through another connection, then the very next response is 403', async () => {
+    const db = new Database(lineup.dbPath);
+    db.prepare("UPDATE subscribers SET enabled = 0 WHERE username = 'alice'").run();
+    expect((await fetchFrom(url)).status).toBe(403);
+    db.prepare("UPDATE subscribers SET enabled = 1 WHERE username = 'alice'").run();
+    db.close();
+    expect((await fetchFrom(url)).status).toBe(200);
+  });
+
+  it('when a subscriber gains a package through another connection, then its channels appear at once', async () => {
+    const db = new Database(lineup.dbPath);
+    db.exec(`
+      INSERT INTO packages (name) VALUES ('gold');
+      INSERT INTO channels (stream, name, number) VALUES ('gold/one', 'Gold', 9);
+      INSERT INTO package_channels SELECT p.id, c.id FROM packages p, channels c WHERE p.name = 'gold' AND c.stream = 'gold/one';`);
+    expect(await names()).toEqual(['Renamed']);
+    db.exec("INSERT INTO subscriber_packages SELECT s.id, p.id FROM subscribers s, packages p WHERE s.username = 'alice' AND p.name = 'gold'");
+    db.close();
+    expect(await names()).toEqual(['Renamed', 'Gold']);
+  });
+});
