@@ -1,5 +1,6 @@
 import { LineupError } from '../errors.js';
 import { type CliIo, type Command, UsageError } from './command.js';
+import { importCommand } from './import.js';
 import { lintCommand } from './lint.js';
 import { pruneCommand } from './prune.js';
 import { renderCommand } from './render.js';
@@ -7,7 +8,7 @@ import { serveCommand } from './serve.js';
 import { sqlCommand } from './sql.js';
 import { subscriberCommand } from './subscriber.js';
 
-export const commands: Command[] = [serveCommand, sqlCommand, subscriberCommand, pruneCommand, renderCommand, lintCommand];
+export const commands: Command[] = [serveCommand, sqlCommand, importCommand, subscriberCommand, pruneCommand, renderCommand, lintCommand];
 
 function overview(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

@@ -82,6 +82,30 @@ export const migrations: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX subscriber_packages_package ON subscriber_packages (package_id);
   `,
+  /* 2: what `lineup import` last wrote, so that a re-import keeps operators' hand edits */ `
+  -- One row per channel that came from an upstream M3U. The entry is identified by the origin it
+  -- was imported for ('' = the default origin) and the stream name derived from the file
+  -- (import_key), so the operator may rename the channel's stream without losing the link.
+  -- The other columns hold the values the import last wrote. A re-import changes a channel's
+  -- field only while it still equals that value: a number or name the operator changed by hand
+  -- differs, and is kept. Deleting the channel deletes its row (a re-import then adds it again;
+  -- set enabled = 0 to hide an upstream channel for good).
+  CREATE TABLE channel_imports (
+    channel_id   INTEGER PRIMARY KEY REFERENCES channels (id) ON DELETE CASCADE,
+    origin_key   TEXT NOT NULL DEFAULT '',
+    import_key   TEXT NOT NULL CHECK (import_key <> ''),
+    source       TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    number       INTEGER,
+    group_title  TEXT NOT NULL,
+    logo         TEXT NOT NULL,
+    tvg_id       TEXT NOT NULL,
+    catchup_days INTEGER NOT NULL,
+    radio        INTEGER NOT NULL,
+    imported_at  TEXT NOT NULL DEFAULT (datetime('now')),
+    UNIQUE (origin_key, import_key)
+  ) STRICT;
+  `,
 ];
 
 /** Brings the schema up to date, each step in its own transaction. */

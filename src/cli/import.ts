@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { importChannels } from '../db/import-store.js';
+import { BadInputError } from '../errors.js';
+import type { StreamSource } from '../import/upstream-m3u.js';
+import { type CliIo, type Command, parseOptions, UsageError, withContext } from './command.js';
+
+const BAR_WIDTH = 30;
+
+/** A progress bar on stderr, redrawn only when it moves, for a person watching a big import. */
+function progressBar(io: CliIo): ((done: number, total: number) => void) | undefined {
+  if (!io.isTTY) return undefined;
+  let drawn = -1;
+  return (done, total) => {
+    const percent = Math.floor((done / total) * 100);
+    if (percent === drawn) return;
+    drawn = percent;
+    const filled = Math.round((percent / 100) * BAR_WIDTH);
+    io.stderr(`\r[${'#'.repeat(filled)}${' '.repeat(BAR_WIDTH - filled)}] ${percent}% ${done}/${total}${done === total ? '\n' : ''}`);
+  };
+}
+
+export const importCommand: Command = {
+  name: 'import',
+  summary: 'import channels from an upstream M3U (upsert; keeps hand edits)',
+  help: `lineup import FILE [--package NAME] [--origin NAME] [--stream-from url|tvg-id] [--dry-run]
+
+Reads an M3U (a UTF-8 BOM, CRLF line ends and leading blank lines are fine) and upserts its
+channels in one transaction. The stream name comes from Flussonic-style URLs
+(…/NAME/index.m3u8, …/NAME/video.m3u8, …/NAME/mpegts; nested names such as live/ch1 are kept,
+the query string is dropped), or from tvg-id with --stream-from tvg-id. tvg-chno becomes the
+number, group-title the group; tvg-logo, tvg-id, catchup-days and radio are kept too.
+
+Importing the same file again changes nothing. A re-import updates what changed upstream, but a
+field that was changed by hand since the last import (a number, say) keeps the hand-set value.
+Entries without a URL or a usable stream name are skipped and listed with their line.
+
+  --package NAME   link the imported channels to this package (created if missing); note that
+                   a channel in a package is seen only by that package's subscribers
+  --origin NAME    the channels play from this row of origins (default: the default origin)
+  --dry-run        print the summary and change nothing`,
+  run: async (argv, io) => {
+    const { values, positionals } = parseOptions(argv, {
+      package: { type: 'string' },
+      origin: { type: 'string' },
+      'stream-from': { type: 'string' },
+      'dry-run': { type: 'boolean' },
+    });
+    if (positionals.length !== 1) throw new UsageError('import: name exactly one FILE');
+    const file = positionals[0]!;
+    const streamFrom = values['stream-from'] ?? 'url';
+    if (streamFrom !== 'url' && streamFrom !== 'tvg-id') throw new UsageError(`--stream-from: "${streamFrom}" is not url or tvg-id`);
+    if (values.package !== undefined && values.package.trim() === '') throw new UsageError('--package: the name is empty');
+    if (values.origin !== undefined && values.origin.trim() === '') throw new UsageError('--origin: the name is empty');
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new UsageError(`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    }
+    // Loaded here, not at the top: the parser patches String.prototype, which the server must not get.
+    const { parseUpstreamM3u } = await import('../import/upstream-m3u.js');
+    let parsed;
+    try {
+      parsed = parseUpstreamM3u(text, streamFrom as StreamSource);
+    } catch (error) {
+      if (error instanceof BadInputError) throw new BadInputError(`${file}:1: ${error.message}`);
+      throw error;
+    }
+    const dryRun = values['dry-run'] === true;
+    return withContext(io, ({ db }) => {
+      const onProgress = progressBar(io);
+      const summary = importChannels(db, parsed.entries, {
+        source: basename(file),
+        origin: values.origin ?? null,
+        ...(values.package !== undefined ? { packageName: values.package } : {}),
+        dryRun,
+        ...(onProgress ? { onProgress } : {}),
+      });
+      for (const note of parsed.skipped) io.stdout(`${file}:${note.line}: skipped: ${note.reason}\n`);
+      for (const note of parsed.warnings) io.stdout(`${file}:${note.line}: warning: ${note.reason}\n`);
+      if (values.package !== undefined) {
+        io.stdout(`package "${values.package}"${summary.packageCreated ? ' (created)' : ''}: ${summary.linked} channels linked\n`);
+      }
+      io.stdout(
+        `${dryRun ? 'dry run, nothing written: ' : ''}${file}: ${summary.added} added, ${summary.updated} updated, ` +
+          `${summary.unchanged} unchanged, ${parsed.skipped.length} skipped\n`,
+      );
+      return 0;
+    });
+  },
+};
