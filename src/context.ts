@@ -7,6 +7,7 @@ import { SubscriberStore } from './db/subscriber-store.js';
 import type { Logger } from './logger.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
+import { StreamRedirects } from './playlist/stream-redirect.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
 import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
 import { type Clock, systemClock } from './time.js';
@@ -23,6 +24,8 @@ export interface LineupContext {
   lineupStore: LineupStore;
   subscriberAdmin: SubscriberAdmin;
   playlists: PlaylistService;
+  /** Redirect mode's `/play` links. */
+  redirects: StreamRedirects;
   close(): void;
 }
 
@@ -61,7 +64,7 @@ export function openContext(config: Config, { logger, clock = systemClock }: Con
     tokenTtl: config.tokenTtl,
     tokenDesync: config.tokenDesync,
   };
-  const cache = new LineupCache(lineupStore, { defaultOrigin });
+  const cache = new LineupCache(lineupStore, { defaultOrigin, epgUrl: config.epgUrl });
   return {
     config,
     db,
@@ -70,7 +73,8 @@ export function openContext(config: Config, { logger, clock = systemClock }: Con
     subscribers,
     lineupStore,
     subscriberAdmin: new SubscriberAdmin(subscribers, config.publicUrl, clock),
-    playlists: new PlaylistService(cache, subscribers, clock),
+    playlists: new PlaylistService(cache, subscribers, clock, { expiredStreamUrl: config.expiredStreamUrl }),
+    redirects: new StreamRedirects(cache, subscribers, clock),
     close: () => db.close(),
   };
 }

@@ -42,6 +42,13 @@ export class LineupCache {
     return playlist;
   }
 
+  /** A channel of the current lineup (enabled) and its origin, for requests that name one (`/play`). */
+  channelById(id: number): { channel: Channel; origin: Origin } | undefined {
+    this.refreshIfChanged();
+    const channel = this.channels.find((candidate) => candidate.id === id);
+    return channel && { channel, origin: this.originOf(channel) };
+  }
+
   private refreshIfChanged(): void {
     const marker = this.source.changeMarkerValue();
     if (marker === this.marker) return;

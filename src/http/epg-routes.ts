@@ -1,0 +1,63 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { pipeline, type Readable } from 'node:stream';
+import { createGunzip, createGzip } from 'node:zlib';
+import Router from '@koa/router';
+import { NotFoundError } from '../errors.js';
+
+interface GuideFile {
+  path: string;
+  gzipped: boolean;
+  size: number;
+  modified: Date;
+}
+
+async function existingFile(path: string, gzipped: boolean): Promise<GuideFile | undefined> {
+  try {
+    const info = await stat(path);
+    return info.isFile() ? { path, gzipped, size: info.size, modified: info.mtime } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Like nginx's gzip_static: a client that accepts gzip gets `EPG_FILE.gz` as it is, when it
+ * exists; otherwise `EPG_FILE`, compressed on the fly for such a client. When only the `.gz`
+ * exists, a client without gzip gets it decompressed.
+ */
+async function pickGuide(epgFile: string, acceptsGzip: boolean): Promise<GuideFile | undefined> {
+  const compressed = () => existingFile(`${epgFile}.gz`, true);
+  const plain = () => existingFile(epgFile, false);
+  return acceptsGzip ? ((await compressed()) ?? (await plain())) : ((await plain()) ?? (await compressed()));
+}
+
+/** `/epg.xml`: the operator's XMLTV guide from EPG_FILE (or EPG_FILE.gz); 404 while there is none. */
+export function epgRoutes(epgFile: string): Router {
+  const router = new Router();
+  router.get('/epg.xml', async (ctx) => {
+    const acceptsGzip = ctx.acceptsEncodings('gzip', 'identity') === 'gzip';
+    const guide = await pickGuide(epgFile, acceptsGzip);
+    if (!guide) throw new NotFoundError('No programme guide');
+    ctx.vary('Accept-Encoding');
+    ctx.type = 'application/xml; charset=utf-8';
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.lastModified = guide.modified;
+    // koa only compares validators on a 2xx status.
+    ctx.status = 200;
+    if (ctx.fresh) {
+      ctx.status = 304;
+      return;
+    }
+    const file: Readable = createReadStream(guide.path);
+    if (acceptsGzip) ctx.set('Content-Encoding', 'gzip');
+    if (acceptsGzip === guide.gzipped) {
+      ctx.body = file;
+      ctx.length = guide.size;
+    } else {
+      // pipeline, unlike pipe, passes a read error on to the stream koa is sending.
+      ctx.body = pipeline(file, acceptsGzip ? createGzip() : createGunzip(), () => {});
+    }
+  });
+  return router;
+}

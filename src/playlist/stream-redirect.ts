@@ -1,0 +1,61 @@
+import { NotFoundError } from '../errors.js';
+import type { StreamFormat } from '../signing/origin.js';
+import { signStreamFileUrl, signStreamUrl } from '../signing/sign.js';
+import type { Clock } from '../time.js';
+import { isArchiveFile } from './catchup.js';
+import type { LineupCache } from './lineup-cache.js';
+import { isVisible } from './lineup.js';
+import { assertActive, randomSalt, type SubscriberSource, subscriberForKey } from './playlist-service.js';
+
+/** What a redirect-mode link asks for: the live stream in a format, or one archive file. */
+export type PlayTarget = { live: StreamFormat } | { archiveFile: string };
+
+export interface PlayRequest {
+  key: string;
+  channelId: number;
+  target: PlayTarget;
+  /** The address that made this request, already normalised: the token is bound to it. */
+  ip: string;
+}
+
+export interface PlayLocation {
+  url: string;
+  subscriberId: number;
+}
+
+/** Unknown, disabled, outside the subscriber's packages: one answer, so no channel ids leak. */
+export const UNKNOWN_CHANNEL_MESSAGE = 'No such channel';
+
+/**
+ * Redirect mode: a playlist holds stable Lineup links, and each play request is checked against
+ * the subscriber's state at that moment, then answered with a freshly signed origin URL.
+ */
+export class StreamRedirects {
+  constructor(
+    private readonly lineup: LineupCache,
+    private readonly subscribers: SubscriberSource,
+    private readonly clock: Clock,
+    private readonly salt: () => string = randomSalt,
+  ) {}
+
+  /**
+   * @throws NotFoundError for an unknown key, channel or archive file; ForbiddenError for a
+   * disabled or expired subscriber (never the expiry placeholder: that is for playlists).
+   */
+  locate({ key, channelId, target, ip }: PlayRequest): PlayLocation {
+    const subscriber = subscriberForKey(this.subscribers, key);
+    const now = this.clock();
+    assertActive(subscriber, now);
+    const found = this.lineup.channelById(channelId);
+    if (!found || !isVisible(found.channel, new Set(subscriber.packageIds))) {
+      throw new NotFoundError(UNKNOWN_CHANNEL_MESSAGE);
+    }
+    const { channel, origin } = found;
+    const signing = { origin, salt: this.salt() };
+    if ('live' in target) {
+      return { url: signStreamUrl(channel.stream, ip, now, { ...signing, format: target.live }), subscriberId: subscriber.id };
+    }
+    if (channel.catchupDays === 0 || !isArchiveFile(target.archiveFile)) throw new NotFoundError(UNKNOWN_CHANNEL_MESSAGE);
+    return { url: signStreamFileUrl(channel.stream, target.archiveFile, ip, now, signing), subscriberId: subscriber.id };
+  }
+}
