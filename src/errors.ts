@@ -21,6 +21,17 @@ export class BadInputError extends LineupError {
   override name = 'BadInputError';
 }
 
+/** Too many failed guesses from one address: answered 429 with `Retry-After`. */
+export class TooManyRequestsError extends LineupError {
+  override name = 'TooManyRequestsError';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
 /** A bad environment variable; the message names it. */
 export class ConfigError extends LineupError {
   override name = 'ConfigError';

@@ -1,13 +1,15 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ScheduledTask } from 'node-cron';
 import type { Config } from './config.js';
 import { type LineupContext, openContext } from './context.js';
 import { seedDemoLineup } from './db/seed.js';
 import { createHttpApp } from './http/app.js';
+import { SERVER_LIMITS } from './http/input-limits.js';
 import { schedulePrune } from './jobs/prune-schedule.js';
 import type { Logger } from './logger.js';
+import { createMetrics, type LineupMetrics } from './metrics.js';
 import { pruneLapsed } from './subscribers/prune.js';
 import { DEFAULT_SUBSCRIPTION_DAYS } from './subscribers/subscriber-admin.js';
 import type { Clock } from './time.js';
@@ -15,6 +17,7 @@ import type { Clock } from './time.js';
 export interface RunningLineup {
   context: LineupContext;
   server: Server;
+  metrics: LineupMetrics;
   /** Where the server listens, e.g. `http://127.0.0.1:41234`. */
   url: string;
   /** The demo subscriber's URL, only on the first start of an empty database. */
@@ -47,9 +50,12 @@ export async function startLineup(config: Config, options: StartOptions): Promis
     }).url;
   }
 
+  const metrics = createMetrics();
   const ping = context.db.prepare('SELECT 1').pluck();
   const app = createHttpApp({
     playlists: context.playlists,
+    redirects: context.redirects,
+    epgFile: config.epgFile,
     databaseAnswers: () => {
       try {
         return ping.get() === 1;
@@ -59,9 +65,12 @@ export async function startLineup(config: Config, options: StartOptions): Promis
     },
     trustProxy: config.trustProxy.list,
     logger,
+    metrics,
+    guessLimits: config.guessLimits,
+    metricsToken: config.metricsToken,
   });
 
-  const server = app.listen(config.port, config.host);
+  const server = createServer(SERVER_LIMITS, app.callback()).listen(config.port, config.host);
   try {
     await once(server, 'listening');
   } catch (error) {
@@ -77,6 +86,7 @@ export async function startLineup(config: Config, options: StartOptions): Promis
       config.pruneCron,
       () => pruneLapsed(context.subscribers, context.clock, config.pruneGraceDays),
       logger,
+      metrics,
     );
   }
 
@@ -92,5 +102,5 @@ export async function startLineup(config: Config, options: StartOptions): Promis
     return stopping;
   };
 
-  return { context, server, url: `http://${host}:${address.port}`, ...(demoUrl ? { demoUrl } : {}), stop };
+  return { context, server, metrics, url: `http://${host}:${address.port}`, ...(demoUrl ? { demoUrl } : {}), stop };
 }

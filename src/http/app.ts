@@ -2,21 +2,38 @@ import type { BlockList } from 'node:net';
 import Koa from 'koa';
 import { NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { LineupMetrics } from '../metrics.js';
 import type { PlaylistService } from '../playlist/playlist-service.js';
+import type { StreamRedirects } from '../playlist/stream-redirect.js';
 import { clientIp } from './client-ip.js';
+import { epgRoutes } from './epg-routes.js';
 import { errorHandler } from './error-handler.js';
+import { type GuessLimits, GuessLimiter, guessLimit } from './guess-limiter.js';
 import { healthRoutes } from './health-routes.js';
+import { inputLimits } from './input-limits.js';
+import { metricsRoutes, playlistMetrics } from './metrics-routes.js';
+import { playRoutes } from './play-routes.js';
 import { playlistRoutes } from './playlist-routes.js';
-import { requestLog } from './request-log.js';
+import { isKeyedPath, requestLog } from './request-log.js';
 
 export interface HttpDependencies {
   playlists: PlaylistService;
+  redirects: StreamRedirects;
+  /** XMLTV guide served at `/epg.xml` (or its `.gz`), when present. */
+  epgFile: string;
   databaseAnswers: () => boolean;
   trustProxy: BlockList;
   logger: Logger;
+  metrics: LineupMetrics;
+  guessLimits: GuessLimits;
+  /** When set, `/metrics` wants `Authorization: Bearer METRICS_TOKEN`. */
+  metricsToken?: string | undefined;
 }
 
-export function createHttpApp({ playlists, databaseAnswers, trustProxy, logger }: HttpDependencies): Koa {
+const isPlaylistPath = (path: string): boolean => path.startsWith('/playlist/');
+
+export function createHttpApp(dependencies: HttpDependencies): Koa {
+  const { playlists, databaseAnswers, trustProxy, logger, metrics } = dependencies;
   // koa's own proxy support believes the left-most X-Forwarded-For entry; client-ip.ts does not.
   const app = new Koa({ proxy: false });
   // Errors are answered and logged by errorHandler; koa's default handler would print stacks.
@@ -26,12 +43,18 @@ export function createHttpApp({ playlists, databaseAnswers, trustProxy, logger }
   const health = healthRoutes(databaseAnswers);
 
   app.use(requestLog(logger));
+  app.use(playlistMetrics(metrics, isPlaylistPath));
   app.use(errorHandler(logger));
   app.use(async (ctx, next) => {
     ctx.state.clientIp = clientIp(ctx.req.socket.remoteAddress, ctx.get('X-Forwarded-For') || undefined, trustProxy);
     await next();
   });
+  app.use(inputLimits());
+  app.use(guessLimit(new GuessLimiter(dependencies.guessLimits), isKeyedPath, metrics));
+  app.use(metricsRoutes(metrics, dependencies.metricsToken).routes());
   app.use(playlist.routes());
+  app.use(playRoutes(dependencies.redirects).routes());
+  app.use(epgRoutes(dependencies.epgFile).routes());
   app.use(health.routes());
   app.use((ctx) => {
     if (ctx.body === undefined && ctx.status === 404) throw new NotFoundError('Not found');

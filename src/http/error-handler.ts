@@ -1,8 +1,22 @@
 import type { Context, Next } from 'koa';
-import { BadInputError, ForbiddenError, LineupError, NotFoundError } from '../errors.js';
+import { BadInputError, ForbiddenError, LineupError, NotFoundError, TooManyRequestsError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
+/** Seconds a client is asked to wait when the database is held by someone else. */
+const BUSY_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * SQLite gave up waiting for a lock another connection holds (a long admin transaction, say):
+ * nothing is wrong with the request, so it is the one 5xx a client may see, and it is temporary.
+ */
+function isDatabaseBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
+}
+
 function statusOf(error: unknown): number {
+  if (error instanceof TooManyRequestsError) return 429;
+  if (isDatabaseBusy(error)) return 503;
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ForbiddenError) return 403;
   if (error instanceof BadInputError) return 400;
@@ -10,6 +24,15 @@ function statusOf(error: unknown): number {
   // koa's own client errors (e.g. ctx.throw(400)); anything else is ours to fix.
   if (typeof status === 'number' && status >= 400 && status < 500) return status;
   return 500;
+}
+
+/** Headers a koa client error asks for, such as `Allow` on a 405 (`ctx.throw(405, msg, { headers })`). */
+function setErrorHeaders(ctx: Context, error: unknown): void {
+  const headers = (error as { headers?: unknown }).headers;
+  if (typeof headers !== 'object' || headers === null) return;
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value === 'string') ctx.set(name, value);
+  }
 }
 
 /** The one place errors become responses: a status and a short plain-text reason, never a stack. */
@@ -22,7 +45,13 @@ export function errorHandler(logger: Logger) {
       ctx.status = status;
       ctx.type = 'text/plain; charset=utf-8';
       ctx.set('Cache-Control', 'no-store, private');
-      if (error instanceof LineupError) {
+      if (error instanceof TooManyRequestsError) ctx.set('Retry-After', String(error.retryAfterSeconds));
+      if (status < 500) setErrorHeaders(ctx, error);
+      if (status === 503) {
+        ctx.set('Retry-After', String(BUSY_RETRY_AFTER_SECONDS));
+        ctx.body = 'Busy, try again shortly\n';
+        logger.warn({ code: (error as { code?: string }).code, path: ctx.state.logPath }, 'database busy');
+      } else if (error instanceof LineupError) {
         ctx.body = `${error.message}\n`;
       } else if (status < 500) {
         ctx.body = `${(error as { expose?: boolean; message?: string }).expose ? (error as Error).message : 'Bad request'}\n`;

@@ -1,0 +1,113 @@
+import { isIP } from 'node:net';
+import type { Context, Next } from 'koa';
+import { NotFoundError, TooManyRequestsError } from '../errors.js';
+import type { LineupMetrics } from '../metrics.js';
+
+export interface GuessLimits {
+  /** Failed lookups allowed per address within `windowSeconds`; the next one starts a block. */
+  maxFailures: number;
+  windowSeconds: number;
+  /** How long a blocked address is answered 429. */
+  blockSeconds: number;
+  /** Addresses remembered at most; the least recently seen are forgotten first. */
+  maxTracked: number;
+}
+
+interface Entry {
+  failures: number;
+  windowEndsAt: number;
+  blockedUntil: number;
+}
+
+/**
+ * The address a guesser is counted under. An IPv6 household or server usually holds a whole /64
+ * and can pick any address in it, so IPv6 is counted per /64; IPv4 per address. Expects the
+ * normalised form from `normalizeIp` (compressed IPv6, mapped IPv4 already unwrapped).
+ */
+export function guessBucket(ip: string): string {
+  if (isIP(ip) !== 6) return ip;
+  const [head = '', tail] = ip.split('::');
+  const headGroups = head ? head.split(':') : [];
+  if (tail === undefined || headGroups.length >= 4) return `${headGroups.slice(0, 4).join(':')}::/64`;
+  // An embedded IPv4 tail (`64:ff9b::1.2.3.4`) is two groups.
+  const tailGroups = tail ? tail.split(':').flatMap((group) => (group.includes('.') ? ['0', '0'] : [group])) : [];
+  const zeros = Array<string>(8 - headGroups.length - tailGroups.length).fill('0');
+  return `${[...headGroups, ...zeros, ...tailGroups].slice(0, 4).join(':')}::/64`;
+}
+
+/**
+ * Counts failed key lookups per address and blocks an address that fails too often. Memory is
+ * bounded: entries expire with their window or block, and past `maxTracked` the least recently
+ * seen address is forgotten (a Map iterates in insertion order; a touched entry is re-inserted).
+ */
+export class GuessLimiter {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly limits: GuessLimits,
+    private readonly nowSeconds: () => number = () => Date.now() / 1000,
+  ) {}
+
+  /** Seconds until `bucket` may try again, or undefined when it is not blocked. */
+  retryAfter(bucket: string): number | undefined {
+    const entry = this.entries.get(bucket);
+    if (!entry) return undefined;
+    const left = entry.blockedUntil - this.nowSeconds();
+    return left > 0 ? Math.ceil(left) : undefined;
+  }
+
+  recordFailure(bucket: string): void {
+    const now = this.nowSeconds();
+    let entry = this.entries.get(bucket);
+    this.entries.delete(bucket);
+    if (!entry || (entry.windowEndsAt <= now && entry.blockedUntil <= now)) {
+      entry = { failures: 0, windowEndsAt: now + this.limits.windowSeconds, blockedUntil: 0 };
+    }
+    entry.failures += 1;
+    if (entry.failures > this.limits.maxFailures) {
+      entry.blockedUntil = now + this.limits.blockSeconds;
+      entry.failures = 0;
+      entry.windowEndsAt = entry.blockedUntil + this.limits.windowSeconds;
+    }
+    this.entries.set(bucket, entry);
+    this.forgetOldest(now);
+  }
+
+  get tracked(): number {
+    return this.entries.size;
+  }
+
+  private forgetOldest(now: number): void {
+    for (const [bucket, entry] of this.entries) {
+      const expired = entry.windowEndsAt <= now && entry.blockedUntil <= now;
+      if (!expired && this.entries.size <= this.limits.maxTracked) return;
+      this.entries.delete(bucket);
+    }
+  }
+}
+
+/**
+ * Guards the keyed paths. A blocked address is refused before its key costs a database lookup;
+ * an unknown or malformed key (NotFoundError) counts against the address that sent it. A valid
+ * key is never counted, and one address's failures never touch another's.
+ */
+export function guessLimit(limiter: GuessLimiter, isKeyedPath: (path: string) => boolean, metrics: LineupMetrics) {
+  return async function limitGuesses(ctx: Context, next: Next): Promise<void> {
+    if (!isKeyedPath(ctx.path)) return next();
+    const bucket = guessBucket(ctx.state.clientIp as string);
+    const retryAfter = limiter.retryAfter(bucket);
+    if (retryAfter !== undefined) {
+      metrics.rateLimited.inc();
+      throw new TooManyRequestsError('Too many unknown playlist keys from your address. Try again later.', retryAfter);
+    }
+    try {
+      await next();
+    } catch (error) {
+      if (error instanceof NotFoundError) {
+        metrics.lookupFailures.inc();
+        limiter.recordFailure(bucket);
+      }
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,52 @@
+import type { ServerOptions } from 'node:http';
+import type { Context, Next } from 'koa';
+
+/** A playlist URL is ~60 characters; nothing legitimate comes near these. */
+export const MAX_PATH_LENGTH = 1024;
+export const MAX_QUERY_LENGTH = 1024;
+/** Bodies are never read. A declared body past this is refused rather than drained. */
+export const MAX_BODY_BYTES = 64 * 1024;
+export const ALLOWED_METHODS = ['GET', 'HEAD', 'POST'] as const;
+
+/**
+ * What node's HTTP server enforces before koa sees a request: header size (431 from node itself)
+ * and how long a client may take to send headers and the whole request (slow-loris clients).
+ */
+export const SERVER_LIMITS: ServerOptions = {
+  maxHeaderSize: 8 * 1024,
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+};
+
+const allowed = new Set<string>(ALLOWED_METHODS);
+
+function hasBody(ctx: Context): boolean {
+  const length = ctx.get('Content-Length');
+  return (length !== '' && length !== '0') || ctx.get('Transfer-Encoding') !== '';
+}
+
+/**
+ * Refuses what no player sends, before any routing: other methods (405 with `Allow`), an overlong
+ * path or query (414), a declared body past the cap (413), and a path whose percent-encoding does
+ * not decode (400; a later decode would otherwise throw a URIError). A request that carries a
+ * body is answered with `Connection: close`, so that node does not keep draining what nobody reads.
+ */
+export function inputLimits() {
+  return async function limitInput(ctx: Context, next: Next): Promise<void> {
+    if (!allowed.has(ctx.method)) {
+      ctx.throw(405, 'Method not allowed', { headers: { Allow: ALLOWED_METHODS.join(', ') } });
+    }
+    if (ctx.path.length > MAX_PATH_LENGTH) ctx.throw(414, 'Path too long');
+    if (ctx.querystring.length > MAX_QUERY_LENGTH) ctx.throw(414, 'Query too long');
+    if (hasBody(ctx)) {
+      ctx.set('Connection', 'close');
+      if ((ctx.request.length ?? 0) > MAX_BODY_BYTES) ctx.throw(413, 'Body too large');
+    }
+    try {
+      decodeURIComponent(ctx.path);
+    } catch {
+      ctx.throw(400, 'Malformed percent-encoding in the path');
+    }
+    await next();
+  };
+}

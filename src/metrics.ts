@@ -1,0 +1,61 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/**
+ * What an operator watches on `/metrics`. Each running Lineup has its own registry (never
+ * prom-client's global one), so that several servers can run in one process, as tests do.
+ */
+export interface LineupMetrics {
+  registry: Registry;
+  /** Playlist requests by outcome: the HTTP status (200, 304, 403, 404, 429, 503, …). */
+  playlistRequests: Counter<'outcome'>;
+  /** Seconds from routing to a rendered playlist, for requests answered 200. */
+  renderSeconds: Histogram;
+  /** Unknown or malformed keys: what a key guesser produces. */
+  lookupFailures: Counter;
+  /** Requests refused with 429 because their address guessed too often. */
+  rateLimited: Counter;
+  pruneDeletions: Counter;
+  /** Prune runs that failed (a busy database, say) and wait for the next tick. */
+  pruneFailures: Counter;
+}
+
+export function createMetrics(): LineupMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    playlistRequests: new Counter({
+      name: 'lineup_playlist_requests_total',
+      help: 'Playlist requests by outcome (HTTP status)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    renderSeconds: new Histogram({
+      name: 'lineup_playlist_render_seconds',
+      help: 'Time to look up the subscriber and render a playlist (200 answers)',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    lookupFailures: new Counter({
+      name: 'lineup_playlist_lookup_failures_total',
+      help: 'Playlist requests whose key is unknown or malformed',
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: 'lineup_rate_limited_requests_total',
+      help: 'Requests refused with 429 after too many failed key lookups from their address',
+      registers,
+    }),
+    pruneDeletions: new Counter({
+      name: 'lineup_prune_deleted_subscribers_total',
+      help: 'Subscribers deleted by the prune job',
+      registers,
+    }),
+    pruneFailures: new Counter({
+      name: 'lineup_prune_failures_total',
+      help: 'Prune runs that failed and wait for the next tick',
+      registers,
+    }),
+  };
+}
