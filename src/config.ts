@@ -40,6 +40,9 @@ const trustProxy = z
     return { entries, list };
   });
 
+/** Addresses the key-guess limiter remembers at most (about 100 bytes each). */
+const GUESS_TRACKED_ADDRESSES = 100_000;
+
 const schema = z
   .object({
     LINEUP_DB: z.string().trim().min(1).default('data/lineup.db'),
@@ -59,6 +62,10 @@ const schema = z
       .refine((value) => cron.validate(value), 'is not a valid cron expression'),
     PRUNE_GRACE_DAYS: integer(7, 0, 36500),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    GUESS_LIMIT: integer(20, 1),
+    GUESS_WINDOW: integer(600, 1),
+    GUESS_BLOCK: integer(900, 1),
     LINK_MODE: z.enum(['direct', 'redirect']).default('direct'),
     EPG_URL: httpUrl.optional(),
     EPG_FILE: z.string().trim().min(1).default('data/epg.xml'),
@@ -78,6 +85,13 @@ const schema = z
     pruneCron: env.PRUNE_CRON,
     pruneGraceDays: env.PRUNE_GRACE_DAYS,
     logLevel: env.LOG_LEVEL,
+    metricsToken: env.METRICS_TOKEN,
+    guessLimits: {
+      maxFailures: env.GUESS_LIMIT,
+      windowSeconds: env.GUESS_WINDOW,
+      blockSeconds: env.GUESS_BLOCK,
+      maxTracked: GUESS_TRACKED_ADDRESSES,
+    },
     linkMode: env.LINK_MODE,
     epgUrl: env.EPG_URL,
     epgFile: env.EPG_FILE,
