@@ -17,6 +17,8 @@ function isDatabaseBusy(error: unknown): boolean {
 function statusOf(error: unknown): number {
   if (error instanceof TooManyRequestsError) return 429;
   if (isDatabaseBusy(error)) return 503;
+  // decodeURIComponent on malformed percent-encoding: the request's fault, whoever decoded it.
+  if (error instanceof URIError) return 400;
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ForbiddenError) return 403;
   if (error instanceof BadInputError) return 400;

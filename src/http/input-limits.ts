@@ -27,9 +27,10 @@ function hasBody(ctx: Context): boolean {
 
 /**
  * Refuses what no player sends, before any routing: other methods (405 with `Allow`), an overlong
- * path or query (414), a declared body past the cap (413), and a path whose percent-encoding does
- * not decode (400; a later decode would otherwise throw a URIError). A request that carries a
- * body is answered with `Connection: close`, so that node does not keep draining what nobody reads.
+ * path or query (414) and a declared body past the cap (413). A request that carries a body is
+ * answered with `Connection: close`, so that node does not keep draining what nobody reads.
+ * Malformed percent-encoding needs nothing here: koa leaves the path encoded and the router's
+ * decode falls back to the raw text, so such a path is simply not found (404).
  */
 export function inputLimits() {
   return async function limitInput(ctx: Context, next: Next): Promise<void> {
@@ -41,11 +42,6 @@ export function inputLimits() {
     if (hasBody(ctx)) {
       ctx.set('Connection', 'close');
       if ((ctx.request.length ?? 0) > MAX_BODY_BYTES) ctx.throw(413, 'Body too large');
-    }
-    try {
-      decodeURIComponent(ctx.path);
-    } catch {
-      ctx.throw(400, 'Malformed percent-encoding in the path');
     }
     await next();
   };
