@@ -1,4 +1,5 @@
-import { querySigners } from '../signing/sign.js';
+import type { Origin } from '../signing/origin.js';
+import { type BoundQuerySigner, bindQuerySigner } from '../signing/sign.js';
 import type { CompiledPlaylist } from './compile.js';
 
 export interface Viewer {
@@ -12,10 +13,31 @@ export interface Viewer {
 
 /** Signs every entry for one viewer. Pure: the same inputs give the same bytes. */
 export function renderPlaylist(playlist: CompiledPlaylist, viewer: Viewer): string {
+  const signerFor = boundSigners(viewer);
   let out = playlist.header;
   for (const entry of playlist.entries) {
-    const signQuery = querySigners[entry.origin.scheme];
-    out += entry.head + signQuery(entry.stream, entry.path, viewer.ip, viewer.now, entry.origin, viewer.salt) + '\n';
+    out += entry.head + signerFor(entry.origin)(entry.stream, entry.path) + '\n';
   }
   return out;
+}
+
+/**
+ * Each origin's signer bound to the viewer once per playlist, so that a channel costs one hash.
+ * Channels mostly share an origin, so the last one is remembered before the map is asked.
+ */
+function boundSigners({ ip, now, salt }: Viewer): (origin: Origin) => BoundQuerySigner {
+  const bound = new Map<Origin, BoundQuerySigner>();
+  let lastOrigin: Origin | undefined;
+  let lastSigner: BoundQuerySigner | undefined;
+  return (origin) => {
+    if (origin === lastOrigin) return lastSigner!;
+    let signer = bound.get(origin);
+    if (!signer) {
+      signer = bindQuerySigner(ip, now, origin, salt);
+      bound.set(origin, signer);
+    }
+    lastOrigin = origin;
+    lastSigner = signer;
+    return signer;
+  };
 }

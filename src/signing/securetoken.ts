@@ -17,7 +17,16 @@ export const NO_CHECK_IP = 'no_check_ip';
 
 /** `sha1(subject + ip + start + end + key + salt)-salt-end-start`. End precedes start on the wire. */
 export function securetoken(input: SecuretokenInput): string {
-  const { subject, ip, starttime, endtime, key, salt } = input;
-  const digest = hash('sha1', subject + ip + starttime + endtime + key + salt);
-  return `${digest}-${salt}-${endtime}-${starttime}`;
+  return securetokenFor(input)(input.subject);
+}
+
+/**
+ * Tokens for many subjects that share the viewer, times, key and salt (one playlist): everything
+ * after the subject is joined once, so each further token costs one sha1 and one concatenation.
+ */
+export function securetokenFor(shared: Omit<SecuretokenInput, 'subject'>): (subject: string) => string {
+  const { ip, starttime, endtime, key, salt } = shared;
+  const afterSubject = ip + starttime + endtime + key + salt;
+  const tail = `-${salt}-${endtime}-${starttime}`;
+  return (subject) => hash('sha1', subject + afterSubject) + tail;
 }

@@ -1,6 +1,6 @@
 import { secureLinkMd5 } from './nginx-secure-link.js';
-import { encodedStreamPath, type Origin, type SigningScheme, type StreamFormat, streamPath } from './origin.js';
-import { NO_CHECK_IP, securetoken } from './securetoken.js';
+import { encodedStreamName, encodedStreamPath, type Origin, type SigningScheme, type StreamFormat, streamPath } from './origin.js';
+import { NO_CHECK_IP, securetokenFor } from './securetoken.js';
 
 /**
  * The query string (without `?`) that authorises one stream path for one viewer. Pure; `salt` is
@@ -19,18 +19,23 @@ function hashSubject(stream: string, path: string, origin: Origin): string {
   }
 }
 
-const flussonicQuery: QuerySigner = (stream, path, ip, now, origin, salt) => {
+/** A query signer already bound to one viewer, time, salt and origin: `(stream, path) → query`. */
+export type BoundQuerySigner = (stream: string, path: string) => string;
+
+const bindFlussonic = (ip: string, now: number, origin: Origin, salt: string): BoundQuerySigner => {
   const starttime = now - origin.tokenDesync;
-  const token = securetoken({
-    subject: hashSubject(stream, path, origin),
+  const token = securetokenFor({
     ip: origin.ipBinding === 'none' ? NO_CHECK_IP : ip,
     starttime,
     endtime: starttime + origin.tokenTtl,
     key: origin.secret,
     salt,
   });
-  return `token=${token}`;
+  return (stream, path) => 'token=' + token(hashSubject(stream, path, origin));
 };
+
+const flussonicQuery: QuerySigner = (stream, path, ip, now, origin, salt) =>
+  bindFlussonic(ip, now, origin, salt)(stream, path);
 
 const nginxQuery: QuerySigner = (_stream, path, ip, now, origin) => {
   const expires = now + origin.tokenTtl;
@@ -40,6 +45,16 @@ const nginxQuery: QuerySigner = (_stream, path, ip, now, origin) => {
 
 /** New schemes plug in here; the playlist code only looks them up. */
 export const querySigners: Record<SigningScheme, QuerySigner> = { flussonic: flussonicQuery, nginx: nginxQuery };
+
+/**
+ * Binds an origin's signer to one viewer for a whole playlist. Flussonic joins its shared input
+ * once; schemes without a cheaper bound form just close over their plain signer.
+ */
+export function bindQuerySigner(ip: string, now: number, origin: Origin, salt: string): BoundQuerySigner {
+  if (origin.scheme === 'flussonic') return bindFlussonic(ip, now, origin, salt);
+  const sign = querySigners[origin.scheme];
+  return (stream, path) => sign(stream, path, ip, now, origin, salt);
+}
 
 export interface SignOptions {
   origin: Origin;
@@ -65,5 +80,5 @@ export function signStreamFileUrl(
   { origin, salt }: Omit<SignOptions, 'format'>,
 ): string {
   const query = querySigners[origin.scheme](stream, `/${stream}/${file}`, ip, now, origin, salt);
-  return `${origin.baseUrl}/${stream.split('/').map(encodeURIComponent).join('/')}/${file}?${query}`;
+  return `${origin.baseUrl}/${encodedStreamName(stream)}/${file}?${query}`;
 }
