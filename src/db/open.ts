@@ -9,6 +9,15 @@ export type Db = Database.Database;
 /** How long a statement waits for another writer (an admin script, say) before giving up. */
 const BUSY_TIMEOUT_MS = 5000;
 
+/**
+ * A read-only file that is already in WAL mode and migrated opens and reads fine; it would fail
+ * only at the first prune or admin write. Rewriting the schema version as it is finds out at start.
+ */
+function assertWritable(db: Db): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  db.pragma(`user_version = ${version}`);
+}
+
 /** Opens (creating if needed) and migrates the database. */
 export function openDatabase(path: string): Db {
   let db: Db;
@@ -22,6 +31,12 @@ export function openDatabase(path: string): Db {
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  migrate(db);
+  try {
+    migrate(db);
+    assertWritable(db);
+  } catch (error) {
+    db.close();
+    throw new ConfigError(`LINEUP_DB: cannot migrate or write ${path}: ${(error as Error).message}`);
+  }
   return db;
 }
