@@ -1,0 +1,209 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestLineup, type TestLineup } from '../helpers/lineup.js';
+import { applySql } from './support.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+/** A private build, so that this test neither depends on nor races with dist/. */
+const BUILD = join(ROOT, 'node_modules/.cache/lineup-core-test');
+
+let lineup: TestLineup;
+beforeAll(async () => {
+  lineup = await startTestLineup();
+  await applySql(lineup, "INSERT INTO channels (stream, name, number) VALUES ('base', 'Base', 1);");
+});
+afterAll(() => lineup.close());
+
+function snapshot(dbPath = lineup.dbPath) {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    const count = (table: string) => db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
+    return {
+      channels: count('channels'),
+      packages: count('packages'),
+      triggers: count("sqlite_schema WHERE type = 'trigger'"),
+      names: db.prepare('SELECT name FROM channels ORDER BY id').pluck().all(),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+function script(name: string, text: string): string {
+  const file = join(lineup.dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('lineup sql: all or nothing, errors name file:line', () => {
+  it('when a statement fails after others succeeded, then nothing of the file is applied and the line is named', async () => {
+    const before = snapshot();
+    const file = script(
+      'tricky.sql',
+      [
+        '-- a comment on line 1',
+        '',
+        "INSERT INTO channels (stream, name) VALUES ('a;b', 'semicolon -- in a string');",
+        '/* a block',
+        '   comment; with a semicolon */',
+        "INSERT INTO channels (stream, name) VALUES ('ml', 'multi",
+        'line',
+        "string; it''s long');",
+        'CREATE TRIGGER keep_names AFTER INSERT ON channels BEGIN',
+        "  UPDATE channels SET name = name || '' WHERE id = NEW.id;",
+        'END;',
+        "INSERT INTO packages (name) VALUES ('gold');",
+        '',
+        '   INSERT INTO no_such_table VALUES (1);',
+        "INSERT INTO channels (stream, name) VALUES ('never', 'Never');",
+      ].join('\n'),
+    );
+    const result = await lineup.cli(['sql', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`lineup: ${file}:14: no such table: no_such_table\n`);
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('when a constraint fails on a later line, then that line is named and the earlier rows are rolled back', async () => {
+    const before = snapshot();
+    const file = script(
+      'check.sql',
+      "INSERT INTO channels (stream, name) VALUES ('ok1', 'Ok');\n\nINSERT INTO channels (stream, name)\n  VALUES ('/leading', 'Bad');\n",
+    );
+    const result = await lineup.cli(['sql', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(new RegExp(`^lineup: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3: CHECK constraint failed`));
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('when the same tricky file has no error, then every statement applies, the trigger included', async () => {
+    const file = script(
+      'good.sql',
+      "-- c\nINSERT INTO channels (stream, name) VALUES ('a;b', 'x -- y');\nCREATE TRIGGER t2 AFTER INSERT ON channels BEGIN\n  SELECT 1;\n  SELECT 2;\nEND;\nINSERT INTO channels (stream, name) VALUES ('ml', 'multi\nline');\n",
+    );
+    const before = snapshot();
+    const result = await lineup.cli(['sql', file]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`${file}: 3 statements, 2 rows changed`);
+    const after = snapshot();
+    expect(after.channels).toBe(before.channels + 2);
+    expect(after.triggers).toBe(before.triggers + 1);
+  });
+
+  it('when the file holds its own BEGIN/COMMIT, then they are skipped and the file is still one transaction', async () => {
+    const ok = script('txn-ok.sql', "BEGIN TRANSACTION;\nINSERT INTO packages (name) VALUES ('silver');\nCOMMIT;\n");
+    const okResult = await lineup.cli(['sql', ok]);
+    expect(okResult.code).toBe(0);
+    expect(okResult.stdout).toContain('1 statements, 1 rows changed');
+
+    const before = snapshot();
+    const bad = script('txn-bad.sql', "BEGIN;\nINSERT INTO packages (name) VALUES ('bronze');\nCOMMIT;\nINSERT INTO packages (name) VALUES ('silver');\nEND;\n");
+    const badResult = await lineup.cli(['sql', bad]);
+    expect(badResult.code).toBe(1);
+    expect(badResult.stderr).toContain(`${bad}:4: UNIQUE constraint failed`);
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('when the file holds a ROLLBACK, then it is refused, naming the line, and nothing applies', async () => {
+    const before = snapshot();
+    const file = script('rollback.sql', "INSERT INTO packages (name) VALUES ('tin');\nROLLBACK;\n");
+    const result = await lineup.cli(['sql', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${file}:2: ROLLBACK`);
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('when several files are given and the second fails, then the first stays applied and the second does not', async () => {
+    const before = snapshot();
+    const first = script('first.sql', "INSERT INTO packages (name) VALUES ('first');");
+    const second = script('second.sql', "INSERT INTO packages (name) VALUES ('second');\nINSERT INTO packages (name) VALUES ('first');");
+    const result = await lineup.cli(['sql', first, second]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${second}:2:`);
+    expect(snapshot().packages).toBe(before.packages + 1);
+  });
+
+  it('when the file does not exist, then exit 2 naming it', async () => {
+    const result = await lineup.cli(['sql', join(lineup.dir, 'missing.sql')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`lineup: ${join(lineup.dir, 'missing.sql')}: no such file\n`);
+  });
+});
+
+/** Resolves once `check` is true, polling; rejects after `limit` ms so that a hang fails loudly. */
+async function until(check: () => boolean, what: string, limit = 30_000): Promise<void> {
+  const deadline = Date.now() + limit;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((done) => setTimeout(done, 20));
+  }
+}
+
+/** True while another process holds the write lock (its transaction is open). */
+function writeLocked(dbPath: string): boolean {
+  const probe = new Database(dbPath, { timeout: 0 });
+  try {
+    probe.exec('BEGIN IMMEDIATE');
+    probe.exec('ROLLBACK');
+    return false;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'SQLITE_BUSY') return true;
+    throw error;
+  } finally {
+    probe.close();
+  }
+}
+
+describe('lineup sql killed mid-flight', () => {
+  // Its own database and service: a trigger left by the tests above would change how the insert runs.
+  let victim: TestLineup;
+  let child: ChildProcess | undefined;
+  beforeAll(async () => {
+    victim = await startTestLineup();
+    await applySql(victim, "INSERT INTO channels (stream, name, number) VALUES ('base', 'Base', 1);");
+  });
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    await victim.close();
+  });
+
+  it('when a child `lineup sql` is SIGKILLed inside a long insert, then the database is as it was', async () => {
+    // tsc exits non-zero if someone's work in progress has a type error, but still emits the JS.
+    spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', BUILD, '--sourceMap', 'false'], {
+      cwd: ROOT,
+      stdio: 'ignore',
+    });
+    const runner = join(BUILD, 'run-cli.mjs');
+    writeFileSync(runner, "import { main } from './cli/main.js';\nawait main();\n");
+
+    const before = snapshot(victim.dbPath);
+    const file = join(victim.dir, 'huge.sql');
+    writeFileSync(
+      file,
+      "INSERT INTO packages (name) VALUES ('doomed');\n" +
+        'WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 50000000)\n' +
+        "INSERT INTO channels (stream, name, number) SELECT 'bulk/' || x, 'Bulk ' || x, x FROM n;\n",
+    );
+    child = spawn(process.execPath, [runner, 'sql', file], { env: { ...process.env, ...victim.env }, stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((done) => child!.on('exit', (_code, signal) => done(signal)));
+
+    await until(() => writeLocked(victim.dbPath), 'the child to open its transaction');
+    // Uncommitted pages spill into the WAL once the page cache fills: proof that the insert is under way.
+    const wal = `${victim.dbPath}-wal`;
+    await until(() => existsSync(wal) && statSync(wal).size > 8 * 1024 * 1024, 'the insert to spill into the WAL');
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+
+    expect(snapshot(victim.dbPath)).toEqual(before);
+    const db = new Database(victim.dbPath);
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+    // and the service, which kept its connection throughout, still answers
+    expect((await victim.cli(['subscriber', 'list', '--json'])).code).toBe(0);
+  }, 60_000);
+});
