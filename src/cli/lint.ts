@@ -1,5 +1,6 @@
 import { readLintInput } from '../db/lint-store.js';
 import { type Finding, lintLineup } from '../lint/lint.js';
+import { toSqlTime } from '../time.js';
 import { type CliIo, type Command, parseOptions, withContext } from './command.js';
 
 /** Prints findings, one a line; returns whether any is an error. */
@@ -15,12 +16,14 @@ export const lintCommand: Command = {
   summary: 'check the lineup for problems that SQL constraints cannot catch',
   help: `lineup lint [--json]
 
-Reports duplicate numbers and stream names, channels without a name, logos that are not http(s)
-URLs, shared tvg_ids and channels that no subscriber can see. Exits 1 when there are errors.`,
+Reports duplicate numbers, duplicate stream names per origin, channels without a name and stream
+names that cannot be signed, logos that are not http(s) URLs, shared tvg_ids, and channels that no
+active subscriber can see. Disabled channels are checked only for problems of their own. Exits 1
+when there are errors (warnings alone exit 0).`,
   run: async (argv, io) => {
     const { values } = parseOptions(argv, { json: { type: 'boolean' } }, false);
-    return withContext(io, ({ db }) => {
-      const findings = lintLineup(readLintInput(db));
+    return withContext(io, ({ db, clock }) => {
+      const findings = lintLineup(readLintInput(db, toSqlTime(clock())));
       if (values.json) {
         io.stdout(`${JSON.stringify(findings, null, 2)}\n`);
         return findings.some((finding) => finding.severity === 'error') ? 1 : 0;

@@ -1,4 +1,5 @@
 import type { LintInput } from '../lint/lint.js';
+import type { SqlTime } from '../time.js';
 import type { Db } from './open.js';
 
 interface LintRecord {
@@ -13,8 +14,11 @@ interface LintRecord {
   package_ids: string | null;
 }
 
-/** Reads what `lintLineup` needs: every channel, enabled or not, and which packages have subscribers. */
-export function readLintInput(db: Db): LintInput {
+/**
+ * Reads what `lintLineup` needs: every channel, enabled or not, and which packages have a
+ * subscriber who can fetch a playlist at `now` (default: SQLite's clock).
+ */
+export function readLintInput(db: Db, now?: SqlTime): LintInput {
   const rows = db
     .prepare(
       `SELECT c.id, c.stream, c.name, c.number, c.logo, c.tvg_id, c.origin, c.enabled,
@@ -22,7 +26,13 @@ export function readLintInput(db: Db): LintInput {
        FROM channels c ORDER BY c.number IS NULL, c.number, c.name, c.id`,
     )
     .all() as LintRecord[];
-  const subscribed = db.prepare('SELECT DISTINCT package_id FROM subscriber_packages').pluck().all() as number[];
+  const subscribed = db
+    .prepare(
+      `SELECT DISTINCT sp.package_id FROM subscriber_packages sp JOIN subscribers s ON s.id = sp.subscriber_id
+       WHERE s.enabled = 1 AND s.expires_at > coalesce(?, datetime('now'))`,
+    )
+    .pluck()
+    .all(now ?? null) as number[];
   return {
     channels: rows.map((row) => ({
       id: row.id,

@@ -1,3 +1,5 @@
+import { streamNameProblem } from '../import/stream-name.js';
+
 /** A channel as lint sees it: every row, enabled or not. */
 export interface LintChannel {
   id: number;
@@ -13,7 +15,7 @@ export interface LintChannel {
 
 export interface LintInput {
   channels: LintChannel[];
-  /** Packages that at least one subscriber has. */
+  /** Packages that at least one subscriber who can fetch a playlist now (enabled, not expired) has. */
   subscribedPackageIds: ReadonlySet<number>;
 }
 
@@ -40,6 +42,18 @@ function groupBy<T>(items: readonly T[], keyOf: (item: T) => string | undefined)
 }
 
 const ids = (channels: readonly LintChannel[]) => channels.map((channel) => channel.id);
+const originLabel = (origin: string | null) => (origin === null ? 'the default origin' : `origin "${origin}"`);
+
+/** Players fetch logos themselves, so only an absolute http(s) URL with a host works everywhere. */
+function isHttpUrl(value: string): boolean {
+  if (/\s/.test(value)) return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
 const label = (channel: LintChannel) => `#${channel.id} ${JSON.stringify(channel.name || channel.stream)}`;
 
 /**
@@ -51,13 +65,14 @@ export function lintLineup({ channels, subscribedPackageIds }: LintInput): Findi
   const findings: Finding[] = [];
   const enabled = channels.filter((channel) => channel.enabled);
 
-  for (const [stream, group] of groupBy(enabled, (c) => `${c.origin ?? 'default'}\u0000${c.stream}`)) {
+  // An origin literally named "default" is another server than the default origin (NULL).
+  for (const group of groupBy(enabled, (c) => JSON.stringify([c.origin, c.stream])).values()) {
     if (group.length < 2) continue;
-    const [origin, name] = stream.split('\u0000');
+    const { origin, stream } = group[0]!;
     findings.push({
       severity: 'error',
       code: 'duplicate-stream',
-      message: `stream "${name}" on origin ${origin} is listed ${group.length} times: ${group.map(label).join(', ')}`,
+      message: `stream ${JSON.stringify(stream)} on ${originLabel(origin)} is listed ${group.length} times: ${group.map(label).join(', ')}`,
       channelIds: ids(group),
     });
   }
@@ -88,15 +103,16 @@ export function lintLineup({ channels, subscribedPackageIds }: LintInput): Findi
         channelIds: [channel.id],
       });
     }
-    if (channel.stream.trim() === '' || /\s|\?|#/.test(channel.stream)) {
+    const streamProblem = streamNameProblem(channel.stream);
+    if (streamProblem) {
       findings.push({
         severity: 'error',
         code: 'bad-stream',
-        message: `channel ${label(channel)} has a stream name that is empty or holds spaces, ? or #: ${JSON.stringify(channel.stream)}`,
+        message: `channel ${label(channel)}: ${streamProblem}`,
         channelIds: [channel.id],
       });
     }
-    if (channel.logo !== '' && !/^https?:\/\/\S+$/i.test(channel.logo)) {
+    if (channel.logo !== '' && !isHttpUrl(channel.logo)) {
       findings.push({
         severity: 'warning',
         code: 'bad-logo',
@@ -110,7 +126,7 @@ export function lintLineup({ channels, subscribedPackageIds }: LintInput): Findi
       findings.push({
         severity: 'warning',
         code: 'unseen-channel',
-        message: `channel ${label(channel)} is only in packages that no subscriber has, so nobody sees it`,
+        message: `channel ${label(channel)} is only in packages that no active subscriber has, so nobody sees it`,
         channelIds: [channel.id],
       });
     }
