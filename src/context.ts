@@ -64,7 +64,12 @@ export function openContext(config: Config, { logger, clock = systemClock }: Con
     tokenTtl: config.tokenTtl,
     tokenDesync: config.tokenDesync,
   };
-  const cache = new LineupCache(lineupStore, { defaultOrigin, epgUrl: config.epgUrl });
+  const cache = new LineupCache(lineupStore, {
+    defaultOrigin,
+    epgUrl: config.epgUrl,
+    linkMode: config.linkMode,
+    publicUrl: config.publicUrl,
+  });
   return {
     config,
     db,

@@ -1,11 +1,29 @@
-import { encodedStreamPath, type Origin, type StreamFormat, streamPath } from '../signing/origin.js';
+import {
+  encodedStreamName,
+  encodedStreamPath,
+  type LinkMode,
+  type Origin,
+  type StreamFormat,
+  streamPath,
+} from '../signing/origin.js';
+import { CATCHUP_FILE_TEMPLATE, catchupAttributes, signsCatchupTemplate } from './catchup.js';
 import type { Channel } from './lineup.js';
 import { lineText, urlLine } from './sanitize.js';
 
-/** One playlist entry with everything that does not depend on the viewer already written. */
+/**
+ * One playlist entry with everything that does not depend on the viewer already written. The
+ * viewer's part (the fill) is the signed query, or in redirect mode the subscriber's playlist key.
+ */
 export interface CompiledEntry {
-  /** `#EXTINF…,Name\n` followed by the URL up to and including `?`. */
+  /** `#EXTINF…,Name\n` followed by the URL up to and including `?` (or up to the key). */
   head: string;
+  /**
+   * What follows the fill when it is more than `\n`, joined by the fill again: a catch-up source
+   * carries the same query (or key) as the stream URL. Undefined for the plain `head + fill + \n`.
+   */
+  rest?: readonly string[];
+  /** Redirect mode: the fill is the playlist key, and nothing is signed. */
+  redirect?: boolean;
   stream: string;
   /** The unencoded request path that schemes hash (`/live/ch1/index.m3u8`). */
   path: string;
@@ -28,7 +46,8 @@ function attribute(name: string, value: string | number | null): string {
   return text === '' ? '' : ` ${name}="${text}"`;
 }
 
-export function extinfLine(channel: Channel): string {
+/** `extra` is more attributes, already safe for the line (the catch-up ones). */
+export function extinfLine(channel: Channel, extra = ''): string {
   const name = lineText(channel.name) || lineText(channel.stream);
   return (
     '#EXTINF:-1' +
@@ -38,8 +57,50 @@ export function extinfLine(channel: Channel): string {
     attribute('tvg-chno', channel.number) +
     attribute('group-title', channel.groupTitle) +
     (channel.radio ? ' radio="true"' : '') +
+    extra +
     `,${name}\n`
   );
+}
+
+/** How entries link to streams: straight to the origin, or through Lineup's `/play`. */
+export interface LinkOptions {
+  /** PUBLIC_URL, the base of redirect-mode links. */
+  publicUrl: string;
+  linkModeOf(channel: Channel): LinkMode;
+}
+
+const DIRECT_LINKS: LinkOptions = { publicUrl: '', linkModeOf: () => 'direct' };
+
+/**
+ * Marks where the viewer's part goes while an entry is written. Sanitising removes every control
+ * character from operators' text, so this one cannot come from a column.
+ */
+const FILL = '\u0000';
+
+/** The entry's text with FILL where the viewer's part goes. */
+function entryTemplate(channel: Channel, origin: Origin, format: StreamFormat, links: LinkOptions): string {
+  const catchup = channel.catchupDays > 0;
+  if (links.linkModeOf(channel) === 'redirect') {
+    const base = `${urlLine(links.publicUrl)}/play/${FILL}/${channel.id}`;
+    const extra = catchup ? catchupAttributes(channel.catchupDays, format, `${base}/${CATCHUP_FILE_TEMPLATE[format]}`) : '';
+    return extinfLine(channel, extra) + `${base}.${format === 'ts' ? 'ts' : 'm3u8'}\n`;
+  }
+  const url = urlLine(origin.baseUrl + encodedStreamPath(channel.stream, format));
+  if (!catchup || !signsCatchupTemplate(origin)) return `${extinfLine(channel)}${url}?${FILL}\n`;
+  const source = `${urlLine(`${origin.baseUrl}/${encodedStreamName(channel.stream)}`)}/${CATCHUP_FILE_TEMPLATE[format]}?${FILL}`;
+  return `${extinfLine(channel, catchupAttributes(channel.catchupDays, format, source))}${url}?${FILL}\n`;
+}
+
+function compileEntry(channel: Channel, origin: Origin, format: StreamFormat, links: LinkOptions): CompiledEntry {
+  const [head = '', ...rest] = entryTemplate(channel, origin, format, links).split(FILL);
+  return {
+    head,
+    ...(rest.length === 1 && rest[0] === '\n' ? {} : { rest }),
+    ...(links.linkModeOf(channel) === 'redirect' ? { redirect: true } : {}),
+    stream: channel.stream,
+    path: streamPath(channel.stream, format),
+    origin,
+  };
 }
 
 export function headerLine({ epgUrl }: HeaderOptions): string {
@@ -57,17 +118,10 @@ export function compilePlaylist(
   originOf: (channel: Channel) => Origin,
   format: StreamFormat,
   header: HeaderOptions,
+  links: LinkOptions = DIRECT_LINKS,
 ): CompiledPlaylist {
   return {
     header: headerLine(header),
-    entries: channels.map((channel) => {
-      const origin = originOf(channel);
-      return {
-        head: extinfLine(channel) + urlLine(origin.baseUrl + encodedStreamPath(channel.stream, format)) + '?',
-        stream: channel.stream,
-        path: streamPath(channel.stream, format),
-        origin,
-      };
-    }),
+    entries: channels.map((channel) => compileEntry(channel, originOf(channel), format, links)),
   };
 }

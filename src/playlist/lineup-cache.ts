@@ -1,6 +1,6 @@
-import type { Origin, OriginRow, StreamFormat } from '../signing/origin.js';
+import type { LinkMode, Origin, OriginRow, StreamFormat } from '../signing/origin.js';
 import { originFromRow } from '../signing/origin.js';
-import { type CompiledPlaylist, compilePlaylist, type HeaderOptions } from './compile.js';
+import { type CompiledPlaylist, compilePlaylist, type HeaderOptions, type LinkOptions } from './compile.js';
 import { type Channel, isVisible } from './lineup.js';
 
 /** Where the lineup comes from (the database), and a marker that moves when it may have changed. */
@@ -12,6 +12,10 @@ export interface LineupSource {
 
 export interface LineupSettings extends HeaderOptions {
   defaultOrigin: Origin;
+  /** LINK_MODE: for the default origin, and for origins whose `link_mode` is NULL. */
+  linkMode: LinkMode;
+  /** PUBLIC_URL, the base of redirect-mode links. */
+  publicUrl: string;
 }
 
 /**
@@ -22,12 +26,16 @@ export class LineupCache {
   private marker: string | undefined;
   private channels: Channel[] = [];
   private origins = new Map<string, Origin>();
+  private linkModes = new Map<string, LinkMode>();
+  private readonly links: LinkOptions;
   private readonly compiled = new Map<string, CompiledPlaylist>();
 
   constructor(
     private readonly source: LineupSource,
     private readonly settings: LineupSettings,
-  ) {}
+  ) {
+    this.links = { publicUrl: settings.publicUrl, linkModeOf: (channel) => this.linkModeOf(channel) };
+  }
 
   playlistFor(packageIds: readonly number[], format: StreamFormat): CompiledPlaylist {
     this.refreshIfChanged();
@@ -36,7 +44,7 @@ export class LineupCache {
     if (!playlist) {
       const subscribed = new Set(packageIds);
       const visible = this.channels.filter((channel) => isVisible(channel, subscribed));
-      playlist = compilePlaylist(visible, (channel) => this.originOf(channel), format, this.settings);
+      playlist = compilePlaylist(visible, (channel) => this.originOf(channel), format, this.settings, this.links);
       this.compiled.set(cacheKey, playlist);
     }
     return playlist;
@@ -54,7 +62,9 @@ export class LineupCache {
     if (marker === this.marker) return;
     const defaults = this.settings.defaultOrigin;
     this.channels = this.source.channels();
-    this.origins = new Map(this.source.origins().map((row) => [row.name, originFromRow(row, defaults)]));
+    const rows = this.source.origins();
+    this.origins = new Map(rows.map((row) => [row.name, originFromRow(row, defaults)]));
+    this.linkModes = new Map(rows.map((row) => [row.name, row.linkMode ?? this.settings.linkMode]));
     this.compiled.clear();
     this.marker = marker;
   }
@@ -63,5 +73,10 @@ export class LineupCache {
     if (channel.origin === null) return this.settings.defaultOrigin;
     // The foreign key guarantees the row; the fallback covers a row deleted with foreign keys off.
     return this.origins.get(channel.origin) ?? this.settings.defaultOrigin;
+  }
+
+  private linkModeOf(channel: Channel): LinkMode {
+    if (channel.origin === null) return this.settings.linkMode;
+    return this.linkModes.get(channel.origin) ?? this.settings.linkMode;
   }
 }

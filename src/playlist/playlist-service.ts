@@ -60,14 +60,14 @@ export class PlaylistService {
    * (an expired one gets the EXPIRED_STREAM_URL placeholder instead, when that is set).
    */
   forKey(key: string, request: PlaylistRequest): ServedPlaylist {
-    return this.forSubscriber(subscriberForKey(this.subscribers, key), request);
+    return this.forSubscriber(subscriberForKey(this.subscribers, key), request, key);
   }
 
   forUsername(username: string, request: PlaylistRequest): ServedPlaylist {
     return this.forSubscriber(this.subscribers.findAccessByUsername(username), request);
   }
 
-  private forSubscriber(subscriber: SubscriberAccess, { ip, format }: PlaylistRequest): ServedPlaylist {
+  private forSubscriber(subscriber: SubscriberAccess, { ip, format }: PlaylistRequest, key?: string): ServedPlaylist {
     const now = this.clock();
     const { expiredStreamUrl } = this.options;
     // Disabled stays a 403: the operator switched the account off, and "expired" would mislead.
@@ -76,7 +76,7 @@ export class PlaylistService {
     }
     assertActive(subscriber, now);
     const playlist = this.lineup.playlistFor(subscriber.packageIds, format);
-    return { body: renderPlaylist(playlist, { ip, now, salt: this.salt() }), subscriberId: subscriber.id };
+    return { body: renderPlaylist(playlist, { ip, now, salt: this.salt(), ...(key === undefined ? {} : { key }) }), subscriberId: subscriber.id };
   }
 }
 

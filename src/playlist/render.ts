@@ -9,14 +9,23 @@ export interface Viewer {
   now: number;
   /** `[0-9a-f]{16,32}`, drawn once per response. */
   salt: string;
+  /**
+   * The subscriber's playlist key, for redirect-mode links. `lineup render` has none (only its hash
+   * is stored), so those links show UNKNOWN_VIEWER_KEY.
+   */
+  key?: string;
 }
+
+export const UNKNOWN_VIEWER_KEY = '[key]';
 
 /** Signs every entry for one viewer. Pure: the same inputs give the same bytes. */
 export function renderPlaylist(playlist: CompiledPlaylist, viewer: Viewer): string {
   const signerFor = boundSigners(viewer);
   let out = playlist.header;
+  const key = viewer.key ?? UNKNOWN_VIEWER_KEY;
   for (const entry of playlist.entries) {
-    out += entry.head + signerFor(entry.origin)(entry.stream, entry.path) + '\n';
+    const fill = entry.redirect ? key : signerFor(entry.origin)(entry.stream, entry.path);
+    out += entry.head + fill + (entry.rest === undefined ? '\n' : entry.rest.join(fill));
   }
   return out;
 }

@@ -60,9 +60,14 @@ export function streamPath(stream: string, format: StreamFormat): string {
   return format === 'ts' ? `/${stream}/mpegts` : `/${stream}/index.m3u8`;
 }
 
-/** The same path for the URL line: each segment percent-encoded, so that no `,`, space or quote reaches the M3U. */
+/** The stream name for a URL: each segment percent-encoded, so that no `,`, space or quote reaches the M3U. */
+export function encodedStreamName(stream: string): string {
+  return stream.split('/').map(encodeURIComponent).join('/');
+}
+
+/** The stream's path for the URL line (see encodedStreamName). */
 export function encodedStreamPath(stream: string, format: StreamFormat): string {
-  return streamPath(stream.split('/').map(encodeURIComponent).join('/'), format);
+  return streamPath(encodedStreamName(stream), format);
 }
 
 /** `?output=ts` (or `mpegts`) asks for MPEG-TS stream URLs; HLS is the default. */
