@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { request as httpRequest } from 'node:http';
 import { runCli } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 import { type RunningLineup, startLineup } from '../../src/main.js';
 import type { Clock } from '../../src/time.js';
 
@@ -44,6 +44,8 @@ export interface TestLineup extends RunningLineup {
   dbPath: string;
   env: NodeJS.ProcessEnv;
   logs: CapturedLogs;
+  /** The service's logger, whose lines land in `logs`: for jobs a test runs by hand. */
+  logger: Logger;
   /** Runs a CLI command in-process against the same database (the CLI's own code path). */
   cli(argv: string[]): Promise<CliResult>;
   /** Stops the server and removes the temp directory. */
@@ -83,6 +85,7 @@ export async function startTestLineup(
     dbPath,
     env,
     logs,
+    logger,
     cli: (argv) => runCliCaptured(argv, env, options.clock),
     close: async () => {
       await running.stop();
