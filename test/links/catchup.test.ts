@@ -39,7 +39,7 @@ describe('catch-up in direct mode', () => {
     const archive = fillIn(sport.catchup.source, 1_700_000_000, 3600);
     const check = verifySecuretokenUrl(archive, { key: TEST_KEY, ip: '127.0.0.1', stream: 'live/sport' });
     expect(check.reason).toBe('');
-    expect(check.endtime - check.starttime).toBe(10800);
+    expect(check.endtime! - check.starttime!).toBe(10800);
   });
 
   it('when the playlist is MPEG-TS, then the catch-up is flussonic-ts with a timeshift_abs source', async () => {
