@@ -46,5 +46,6 @@ export function readLintInput(db: Db, now?: SqlTime): LintInput {
       packageIds: row.package_ids ? row.package_ids.split(',').map(Number) : [],
     })),
     subscribedPackageIds: new Set(subscribed),
+    packageNames: new Map(db.prepare('SELECT id, name FROM packages').raw().all() as Array<[number, string]>),
   };
 }

@@ -17,6 +17,7 @@ export interface LintInput {
   channels: LintChannel[];
   /** Packages that at least one subscriber who can fetch a playlist now (enabled, not expired) has. */
   subscribedPackageIds: ReadonlySet<number>;
+  packageNames: ReadonlyMap<number, string>;
 }
 
 export type Severity = 'error' | 'warning';
@@ -41,6 +42,9 @@ function groupBy<T>(items: readonly T[], keyOf: (item: T) => string | undefined)
   return groups;
 }
 
+/** Channels named in one message at most; channelIds still lists them all. */
+const MAX_LABELS = 10;
+
 const ids = (channels: readonly LintChannel[]) => channels.map((channel) => channel.id);
 const originLabel = (origin: string | null) => (origin === null ? 'the default origin' : `origin "${origin}"`);
 
@@ -61,7 +65,7 @@ const label = (channel: LintChannel) => `#${channel.id} ${JSON.stringify(channel
  * playlist ambiguous; warnings are worth a look. Disabled channels are only checked for the
  * problems that would bite when they are enabled again.
  */
-export function lintLineup({ channels, subscribedPackageIds }: LintInput): Finding[] {
+export function lintLineup({ channels, subscribedPackageIds, packageNames }: LintInput): Finding[] {
   const findings: Finding[] = [];
   const enabled = channels.filter((channel) => channel.enabled);
 
@@ -121,15 +125,17 @@ export function lintLineup({ channels, subscribedPackageIds }: LintInput): Findi
       });
     }
   }
-  for (const channel of enabled) {
-    if (channel.packageIds.length > 0 && !channel.packageIds.some((id) => subscribedPackageIds.has(id))) {
-      findings.push({
-        severity: 'warning',
-        code: 'unseen-channel',
-        message: `channel ${label(channel)} is only in packages that no active subscriber has, so nobody sees it`,
-        channelIds: [channel.id],
-      });
-    }
+  // Grouped by package set: an import into a package nobody has yet would otherwise print a line per channel.
+  const unseen = enabled.filter((c) => c.packageIds.length > 0 && !c.packageIds.some((id) => subscribedPackageIds.has(id)));
+  for (const group of groupBy(unseen, (c) => [...c.packageIds].sort((a, b) => a - b).join(',')).values()) {
+    const packages = group[0]!.packageIds.map((id) => JSON.stringify(packageNames.get(id) ?? `#${id}`)).join(', ');
+    const shown = group.slice(0, MAX_LABELS).map(label).join(', ') + (group.length > MAX_LABELS ? `, … (${group.length - MAX_LABELS} more)` : '');
+    findings.push({
+      severity: 'warning',
+      code: 'unseen-channel',
+      message: `${group.length === 1 ? '1 channel is' : `${group.length} channels are`} only in package${group[0]!.packageIds.length > 1 ? 's' : ''} ${packages}, which no active subscriber has, so nobody sees: ${shown}`,
+      channelIds: ids(group),
+    });
   }
   return findings;
 }
