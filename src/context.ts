@@ -32,6 +32,12 @@ export interface LineupContext {
 export interface ContextOptions {
   logger: Logger;
   clock?: Clock;
+  /**
+   * Admin commands pass true: a generated key is then made only if they actually sign (`render`),
+   * so that `lineup sql` next to a server started with SECURETOKEN_KEY neither stores a stray key
+   * nor warns about one.
+   */
+  keyOnDemand?: boolean;
 }
 
 /**
@@ -49,16 +55,19 @@ function defaultOriginSecret(config: Config, settings: SettingsStore, logger: Lo
   return value;
 }
 
-export function openContext(config: Config, { logger, clock = systemClock }: ContextOptions): LineupContext {
+export function openContext(config: Config, { logger, clock = systemClock, keyOnDemand = false }: ContextOptions): LineupContext {
   const db = openDatabase(config.dbPath);
   const settings = new SettingsStore(db);
   const subscribers = new SubscriberStore(db);
   const lineupStore = new LineupStore(db);
+  let secret = keyOnDemand ? undefined : defaultOriginSecret(config, settings, logger);
   const defaultOrigin: Origin = {
     name: DEFAULT_ORIGIN_NAME,
     baseUrl: config.originUrl,
     scheme: 'flussonic',
-    secret: defaultOriginSecret(config, settings, logger),
+    get secret() {
+      return (secret ??= defaultOriginSecret(config, settings, logger));
+    },
     ipBinding: config.ipBinding,
     hashSubject: 'stream',
     tokenTtl: config.tokenTtl,

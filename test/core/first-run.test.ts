@@ -1,0 +1,138 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { GENERATED_KEY_SETTING } from '../../src/context.js';
+import { startLineup } from '../../src/main.js';
+import { captureLogs, fetchFrom, onServer, runCliCaptured, tempDir, TEST_KEY } from '../helpers/lineup.js';
+import { expectAllTokensValid } from './support.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function fixture() {
+  const { dir, cleanup } = tempDir();
+  cleanups.push(cleanup);
+  const env: NodeJS.ProcessEnv = { LINEUP_DB: join(dir, 'lineup.db'), HOST: '127.0.0.1', PORT: '0', PUBLIC_URL: 'http://lineup.test' };
+  const start = async (extra: NodeJS.ProcessEnv = {}) => {
+    const { logger, logs } = captureLogs();
+    const lineup = await startLineup(loadConfig({ ...env, ...extra }), { logger, schedulePrune: false, seedDemo: true });
+    cleanups.push(() => lineup.stop());
+    return { lineup, logs };
+  };
+  const count = (sql: string) => {
+    const db = new Database(env.LINEUP_DB!, { readonly: true });
+    try {
+      return db.prepare(sql).pluck().get() as number;
+    } finally {
+      db.close();
+    }
+  };
+  return { env, start, count };
+}
+
+describe('first run', () => {
+  it('when the database is empty, then a demo lineup and subscriber are seeded and the demo URL serves ≥3 verified channels', async () => {
+    const { start, count } = fixture();
+    const { lineup } = await start({ SECURETOKEN_KEY: TEST_KEY });
+    expect(lineup.demoUrl).toMatch(/^http:\/\/lineup\.test\/playlist\/[A-Za-z0-9_-]+\.m3u$/);
+    expect(count('SELECT count(*) FROM channels')).toBeGreaterThanOrEqual(3);
+    expect(count("SELECT count(*) FROM subscribers WHERE username = 'demo'")).toBe(1);
+    const response = await fetchFrom(onServer(lineup, lineup.demoUrl!));
+    expect(response.status).toBe(200);
+    expect(expectAllTokensValid(response.body, '127.0.0.1').length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('when started a second time on the same database, then nothing is seeded again', async () => {
+    const { start, count } = fixture();
+    const first = await start({ SECURETOKEN_KEY: TEST_KEY });
+    const channels = count('SELECT count(*) FROM channels');
+    await first.lineup.stop();
+    const second = await start({ SECURETOKEN_KEY: TEST_KEY });
+    expect(second.lineup.demoUrl).toBeUndefined();
+    expect(count('SELECT count(*) FROM channels')).toBe(channels);
+    expect(count('SELECT count(*) FROM subscribers')).toBe(1);
+    // the first demo URL still works
+    expect((await fetchFrom(onServer(second.lineup, first.lineup.demoUrl!))).status).toBe(200);
+  });
+
+  it('when the operator deleted the demo rows, then a restart does not seed them back', async () => {
+    const { start, count, env } = fixture();
+    const first = await start({ SECURETOKEN_KEY: TEST_KEY });
+    await first.lineup.stop();
+    const db = new Database(env.LINEUP_DB!);
+    db.exec('DELETE FROM subscribers; DELETE FROM channels;');
+    db.close();
+    const second = await start({ SECURETOKEN_KEY: TEST_KEY });
+    expect(second.lineup.demoUrl).toBeUndefined();
+    expect(count('SELECT count(*) FROM channels')).toBe(0);
+  });
+
+  it('when the database already holds data, then it is never seeded', async () => {
+    const { start, count, env } = fixture();
+    const sql = join(env.LINEUP_DB!, '..', 'mine.sql');
+    (await import('node:fs')).writeFileSync(sql, "INSERT INTO channels (stream, name) VALUES ('mine', 'Mine');");
+    expect((await runCliCaptured(['sql', sql], { ...env, SECURETOKEN_KEY: TEST_KEY })).code).toBe(0);
+    const { lineup } = await start({ SECURETOKEN_KEY: TEST_KEY });
+    expect(lineup.demoUrl).toBeUndefined();
+    expect(count('SELECT count(*) FROM channels')).toBe(1);
+    expect(count('SELECT count(*) FROM subscribers')).toBe(0);
+  });
+});
+
+describe('a generated securetoken key', () => {
+  it('when SECURETOKEN_KEY is unset, then a key is generated once, stored in settings, reused on restart, and never logged', async () => {
+    const { start, count, env } = fixture();
+    const first = await start();
+    const storedKey = () => {
+      const db = new Database(env.LINEUP_DB!, { readonly: true });
+      try {
+        return db.prepare('SELECT value FROM settings WHERE name = ?').pluck().get(GENERATED_KEY_SETTING) as string;
+      } finally {
+        db.close();
+      }
+    };
+    const key = storedKey();
+    expect(key.length).toBeGreaterThanOrEqual(16);
+    const warnings = first.logs.lines.filter((line) => line.includes('SECURETOKEN_KEY'));
+    expect(warnings.length).toBe(1);
+    expect(first.logs.text()).not.toContain(key);
+    const demoUrl = first.lineup.demoUrl!;
+    expectAllTokensValid((await fetchFrom(onServer(first.lineup, demoUrl))).body, '127.0.0.1', key);
+    await first.lineup.stop();
+
+    const second = await start();
+    expect(storedKey()).toBe(key);
+    expect(count('SELECT count(*) FROM settings WHERE name = ' + `'${GENERATED_KEY_SETTING}'`)).toBe(1);
+    expect(second.logs.text()).not.toContain(key);
+    expectAllTokensValid((await fetchFrom(onServer(second.lineup, demoUrl))).body, '127.0.0.1', key);
+  });
+
+  it('when SECURETOKEN_KEY is set, then no key is generated or stored', async () => {
+    const { start, count } = fixture();
+    const { logs } = await start({ SECURETOKEN_KEY: TEST_KEY });
+    expect(count(`SELECT count(*) FROM settings WHERE name = '${GENERATED_KEY_SETTING}'`)).toBe(0);
+    expect(logs.text()).not.toContain(TEST_KEY);
+  });
+
+  it('when admin commands run without SECURETOKEN_KEY, then they neither store a key nor warn, and render uses the stored one', async () => {
+    const { env, count } = fixture();
+    const sql = join(env.LINEUP_DB!, '..', 'one.sql');
+    (await import('node:fs')).writeFileSync(sql, "INSERT INTO channels (stream, name) VALUES ('one', 'One');");
+    const applied = await runCliCaptured(['sql', sql], env);
+    const added = await runCliCaptured(['subscriber', 'add', 'alice'], env);
+    expect(applied.code + added.code).toBe(0);
+    expect(applied.stderr + added.stderr).not.toContain('SECURETOKEN_KEY');
+    expect(count(`SELECT count(*) FROM settings WHERE name = '${GENERATED_KEY_SETTING}'`)).toBe(0);
+
+    const rendered = await runCliCaptured(['render', 'alice', '--ip', '10.0.0.1'], env);
+    expect(rendered.code).toBe(0);
+    const db = new Database(env.LINEUP_DB!, { readonly: true });
+    const key = db.prepare('SELECT value FROM settings WHERE name = ?').pluck().get(GENERATED_KEY_SETTING) as string;
+    db.close();
+    expect(rendered.stderr).not.toContain(key);
+    expectAllTokensValid(rendered.stdout, '10.0.0.1', key);
+  });
+});
