@@ -31,7 +31,7 @@ afterAll(async () => {
 
 async function playlist(url: string, localAddress?: string): Promise<string[]> {
   const response = await fetchFrom(url, localAddress ? { localAddress } : {});
-  expect(response.status, `playlist ${url}: ${response.body}`).toBe(200);
+  expect(response.status, `playlist ${url}: ${response.body}\n${world.lineupLogTail()}`).toBe(200);
   return streamUrls(response.body);
 }
 

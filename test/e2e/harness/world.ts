@@ -31,6 +31,8 @@ export interface World {
   originPort: { flussonic: number; flussonicNoCheckIp: number; secureLink: number };
   /** Relays that reach each origin from 127.0.0.2, for players that cannot pick a source address. */
   from127002: { flussonic: Relay; flussonicNoCheckIp: Relay; secureLink: Relay };
+  /** The last log lines of every Lineup, for failure messages. */
+  lineupLogTail(lines?: number): string;
   stop(): Promise<void>;
 }
 
@@ -82,8 +84,10 @@ export async function startWorld(): Promise<World> {
         `INSERT INTO channels (stream, name, number, origin) VALUES ${SECURE_LINK_STREAMS.map((s, i) => `('${s}', 'B ${s}', ${i + 11}, '${SECURE_LINK_ORIGIN}')`).join(', ')};\n`,
     );
 
+    const lineups: TestLineup[] = [];
     const lineup = async (env: NodeJS.ProcessEnv, sql: string[]) => {
       const started = await startTestLineup({ env: { SECURETOKEN_KEY, ...env } });
+      lineups.push(started);
       stops.push(() => started.close());
       return { lineup: started, playlist: await addSubscriber(started, sql) };
     };
@@ -122,6 +126,8 @@ export async function startWorld(): Promise<World> {
       ...(onIpv6 ? { ipv6Playlist: onIpv6.playlist } : {}),
       originPort: { flussonic, flussonicNoCheckIp, secureLink },
       from127002: { flussonic: await relay(flussonic), flussonicNoCheckIp: await relay(flussonicNoCheckIp), secureLink: await relay(secureLink) },
+      lineupLogTail: (lines = 5) =>
+        lineups.map((one) => `Lineup ${one.url} log (last ${lines} lines):\n${one.logs.lines.slice(-lines).join('\n')}`).join('\n'),
       stop,
     };
   } catch (error) {
