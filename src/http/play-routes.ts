@@ -14,7 +14,8 @@ export function playRoutes(redirects: StreamRedirects): Router {
   const router = new Router();
 
   const redirectTo = (ctx: Parameters<RouterMiddleware>[0], channelId: number, target: PlayTarget): void => {
-    const { url, subscriberId } = redirects.locate({ key: ctx.params.key ?? '', channelId, target, ip: ctx.state.clientIp });
+    const key = ctx.params.key ?? '';
+    const { url, subscriberId } = redirects.locate({ key, channelId, target, ip: ctx.state.clientIp });
     ctx.state.subscriberId = subscriberId;
     ctx.set('Cache-Control', 'no-store');
     ctx.redirect(url);

@@ -82,12 +82,14 @@ function entryTemplate(channel: Channel, origin: Origin, format: StreamFormat, l
   const catchup = channel.catchupDays > 0;
   if (links.linkModeOf(channel) === 'redirect') {
     const base = `${urlLine(links.publicUrl)}/play/${FILL}/${channel.id}`;
-    const extra = catchup ? catchupAttributes(channel.catchupDays, format, `${base}/${CATCHUP_FILE_TEMPLATE[format]}`) : '';
+    const source = `${base}/${CATCHUP_FILE_TEMPLATE[format]}`;
+    const extra = catchup ? catchupAttributes(channel.catchupDays, format, source) : '';
     return extinfLine(channel, extra) + `${base}.${format === 'ts' ? 'ts' : 'm3u8'}\n`;
   }
   const url = urlLine(origin.baseUrl + encodedStreamPath(channel.stream, format));
   if (!catchup || !signsCatchupTemplate(origin)) return `${extinfLine(channel)}${url}?${FILL}\n`;
-  const source = `${urlLine(`${origin.baseUrl}/${encodedStreamName(channel.stream)}`)}/${CATCHUP_FILE_TEMPLATE[format]}?${FILL}`;
+  const streamBase = urlLine(`${origin.baseUrl}/${encodedStreamName(channel.stream)}`);
+  const source = `${streamBase}/${CATCHUP_FILE_TEMPLATE[format]}?${FILL}`;
   return `${extinfLine(channel, catchupAttributes(channel.catchupDays, format, source))}${url}?${FILL}\n`;
 }
 

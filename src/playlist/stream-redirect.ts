@@ -53,9 +53,12 @@ export class StreamRedirects {
     const { channel, origin } = found;
     const signing = { origin, salt: this.salt() };
     if ('live' in target) {
-      return { url: signStreamUrl(channel.stream, ip, now, { ...signing, format: target.live }), subscriberId: subscriber.id };
+      const url = signStreamUrl(channel.stream, ip, now, { ...signing, format: target.live });
+      return { url, subscriberId: subscriber.id };
     }
-    if (channel.catchupDays === 0 || !isArchiveFile(target.archiveFile)) throw new NotFoundError(UNKNOWN_CHANNEL_MESSAGE);
+    if (channel.catchupDays === 0 || !isArchiveFile(target.archiveFile)) {
+      throw new NotFoundError(UNKNOWN_CHANNEL_MESSAGE);
+    }
     return { url: signStreamFileUrl(channel.stream, target.archiveFile, ip, now, signing), subscriberId: subscriber.id };
   }
 }
