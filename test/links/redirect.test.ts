@@ -118,6 +118,18 @@ describe('redirect mode playlists', () => {
     await redirectFrom(play(`${NEWS}.m3u8`, keyOf(onServer(lineup, lastLine(rotated.stdout)))));
   });
 
+  it('when `lineup render` shows a redirect-mode playlist, then the links hold [key]: only the hash is stored', async () => {
+    const rendered = await lineup.cli(['render', 'alice', '--ip', '192.0.2.1']);
+    expect(rendered.code).toBe(0);
+    expect(parsePlaylist(rendered.stdout).map((entry) => entry.url)[0]).toBe(`http://lineup.test/play/[key]/${NEWS}.m3u8`);
+  });
+
+  it('when a /play link is asked with HEAD, then it redirects the same way', async () => {
+    const response = await fetchFrom(play(`${NEWS}.m3u8`), { method: 'HEAD' });
+    expect(response.status).toBe(302);
+    expect(verifySecuretokenUrl(response.headers.location as string, { key: TEST_KEY, ip: '127.0.0.1' }).valid).toBe(true);
+  });
+
   it('when /play requests are logged, then neither the key nor the token appears', async () => {
     const { location } = await redirectFrom(play(`${NEWS}.m3u8`));
     const logs = lineup.logs.text();
