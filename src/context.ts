@@ -13,6 +13,10 @@ import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
 import { type Clock, systemClock } from './time.js';
 
 export const GENERATED_KEY_SETTING = 'securetoken_key';
+/** The PUBLIC_URL the server last started with, for admin commands run without one. */
+export const SERVED_URL_SETTING = 'public_url';
+/** Keys TOKEN_BUCKET's salts; generated once, kept so that restarts keep answering 304s. Never logged. */
+export const BUCKET_SECRET_SETTING = 'token_bucket_secret';
 
 /** Storage and domain, wired: what `serve` and every CLI command share. */
 export interface LineupContext {
@@ -33,11 +37,12 @@ export interface ContextOptions {
   logger: Logger;
   clock?: Clock;
   /**
-   * Admin commands pass true: a generated key is then made only if they actually sign (`render`),
-   * so that `lineup sql` next to a server started with SECURETOKEN_KEY neither stores a stray key
-   * nor warns about one.
+   * Admin commands (the CLI) pass true. A generated key is then made only if they actually sign
+   * (`render`), so that `lineup sql` next to a server started with SECURETOKEN_KEY neither stores
+   * a stray key nor warns about one. Without PUBLIC_URL they print URLs on the base the server
+   * announced, which knows its PORT, where the command's own environment may not.
    */
-  keyOnDemand?: boolean;
+  adminCommand?: boolean;
 }
 
 /**
@@ -55,12 +60,13 @@ function defaultOriginSecret(config: Config, settings: SettingsStore, logger: Lo
   return value;
 }
 
-export function openContext(config: Config, { logger, clock = systemClock, keyOnDemand = false }: ContextOptions): LineupContext {
+export function openContext(config: Config, { logger, clock = systemClock, adminCommand = false }: ContextOptions): LineupContext {
   const db = openDatabase(config.dbPath);
   const settings = new SettingsStore(db);
   const subscribers = new SubscriberStore(db);
   const lineupStore = new LineupStore(db);
-  let secret = keyOnDemand ? undefined : defaultOriginSecret(config, settings, logger);
+  let secret = adminCommand ? undefined : defaultOriginSecret(config, settings, logger);
+  const publicUrl = adminCommand && !config.publicUrlIsSet ? (settings.get(SERVED_URL_SETTING) ?? config.publicUrl) : config.publicUrl;
   const defaultOrigin: Origin = {
     name: DEFAULT_ORIGIN_NAME,
     baseUrl: config.originUrl,
@@ -86,8 +92,14 @@ export function openContext(config: Config, { logger, clock = systemClock, keyOn
     settings,
     subscribers,
     lineupStore,
-    subscriberAdmin: new SubscriberAdmin(subscribers, config.publicUrl, clock),
-    playlists: new PlaylistService(cache, subscribers, clock, { expiredStreamUrl: config.expiredStreamUrl }),
+    subscriberAdmin: new SubscriberAdmin(subscribers, publicUrl, clock),
+    playlists: new PlaylistService(cache, subscribers, clock, {
+      expiredStreamUrl: config.expiredStreamUrl,
+      tokenBucket: {
+        seconds: config.tokenBucket,
+        secret: settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex')).value,
+      },
+    }),
     redirects: new StreamRedirects(cache, subscribers, clock),
     close: () => db.close(),
   };

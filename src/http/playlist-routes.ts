@@ -1,9 +1,15 @@
 import Router, { type RouterMiddleware } from '@koa/router';
+import type { Context } from 'koa';
 import { NotFoundError } from '../errors.js';
 import { type PlaylistService, UNKNOWN_KEY_MESSAGE } from '../playlist/playlist-service.js';
 import { parseStreamFormat } from '../signing/origin.js';
 
 const PLAYLIST_FILE = /^(.+)\.m3u8?$/;
+
+/** Only on request: some set-top boxes send no Accept-Encoding and cannot inflate. */
+function wantsGzip(ctx: Context): boolean {
+  return ctx.get('Accept-Encoding') !== '' && ctx.acceptsEncodings('gzip', 'identity') === 'gzip';
+}
 
 /**
  * `/playlist/KEY.m3u` and `.m3u8`: GET, HEAD (koa drops the body) and POST, which some apps send.
@@ -15,11 +21,24 @@ export function playlistRoutes(playlists: PlaylistService): Router {
     const match = PLAYLIST_FILE.exec(ctx.params.file ?? '');
     if (!match) throw new NotFoundError(UNKNOWN_KEY_MESSAGE);
     const format = parseStreamFormat(ctx.query.output);
-    const { body, subscriberId } = playlists.forKey(match[1]!, { ip: ctx.state.clientIp, format });
-    ctx.state.subscriberId = subscriberId;
+    const playlist = playlists.forKey(match[1]!, { ip: ctx.state.clientIp, format });
+    ctx.state.subscriberId = playlist.subscriberId;
     ctx.set('Cache-Control', 'no-store, private');
+    ctx.set('ETag', playlist.etag);
+    ctx.vary('Accept-Encoding');
+    ctx.status = 200;
+    // A refresh that sends back the ETag costs a lookup and a hash of a few fields: nothing is signed.
+    if (ctx.fresh) {
+      ctx.status = 304;
+      return;
+    }
     ctx.type = 'audio/x-mpegurl; charset=utf-8';
-    ctx.body = body;
+    if (wantsGzip(ctx)) {
+      ctx.set('Content-Encoding', 'gzip');
+      ctx.body = playlist.gzipped();
+    } else {
+      ctx.body = playlist.body();
+    }
   };
   router.get('/playlist/:file', servePlaylist);
   router.post('/playlist/:file', servePlaylist);

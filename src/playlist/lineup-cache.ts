@@ -29,6 +29,8 @@ export class LineupCache {
   private linkModes = new Map<string, LinkMode>();
   private readonly links: LinkOptions;
   private readonly compiled = new Map<string, CompiledPlaylist>();
+  private generationCount = 0;
+  private shortestLife = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly source: LineupSource,
@@ -50,6 +52,19 @@ export class LineupCache {
     return playlist;
   }
 
+  /**
+   * Moves each time the database changed and the playlists were compiled again (any write: the
+   * lineup, a subscriber, a package), as of the last `playlistFor`. Part of every ETag.
+   */
+  get generation(): number {
+    return this.generationCount;
+  }
+
+  /** The least `token_ttl − token_desync` of any origin, as of the last `playlistFor`. */
+  get shortestTokenLife(): number {
+    return this.shortestLife;
+  }
+
   /** A channel of the current lineup (enabled) and its origin, for requests that name one (`/play`). */
   channelById(id: number): { channel: Channel; origin: Origin } | undefined {
     this.refreshIfChanged();
@@ -65,7 +80,12 @@ export class LineupCache {
     const rows = this.source.origins();
     this.origins = new Map(rows.map((row) => [row.name, originFromRow(row, defaults)]));
     this.linkModes = new Map(rows.map((row) => [row.name, row.linkMode ?? this.settings.linkMode]));
+    this.shortestLife = [defaults, ...this.origins.values()].reduce(
+      (least, origin) => Math.min(least, origin.tokenTtl - origin.tokenDesync),
+      Number.POSITIVE_INFINITY,
+    );
     this.compiled.clear();
+    this.generationCount++;
     this.marker = marker;
   }
 

@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { ForbiddenError, NotFoundError } from '../errors.js';
 import type { StreamFormat } from '../signing/origin.js';
 import { hashPlaylistKey, isWellFormedKey } from '../subscribers/keys.js';
@@ -6,7 +7,9 @@ import type { SubscriberAccess } from '../subscribers/subscriber.js';
 import { type Clock, fromSqlTime } from '../time.js';
 import { expiredPlaylist } from './expiry-placeholder.js';
 import type { LineupCache } from './lineup-cache.js';
-import { renderPlaylist } from './render.js';
+import { renderPlaylist, type Viewer } from './render.js';
+import { ResponseCache } from './response-cache.js';
+import { bucketSalt, bucketStart, type TokenBucketSettings } from './token-bucket.js';
 
 export interface SubscriberSource {
   findAccess(keyHash: string): SubscriberAccess | undefined;
@@ -18,10 +21,30 @@ export interface PlaylistRequest {
   format: StreamFormat;
 }
 
+/** A playlist ready to send: its validator at once, its bytes only when asked for (a 304 never renders). */
 export interface ServedPlaylist {
-  body: string;
   subscriberId: number;
+  /** Strong ETag: a new one whenever the bytes can differ (database, subscriber, IP, format, bucket, salt). */
+  etag: string;
+  /** The M3U as UTF-8, in one buffer. */
+  body(): Buffer;
+  /** The same bytes gzipped; compressed once per ETag while the playlist stays cached. */
+  gzipped(): Buffer;
 }
+
+/** A served playlist's bytes, kept by ETag for refreshes within a bucket. */
+interface Rendered {
+  body: Buffer;
+  zipped?: Buffer;
+  /** What the entry costs the cache. */
+  bytes: number;
+}
+
+/** About a hundred 1,000-channel playlists, or twenty of 5,000: refreshes come close together. */
+const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** Tokens are hex and compress poorly; level 1 gets most of the gain on the static text for a fraction of the time. */
+const GZIP_LEVEL = 1;
 
 /** One salt per response: the hash already differs per stream, and the RNG is the costly part. */
 export const randomSalt = (): string => randomBytes(16).toString('hex');
@@ -33,6 +56,10 @@ export interface PlaylistOptions {
   /** EXPIRED_STREAM_URL: an expired subscriber gets one entry pointing here instead of a 403. */
   expiredStreamUrl?: string | undefined;
   salt?: () => string;
+  /** TOKEN_BUCKET and the server secret its salts are keyed with; absent or 0 s: every response signed afresh. */
+  tokenBucket?: TokenBucketSettings;
+  /** Bytes of recently served playlists kept for refreshes within a bucket. */
+  cacheBytes?: number;
 }
 
 /** The subscriber behind a playlist key. @throws NotFoundError for a malformed, unknown or rotated key. */
@@ -45,6 +72,9 @@ export function subscriberForKey(subscribers: SubscriberSource, key: string): Su
 /** Serves a playlist request, from key to M3U, for both HTTP and `lineup render`. */
 export class PlaylistService {
   private readonly salt: () => string;
+  private readonly recent: ResponseCache<Rendered>;
+  /** Part of every ETag, so that a restart with other settings never answers 304 for old bytes. */
+  private readonly instance = randomBytes(8).toString('hex');
 
   constructor(
     private readonly lineup: LineupCache,
@@ -53,6 +83,7 @@ export class PlaylistService {
     private readonly options: PlaylistOptions = {},
   ) {
     this.salt = options.salt ?? randomSalt;
+    this.recent = new ResponseCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
   }
 
   /**
@@ -72,11 +103,56 @@ export class PlaylistService {
     const { expiredStreamUrl } = this.options;
     // Disabled stays a 403: the operator switched the account off, and "expired" would mislead.
     if (expiredStreamUrl && subscriber.enabled && hasExpired(subscriber, now)) {
-      return { body: expiredPlaylist(subscriber.expiresAt, expiredStreamUrl), subscriberId: subscriber.id };
+      const etag = this.etagOf(['expired', subscriber.id, subscriber.expiresAt]);
+      return this.served(subscriber.id, etag, false, () => expiredPlaylist(subscriber.expiresAt, expiredStreamUrl));
     }
     assertActive(subscriber, now);
     const playlist = this.lineup.playlistFor(subscriber.packageIds, format);
-    return { body: renderPlaylist(playlist, { ip, now, salt: this.salt(), ...(key === undefined ? {} : { key }) }), subscriberId: subscriber.id };
+    const bucket = this.bucketSeconds();
+    const signedAt = bucketStart(now, bucket);
+    const salt = bucket > 0 ? bucketSalt(this.options.tokenBucket!.secret, subscriber.id, ip, signedAt) : this.salt();
+    const viewer: Viewer = { ip, now: signedAt, salt, ...(key === undefined ? {} : { key }) };
+    const etag = this.etagOf([this.lineup.generation, subscriber.id, ip, format, signedAt, salt, key === undefined ? '' : 'key']);
+    return this.served(subscriber.id, etag, bucket > 0, () => renderPlaylist(playlist, viewer));
+  }
+
+  /**
+   * TOKEN_BUCKET, unless some origin's tokens live (TTL − desync) no longer than a bucket: a token
+   * signed at the bucket's start could then be dead before the bucket ends, so those sign afresh.
+   */
+  private bucketSeconds(): number {
+    const seconds = this.options.tokenBucket?.seconds ?? 0;
+    return seconds > 0 && seconds < this.lineup.shortestTokenLife ? seconds : 0;
+  }
+
+  private etagOf(parts: readonly (string | number)[]): string {
+    return `"${hash('sha1', `${this.instance}\n${parts.join('\n')}`, 'base64url')}"`;
+  }
+
+  /** Bytes on demand, shared through the cache by every response with the same ETag when `cacheable`. */
+  private served(subscriberId: number, etag: string, cacheable: boolean, render: () => string): ServedPlaylist {
+    let rendered = cacheable ? this.recent.get(etag) : undefined;
+    const bytes = (): Rendered => {
+      if (!rendered) {
+        const body = Buffer.from(render(), 'utf8');
+        rendered = { body, bytes: body.length };
+        if (cacheable) this.recent.set(etag, rendered);
+      }
+      return rendered;
+    };
+    return {
+      subscriberId,
+      etag,
+      body: () => bytes().body,
+      gzipped: () => {
+        const entry = bytes();
+        if (!entry.zipped) {
+          entry.zipped = gzipSync(entry.body, { level: GZIP_LEVEL });
+          if (cacheable) this.recent.grew(etag, entry.zipped.length);
+        }
+        return entry.zipped;
+      },
+    };
   }
 }
 

@@ -1,0 +1,48 @@
+/**
+ * Recently served playlists by ETag, bounded by total bytes, least recently used out first. Only
+ * bucketed responses go in: with TOKEN_BUCKET=0 every ETag is new and would only evict others.
+ */
+export class ResponseCache<Value extends { bytes: number }> {
+  private readonly entries = new Map<string, Value>();
+  private total = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  get(key: string): Value | undefined {
+    const value = this.entries.get(key);
+    if (value !== undefined) {
+      // Re-inserting moves the entry to the young end of the Map's insertion order.
+      this.entries.delete(key);
+      this.entries.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: string, value: Value): void {
+    if (value.bytes > this.maxBytes) return;
+    this.delete(key);
+    this.entries.set(key, value);
+    this.total += value.bytes;
+    for (const [oldest, old] of this.entries) {
+      if (this.total <= this.maxBytes) break;
+      this.entries.delete(oldest);
+      this.total -= old.bytes;
+    }
+  }
+
+  /** After a value grew (a gzip representation added), counts the growth and evicts if needed. */
+  grew(key: string, extraBytes: number): void {
+    const value = this.entries.get(key);
+    if (value === undefined) return;
+    this.delete(key);
+    value.bytes += extraBytes;
+    this.set(key, value);
+  }
+
+  private delete(key: string): void {
+    const existing = this.entries.get(key);
+    if (existing === undefined) return;
+    this.entries.delete(key);
+    this.total -= existing.bytes;
+  }
+}
