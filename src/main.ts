@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ScheduledTask } from 'node-cron';
 import type { Config } from './config.js';
-import { type LineupContext, openContext } from './context.js';
+import { type LineupContext, openContext, SERVED_URL_SETTING } from './context.js';
 import { seedDemoLineup } from './db/seed.js';
 import { createHttpApp } from './http/app.js';
 import { SERVER_LIMITS } from './http/input-limits.js';
@@ -39,6 +39,7 @@ export interface StartOptions {
 export async function startLineup(config: Config, options: StartOptions): Promise<RunningLineup> {
   const { logger } = options;
   const context = openContext(config, options);
+  context.settings.set(SERVED_URL_SETTING, config.publicUrl);
   let demoUrl: string | undefined;
   if (options.seedDemo !== false && seedDemoLineup(context.db, context.settings)) {
     demoUrl = context.subscriberAdmin.add({

@@ -57,7 +57,7 @@ export function cliLogger(io: CliIo): Logger {
 /** Loads the config, opens the database, runs `body`, and closes the database whatever happens. */
 export async function withContext<T>(io: CliIo, body: (context: LineupContext) => T | Promise<T>): Promise<T> {
   const config = loadConfig(io.env);
-  const context = openContext(config, { logger: cliLogger(io), keyOnDemand: true, ...(io.clock ? { clock: io.clock } : {}) });
+  const context = openContext(config, { logger: cliLogger(io), adminCommand: true, ...(io.clock ? { clock: io.clock } : {}) });
   try {
     return await body(context);
   } finally {

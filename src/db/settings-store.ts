@@ -4,14 +4,20 @@ import type { Db } from './open.js';
 export class SettingsStore {
   private readonly getQuery;
   private readonly insertQuery;
+  private readonly upsertQuery;
 
   constructor(db: Db) {
     this.getQuery = db.prepare('SELECT value FROM settings WHERE name = ?').pluck();
     this.insertQuery = db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING');
+    this.upsertQuery = db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value');
   }
 
   get(name: string): string | undefined {
     return this.getQuery.get(name) as string | undefined;
+  }
+
+  set(name: string, value: string): void {
+    this.upsertQuery.run(name, value);
   }
 
   /** Returns the stored value, storing `create()` first if there is none (first writer wins). */

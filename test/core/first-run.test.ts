@@ -1,10 +1,12 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { GENERATED_KEY_SETTING } from '../../src/context.js';
 import { startLineup } from '../../src/main.js';
-import { captureLogs, fetchFrom, onServer, runCliCaptured, tempDir, TEST_KEY } from '../helpers/lineup.js';
+import { captureLogs, fetchFrom, lastLine, onServer, runCliCaptured, tempDir, TEST_KEY } from '../helpers/lineup.js';
 import { expectAllTokensValid } from './support.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -134,5 +136,49 @@ describe('a generated securetoken key', () => {
     db.close();
     expect(rendered.stderr).not.toContain(key);
     expectAllTokensValid(rendered.stdout, '10.0.0.1', key);
+  });
+
+});
+
+describe('URLs printed by admin commands', () => {
+  it('when the server runs on PORT=N without PUBLIC_URL, then `subscriber add` run without PORT prints a URL on port N', async () => {
+    const { env } = fixture();
+    const { PUBLIC_URL: _unset, ...withoutPublicUrl } = env;
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const { logger } = captureLogs();
+    const lineup = await startLineup(loadConfig({ ...withoutPublicUrl, PORT: String(port), SECURETOKEN_KEY: TEST_KEY }), {
+      logger,
+      schedulePrune: false,
+      seedDemo: true,
+    });
+    cleanups.push(() => lineup.stop());
+    expect(lineup.demoUrl).toMatch(new RegExp(`^http://localhost:${port}/playlist/`));
+
+    const { PORT: _noPort, ...cliEnv } = withoutPublicUrl;
+    const added = await runCliCaptured(['subscriber', 'add', 'alice', '--days', '30'], cliEnv);
+    expect(added.code).toBe(0);
+    const url = lastLine(added.stdout);
+    expect(url).toMatch(new RegExp(`^http://localhost:${port}/playlist/`));
+    const response = await fetchFrom(url.replace('localhost', '127.0.0.1'));
+    expect(response.status).toBe(200);
+    expectAllTokensValid(response.body, '127.0.0.1');
+  });
+
+  it('when PUBLIC_URL is set for the command, then it wins over the URL the server announced', async () => {
+    const { env } = fixture();
+    const { logger } = captureLogs();
+    const lineup = await startLineup(loadConfig({ ...env, PUBLIC_URL: 'http://served.test', SECURETOKEN_KEY: TEST_KEY }), {
+      logger,
+      schedulePrune: false,
+      seedDemo: false,
+    });
+    cleanups.push(() => lineup.stop());
+    const added = await runCliCaptured(['subscriber', 'add', 'bob'], { ...env, PUBLIC_URL: 'https://iptv.example.com' });
+    expect(lastLine(added.stdout)).toMatch(/^https:\/\/iptv\.example\.com\/playlist\//);
   });
 });
