@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import type { Context, Next } from 'koa';
 import { NotFoundError, TooManyRequestsError } from '../errors.js';
 import type { LineupMetrics } from '../metrics.js';
+import { UNKNOWN_KEY_MESSAGE } from '../playlist/playlist-service.js';
 
 export interface GuessLimits {
   /** Failed lookups allowed per address within `windowSeconds`; the next one starts a block. */
@@ -87,9 +88,18 @@ export class GuessLimiter {
 }
 
 /**
+ * A 404 for the key itself, not for something behind a valid key: a subscriber whose stale
+ * playlist asks `/play/KEY/…` for a channel that was removed is not guessing, and must not be
+ * blocked. Every unknown, malformed or rotated key gets exactly this error and message.
+ */
+function isUnknownKey(error: unknown): boolean {
+  return error instanceof NotFoundError && error.message === UNKNOWN_KEY_MESSAGE;
+}
+
+/**
  * Guards the keyed paths. A blocked address is refused before its key costs a database lookup;
- * an unknown or malformed key (NotFoundError) counts against the address that sent it. A valid
- * key is never counted, and one address's failures never touch another's.
+ * an unknown or malformed key counts against the address that sent it. A valid key is never
+ * counted, and one address's failures never touch another's.
  */
 export function guessLimit(limiter: GuessLimiter, isKeyedPath: (path: string) => boolean, metrics: LineupMetrics) {
   return async function limitGuesses(ctx: Context, next: Next): Promise<void> {
@@ -103,7 +113,7 @@ export function guessLimit(limiter: GuessLimiter, isKeyedPath: (path: string) =>
     try {
       await next();
     } catch (error) {
-      if (error instanceof NotFoundError) {
+      if (isUnknownKey(error)) {
         metrics.lookupFailures.inc();
         limiter.recordFailure(bucket);
       }

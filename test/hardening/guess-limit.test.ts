@@ -99,6 +99,21 @@ describe('key guessing against the real server', () => {
     expect((await guess('127.0.0.3')).status).toBe(404);
   });
 
+  it('when a valid key asks /play for channels that no longer exist, then that is not guessing and is never blocked', async () => {
+    const key = /\/playlist\/([^/.]+)\.m3u/.exec(aliceUrl)![1]!;
+    for (let i = 0; i < 8; i++) {
+      expect((await fetchFrom(`${lineup.url}/play/${key}/99999.m3u8`, { localAddress: '127.0.0.4' })).status).toBe(404);
+    }
+    expect((await fetchFrom(aliceUrl, { localAddress: '127.0.0.4' })).status).toBe(200);
+  });
+
+  it('when unknown keys are tried on /play, then they count like playlist guesses', async () => {
+    for (let i = 0; i < 4; i++) {
+      expect((await fetchFrom(`${lineup.url}/play/${'Q'.repeat(24)}/1.m3u8`, { localAddress: '127.0.0.5' })).status).toBe(404);
+    }
+    expect((await fetchFrom(aliceUrl, { localAddress: '127.0.0.5' })).status).toBe(429);
+  });
+
   it('when the rest of the site is asked for, then the limiter stays out of it', async () => {
     expect((await fetchFrom(`${lineup.url}/healthz`, { localAddress: '127.0.0.2' })).status).toBe(200);
   });
