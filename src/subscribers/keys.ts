@@ -12,6 +12,10 @@ export function generatePlaylistKey(): string {
 /**
  * The stored form of a key. Keys carry 144 bits of entropy, so a fast hash is enough: there is
  * nothing to brute-force that a slow hash would protect.
+ *
+ * Presented keys are never compared with stored ones: their hash is looked up on the UNIQUE index.
+ * That is no timing oracle. A guesser chooses the key, not its hash, so how far the B-tree search
+ * gets before it misses reveals nothing about any stored key, nor brings the next guess closer.
  */
 export function hashPlaylistKey(key: string): string {
   return hash('sha256', key);
