@@ -15,13 +15,14 @@ import { lineText, urlLine } from './sanitize.js';
  * viewer's part (the fill) is the signed query, or in redirect mode the subscriber's playlist key.
  */
 export interface CompiledEntry {
-  /** `#EXTINF…,Name\n` followed by the URL up to and including `?` (or up to the key). */
-  head: string;
   /**
-   * What follows the fill when it is more than `\n`, joined by the fill again: a catch-up source
-   * carries the same query (or key) as the stream URL. Undefined for the plain `head + fill + \n`.
+   * The entry's fixed text as UTF-8, cut where the fill goes: `#EXTINF…,Name\n` and the URL up to
+   * and including `?` (or up to the key), then `\n`. A catch-up source carries the same fill again,
+   * so there may be more pieces; the fill goes between each two.
    */
-  rest?: readonly string[];
+  pieces: readonly Buffer[];
+  /** The pieces' total length. */
+  fixedBytes: number;
   /** Redirect mode: the fill is the playlist key, and nothing is signed. */
   redirect?: boolean;
   stream: string;
@@ -31,7 +32,8 @@ export interface CompiledEntry {
 }
 
 export interface CompiledPlaylist {
-  header: string;
+  /** `#EXTM3U…\n` as UTF-8. */
+  header: Buffer;
   entries: CompiledEntry[];
 }
 
@@ -94,10 +96,12 @@ function entryTemplate(channel: Channel, origin: Origin, format: StreamFormat, l
 }
 
 function compileEntry(channel: Channel, origin: Origin, format: StreamFormat, links: LinkOptions): CompiledEntry {
-  const [head = '', ...rest] = entryTemplate(channel, origin, format, links).split(FILL);
+  const pieces = entryTemplate(channel, origin, format, links)
+    .split(FILL)
+    .map((piece) => Buffer.from(piece, 'utf8'));
   return {
-    head,
-    ...(rest.length === 1 && rest[0] === '\n' ? {} : { rest }),
+    pieces,
+    fixedBytes: pieces.reduce((total, piece) => total + piece.length, 0),
     ...(links.linkModeOf(channel) === 'redirect' ? { redirect: true } : {}),
     stream: channel.stream,
     path: streamPath(channel.stream, format),
@@ -123,7 +127,7 @@ export function compilePlaylist(
   links: LinkOptions = DIRECT_LINKS,
 ): CompiledPlaylist {
   return {
-    header: headerLine(header),
+    header: Buffer.from(headerLine(header), 'utf8'),
     entries: channels.map((channel) => compileEntry(channel, originOf(channel), format, links)),
   };
 }

@@ -104,7 +104,9 @@ export class PlaylistService {
     // Disabled stays a 403: the operator switched the account off, and "expired" would mislead.
     if (expiredStreamUrl && subscriber.enabled && hasExpired(subscriber, now)) {
       const etag = this.etagOf(['expired', subscriber.id, subscriber.expiresAt]);
-      return this.served(subscriber.id, etag, false, () => expiredPlaylist(subscriber.expiresAt, expiredStreamUrl));
+      return this.served(subscriber.id, etag, false, () =>
+        Buffer.from(expiredPlaylist(subscriber.expiresAt, expiredStreamUrl), 'utf8'),
+      );
     }
     assertActive(subscriber, now);
     const playlist = this.lineup.playlistFor(subscriber.packageIds, format);
@@ -130,11 +132,11 @@ export class PlaylistService {
   }
 
   /** Bytes on demand, shared through the cache by every response with the same ETag when `cacheable`. */
-  private served(subscriberId: number, etag: string, cacheable: boolean, render: () => string): ServedPlaylist {
+  private served(subscriberId: number, etag: string, cacheable: boolean, render: () => Buffer): ServedPlaylist {
     let rendered = cacheable ? this.recent.get(etag) : undefined;
     const bytes = (): Rendered => {
       if (!rendered) {
-        const body = Buffer.from(render(), 'utf8');
+        const body = render();
         rendered = { body, bytes: body.length };
         if (cacheable) this.recent.set(etag, rendered);
       }

@@ -18,15 +18,36 @@ export interface Viewer {
 
 export const UNKNOWN_VIEWER_KEY = '[key]';
 
-/** Signs every entry for one viewer. Pure: the same inputs give the same bytes. */
-export function renderPlaylist(playlist: CompiledPlaylist, viewer: Viewer): string {
+/**
+ * Signs every entry for one viewer, into one buffer of exactly the playlist's size: the fills
+ * first (one hash each), then the pre-encoded pieces and fills copied in. Pure: the same inputs
+ * give the same bytes.
+ */
+export function renderPlaylist(playlist: CompiledPlaylist, viewer: Viewer): Buffer {
   const signerFor = boundSigners(viewer);
-  let out = playlist.header;
   const key = viewer.key ?? UNKNOWN_VIEWER_KEY;
-  for (const entry of playlist.entries) {
+  const { entries, header } = playlist;
+  const fills = new Array<string>(entries.length);
+  let size = header.length;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
     const fill = entry.redirect ? key : signerFor(entry.origin)(entry.stream, entry.path);
-    out += entry.head + fill + (entry.rest === undefined ? '\n' : entry.rest.join(fill));
+    fills[i] = fill;
+    size += entry.fixedBytes + (entry.pieces.length - 1) * Buffer.byteLength(fill);
   }
+  const out = Buffer.allocUnsafe(size);
+  let at = header.copy(out, 0);
+  for (let i = 0; i < entries.length; i++) {
+    const pieces = entries[i]!.pieces;
+    const fill = fills[i]!;
+    at += pieces[0]!.copy(out, at);
+    for (let piece = 1; piece < pieces.length; piece++) {
+      at += out.write(fill, at);
+      at += pieces[piece]!.copy(out, at);
+    }
+  }
+  // allocUnsafe's memory is not zeroed: a miscount must fail loudly, never serve stale bytes.
+  if (at !== size) throw new Error(`rendered ${at} of ${size} bytes`);
   return out;
 }
 
