@@ -118,3 +118,28 @@ describe('key guessing against the real server', () => {
     expect((await fetchFrom(`${lineup.url}/healthz`, { localAddress: '127.0.0.2' })).status).toBe(200);
   });
 });
+
+describe('key guessing from IPv6 behind a trusted proxy', () => {
+  let lineup: TestLineup;
+  let aliceUrl: string;
+  const from = (url: string, forwardedFor: string) => fetchFrom(url, { headers: { 'X-Forwarded-For': forwardedFor } });
+
+  beforeAll(async () => {
+    lineup = await startTestLineup({ env: { GUESS_LIMIT: '2', TRUST_PROXY: '127.0.0.1' } });
+    aliceUrl = await addSubscriber(lineup, 'alice');
+  });
+  afterAll(() => lineup.close());
+
+  it('when guesses come from different addresses of one /64, then they add up and the whole /64 is blocked', async () => {
+    const neighbours = ['2001:db8:5:6::1', '2001:db8:5:6::2', '2001:db8:5:6::abcd:1', '2001:db8:5:6:ffff:ffff:ffff:ffff'];
+    for (const [index, address] of neighbours.entries()) {
+      const response = await from(`${lineup.url}/playlist/${'G'.repeat(24)}.m3u`, address);
+      expect(response.status).toBe(index === 3 ? 429 : 404);
+    }
+    expect((await from(aliceUrl, '2001:db8:5:6:1:2:3:4')).status).toBe(429);
+  });
+
+  it('when the subscriber is in the neighbouring /64, then they are served', async () => {
+    expect((await from(aliceUrl, '2001:db8:5:7::1')).status).toBe(200);
+  });
+});
