@@ -1,4 +1,5 @@
 import { BadInputError } from '../errors.js';
+import { type ImportedValues, importedValues, mergeReimport, sameValues } from '../import/reimport.js';
 import type { ImportEntry } from '../import/upstream-m3u.js';
 import type { Db } from './open.js';
 
@@ -23,8 +24,8 @@ export interface ImportSummary {
   packageCreated: boolean;
 }
 
-/** The channel fields an import writes, in `channels` column names. */
-interface ImportedFields {
+/** The imported values as `channels` and `channel_imports` columns. */
+interface ValueColumns {
   name: string;
   number: number | null;
   group_title: string;
@@ -34,35 +35,73 @@ interface ImportedFields {
   radio: number;
 }
 
-const FIELDS = ['name', 'number', 'group_title', 'logo', 'tvg_id', 'catchup_days', 'radio'] as const;
+const VALUE_COLUMNS = 'name, number, group_title, logo, tvg_id, catchup_days, radio';
 
-interface TrackedRecord {
-  channel_id: number;
-  import_key: string;
+const toColumns = (values: ImportedValues): ValueColumns => ({
+  name: values.name,
+  number: values.number,
+  group_title: values.groupTitle,
+  logo: values.logo,
+  tvg_id: values.tvgId,
+  catchup_days: values.catchupDays,
+  radio: values.radio ? 1 : 0,
+});
+
+const fromColumns = (row: ValueColumns): ImportedValues => ({
+  name: row.name,
+  number: row.number,
+  groupTitle: row.group_title,
+  logo: row.logo,
+  tvgId: row.tvg_id,
+  catchupDays: row.catchup_days,
+  radio: row.radio === 1,
+});
+
+interface Tracked {
+  channelId: number;
   source: string;
-  current: ImportedFields;
-  last: ImportedFields;
+  lastImported: ImportedValues;
+  current: ImportedValues;
 }
 
-function fieldsOf(entry: ImportEntry): ImportedFields {
-  return {
-    name: entry.name,
-    number: entry.number,
-    group_title: entry.groupTitle,
-    logo: entry.logo,
-    tvg_id: entry.tvgId,
-    catchup_days: entry.catchupDays,
-    radio: entry.radio ? 1 : 0,
-  };
+/** Channels of this origin that an import has written before, by the stream they were imported as. */
+function readTracked(db: Db, originKey: string): Map<string, Tracked> {
+  const current = new Map(
+    (
+      db
+        .prepare(`SELECT id, ${VALUE_COLUMNS} FROM channels WHERE id IN (SELECT channel_id FROM channel_imports WHERE origin_key = ?)`)
+        .all(originKey) as Array<ValueColumns & { id: number }>
+    ).map((row) => [row.id, fromColumns(row)]),
+  );
+  const records = db
+    .prepare(`SELECT channel_id, import_key, source, ${VALUE_COLUMNS} FROM channel_imports WHERE origin_key = ?`)
+    .all(originKey) as Array<ValueColumns & { channel_id: number; import_key: string; source: string }>;
+  return new Map(
+    records.map((row) => [
+      row.import_key,
+      { channelId: row.channel_id, source: row.source, lastImported: fromColumns(row), current: current.get(row.channel_id)! },
+    ]),
+  );
 }
 
-const sameFields = (a: ImportedFields, b: ImportedFields) => FIELDS.every((field) => a[field] === b[field]);
+/** Channels of this origin that no import wrote (made by hand), by stream; the oldest one per stream. */
+function readUntracked(db: Db, origin: string | null): Map<string, number> {
+  const rows = db
+    .prepare(
+      `SELECT c.id, c.stream FROM channels c
+       WHERE c.origin IS ? AND NOT EXISTS (SELECT 1 FROM channel_imports ci WHERE ci.channel_id = c.id)
+       ORDER BY c.id DESC`,
+    )
+    .all(origin) as Array<{ id: number; stream: string }>;
+  return new Map(rows.map((row) => [row.stream, row.id]));
+}
 
 /**
  * Upserts the entries of one upstream file, all or nothing. A field that the import wrote last
- * time and the operator has since changed keeps the operator's value (see migration 2). A channel
- * that already exists with the same origin and stream but was never imported is adopted as it
- * stands: from then on the file's values are tracked, and the operator's are kept.
+ * time and the operator has since changed keeps the operator's value (see migration 2 and
+ * `mergeReimport`). A channel that already exists with the same origin and stream but was never
+ * imported is adopted as it stands: from then on the file's values are tracked, and the
+ * operator's are kept.
  */
 export function importChannels(db: Db, entries: readonly ImportEntry[], target: ImportTarget): ImportSummary {
   const originKey = target.origin ?? '';
@@ -78,50 +117,20 @@ export function importChannels(db: Db, entries: readonly ImportEntry[], target: 
       summary.packageCreated = db.prepare('INSERT INTO packages (name) VALUES (?) ON CONFLICT (name) DO NOTHING').run(target.packageName).changes === 1;
       packageId = db.prepare('SELECT id FROM packages WHERE name = ?').pluck().get(target.packageName) as number;
     }
-
-    const tracked = new Map<string, TrackedRecord>();
-    const trackedRows = db
-      .prepare(
-        `SELECT ci.channel_id, ci.import_key, ci.source,
-                c.name, c.number, c.group_title, c.logo, c.tvg_id, c.catchup_days, c.radio,
-                ci.name AS last_name, ci.number AS last_number, ci.group_title AS last_group_title, ci.logo AS last_logo,
-                ci.tvg_id AS last_tvg_id, ci.catchup_days AS last_catchup_days, ci.radio AS last_radio
-         FROM channel_imports ci JOIN channels c ON c.id = ci.channel_id
-         WHERE ci.origin_key = ?`,
-      )
-      .all(originKey) as Array<Record<string, unknown>>;
-    for (const row of trackedRows) {
-      const pick = (prefix: string) =>
-        Object.fromEntries(FIELDS.map((field) => [field, row[`${prefix}${field}`]])) as unknown as ImportedFields;
-      tracked.set(row.import_key as string, {
-        channel_id: row.channel_id as number,
-        import_key: row.import_key as string,
-        source: row.source as string,
-        current: pick(''),
-        last: pick('last_'),
-      });
-    }
-    const untracked = new Map<string, number>();
-    const untrackedRows = db
-      .prepare(
-        `SELECT c.id, c.stream FROM channels c
-         WHERE c.origin IS ? AND NOT EXISTS (SELECT 1 FROM channel_imports ci WHERE ci.channel_id = c.id)
-         ORDER BY c.id DESC`,
-      )
-      .all(target.origin) as Array<{ id: number; stream: string }>;
-    for (const row of untrackedRows) untracked.set(row.stream, row.id); // descending, so the oldest wins
+    const tracked = readTracked(db, originKey);
+    const untracked = readUntracked(db, target.origin);
 
     const insertChannel = db.prepare(
-      `INSERT INTO channels (stream, name, number, group_title, logo, tvg_id, catchup_days, radio, origin)
-       VALUES (@stream, @name, @number, @group_title, @logo, @tvg_id, @catchup_days, @radio, @origin)`,
+      `INSERT INTO channels (stream, origin, ${VALUE_COLUMNS})
+       VALUES (@stream, @origin, @name, @number, @group_title, @logo, @tvg_id, @catchup_days, @radio)`,
     );
     const updateChannel = db.prepare(
       `UPDATE channels SET name = @name, number = @number, group_title = @group_title, logo = @logo,
               tvg_id = @tvg_id, catchup_days = @catchup_days, radio = @radio
        WHERE id = @id`,
     );
-    const upsertRecord = db.prepare(
-      `INSERT INTO channel_imports (channel_id, origin_key, import_key, source, name, number, group_title, logo, tvg_id, catchup_days, radio)
+    const recordImport = db.prepare(
+      `INSERT INTO channel_imports (channel_id, origin_key, import_key, source, ${VALUE_COLUMNS})
        VALUES (@channel_id, @origin_key, @import_key, @source, @name, @number, @group_title, @logo, @tvg_id, @catchup_days, @radio)
        ON CONFLICT (channel_id) DO UPDATE SET
          source = excluded.source, name = excluded.name, number = excluded.number, group_title = excluded.group_title,
@@ -131,30 +140,28 @@ export function importChannels(db: Db, entries: readonly ImportEntry[], target: 
     const link = db.prepare('INSERT INTO package_channels (package_id, channel_id) VALUES (?, ?) ON CONFLICT DO NOTHING');
 
     entries.forEach((entry, index) => {
-      const incoming = fieldsOf(entry);
-      const record = { origin_key: originKey, import_key: entry.stream, source: target.source, ...incoming };
+      const incoming = importedValues(entry);
+      const record = (channelId: number) =>
+        recordImport.run({ channel_id: channelId, origin_key: originKey, import_key: entry.stream, source: target.source, ...toColumns(incoming) });
       let channelId: number;
       const previous = tracked.get(entry.stream);
+      const handMade = untracked.get(entry.stream);
       if (previous) {
-        channelId = previous.channel_id;
-        const merged = { ...previous.current };
-        for (const field of FIELDS) {
-          if (previous.current[field] === previous.last[field]) (merged as Record<string, unknown>)[field] = incoming[field];
-        }
-        if (sameFields(merged, previous.current)) summary.unchanged++;
+        channelId = previous.channelId;
+        const merged = mergeReimport(previous.current, previous.lastImported, incoming);
+        if (sameValues(merged, previous.current)) summary.unchanged++;
         else {
-          updateChannel.run({ id: channelId, ...merged });
+          updateChannel.run({ id: channelId, ...toColumns(merged) });
           summary.updated++;
         }
-        if (!sameFields(incoming, previous.last) || previous.source !== target.source) upsertRecord.run({ channel_id: channelId, ...record });
-      } else if (untracked.has(entry.stream)) {
-        channelId = untracked.get(entry.stream)!;
-        untracked.delete(entry.stream);
-        upsertRecord.run({ channel_id: channelId, ...record });
+        if (!sameValues(incoming, previous.lastImported) || previous.source !== target.source) record(channelId);
+      } else if (handMade !== undefined) {
+        channelId = handMade;
+        record(channelId);
         summary.unchanged++;
       } else {
-        channelId = Number(insertChannel.run({ stream: entry.stream, origin: target.origin, ...incoming }).lastInsertRowid);
-        upsertRecord.run({ channel_id: channelId, ...record });
+        channelId = Number(insertChannel.run({ stream: entry.stream, origin: target.origin, ...toColumns(incoming) }).lastInsertRowid);
+        record(channelId);
         summary.added++;
       }
       if (packageId !== undefined) summary.linked += link.run(packageId, channelId).changes;
