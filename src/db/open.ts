@@ -11,11 +11,22 @@ const BUSY_TIMEOUT_MS = 5000;
 
 /**
  * A read-only file that is already in WAL mode and migrated opens and reads fine; it would fail
- * only at the first prune or admin write. Rewriting the schema version as it is finds out at start.
+ * only at the first prune or admin write. A write that is rolled back finds out at start, without
+ * a commit (other connections see no change) and without waiting: a lock held by someone else
+ * means the file is being written, so it is writable.
  */
 function assertWritable(db: Db): void {
   const version = db.pragma('user_version', { simple: true }) as number;
-  db.pragma(`user_version = ${version}`);
+  db.pragma('busy_timeout = 0');
+  try {
+    db.exec('BEGIN IMMEDIATE');
+    db.pragma(`user_version = ${version}`);
+  } catch (error) {
+    if (!/^SQLITE_(BUSY|LOCKED)/.test(String((error as { code?: unknown }).code))) throw error;
+  } finally {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  }
 }
 
 /** Opens (creating if needed) and migrates the database. */

@@ -38,6 +38,17 @@ describe('an admin transaction holding the database', () => {
     expect((await fetchFrom(aliceUrl)).body).toContain('/two/');
   });
 
+  it('when an admin holds the write lock, then read commands still run, and opening the database commits nothing', async () => {
+    const before = lineup.context.db.pragma('data_version', { simple: true });
+    admin = new Database(lineup.dbPath);
+    admin.exec('BEGIN IMMEDIATE');
+    const listed = await lineup.cli(['subscriber', 'list']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain('alice');
+    admin.exec('ROLLBACK');
+    expect(lineup.context.db.pragma('data_version', { simple: true })).toBe(before);
+  });
+
   it('when the prune job meets a write lock, then it logs, counts and returns; the next tick deletes', async () => {
     const expire = new Database(lineup.dbPath);
     expire.prepare("UPDATE subscribers SET expires_at = '2000-01-01 00:00:00' WHERE username = ?").run('carol');
