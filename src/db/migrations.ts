@@ -54,8 +54,10 @@ export const migrations: readonly string[] = [
   ) STRICT;
 
   -- A channel in no package is seen by every subscriber; one in a package only by its subscribers.
+  -- Deleting a package that still holds channels is refused (RESTRICT): a cascade would leave
+  -- its channels in no package, and so show premium channels to everyone. Empty it first.
   CREATE TABLE package_channels (
-    package_id INTEGER NOT NULL REFERENCES packages (id) ON DELETE CASCADE,
+    package_id INTEGER NOT NULL REFERENCES packages (id) ON DELETE RESTRICT,
     channel_id INTEGER NOT NULL REFERENCES channels (id) ON DELETE CASCADE,
     PRIMARY KEY (package_id, channel_id)
   ) STRICT, WITHOUT ROWID;

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
@@ -141,5 +143,14 @@ describe('the package rule', () => {
     expect(after).not.toContain('prem/movies');
     expect(after).toContain('kids/toons');
     expect(after.every((stream) => before.includes(stream))).toBe(true);
+  });
+
+  it('when an operator deletes a package that still holds channels, then it is refused and nobody gains them', async () => {
+    const file = join(lineup.dir, 'drop-premium.sql');
+    writeFileSync(file, "DELETE FROM packages WHERE name = 'premium';\n");
+    const result = await lineup.cli(['sql', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('drop-premium.sql:1: FOREIGN KEY constraint failed');
+    expect(streams((await fetchFrom(aliceUrl)).body)).not.toContain('prem/movies');
   });
 });
