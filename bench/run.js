@@ -16,7 +16,7 @@ const IP = '127.0.0.1';
 const baseEnv = { SECURETOKEN_KEY, ORIGIN_URL: 'http://flussonic.example.net', LOG_LEVEL: 'info' };
 
 /** Works with a service that returns the body as a value or renders it on demand. */
-const bodyOf = (served) => Buffer.from(typeof served.body === 'function' ? served.body() : served.body);
+const bodyOf = (served) => (typeof served.body === 'function' ? served.body() : Buffer.from(served.body));
 
 /** (a) The work no request can avoid: one sha1 per channel, and the output copied once. */
 function floor(channels, outputBytes) {

@@ -34,20 +34,22 @@ const origin = fc.record({
 }) satisfies fc.Arbitrary<Origin>;
 
 describe('the one-buffer render', () => {
-  it('when any lineup is rendered, then the bytes equal the plain per-channel signing, entry by entry', () => {
+  it('when any lineup is rendered (one origin or two with fills of other lengths), then the bytes equal the plain per-channel signing', () => {
     fc.assert(
       fc.property(
         fc.array(channel, { maxLength: 12 }),
+        origin,
         origin,
         fc.constantFrom('hls' as const, 'ts' as const),
         fc.constantFrom('203.0.113.7', '2001:db8::1'),
         fc.integer({ min: 1_600_000_000, max: 2_000_000_000 }),
         fc.stringMatching(/^[0-9a-f]{16,32}$/),
-        (channels, theOrigin, format, ip, now, salt) => {
-          const compiled = compilePlaylist(channels, () => theOrigin, format, {});
+        (channels, first, second, format, ip, now, salt) => {
+          const originOf = (c: Channel) => (c.id % 2 === 0 ? first : second);
+          const compiled = compilePlaylist(channels, originOf, format, {});
           const expected =
             '#EXTM3U\n' +
-            channels.map((c) => extinfLine(c) + signStreamUrl(c.stream, ip, now, { origin: theOrigin, format, salt }) + '\n').join('');
+            channels.map((c) => extinfLine(c) + signStreamUrl(c.stream, ip, now, { origin: originOf(c), format, salt }) + '\n').join('');
           const rendered = renderPlaylist(compiled, { ip, now, salt });
           expect(rendered.equals(Buffer.from(expected, 'utf8'))).toBe(true);
         },
