@@ -15,7 +15,7 @@ import { type Clock, systemClock } from './time.js';
 export const GENERATED_KEY_SETTING = 'securetoken_key';
 /** The PUBLIC_URL the server last started with, for admin commands run without one. */
 export const SERVED_URL_SETTING = 'public_url';
-/** Keys TOKEN_BUCKET's salts; generated once, kept so that restarts keep answering 304s. Never logged. */
+/** Keys TOKEN_BUCKET's salts; generated once and kept, so that a restart within a bucket signs the same tokens. Never logged. */
 export const BUCKET_SECRET_SETTING = 'token_bucket_secret';
 
 /** Storage and domain, wired: what `serve` and every CLI command share. */
