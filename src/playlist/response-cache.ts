@@ -30,7 +30,7 @@ export class ResponseCache<Value extends { bytes: number }> {
     }
   }
 
-  /** After a value grew (a gzip representation added), counts the growth and evicts if needed. */
+  /** Adds `extraBytes` to an entry's size (its gzip form was added) and evicts older ones if needed. */
   grew(key: string, extraBytes: number): void {
     const value = this.entries.get(key);
     if (value === undefined) return;
