@@ -46,8 +46,10 @@ const GUESS_TRACKED_ADDRESSES = 100_000;
 /**
  * TOKEN_BUCKET's default: five minutes of identical output (ETag/304, cached bytes) per subscriber
  * and IP, for at most five minutes less life on a token, under 3% of the default three hours.
+ * A short TOKEN_TTL shortens it to a tenth of the TTL, so that setting the TTL alone never fails.
  */
 const DEFAULT_TOKEN_BUCKET = 300;
+const defaultTokenBucket = (ttl: number) => Math.min(DEFAULT_TOKEN_BUCKET, Math.floor(ttl / 10));
 
 const schema = z
   .object({
@@ -59,7 +61,7 @@ const schema = z
     SECURETOKEN_KEY: z.string().min(1, 'must not be empty').optional(),
     TOKEN_TTL: integer(10800, 60),
     TOKEN_DESYNC: integer(300, 0),
-    TOKEN_BUCKET: integer(DEFAULT_TOKEN_BUCKET, 0),
+    TOKEN_BUCKET: z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).optional(),
     IP_BINDING: z.enum(['strict', 'none']).default('strict'),
     TRUST_PROXY: trustProxy,
     PRUNE_CRON: z
@@ -79,7 +81,7 @@ const schema = z
     EXPIRED_STREAM_URL: httpUrl.optional(),
   })
   .superRefine((env, ctx) => {
-    if (env.TOKEN_BUCKET >= env.TOKEN_TTL) {
+    if (env.TOKEN_BUCKET !== undefined && env.TOKEN_BUCKET >= env.TOKEN_TTL) {
       ctx.addIssue({ code: 'custom', path: ['TOKEN_BUCKET'], message: `must be less than TOKEN_TTL (${env.TOKEN_TTL})` });
     }
   })
@@ -93,7 +95,7 @@ const schema = z
     securetokenKey: env.SECURETOKEN_KEY,
     tokenTtl: env.TOKEN_TTL,
     tokenDesync: env.TOKEN_DESYNC,
-    tokenBucket: env.TOKEN_BUCKET,
+    tokenBucket: env.TOKEN_BUCKET ?? defaultTokenBucket(env.TOKEN_TTL),
     ipBinding: env.IP_BINDING,
     trustProxy: env.TRUST_PROXY,
     pruneCron: env.PRUNE_CRON,
