@@ -11,6 +11,17 @@ export class NotFoundError extends LineupError {
   override name = 'NotFoundError';
 }
 
+/**
+ * A playlist key that is malformed, unknown or rotated away. Always the same message, so that a
+ * guesser learns nothing; the key-guess limiter counts exactly these.
+ */
+export class UnknownKeyError extends NotFoundError {
+  override name = 'UnknownKeyError';
+  constructor() {
+    super('No such playlist');
+  }
+}
+
 /** The caller is known but not allowed: a disabled or expired subscription. */
 export class ForbiddenError extends LineupError {
   override name = 'ForbiddenError';

@@ -1,8 +1,7 @@
 import { isIP } from 'node:net';
 import type { Context, Next } from 'koa';
-import { NotFoundError, TooManyRequestsError } from '../errors.js';
+import { TooManyRequestsError, UnknownKeyError } from '../errors.js';
 import type { LineupMetrics } from '../metrics.js';
-import { UNKNOWN_KEY_MESSAGE } from '../playlist/playlist-service.js';
 
 export interface GuessLimits {
   /** Failed lookups allowed per address within `windowSeconds`; the next one starts a block. */
@@ -88,15 +87,6 @@ export class GuessLimiter {
 }
 
 /**
- * A 404 for the key itself, not for something behind a valid key: a subscriber whose stale
- * playlist asks `/play/KEY/…` for a channel that was removed is not guessing, and must not be
- * blocked. Every unknown, malformed or rotated key gets exactly this error and message.
- */
-function isUnknownKey(error: unknown): boolean {
-  return error instanceof NotFoundError && error.message === UNKNOWN_KEY_MESSAGE;
-}
-
-/**
  * Guards the keyed paths. A blocked address is refused before its key costs a database lookup;
  * an unknown or malformed key counts against the address that sent it. A valid key is never
  * counted, and one address's failures never touch another's.
@@ -113,7 +103,9 @@ export function guessLimit(limiter: GuessLimiter, isKeyedPath: (path: string) =>
     try {
       await next();
     } catch (error) {
-      if (isUnknownKey(error)) {
+      // Only the key itself counts: a subscriber whose stale playlist asks `/play/KEY/…` for a
+      // removed channel gets a plain 404 and is not guessing.
+      if (error instanceof UnknownKeyError) {
         metrics.lookupFailures.inc();
         limiter.recordFailure(bucket);
       }

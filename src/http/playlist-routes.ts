@@ -1,7 +1,7 @@
 import Router, { type RouterMiddleware } from '@koa/router';
 import type { Context } from 'koa';
-import { NotFoundError } from '../errors.js';
-import { type PlaylistService, UNKNOWN_KEY_MESSAGE } from '../playlist/playlist-service.js';
+import { UnknownKeyError } from '../errors.js';
+import type { PlaylistService } from '../playlist/playlist-service.js';
 import { parseStreamFormat } from '../signing/origin.js';
 
 const PLAYLIST_FILE = /^(.+)\.m3u8?$/;
@@ -19,7 +19,7 @@ export function playlistRoutes(playlists: PlaylistService): Router {
   const router = new Router();
   const servePlaylist: RouterMiddleware = (ctx) => {
     const match = PLAYLIST_FILE.exec(ctx.params.file ?? '');
-    if (!match) throw new NotFoundError(UNKNOWN_KEY_MESSAGE);
+    if (!match) throw new UnknownKeyError();
     const format = parseStreamFormat(ctx.query.output);
     const playlist = playlists.forKey(match[1]!, { ip: ctx.state.clientIp, format });
     ctx.state.subscriberId = playlist.subscriberId;

@@ -1,6 +1,6 @@
 import { hash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { ForbiddenError, NotFoundError } from '../errors.js';
+import { ForbiddenError, UnknownKeyError } from '../errors.js';
 import type { StreamFormat } from '../signing/origin.js';
 import { hashPlaylistKey, isWellFormedKey } from '../subscribers/keys.js';
 import type { SubscriberAccess } from '../subscribers/subscriber.js';
@@ -49,9 +49,6 @@ const GZIP_LEVEL = 1;
 /** One salt per response: the hash already differs per stream, and the RNG is the costly part. */
 export const randomSalt = (): string => randomBytes(16).toString('hex');
 
-/** The same answer for a key that is malformed, unknown or rotated away: no oracle for guessers. */
-export const UNKNOWN_KEY_MESSAGE = 'No such playlist';
-
 export interface PlaylistOptions {
   /** EXPIRED_STREAM_URL: an expired subscriber gets one entry pointing here instead of a 403. */
   expiredStreamUrl?: string | undefined;
@@ -62,10 +59,10 @@ export interface PlaylistOptions {
   cacheBytes?: number;
 }
 
-/** The subscriber behind a playlist key. @throws NotFoundError for a malformed, unknown or rotated key. */
+/** The subscriber behind a playlist key. @throws UnknownKeyError for a malformed, unknown or rotated key. */
 export function subscriberForKey(subscribers: SubscriberSource, key: string): SubscriberAccess {
   const subscriber = isWellFormedKey(key) ? subscribers.findAccess(hashPlaylistKey(key)) : undefined;
-  if (!subscriber) throw new NotFoundError(UNKNOWN_KEY_MESSAGE);
+  if (!subscriber) throw new UnknownKeyError();
   return subscriber;
 }
 
