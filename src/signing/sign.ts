@@ -2,12 +2,6 @@ import { secureLinkMd5 } from './nginx-secure-link.js';
 import { encodedStreamName, encodedStreamPath, type Origin, type SigningScheme, type StreamFormat, streamPath } from './origin.js';
 import { NO_CHECK_IP, securetokenFor } from './securetoken.js';
 
-/**
- * The query string (without `?`) that authorises one stream path for one viewer. Pure; `salt` is
- * `[0-9a-f]{16,32}` from a cryptographic source, and schemes without a salt ignore it.
- */
-export type QuerySigner = (stream: string, path: string, ip: string, now: number, origin: Origin, salt: string) => string;
-
 function hashSubject(stream: string, path: string, origin: Origin): string {
   switch (origin.hashSubject) {
     case 'stream':
@@ -19,10 +13,20 @@ function hashSubject(stream: string, path: string, origin: Origin): string {
   }
 }
 
-/** A query signer already bound to one viewer, time, salt and origin: `(stream, path) → query`. */
+/**
+ * The query string (without `?`) that authorises one stream path, for a viewer, time, salt and
+ * origin already bound: `(stream, path) → query`. `path` is the unencoded request path.
+ */
 export type BoundQuerySigner = (stream: string, path: string) => string;
 
-const bindFlussonic = (ip: string, now: number, origin: Origin, salt: string): BoundQuerySigner => {
+/**
+ * A scheme's signer, bound once per playlist to what all its channels share, so that a channel
+ * costs no more than its own hash. Pure; `salt` is `[0-9a-f]{16,32}` from a cryptographic
+ * source, and schemes without a salt ignore it.
+ */
+export type SchemeSigner = (ip: string, now: number, origin: Origin, salt: string) => BoundQuerySigner;
+
+const flussonic: SchemeSigner = (ip, now, origin, salt) => {
   const starttime = now - origin.tokenDesync;
   const token = securetokenFor({
     ip: origin.ipBinding === 'none' ? NO_CHECK_IP : ip,
@@ -34,26 +38,19 @@ const bindFlussonic = (ip: string, now: number, origin: Origin, salt: string): B
   return (stream, path) => 'token=' + token(hashSubject(stream, path, origin));
 };
 
-const flussonicQuery: QuerySigner = (stream, path, ip, now, origin, salt) =>
-  bindFlussonic(ip, now, origin, salt)(stream, path);
-
-const nginxQuery: QuerySigner = (_stream, path, ip, now, origin) => {
+const nginx: SchemeSigner = (ip, now, origin) => {
   const expires = now + origin.tokenTtl;
-  const md5 = secureLinkMd5({ uri: path, ip: origin.ipBinding === 'none' ? '' : ip, expires, secret: origin.secret });
-  return `md5=${md5}&expires=${expires}`;
+  const boundIp = origin.ipBinding === 'none' ? '' : ip;
+  return (_stream, path) =>
+    `md5=${secureLinkMd5({ uri: path, ip: boundIp, expires, secret: origin.secret })}&expires=${expires}`;
 };
 
 /** New schemes plug in here; the playlist code only looks them up. */
-export const querySigners: Record<SigningScheme, QuerySigner> = { flussonic: flussonicQuery, nginx: nginxQuery };
+export const schemeSigners: Record<SigningScheme, SchemeSigner> = { flussonic, nginx };
 
-/**
- * Binds an origin's signer to one viewer for a whole playlist. Flussonic joins its shared input
- * once; schemes without a cheaper bound form just close over their plain signer.
- */
+/** Binds an origin's signer to one viewer for a whole playlist. */
 export function bindQuerySigner(ip: string, now: number, origin: Origin, salt: string): BoundQuerySigner {
-  if (origin.scheme === 'flussonic') return bindFlussonic(ip, now, origin, salt);
-  const sign = querySigners[origin.scheme];
-  return (stream, path) => sign(stream, path, ip, now, origin, salt);
+  return schemeSigners[origin.scheme](ip, now, origin, salt);
 }
 
 export interface SignOptions {
@@ -64,7 +61,7 @@ export interface SignOptions {
 
 /** Signs `stream` for `ip` at `now` (Unix seconds) with the origin's scheme and returns the full URL. */
 export function signStreamUrl(stream: string, ip: string, now: number, { origin, format, salt }: SignOptions): string {
-  const query = querySigners[origin.scheme](stream, streamPath(stream, format), ip, now, origin, salt);
+  const query = bindQuerySigner(ip, now, origin, salt)(stream, streamPath(stream, format));
   return `${origin.baseUrl}${encodedStreamPath(stream, format)}?${query}`;
 }
 
@@ -79,6 +76,6 @@ export function signStreamFileUrl(
   now: number,
   { origin, salt }: Omit<SignOptions, 'format'>,
 ): string {
-  const query = querySigners[origin.scheme](stream, `/${stream}/${file}`, ip, now, origin, salt);
+  const query = bindQuerySigner(ip, now, origin, salt)(stream, `/${stream}/${file}`);
   return `${origin.baseUrl}/${encodedStreamName(stream)}/${file}?${query}`;
 }
