@@ -8,7 +8,6 @@ import { captureLogs, fetchFrom, lastLine, onServer, runCliCaptured, tempDir } f
 import { parsePlaylist } from './support.js';
 
 const SECURETOKEN_KEY = 'sEcReT-securetoken-key-4f1c9a';
-const NOW = () => Math.floor(Date.now() / 1000);
 
 const cleanups: (() => unknown)[] = [];
 afterAll(async () => {

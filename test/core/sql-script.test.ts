@@ -1,14 +1,12 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LINEUP_BIN } from '../build-once.js';
 import { startTestLineup, type TestLineup } from '../helpers/lineup.js';
 import { applySql } from './support.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-/** A private build, so that this test neither depends on nor races with dist/. */
-const BUILD = join(ROOT, 'node_modules/.cache/lineup-core-test');
 
 let lineup: TestLineup;
 beforeAll(async () => {
@@ -173,14 +171,6 @@ describe('lineup sql killed mid-flight', () => {
   });
 
   it('when a child `lineup sql` is SIGKILLed inside a long insert, then the database is as it was', async () => {
-    // tsc exits non-zero if someone's work in progress has a type error, but still emits the JS.
-    spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', BUILD, '--sourceMap', 'false'], {
-      cwd: ROOT,
-      stdio: 'ignore',
-    });
-    const runner = join(BUILD, 'run-cli.mjs');
-    writeFileSync(runner, "import { main } from './cli/main.js';\nawait main();\n");
-
     const before = snapshot(victim.dbPath);
     const file = join(victim.dir, 'huge.sql');
     writeFileSync(
@@ -189,7 +179,7 @@ describe('lineup sql killed mid-flight', () => {
         'WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 50000000)\n' +
         "INSERT INTO channels (stream, name, number) SELECT 'bulk/' || x, 'Bulk ' || x, x FROM n;\n",
     );
-    child = spawn(process.execPath, [runner, 'sql', file], { env: { ...process.env, ...victim.env }, stdio: 'ignore' });
+    child = spawn(process.execPath, [LINEUP_BIN, 'sql', file], { env: { ...process.env, ...victim.env }, stdio: 'ignore' });
     const exited = new Promise<NodeJS.Signals | null>((done) => child!.on('exit', (_code, signal) => done(signal)));
 
     await until(() => writeLocked(victim.dbPath), 'the child to open its transaction');

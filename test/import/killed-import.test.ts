@@ -1,13 +1,12 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
+import { LINEUP_BIN } from '../build-once.js';
 import { runCliCaptured, tempDir } from '../helpers/lineup.js';
 import { bigM3u } from './big-m3u.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ENTRIES = 60_000;
 const temp = tempDir('lineup-kill-');
 const dbPath = join(temp.dir, 'lineup.db');
@@ -34,13 +33,6 @@ const walSize = () => {
   }
 };
 
-beforeAll(() => {
-  // The child runs the real executable, which runs the compiled code. tsc emits even when a
-  // type error elsewhere makes it exit non-zero (the typecheck reports those), so only the
-  // output is required here.
-  spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
-  expect(existsSync(join(ROOT, 'dist/cli/main.js'))).toBe(true);
-}, 120_000);
 afterAll(() => temp.cleanup());
 
 it('when an import is killed with SIGKILL in the middle, then the database is as it was before', async () => {
@@ -53,7 +45,7 @@ it('when an import is killed with SIGKILL in the middle, then the database is as
 
   const big = join(temp.dir, 'big.m3u');
   writeFileSync(big, bigM3u(ENTRIES));
-  const child = spawn(process.execPath, [join(ROOT, 'bin/lineup.js'), 'import', big], { env, stdio: 'ignore' });
+  const child = spawn(process.execPath, [LINEUP_BIN, 'import', big], { env, stdio: 'ignore' });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
