@@ -2,21 +2,14 @@
 // lazily by `lineup import` (and tests), never by the server.
 import parser from 'iptv-playlist-parser';
 import { BadInputError } from '../errors.js';
+import type { Channel } from '../playlist/lineup.js';
 import { streamFromUrl, streamNameProblem } from './stream-name.js';
 
-/** One channel of an upstream M3U, as Lineup would store it. */
-export interface ImportEntry {
+/** One channel of an upstream M3U, as Lineup would store it, and the line it came from. */
+export type ImportEntry = Pick<Channel, 'stream' | 'name' | 'number' | 'groupTitle' | 'logo' | 'tvgId' | 'catchupDays' | 'radio'> & {
   /** 1-based line of the entry's `#EXTINF` in the file. */
   line: number;
-  stream: string;
-  name: string;
-  number: number | null;
-  groupTitle: string;
-  logo: string;
-  tvgId: string;
-  catchupDays: number;
-  radio: boolean;
-}
+};
 
 /** An entry left out, and why; or a value that was ignored in an entry that was kept. */
 export interface ImportNote {
