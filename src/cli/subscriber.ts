@@ -5,11 +5,13 @@ import { type CliIo, type Command, parseOptions, UsageError, wholeNumber, withCo
 
 const HELP = `lineup subscriber add USER [--days N | --until DATE] [--package NAME]… [--max-connections N] [--note TEXT]
 lineup subscriber renew USER [--days N | --until DATE]
+lineup subscriber packages USER [--add NAME]… [--remove NAME]…
 lineup subscriber disable|enable|rotate|remove USER
 lineup subscriber list [--expired] [--json]
 
 add      creates USER (default ${DEFAULT_SUBSCRIPTION_DAYS} days) and prints the playlist URL alone on the last line
 renew    --days N extends from the current expiry, or from now if it has passed; --until sets it
+packages adds and removes packages in one go (shows them without options); the URL stays the same
 disable  the playlist answers 403 until enable
 rotate   issues a new URL and prints it; the old one stops working at once
 remove   deletes USER and its package links
@@ -61,7 +63,7 @@ function printTable(subscribers: Subscriber[], now: number, io: CliIo): void {
 
 export const subscriberCommand: Command = {
   name: 'subscriber',
-  summary: 'add, renew, disable, enable, rotate, remove and list subscribers',
+  summary: 'add, renew, change packages, disable, enable, rotate, remove and list subscribers',
   help: HELP,
   run: async (argv, io) => {
     const [action, ...rest] = argv;
@@ -72,6 +74,7 @@ export const subscriberCommand: Command = {
     const allowed: Record<string, string[]> = {
       add: ['days', 'until', 'package', 'max-connections', 'note'],
       renew: ['days', 'until'],
+      packages: ['add', 'remove'],
       disable: [],
       enable: [],
       rotate: [],
@@ -79,11 +82,15 @@ export const subscriberCommand: Command = {
       list: ['expired', 'json'],
     };
     const permitted = allowed[action];
-    if (!permitted) throw new UsageError(`subscriber: unknown action "${action}" (add, renew, disable, enable, rotate, remove, list)`);
+    if (!permitted) {
+      throw new UsageError(`subscriber: unknown action "${action}" (add, renew, packages, disable, enable, rotate, remove, list)`);
+    }
     const { values, positionals } = parseOptions(rest, {
       days: { type: 'string' },
       until: { type: 'string' },
       package: { type: 'string', multiple: true },
+      add: { type: 'string', multiple: true },
+      remove: { type: 'string', multiple: true },
       'max-connections': { type: 'string' },
       note: { type: 'string' },
       expired: { type: 'boolean' },
@@ -112,6 +119,12 @@ export const subscriberCommand: Command = {
         }
         case 'renew': {
           io.stdout(`renewed ${describe(subscriberAdmin.renew(username(positionals, action), termFrom(values)), now)}\n`);
+          return 0;
+        }
+        case 'packages': {
+          const user = username(positionals, action);
+          const subscriber = subscriberAdmin.changePackages(user, { add: values.add ?? [], remove: values.remove ?? [] });
+          io.stdout(`${describe(subscriber, now)}\n`);
           return 0;
         }
         case 'disable':

@@ -57,6 +57,7 @@ export class SubscriberStore {
   private readonly insert;
   private readonly packageIdByName;
   private readonly linkPackage;
+  private readonly unlinkPackage;
   private readonly updateExpiry;
   private readonly updateEnabled;
   private readonly updateKeyHash;
@@ -73,6 +74,7 @@ export class SubscriberStore {
     );
     this.packageIdByName = db.prepare('SELECT id FROM packages WHERE name = ?').pluck();
     this.linkPackage = db.prepare('INSERT OR IGNORE INTO subscriber_packages (subscriber_id, package_id) VALUES (?, ?)');
+    this.unlinkPackage = db.prepare('DELETE FROM subscriber_packages WHERE subscriber_id = ? AND package_id = ?');
     this.updateExpiry = db.prepare('UPDATE subscribers SET expires_at = ? WHERE username = ?');
     this.updateEnabled = db.prepare('UPDATE subscribers SET enabled = ? WHERE username = ?');
     this.updateKeyHash = db.prepare('UPDATE subscribers SET key_hash = ? WHERE username = ?');
@@ -128,6 +130,20 @@ export class SubscriberStore {
       })
       .immediate();
     return this.get(subscriber.username);
+  }
+
+  /** Adds and removes packages in one transaction; an unknown package name changes nothing. */
+  changePackages(username: string, add: readonly string[], remove: readonly string[]): Subscriber {
+    this.db
+      .transaction(() => {
+        const { id } = this.get(username);
+        const toRemove = remove.map((name) => this.packageId(name));
+        const toAdd = add.map((name) => this.packageId(name));
+        for (const packageId of toRemove) this.unlinkPackage.run(id, packageId);
+        for (const packageId of toAdd) this.linkPackage.run(id, packageId);
+      })
+      .immediate();
+    return this.get(username);
   }
 
   setExpiry(username: string, expiresAt: SqlTime): void {

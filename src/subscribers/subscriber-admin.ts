@@ -61,6 +61,11 @@ export class SubscriberAdmin {
     return this.store.get(username);
   }
 
+  /** Removing a package only ever hides its channels (the package rule); adding one shows them. */
+  changePackages(username: string, change: { add: string[]; remove: string[] }): Subscriber {
+    return this.store.changePackages(username, change.add, change.remove);
+  }
+
   /** Issues a new key; the old URL stops working at once. */
   rotate(username: string): IssuedUrl {
     const key = generatePlaylistKey();
