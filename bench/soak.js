@@ -1,4 +1,4 @@
-// `npm run soak [-- --clients 20 --seconds 30 --channels 1000]`: a script, not a test. The real
+// `npm run soak [-- --clients 20 --seconds 120 --channels 1000]`: a script, not a test. The real
 // server (`lineup serve`) in a child process serves a 1,000-channel lineup to N concurrent clients
 // (autocannon, in its own process) for T seconds, while the prune job runs every 5 s and an admin
 // connection keeps rewriting the lineup and adding lapsed subscribers for the job to delete.
@@ -12,7 +12,7 @@ import { loadTest, rssMb, startLineupServer } from './http.js';
 const { values } = parseArgs({
   options: {
     clients: { type: 'string', default: '20' },
-    seconds: { type: 'string', default: '30' },
+    seconds: { type: 'string', default: '120' },
     channels: { type: 'string', default: '1000' },
     'admin-every-ms': { type: 'string', default: '500' },
   },
