@@ -1,6 +1,7 @@
 import { BadInputError, NotFoundError } from '../errors.js';
 import type { NewSubscriber, Subscriber, SubscriberAccess } from '../subscribers/subscriber.js';
 import type { SqlTime } from '../time.js';
+import { idList } from './id-list.js';
 import type { Db } from './open.js';
 
 interface SubscriberRecord {
@@ -13,6 +14,13 @@ interface SubscriberRecord {
   created_at: string;
   has_key: number;
   packages: string | null;
+}
+
+interface AccessRecord {
+  id: number;
+  username: string;
+  expires_at: string;
+  enabled: number;
   package_ids: string | null;
 }
 
@@ -20,7 +28,12 @@ const SELECT_SUBSCRIBER = `
   SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.note, s.created_at,
          s.key_hash IS NOT NULL AS has_key,
          (SELECT group_concat(p.name, ',') FROM subscriber_packages sp JOIN packages p ON p.id = sp.package_id
-           WHERE sp.subscriber_id = s.id) AS packages,
+           WHERE sp.subscriber_id = s.id) AS packages
+  FROM subscribers s`;
+
+/** Only what a playlist request needs: it runs on every request, on the UNIQUE key_hash index. */
+const SELECT_ACCESS = `
+  SELECT s.id, s.username, s.expires_at, s.enabled,
          (SELECT group_concat(sp.package_id) FROM subscriber_packages sp WHERE sp.subscriber_id = s.id) AS package_ids
   FROM subscribers s`;
 
@@ -38,19 +51,20 @@ function toSubscriber(row: SubscriberRecord): Subscriber {
   };
 }
 
-function toAccess(row: SubscriberRecord): SubscriberAccess {
+function toAccess(row: AccessRecord): SubscriberAccess {
   return {
     id: row.id,
     username: row.username,
     expiresAt: row.expires_at,
     enabled: row.enabled === 1,
-    packageIds: row.package_ids ? row.package_ids.split(',').map(Number) : [],
+    packageIds: idList(row.package_ids),
   };
 }
 
 /** Subscribers and their packages. Every method is one statement or one transaction. */
 export class SubscriberStore {
-  private readonly byKeyHash;
+  private readonly accessByKeyHash;
+  private readonly accessByUsername;
   private readonly byUsername;
   private readonly all;
   private readonly expiredBefore;
@@ -65,7 +79,8 @@ export class SubscriberStore {
   private readonly deleteExpiredBefore;
 
   constructor(private readonly db: Db) {
-    this.byKeyHash = db.prepare(`${SELECT_SUBSCRIBER} WHERE s.key_hash = ?`);
+    this.accessByKeyHash = db.prepare(`${SELECT_ACCESS} WHERE s.key_hash = ?`);
+    this.accessByUsername = db.prepare(`${SELECT_ACCESS} WHERE s.username = ?`);
     this.byUsername = db.prepare(`${SELECT_SUBSCRIBER} WHERE s.username = ?`);
     this.all = db.prepare(`${SELECT_SUBSCRIBER} ORDER BY s.username`);
     this.expiredBefore = db.prepare(`${SELECT_SUBSCRIBER} WHERE s.expires_at < ? ORDER BY s.username`);
@@ -84,7 +99,7 @@ export class SubscriberStore {
 
   /** The subscriber behind a playlist key's hash, or undefined. */
   findAccess(keyHash: string): SubscriberAccess | undefined {
-    const row = this.byKeyHash.get(keyHash) as SubscriberRecord | undefined;
+    const row = this.accessByKeyHash.get(keyHash) as AccessRecord | undefined;
     return row && toAccess(row);
   }
 
@@ -100,7 +115,7 @@ export class SubscriberStore {
   }
 
   findAccessByUsername(username: string): SubscriberAccess {
-    const row = this.byUsername.get(username) as SubscriberRecord | undefined;
+    const row = this.accessByUsername.get(username) as AccessRecord | undefined;
     if (!row) throw new NotFoundError(`no subscriber named "${username}"`);
     return toAccess(row);
   }
