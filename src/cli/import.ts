@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { importChannels } from '../db/import-store.js';
 import { BadInputError } from '../errors.js';
 import type { StreamSource } from '../import/upstream-m3u.js';
-import { type CliIo, type Command, parseOptions, UsageError, withContext } from './command.js';
+import { type CliIo, type Command, parseOptions, readInputFile, UsageError, withContext } from './command.js';
 
 const BAR_WIDTH = 30;
 
@@ -52,12 +51,7 @@ Entries without a URL or a usable stream name are skipped and listed with their 
     if (streamFrom !== 'url' && streamFrom !== 'tvg-id') throw new UsageError(`--stream-from: "${streamFrom}" is not url or tvg-id`);
     if (values.package !== undefined && values.package.trim() === '') throw new UsageError('--package: the name is empty');
     if (values.origin !== undefined && values.origin.trim() === '') throw new UsageError('--origin: the name is empty');
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      throw new UsageError(`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
-    }
+    const text = readInputFile(file);
     // Loaded here, not at the top: the parser patches String.prototype, which the server must not get.
     const { parseUpstreamM3u } = await import('../import/upstream-m3u.js');
     let parsed;

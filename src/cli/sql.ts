@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { readLintInput } from '../db/lint-store.js';
 import { applySqlScript } from '../db/sql-script.js';
 import { lintLineup } from '../lint/lint.js';
-import { type Command, parseOptions, UsageError, withContext } from './command.js';
+import { type Command, parseOptions, readInputFile, UsageError, withContext } from './command.js';
 import { printFindings } from './lint.js';
 
 export const sqlCommand: Command = {
@@ -17,13 +16,8 @@ request; no restart is needed.`,
   run: async (argv, io) => {
     const { positionals } = parseOptions(argv, {});
     if (positionals.length === 0) throw new UsageError('sql: name at least one FILE');
-    const scripts = positionals.map((file) => {
-      try {
-        return { file, text: readFileSync(file, 'utf8') };
-      } catch (error) {
-        throw new UsageError(`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
-      }
-    });
+    // Every file is read before the first is applied, so that a typo in the last name applies nothing.
+    const scripts = positionals.map((file) => ({ file, text: readInputFile(file) }));
     return withContext(io, ({ db }) => {
       for (const { file, text } of scripts) {
         const result = applySqlScript(db, file, text);

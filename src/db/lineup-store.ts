@@ -1,3 +1,4 @@
+import { idList } from './id-list.js';
 import type { Db } from './open.js';
 import type { Channel } from '../playlist/lineup.js';
 import type { HashSubject, IpBinding, LinkMode, OriginRow, SigningScheme } from '../signing/origin.js';
@@ -68,7 +69,7 @@ export class LineupStore {
       catchupDays: row.catchup_days,
       radio: row.radio === 1,
       origin: row.origin,
-      packageIds: row.package_ids ? row.package_ids.split(',').map(Number) : [],
+      packageIds: idList(row.package_ids),
     }));
   }
 

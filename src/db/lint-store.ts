@@ -1,5 +1,6 @@
 import type { LintInput } from '../lint/lint.js';
 import type { SqlTime } from '../time.js';
+import { idList } from './id-list.js';
 import type { Db } from './open.js';
 
 interface LintRecord {
@@ -43,7 +44,7 @@ export function readLintInput(db: Db, now?: SqlTime): LintInput {
       tvgId: row.tvg_id,
       origin: row.origin,
       enabled: row.enabled === 1,
-      packageIds: row.package_ids ? row.package_ids.split(',').map(Number) : [],
+      packageIds: idList(row.package_ids),
     })),
     subscribedPackageIds: new Set(subscribed),
     packageNames: new Map(db.prepare('SELECT id, name FROM packages').raw().all() as Array<[number, string]>),

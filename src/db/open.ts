@@ -9,6 +9,12 @@ export type Db = Database.Database;
 /** How long a statement waits for another writer (an admin script, say) before giving up. */
 const BUSY_TIMEOUT_MS = 5000;
 
+/** SQLite gave up on a lock that another connection holds: temporary, nothing wrong with the work. */
+export function isDatabaseBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
+}
+
 /**
  * A read-only file that is already in WAL mode and migrated opens and reads fine; it would fail
  * only at the first prune or admin write. A write that is rolled back finds out at start, without
@@ -22,7 +28,7 @@ function assertWritable(db: Db): void {
     db.exec('BEGIN IMMEDIATE');
     db.pragma(`user_version = ${version}`);
   } catch (error) {
-    if (!/^SQLITE_(BUSY|LOCKED)/.test(String((error as { code?: unknown }).code))) throw error;
+    if (!isDatabaseBusy(error)) throw error;
   } finally {
     if (db.inTransaction) db.exec('ROLLBACK');
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);

@@ -4,6 +4,7 @@ import { pipeline, type Readable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import Router from '@koa/router';
 import { NotFoundError } from '../errors.js';
+import { acceptsGzip } from './accepts-gzip.js';
 
 interface GuideFile {
   path: string;
@@ -36,8 +37,8 @@ async function pickGuide(epgFile: string, acceptsGzip: boolean): Promise<GuideFi
 export function epgRoutes(epgFile: string): Router {
   const router = new Router();
   router.get('/epg.xml', async (ctx) => {
-    const acceptsGzip = ctx.acceptsEncodings('gzip', 'identity') === 'gzip';
-    const guide = await pickGuide(epgFile, acceptsGzip);
+    const gzip = acceptsGzip(ctx);
+    const guide = await pickGuide(epgFile, gzip);
     if (!guide) throw new NotFoundError('No programme guide');
     ctx.vary('Accept-Encoding');
     ctx.type = 'application/xml; charset=utf-8';
@@ -50,13 +51,13 @@ export function epgRoutes(epgFile: string): Router {
       return;
     }
     const file: Readable = createReadStream(guide.path);
-    if (acceptsGzip) ctx.set('Content-Encoding', 'gzip');
-    if (acceptsGzip === guide.gzipped) {
+    if (gzip) ctx.set('Content-Encoding', 'gzip');
+    if (gzip === guide.gzipped) {
       ctx.body = file;
       ctx.length = guide.size;
     } else {
       // pipeline, unlike pipe, passes a read error on to the stream koa is sending.
-      ctx.body = pipeline(file, acceptsGzip ? createGzip() : createGunzip(), () => {});
+      ctx.body = pipeline(file, gzip ? createGzip() : createGunzip(), () => {});
     }
   });
   return router;

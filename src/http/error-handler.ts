@@ -1,21 +1,14 @@
 import type { Context, Next } from 'koa';
 import { BadInputError, ForbiddenError, LineupError, NotFoundError, TooManyRequestsError } from '../errors.js';
+import { isDatabaseBusy } from '../db/open.js';
 import type { Logger } from '../logger.js';
 
 /** Seconds a client is asked to wait when the database is held by someone else. */
 const BUSY_RETRY_AFTER_SECONDS = 5;
 
-/**
- * SQLite gave up waiting for a lock another connection holds (a long admin transaction, say):
- * nothing is wrong with the request, so it is the one 5xx a client may see, and it is temporary.
- */
-function isDatabaseBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
-}
-
 function statusOf(error: unknown): number {
   if (error instanceof TooManyRequestsError) return 429;
+  // A lock held by a long admin transaction: the one 5xx a client may see, and a temporary one.
   if (isDatabaseBusy(error)) return 503;
   // decodeURIComponent on malformed percent-encoding: the request's fault, whoever decoded it.
   if (error instanceof URIError) return 400;

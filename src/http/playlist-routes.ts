@@ -1,15 +1,10 @@
 import Router, { type RouterMiddleware } from '@koa/router';
-import type { Context } from 'koa';
 import { UnknownKeyError } from '../errors.js';
 import type { PlaylistService } from '../playlist/playlist-service.js';
 import { parseStreamFormat } from '../signing/origin.js';
+import { acceptsGzip } from './accepts-gzip.js';
 
 const PLAYLIST_FILE = /^(.+)\.m3u8?$/;
-
-/** Only on request: some set-top boxes send no Accept-Encoding and cannot inflate. */
-function wantsGzip(ctx: Context): boolean {
-  return ctx.get('Accept-Encoding') !== '' && ctx.acceptsEncodings('gzip', 'identity') === 'gzip';
-}
 
 /**
  * `/playlist/KEY.m3u` and `.m3u8`: GET, HEAD (koa drops the body) and POST, which some apps send.
@@ -33,7 +28,7 @@ export function playlistRoutes(playlists: PlaylistService): Router {
       return;
     }
     ctx.type = 'audio/x-mpegurl; charset=utf-8';
-    if (wantsGzip(ctx)) {
+    if (acceptsGzip(ctx)) {
       ctx.set('Content-Encoding', 'gzip');
       ctx.body = playlist.gzipped();
     } else {
