@@ -82,11 +82,9 @@ export class SubscriberAdmin {
     this.store.remove(username);
   }
 
+  /** Everyone, or with `expiredOnly` those whose `expires_at` has come (at or before now). */
   list(options: { expiredOnly: boolean }): Subscriber[] {
-    const all = this.store.list();
-    if (!options.expiredOnly) return all;
-    const now = this.clock();
-    return all.filter((subscriber) => fromSqlTime(subscriber.expiresAt) <= now);
+    return options.expiredOnly ? this.store.listExpiredBefore(toSqlTime(this.clock() + 1)) : this.store.list();
   }
 
   private expiryFor(term: Term, from: number): SqlTime {
