@@ -15,14 +15,22 @@ const CONNECTIONS = 10;
 const IP = '127.0.0.1';
 const baseEnv = { SECURETOKEN_KEY, ORIGIN_URL: 'http://flussonic.example.net', LOG_LEVEL: 'info' };
 
-/** (a) The work no request can avoid: one sha1 per channel, and the output copied once. */
+/**
+ * (a) The work no request can avoid: one sha1 per channel, and the output copied once. At its
+ * cheapest, so that no render can look faster than the floor by doing the same work differently:
+ * the hash inputs are bytes ready in memory, and the copy goes into memory already in use.
+ */
 function floor(channels, outputBytes) {
-  const inputs = Array.from({ length: channels }, (_, i) => `live/channel-${i}127.0.0.117000000001700010800${SECURETOKEN_KEY}0123456789abcdef0123456789abcdef`);
+  const inputs = Array.from({ length: channels }, (_, i) =>
+    Buffer.from(`live/channel-${i}127.0.0.117000000001700010800${SECURETOKEN_KEY}0123456789abcdef0123456789abcdef`),
+  );
   const output = Buffer.alloc(outputBytes, 'x');
+  const copy = Buffer.alloc(outputBytes);
   let sink = 0;
   const result = measure(() => {
     for (const input of inputs) sink += hash('sha1', input).length;
-    sink += Buffer.from(output).length;
+    copy.set(output, 0);
+    sink += copy[outputBytes - 1];
   }, 300);
   // Using the results keeps the loop from being optimised away.
   if (sink === 0) throw new Error('floor: nothing hashed');
@@ -35,8 +43,13 @@ function renderInProcess(dbPath, iterations) {
   const context = openContext(config, { logger: createLogger('silent') });
   try {
     const key = benchKey(0);
-    const body = context.playlists.forKey(key, { ip: IP, format: 'hls' }).body();
-    const timing = measure(() => context.playlists.forKey(key, { ip: IP, format: 'hls' }).body(), iterations);
+    const body = Buffer.from(context.playlists.forKey(key, { ip: IP, format: 'hls' }).body());
+    // As the server does: each response's buffer goes back once it has been sent.
+    const timing = measure(() => {
+      const served = context.playlists.forKey(key, { ip: IP, format: 'hls' });
+      served.body();
+      served.release();
+    }, iterations);
     return { body, timing };
   } finally {
     context.close();

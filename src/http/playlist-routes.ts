@@ -17,6 +17,9 @@ export function playlistRoutes(playlists: PlaylistService): Router {
     if (!match) throw new UnknownKeyError();
     const format = parseStreamFormat(ctx.query.output);
     const playlist = playlists.forKey(match[1]!, { ip: ctx.state.clientIp, format });
+    // 'close' follows the last byte handed to the socket, or an abandoned connection: either way
+    // nothing reads the body after it.
+    ctx.res.once('close', () => playlist.release());
     ctx.state.subscriberId = playlist.subscriberId;
     ctx.set('Cache-Control', 'no-store, private');
     ctx.set('ETag', playlist.etag);

@@ -6,6 +6,7 @@ import {
   type StreamFormat,
   streamPath,
 } from '../signing/origin.js';
+import { type SignableStream, signableStream } from '../signing/sign.js';
 import { CATCHUP_FILE_TEMPLATE, catchupAttributes, signsCatchupTemplate } from './catchup.js';
 import type { Channel } from './lineup.js';
 import { lineText, urlLine } from './sanitize.js';
@@ -25,9 +26,8 @@ export interface CompiledEntry {
   fixedBytes: number;
   /** Redirect mode: the fill is the playlist key, and nothing is signed. */
   redirect?: boolean;
-  stream: string;
-  /** The unencoded request path that schemes hash (`/live/ch1/index.m3u8`). */
-  path: string;
+  /** The stream as the origin's scheme signs it. */
+  signable: SignableStream;
   origin: Origin;
 }
 
@@ -103,8 +103,7 @@ function compileEntry(channel: Channel, origin: Origin, format: StreamFormat, li
     pieces,
     fixedBytes: pieces.reduce((total, piece) => total + piece.length, 0),
     ...(links.linkModeOf(channel) === 'redirect' ? { redirect: true } : {}),
-    stream: channel.stream,
-    path: streamPath(channel.stream, format),
+    signable: signableStream(channel.stream, streamPath(channel.stream, format), origin),
     origin,
   };
 }

@@ -7,8 +7,9 @@ import type { SubscriberAccess } from '../subscribers/subscriber.js';
 import { type Clock, fromSqlTime } from '../time.js';
 import { expiredPlaylist } from './expiry-placeholder.js';
 import type { LineupCache } from './lineup-cache.js';
-import { renderPlaylist, type Viewer } from './render.js';
+import { type Allocate, renderPlaylist, type Viewer } from './render.js';
 import { ResponseCache } from './response-cache.js';
+import { BufferRecycler } from './buffer-recycler.js';
 import { bucketSalt, bucketStart, type TokenBucketSettings } from './token-bucket.js';
 
 export interface SubscriberSource {
@@ -30,6 +31,11 @@ export interface ServedPlaylist {
   body(): Buffer;
   /** The same bytes gzipped; compressed once per ETag while the playlist stays cached. */
   gzipped(): Buffer;
+  /**
+   * Call once the response has been sent or abandoned, and never read the bytes again: a body
+   * rendered for this response alone goes back to be overwritten by a later one.
+   */
+  release(): void;
 }
 
 /** A served playlist's bytes, kept by ETag for refreshes within a bucket. */
@@ -42,6 +48,9 @@ interface Rendered {
 
 /** About a hundred 1,000-channel playlists, or twenty of 5,000: refreshes come close together. */
 const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** Enough output buffers for the responses of one burst to reuse (see BufferRecycler). */
+const RECYCLED_BYTES = 8 * 1024 * 1024;
 
 /** Tokens are hex and compress poorly; level 1 gets most of the gain on the static text for a fraction of the time. */
 const GZIP_LEVEL = 1;
@@ -70,6 +79,7 @@ export function subscriberForKey(subscribers: SubscriberSource, key: string): Su
 export class PlaylistService {
   private readonly salt: () => string;
   private readonly recent: ResponseCache<Rendered>;
+  private readonly recycler = new BufferRecycler(RECYCLED_BYTES);
   /** Part of every ETag, so that a restart with other settings never answers 304 for old bytes. */
   private readonly instance = randomBytes(8).toString('hex');
 
@@ -112,7 +122,7 @@ export class PlaylistService {
     const salt = bucket > 0 ? bucketSalt(this.options.tokenBucket!.secret, subscriber.id, ip, signedAt) : this.salt();
     const viewer: Viewer = { ip, now: signedAt, salt, ...(key === undefined ? {} : { key }) };
     const etag = this.etagOf([this.lineup.generation, subscriber.id, ip, format, signedAt, salt, key === undefined ? '' : 'key']);
-    return this.served(subscriber.id, etag, bucket > 0, () => renderPlaylist(playlist, viewer));
+    return this.served(subscriber.id, etag, bucket > 0, (allocate) => renderPlaylist(playlist, viewer, allocate));
   }
 
   /**
@@ -128,12 +138,16 @@ export class PlaylistService {
     return `"${hash('sha1', `${this.instance}\n${parts.join('\n')}`, 'base64url')}"`;
   }
 
-  /** Bytes on demand, shared through the cache by every response with the same ETag when `cacheable`. */
-  private served(subscriberId: number, etag: string, cacheable: boolean, render: () => Buffer): ServedPlaylist {
+  /**
+   * Bytes on demand, shared through the cache by every response with the same ETag when
+   * `cacheable`. Otherwise they are this response's alone, so their buffer is recycled on release.
+   */
+  private served(subscriberId: number, etag: string, cacheable: boolean, render: (allocate: Allocate) => Buffer): ServedPlaylist {
     let rendered = cacheable ? this.recent.get(etag) : undefined;
+    let recyclable: Buffer | undefined;
     const bytes = (): Rendered => {
       if (!rendered) {
-        const body = render();
+        const body = cacheable ? render(Buffer.allocUnsafe) : render((size) => (recyclable = this.recycler.take(size)));
         rendered = { body, bytes: body.length };
         if (cacheable) this.recent.set(etag, rendered);
       }
@@ -150,6 +164,10 @@ export class PlaylistService {
           if (cacheable) this.recent.grew(etag, entry.zipped.length);
         }
         return entry.zipped;
+      },
+      release: () => {
+        if (recyclable) this.recycler.give(recyclable);
+        recyclable = undefined;
       },
     };
   }

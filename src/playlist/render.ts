@@ -1,5 +1,5 @@
 import type { Origin } from '../signing/origin.js';
-import { type BoundQuerySigner, bindQuerySigner } from '../signing/sign.js';
+import { type BoundQuery, bindQuery } from '../signing/sign.js';
 import type { CompiledPlaylist } from './compile.js';
 
 export interface Viewer {
@@ -18,33 +18,72 @@ export interface Viewer {
 
 export const UNKNOWN_VIEWER_KEY = '[key]';
 
+/** Where the output goes: a buffer of `size` bytes, whose every byte the render overwrites. */
+export type Allocate = (size: number) => Buffer;
+
 /**
  * Signs every entry for one viewer, into one buffer of exactly the playlist's size. Pure: the same
  * inputs give the same bytes.
  */
-export function renderPlaylist(playlist: CompiledPlaylist, viewer: Viewer): Buffer {
-  const signerFor = boundSigners(viewer);
-  const key = viewer.key ?? UNKNOWN_VIEWER_KEY;
-  const { entries } = playlist;
-  const fills = new Array<string>(entries.length);
-  // Fills are ASCII (hex, digits, base64url, a well-formed key): one byte per character.
-  let fillLength = -1;
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!;
-    const fill = entry.redirect ? key : signerFor(entry.origin)(entry.stream, entry.path);
-    fills[i] = fill;
-    fillLength = i === 0 || fill.length === fillLength ? fill.length : -2;
-  }
-  if (fillLength === -2) return assemble(playlist, fills);
-  // The usual case: every fill as long as the others, so the fixed text is one copy of a template.
-  const { template, slotOffsets, slotEntries } = layoutFor(playlist, Math.max(fillLength, 0));
-  const out = Buffer.allocUnsafe(template.length);
+export function renderPlaylist(playlist: CompiledPlaylist, viewer: Viewer, allocate: Allocate = Buffer.allocUnsafe): Buffer {
+  const fills = signFills(playlist, viewer);
+  if (fills.width === VARIED_WIDTH) return assemble(playlist, fills, allocate);
+  // The usual case: every fill as wide as the others, so the fixed text is one copy of a template.
+  const { template, slotOffsets, slotEntries } = layoutFor(playlist, fills.width);
+  const out = allocate(template.length);
   out.set(template, 0);
-  for (let slot = 0; slot < slotOffsets.length; slot++) out.write(fills[slotEntries[slot]!]!, slotOffsets[slot]!, 'latin1');
+  for (let slot = 0; slot < slotOffsets.length; slot++) fills.write(out, slotOffsets[slot]!, slotEntries[slot]!);
   return out;
 }
 
-/** The fixed text laid out for fills of one length, with where each fill goes. */
+const VARIED_WIDTH = -1;
+
+/** What goes in each entry's slots, and how to write it. */
+interface Fills {
+  /** Bytes of every fill when they are all alike (one origin, the usual case), else VARIED_WIDTH. */
+  width: number;
+  widthOf(entry: number): number;
+  write(out: Buffer, at: number, entry: number): void;
+}
+
+/**
+ * Each entry's fill is a frame its origin shares for this viewer (the query, or in redirect mode the
+ * playlist key) with the entry's own digest written into it: ASCII throughout, one byte a character.
+ */
+function signFills(playlist: CompiledPlaylist, viewer: Viewer): Fills {
+  const { entries } = playlist;
+  const queryFor = boundQueries(viewer);
+  const keyFrame = Buffer.from(viewer.key ?? UNKNOWN_VIEWER_KEY, 'utf8');
+  const frames = new Array<Buffer>(entries.length);
+  const digests = new Array<string>(entries.length);
+  const digestAts = new Int32Array(entries.length);
+  let width = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if (entry.redirect) {
+      frames[i] = keyFrame;
+      digests[i] = '';
+    } else {
+      const query = queryFor(entry.origin);
+      frames[i] = query.frame;
+      digestAts[i] = query.digestAt;
+      digests[i] = query.digest(entry.signable);
+    }
+    if (i === 0) width = frames[i]!.length;
+    else if (frames[i]!.length !== width) width = VARIED_WIDTH;
+  }
+  return {
+    width,
+    widthOf: (entry) => frames[entry]!.length,
+    write(out, at, entry) {
+      out.set(frames[entry]!, at);
+      const digest = digests[entry]!;
+      if (digest !== '') out.write(digest, at + digestAts[entry]!, 'latin1');
+    },
+  };
+}
+
+/** The fixed text laid out for fills of one width, with where each fill goes. */
 interface Layout {
   template: Buffer;
   slotOffsets: Int32Array;
@@ -53,35 +92,44 @@ interface Layout {
 }
 
 /**
- * Layouts per compiled playlist and fill length, built on first use. A memo, not state: the
+ * Layouts per compiled playlist and fill width, built on first use. A memo, not state: the
  * output never depends on it, and a playlist compiled anew (a lineup change) starts without one.
  */
 const layouts = new WeakMap<CompiledPlaylist, Map<number, Layout>>();
 
-function layoutFor(playlist: CompiledPlaylist, fillLength: number): Layout {
+function layoutFor(playlist: CompiledPlaylist, fillWidth: number): Layout {
   let byLength = layouts.get(playlist);
   if (!byLength) layouts.set(playlist, (byLength = new Map()));
-  let layout = byLength.get(fillLength);
+  let layout = byLength.get(fillWidth);
   if (!layout) {
     const offsets: number[] = [];
     const owners: number[] = [];
-    const placeholder = ' '.repeat(fillLength);
-    const template = assemble(playlist, playlist.entries.map(() => placeholder), (entry, offset) => {
+    const blanks: Fills = {
+      width: fillWidth,
+      widthOf: () => fillWidth,
+      write: (out, at) => void out.fill(0x20, at, at + fillWidth),
+    };
+    const template = assemble(playlist, blanks, Buffer.allocUnsafe, (entry, offset) => {
       owners.push(entry);
       offsets.push(offset);
     });
     layout = { template, slotOffsets: Int32Array.from(offsets), slotEntries: Int32Array.from(owners) };
-    byLength.set(fillLength, layout);
+    byLength.set(fillWidth, layout);
   }
   return layout;
 }
 
 /** Pieces and fills copied in one by one; reports where each fill went. */
-function assemble(playlist: CompiledPlaylist, fills: readonly string[], onSlot?: (entry: number, offset: number) => void): Buffer {
+function assemble(
+  playlist: CompiledPlaylist,
+  fills: Fills,
+  allocate: Allocate,
+  onSlot?: (entry: number, offset: number) => void,
+): Buffer {
   const { entries, header } = playlist;
   let size = header.length;
-  for (let i = 0; i < entries.length; i++) size += entries[i]!.fixedBytes + (entries[i]!.pieces.length - 1) * fills[i]!.length;
-  const out = Buffer.allocUnsafe(size);
+  for (let i = 0; i < entries.length; i++) size += entries[i]!.fixedBytes + (entries[i]!.pieces.length - 1) * fills.widthOf(i);
+  const out = allocate(size);
   out.set(header, 0);
   let at = header.length;
   for (let i = 0; i < entries.length; i++) {
@@ -90,33 +138,34 @@ function assemble(playlist: CompiledPlaylist, fills: readonly string[], onSlot?:
     at += pieces[0]!.length;
     for (let piece = 1; piece < pieces.length; piece++) {
       onSlot?.(i, at);
-      at += out.write(fills[i]!, at, 'latin1');
+      fills.write(out, at, i);
+      at += fills.widthOf(i);
       out.set(pieces[piece]!, at);
       at += pieces[piece]!.length;
     }
   }
-  // allocUnsafe's memory is not zeroed: a miscount must fail loudly, never serve stale bytes.
+  // The buffer is not zeroed and may be a recycled one: a miscount must fail loudly, never serve stale bytes.
   if (at !== size) throw new Error(`rendered ${at} of ${size} bytes`);
   return out;
 }
 
 /**
- * Each origin's signer bound to the viewer once per playlist, so that a channel costs one hash.
+ * Each origin's query bound to the viewer once per playlist, so that a channel costs one hash.
  * Channels mostly share an origin, so the last one is remembered before the map is asked.
  */
-function boundSigners({ ip, now, salt }: Viewer): (origin: Origin) => BoundQuerySigner {
-  const bound = new Map<Origin, BoundQuerySigner>();
+function boundQueries({ ip, now, salt }: Viewer): (origin: Origin) => BoundQuery {
+  const bound = new Map<Origin, BoundQuery>();
   let lastOrigin: Origin | undefined;
-  let lastSigner: BoundQuerySigner | undefined;
+  let lastQuery: BoundQuery | undefined;
   return (origin) => {
-    if (origin === lastOrigin) return lastSigner!;
-    let signer = bound.get(origin);
-    if (!signer) {
-      signer = bindQuerySigner(ip, now, origin, salt);
-      bound.set(origin, signer);
+    if (origin === lastOrigin) return lastQuery!;
+    let query = bound.get(origin);
+    if (!query) {
+      query = bindQuery(ip, now, origin, salt);
+      bound.set(origin, query);
     }
     lastOrigin = origin;
-    lastSigner = signer;
-    return signer;
+    lastQuery = query;
+    return query;
   };
 }

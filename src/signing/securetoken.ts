@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { HashSubject } from './hash-subject.js';
 
 /** What the Flussonic securetoken hash covers, besides the stream subject. */
 export interface SecuretokenInput {
@@ -15,18 +15,29 @@ export interface SecuretokenInput {
 
 export const NO_CHECK_IP = 'no_check_ip';
 
-/** `sha1(subject + ip + start + end + key + salt)-salt-end-start`. End precedes start on the wire. */
-export function securetoken(input: SecuretokenInput): string {
-  return securetokenFor(input)(input.subject);
+/** A token is `digest + tail`: the digest differs per subject, the tail is shared by a whole playlist. */
+export interface SecuretokenBinding {
+  /** `-salt-end-start`: end precedes start on the wire. */
+  tail: string;
+  /** `sha1(subject + ip + start + end + key + salt)`, 40 hex characters. */
+  digest(subject: HashSubject): string;
 }
 
 /**
  * Tokens for many subjects that share the viewer, times, key and salt (one playlist): everything
- * after the subject is joined once, so each further token costs one sha1 and one concatenation.
+ * after the subject is encoded once, so each further token costs one sha1.
  */
-export function securetokenFor(shared: Omit<SecuretokenInput, 'subject'>): (subject: string) => string {
+export function securetokenFor(shared: Omit<SecuretokenInput, 'subject'>): SecuretokenBinding {
   const { ip, starttime, endtime, key, salt } = shared;
-  const afterSubject = ip + starttime + endtime + key + salt;
-  const tail = `-${salt}-${endtime}-${starttime}`;
-  return (subject) => hash('sha1', subject + afterSubject) + tail;
+  const afterSubject = Buffer.from(ip + starttime + endtime + key + salt, 'utf8');
+  return {
+    tail: `-${salt}-${endtime}-${starttime}`,
+    digest: (subject) => subject.sha1With(afterSubject),
+  };
+}
+
+/** `sha1(subject + ip + start + end + key + salt)-salt-end-start`. */
+export function securetoken(input: SecuretokenInput): string {
+  const binding = securetokenFor(input);
+  return binding.digest(new HashSubject(input.subject)) + binding.tail;
 }

@@ -1,3 +1,4 @@
+import { HashSubject } from './hash-subject.js';
 import { secureLinkMd5 } from './nginx-secure-link.js';
 import { encodedStreamName, encodedStreamPath, type Origin, type SigningScheme, type StreamFormat, streamPath } from './origin.js';
 import { NO_CHECK_IP, securetokenFor } from './securetoken.js';
@@ -13,18 +14,46 @@ function hashSubject(stream: string, path: string, origin: Origin): string {
   }
 }
 
-/**
- * The query string (without `?`) that authorises one stream path, for a viewer, time, salt and
- * origin already bound: `(stream, path) → query`. `path` is the unencoded request path.
- */
-export type BoundQuerySigner = (stream: string, path: string) => string;
+/** One stream as its origin's scheme signs it, prepared once per lineup. */
+export interface SignableStream {
+  /** The unencoded request path (`/live/ch1/index.m3u8`), which nginx secure_link covers. */
+  path: string;
+  /** What a securetoken covers: the stream name, id or path, as the origin is set up. */
+  subject: HashSubject;
+}
+
+export function signableStream(stream: string, path: string, origin: Origin): SignableStream {
+  return { path, subject: new HashSubject(hashSubject(stream, path, origin)) };
+}
 
 /**
- * A scheme's signer, bound once per playlist to what all its channels share, so that a channel
- * costs no more than its own hash. Pure; `salt` is `[0-9a-f]{16,32}` from a cryptographic
- * source, and schemes without a salt ignore it.
+ * One viewer's query string (without `?`) for every stream of one origin: text that is the same
+ * for all of them (the frame) with a per-stream digest in it, `token=DIGEST-salt-end-start` or
+ * `md5=DIGEST&expires=E`. A playlist writes the frame and the digest; nothing is concatenated.
  */
-export type SchemeSigner = (ip: string, now: number, origin: Origin, salt: string) => BoundQuerySigner;
+export interface BoundQuery {
+  /** The query as ASCII, with blanks where the digest goes. */
+  frame: Buffer;
+  /** Where the digest starts in the frame. */
+  digestAt: number;
+  /** ASCII, exactly as long as the blanks. */
+  digest(stream: SignableStream): string;
+}
+
+/**
+ * A scheme's query, bound once per playlist to what all its channels share, so that a channel
+ * costs no more than its own hash. Pure; `salt` is `[0-9a-f]{16,32}` from a cryptographic source,
+ * and schemes without a salt ignore it.
+ */
+export type SchemeSigner = (ip: string, now: number, origin: Origin, salt: string) => BoundQuery;
+
+/** A frame: the text before the digest, blanks as wide as it, the text after. */
+function frame(before: string, digestWidth: number, after: string): Pick<BoundQuery, 'frame' | 'digestAt'> {
+  return { frame: Buffer.from(before + ' '.repeat(digestWidth) + after, 'latin1'), digestAt: before.length };
+}
+
+const SHA1_HEX_WIDTH = 40;
+const MD5_BASE64URL_WIDTH = 22;
 
 const flussonic: SchemeSigner = (ip, now, origin, salt) => {
   const starttime = now - origin.tokenDesync;
@@ -35,22 +64,31 @@ const flussonic: SchemeSigner = (ip, now, origin, salt) => {
     key: origin.secret,
     salt,
   });
-  return (stream, path) => 'token=' + token(hashSubject(stream, path, origin));
+  return { ...frame('token=', SHA1_HEX_WIDTH, token.tail), digest: (stream) => token.digest(stream.subject) };
 };
 
 const nginx: SchemeSigner = (ip, now, origin) => {
   const expires = now + origin.tokenTtl;
   const boundIp = origin.ipBinding === 'none' ? '' : ip;
-  return (_stream, path) =>
-    `md5=${secureLinkMd5({ uri: path, ip: boundIp, expires, secret: origin.secret })}&expires=${expires}`;
+  return {
+    ...frame('md5=', MD5_BASE64URL_WIDTH, `&expires=${expires}`),
+    digest: (stream) => secureLinkMd5({ uri: stream.path, ip: boundIp, expires, secret: origin.secret }),
+  };
 };
 
 /** New schemes plug in here; the playlist code only looks them up. */
 export const schemeSigners: Record<SigningScheme, SchemeSigner> = { flussonic, nginx };
 
-/** Binds an origin's signer to one viewer for a whole playlist. */
-export function bindQuerySigner(ip: string, now: number, origin: Origin, salt: string): BoundQuerySigner {
+/** Binds an origin's scheme to one viewer for a whole playlist. */
+export function bindQuery(ip: string, now: number, origin: Origin, salt: string): BoundQuery {
   return schemeSigners[origin.scheme](ip, now, origin, salt);
+}
+
+/** The query for one stream as text, for links signed one at a time. */
+export function queryText(bound: BoundQuery, stream: SignableStream): string {
+  const digest = bound.digest(stream);
+  const frameText = bound.frame.toString('latin1');
+  return frameText.slice(0, bound.digestAt) + digest + frameText.slice(bound.digestAt + digest.length);
 }
 
 export interface SignOptions {
@@ -61,7 +99,7 @@ export interface SignOptions {
 
 /** Signs `stream` for `ip` at `now` (Unix seconds) with the origin's scheme and returns the full URL. */
 export function signStreamUrl(stream: string, ip: string, now: number, { origin, format, salt }: SignOptions): string {
-  const query = bindQuerySigner(ip, now, origin, salt)(stream, streamPath(stream, format));
+  const query = queryText(bindQuery(ip, now, origin, salt), signableStream(stream, streamPath(stream, format), origin));
   return `${origin.baseUrl}${encodedStreamPath(stream, format)}?${query}`;
 }
 
@@ -76,6 +114,6 @@ export function signStreamFileUrl(
   now: number,
   { origin, salt }: Omit<SignOptions, 'format'>,
 ): string {
-  const query = bindQuerySigner(ip, now, origin, salt)(stream, `/${stream}/${file}`);
+  const query = queryText(bindQuery(ip, now, origin, salt), signableStream(stream, `/${stream}/${file}`, origin));
   return `${origin.baseUrl}/${encodedStreamName(stream)}/${file}?${query}`;
 }

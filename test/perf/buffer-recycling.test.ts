@@ -1,0 +1,89 @@
+import { request } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BufferRecycler } from '../../src/playlist/buffer-recycler.js';
+import { addSubscriber, applySql, expectAllTokensValid } from '../core/support.js';
+import { fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
+
+describe('the output buffer recycler', () => {
+  it('when a buffer is given back, then the next take of its size returns that very buffer, and another size a new one', () => {
+    const recycler = new BufferRecycler(1000);
+    const first = recycler.take(100);
+    recycler.give(first);
+    expect(recycler.take(200)).not.toBe(first);
+    expect(recycler.take(100)).toBe(first);
+    expect(recycler.take(100)).not.toBe(first);
+    expect(recycler.bytes).toBe(0);
+  });
+
+  it('when more bytes come back than it may hold, then the least recently used size goes first and the total stays bounded', () => {
+    const recycler = new BufferRecycler(250);
+    const a = Buffer.alloc(100);
+    const b = Buffer.alloc(120);
+    const c = Buffer.alloc(110);
+    recycler.give(a);
+    recycler.give(b);
+    recycler.give(c);
+    expect(recycler.bytes).toBe(230);
+    expect(recycler.take(100)).not.toBe(a);
+    expect(recycler.take(120)).toBe(b);
+    expect(recycler.take(110)).toBe(c);
+  });
+
+  it('when one buffer alone is larger than the budget, then it is not kept', () => {
+    const recycler = new BufferRecycler(50);
+    recycler.give(Buffer.alloc(51));
+    expect(recycler.bytes).toBe(0);
+  });
+});
+
+/** A response whose body the client does not read until told to: the server's write stays pending. */
+function stalledFetch(url: string, localAddress: string) {
+  let resume!: () => Promise<string>;
+  const headersArrived = new Promise<void>((arrived, failed) => {
+    const req = request(url, { localAddress, agent: false }, (res) => {
+      res.pause();
+      resume = () =>
+        new Promise((done, failedToRead) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
+          res.on('error', failedToRead);
+          res.resume();
+        });
+      arrived();
+    });
+    req.on('error', failed);
+    req.end();
+  });
+  return { headersArrived, read: () => resume() };
+}
+
+let lineup: TestLineup | undefined;
+afterEach(async () => {
+  await lineup?.close();
+  lineup = undefined;
+});
+
+describe('recycled playlist buffers over HTTP (TOKEN_BUCKET=0)', () => {
+  it('when a slow client is still receiving its playlist while others are served, then its bytes are still its own', async () => {
+    lineup = await startTestLineup({ env: { TOKEN_BUCKET: '0' } });
+    // About 6 MB: more than the kernel takes into socket buffers (up to 4 MB here) while the client does not read.
+    await applySql(
+      lineup,
+      `INSERT INTO channels (stream, name, number)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 24000)
+         SELECT 'live/channel-' || i, 'Channel ' || i, i FROM n;`,
+    );
+    const url = await addSubscriber(lineup, 'alice');
+
+    const slow = stalledFetch(url, '127.0.0.2');
+    await slow.headersArrived;
+    // Same lineup and fill width, so each of these renders into a buffer of the slow one's size.
+    for (let round = 0; round < 12; round++) {
+      const others = await Promise.all([fetchFrom(url), fetchFrom(url), fetchFrom(url)]);
+      for (const other of others) expect(other.status).toBe(200);
+    }
+    const entries = expectAllTokensValid(await slow.read(), '127.0.0.2');
+    expect(entries).toHaveLength(24000);
+  }, 30_000);
+});
