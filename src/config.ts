@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
@@ -40,6 +41,9 @@ const trustProxy = z
     return { entries, list };
   });
 
+/** WORKERS beyond this are a typo more likely than a machine. */
+const MAX_WORKERS = 64;
+
 /** Addresses the key-guess limiter remembers at most (about 100 bytes each). */
 const GUESS_TRACKED_ADDRESSES = 100_000;
 
@@ -79,6 +83,12 @@ const schema = z
     EPG_URL: httpUrl.optional(),
     EPG_FILE: z.string().trim().min(1).default('data/epg.xml'),
     EXPIRED_STREAM_URL: httpUrl.optional(),
+    WORKERS: z
+      .string()
+      .trim()
+      .default('1')
+      .transform((value) => (value === 'auto' ? String(availableParallelism()) : value))
+      .pipe(z.string().regex(/^\d+$/, 'must be a whole number or auto').transform(Number).pipe(z.number().int().min(1).max(MAX_WORKERS))),
   })
   .superRefine((env, ctx) => {
     if (env.TOKEN_BUCKET !== undefined && env.TOKEN_BUCKET >= env.TOKEN_TTL) {
@@ -112,6 +122,7 @@ const schema = z
     epgUrl: env.EPG_URL,
     epgFile: env.EPG_FILE,
     expiredStreamUrl: env.EXPIRED_STREAM_URL,
+    workers: env.WORKERS,
   }));
 
 export type Config = z.output<typeof schema>;

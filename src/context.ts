@@ -43,6 +43,8 @@ export interface ContextOptions {
    * announced, which knows its PORT, where the command's own environment may not.
    */
   adminCommand?: boolean;
+  /** Part of every ETag; workers of one cluster share the primary's. Random when absent. */
+  instanceId?: string;
 }
 
 /**
@@ -60,7 +62,7 @@ function defaultOriginSecret(config: Config, settings: SettingsStore, logger: Lo
   return value;
 }
 
-export function openContext(config: Config, { logger, clock = systemClock, adminCommand = false }: ContextOptions): LineupContext {
+export function openContext(config: Config, { logger, clock = systemClock, adminCommand = false, instanceId }: ContextOptions): LineupContext {
   const db = openDatabase(config.dbPath);
   const settings = new SettingsStore(db);
   const subscribers = new SubscriberStore(db);
@@ -95,6 +97,7 @@ export function openContext(config: Config, { logger, clock = systemClock, admin
     subscriberAdmin: new SubscriberAdmin(subscribers, publicUrl, clock),
     playlists: new PlaylistService(cache, subscribers, clock, {
       expiredStreamUrl: config.expiredStreamUrl,
+      ...(instanceId ? { instanceId } : {}),
       tokenBucket: {
         seconds: config.tokenBucket,
         secret: settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex')).value,

@@ -43,6 +43,11 @@ export class TooManyRequestsError extends LineupError {
   }
 }
 
+/** Something a request needs is briefly out of reach (another worker's metrics): 503 with Retry-After. */
+export class UnavailableError extends LineupError {
+  override name = 'UnavailableError';
+}
+
 /** A bad environment variable; the message names it. */
 export class ConfigError extends LineupError {
   override name = 'ConfigError';

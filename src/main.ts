@@ -9,6 +9,7 @@ import { createHttpApp } from './http/app.js';
 import { SERVER_LIMITS } from './http/input-limits.js';
 import { schedulePrune } from './jobs/prune-schedule.js';
 import type { Logger } from './logger.js';
+import { workerMetrics } from './cluster/cluster-metrics.js';
 import { createMetrics, type LineupMetrics } from './metrics.js';
 import { pruneLapsed } from './subscribers/prune.js';
 import { DEFAULT_SUBSCRIPTION_DAYS } from './subscribers/subscriber-admin.js';
@@ -33,25 +34,34 @@ export interface StartOptions {
   schedulePrune?: boolean;
   /** Seeds the demo lineup on an empty database (the default for `lineup serve`). */
   seedDemo?: boolean;
+  /**
+   * Runs as one of WORKERS processes (cluster/primary.ts): the primary seeds and prunes, `/metrics`
+   * covers every process, and ETags carry the primary's instance id so that they match across workers.
+   */
+  worker?: { instanceId: string };
+}
+
+/** The demo lineup and subscriber on the first start of an empty database; returns the demo URL. */
+export function seedDemo(context: LineupContext): string | undefined {
+  if (!seedDemoLineup(context.db, context.settings)) return undefined;
+  return context.subscriberAdmin.add({
+    username: 'demo',
+    term: { days: DEFAULT_SUBSCRIPTION_DAYS },
+    packages: [],
+    maxConnections: 1,
+    note: 'created by the first start',
+  }).url;
 }
 
 /** The composition root: config → database → HTTP and jobs. */
 export async function startLineup(config: Config, options: StartOptions): Promise<RunningLineup> {
-  const { logger } = options;
-  const context = openContext(config, options);
+  const { logger, worker } = options;
+  const context = openContext(config, { ...options, ...(worker ? { instanceId: worker.instanceId } : {}) });
   context.settings.set(SERVED_URL_SETTING, config.publicUrl);
-  let demoUrl: string | undefined;
-  if (options.seedDemo !== false && seedDemoLineup(context.db, context.settings)) {
-    demoUrl = context.subscriberAdmin.add({
-      username: 'demo',
-      term: { days: DEFAULT_SUBSCRIPTION_DAYS },
-      packages: [],
-      maxConnections: 1,
-      note: 'created by the first start',
-    }).url;
-  }
+  const demoUrl = options.seedDemo !== false && !worker ? seedDemo(context) : undefined;
 
   const metrics = createMetrics();
+  const clusterMetrics = worker ? workerMetrics(metrics.registry) : undefined;
   const ping = context.db.prepare('SELECT 1').pluck();
   const app = createHttpApp({
     playlists: context.playlists,
@@ -69,12 +79,14 @@ export async function startLineup(config: Config, options: StartOptions): Promis
     metrics,
     guessLimits: config.guessLimits,
     metricsToken: config.metricsToken,
+    ...(clusterMetrics ? { metricsExposition: { contentType: metrics.registry.contentType, text: clusterMetrics.text } } : {}),
   });
 
   const server = createServer(SERVER_LIMITS, app.callback()).listen(config.port, config.host);
   try {
     await once(server, 'listening');
   } catch (error) {
+    clusterMetrics?.close();
     context.close();
     throw error;
   }
@@ -82,7 +94,7 @@ export async function startLineup(config: Config, options: StartOptions): Promis
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   let job: ScheduledTask | undefined;
-  if (options.schedulePrune !== false) {
+  if (options.schedulePrune !== false && !worker) {
     job = schedulePrune(
       config.pruneCron,
       () => pruneLapsed(context.subscribers, context.clock, config.pruneGraceDays),
@@ -98,6 +110,7 @@ export async function startLineup(config: Config, options: StartOptions): Promis
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
+      clusterMetrics?.close();
       context.close();
     })();
     return stopping;

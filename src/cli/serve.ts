@@ -1,8 +1,10 @@
-import { loadConfig } from '../config.js';
+import cluster from 'node:cluster';
+import { startCluster, INSTANCE_ENV } from '../cluster/primary.js';
+import { type Config, loadConfig } from '../config.js';
 import { GENERATED_KEY_SETTING } from '../context.js';
-import { createLogger } from '../logger.js';
+import { createLogger, type Logger } from '../logger.js';
 import { startLineup } from '../main.js';
-import { type Command, parseOptions } from './command.js';
+import { type CliIo, type Command, parseOptions } from './command.js';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -10,31 +12,58 @@ export const serveCommand: Command = {
   help: `lineup serve
 
 Serves /playlist/KEY.m3u and /healthz on HOST:PORT and prunes on PRUNE_CRON. On the first start
-of an empty database it seeds a demo lineup and prints the demo subscriber's URL. Stops
-gracefully on SIGTERM or SIGINT. Configuration comes from the environment (see README).`,
+of an empty database it seeds a demo lineup and prints the demo subscriber's URL. With WORKERS=N
+(or auto) N processes share the port. Stops gracefully on SIGTERM or SIGINT. Configuration comes
+from the environment (see README).`,
   run: async (argv, io) => {
     parseOptions(argv, {}, false);
     const config = loadConfig(io.env);
     const logger = createLogger(config.logLevel);
-    const lineup = await startLineup(config, { logger });
-    logger.info({ url: lineup.url, db: config.dbPath, origin: config.originUrl }, 'lineup listening');
+    if (cluster.isWorker) return serveAsWorker(config, logger.child({ worker: cluster.worker!.id }), io);
+
+    const running = config.workers > 1 ? await startCluster(config, logger) : await startLineup(config, { logger });
+    logger.info({ url: running.url, db: config.dbPath, origin: config.originUrl, workers: config.workers }, 'lineup listening');
     if (!config.securetokenKey) {
       logger.warn(
         `SECURETOKEN_KEY is not set: signing with the generated key in the settings table (name ${GENERATED_KEY_SETTING}); the streaming server must use the same key`,
       );
     }
-    if (lineup.demoUrl) {
-      io.stdout(`\nDemo subscriber "demo" created. Its playlist URL (shown once; rotate with \`npx lineup subscriber rotate demo\`):\n${lineup.demoUrl}\n\n`);
+    if (running.demoUrl) {
+      io.stdout(`\nDemo subscriber "demo" created. Its playlist URL (shown once; rotate with \`npx lineup subscriber rotate demo\`):\n${running.demoUrl}\n\n`);
     }
-    await new Promise<void>((resolve) => {
-      const shutdown = (signal: NodeJS.Signals) => {
-        logger.info({ signal }, 'shutting down');
-        lineup.stop().then(resolve, resolve);
-      };
-      process.once('SIGTERM', shutdown);
-      process.once('SIGINT', shutdown);
-    });
+    const failure = await untilStopped(running.stop, logger, 'failed' in running ? running.failed : undefined);
+    if (failure) {
+      io.stderr(`lineup: ${failure.message}\n`);
+      return 1;
+    }
     logger.info('stopped');
     return 0;
   },
 };
+
+/** Resolves once a signal has stopped the service gracefully, or with the error that stopped it. */
+function untilStopped(stop: () => Promise<void>, logger: Logger, failed?: Promise<Error>): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    const shutdown = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'shutting down');
+      stop().then(() => resolve(undefined), resolve);
+    };
+    process.once('SIGTERM', shutdown);
+    process.once('SIGINT', shutdown);
+    failed?.then((error) => stop().finally(() => resolve(error)));
+  });
+}
+
+/** One of WORKERS processes: serves HTTP until told to stop, then lets the primary know by leaving. */
+async function serveAsWorker(config: Config, logger: Logger, io: CliIo): Promise<number> {
+  const instanceId = io.env[INSTANCE_ENV];
+  if (!instanceId) throw new Error(`${INSTANCE_ENV} is missing: workers are started by lineup serve`);
+  try {
+    const running = await startLineup(config, { logger, worker: { instanceId } });
+    await untilStopped(running.stop, logger);
+    return 0;
+  } finally {
+    // The channel to the primary would keep this process alive.
+    cluster.worker?.disconnect();
+  }
+}

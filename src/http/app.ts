@@ -11,7 +11,7 @@ import { errorHandler } from './error-handler.js';
 import { type GuessLimits, GuessLimiter, guessLimit } from './guess-limiter.js';
 import { healthRoutes } from './health-routes.js';
 import { inputLimits } from './input-limits.js';
-import { metricsRoutes, playlistMetrics } from './metrics-routes.js';
+import { type MetricsExposition, metricsRoutes, playlistMetrics } from './metrics-routes.js';
 import { playRoutes } from './play-routes.js';
 import { playlistRoutes } from './playlist-routes.js';
 import { isKeyedPath, requestLog } from './request-log.js';
@@ -28,6 +28,8 @@ export interface HttpDependencies {
   guessLimits: GuessLimits;
   /** When set, `/metrics` wants `Authorization: Bearer METRICS_TOKEN`. */
   metricsToken?: string | undefined;
+  /** What `/metrics` answers; by default `metrics.registry`. */
+  metricsExposition?: MetricsExposition;
 }
 
 const isPlaylistPath = (path: string): boolean => path.startsWith('/playlist/');
@@ -51,7 +53,8 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   });
   app.use(inputLimits());
   app.use(guessLimit(new GuessLimiter(dependencies.guessLimits), isKeyedPath, metrics));
-  app.use(metricsRoutes(metrics, dependencies.metricsToken).routes());
+  const exposition = dependencies.metricsExposition ?? { contentType: metrics.registry.contentType, text: () => metrics.registry.metrics() };
+  app.use(metricsRoutes(exposition, dependencies.metricsToken).routes());
   app.use(playlist.routes());
   app.use(playRoutes(dependencies.redirects).routes());
   app.use(epgRoutes(dependencies.epgFile).routes());

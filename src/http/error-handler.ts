@@ -1,15 +1,15 @@
 import type { Context, Next } from 'koa';
-import { BadInputError, ForbiddenError, LineupError, NotFoundError, TooManyRequestsError } from '../errors.js';
+import { BadInputError, ForbiddenError, LineupError, NotFoundError, TooManyRequestsError, UnavailableError } from '../errors.js';
 import { isDatabaseBusy } from '../db/open.js';
 import type { Logger } from '../logger.js';
 
-/** Seconds a client is asked to wait when the database is held by someone else. */
+/** Seconds a client is asked to wait when the database (or another worker) is busy. */
 const BUSY_RETRY_AFTER_SECONDS = 5;
 
 function statusOf(error: unknown): number {
   if (error instanceof TooManyRequestsError) return 429;
-  // A lock held by a long admin transaction: the one 5xx a client may see, and a temporary one.
-  if (isDatabaseBusy(error)) return 503;
+  // A lock held by a long admin transaction, or a worker slow to answer: temporary, so a 503.
+  if (isDatabaseBusy(error) || error instanceof UnavailableError) return 503;
   // decodeURIComponent on malformed percent-encoding: the request's fault, whoever decoded it.
   if (error instanceof URIError) return 400;
   if (error instanceof NotFoundError) return 404;
@@ -44,8 +44,8 @@ export function errorHandler(logger: Logger) {
       if (status < 500) setErrorHeaders(ctx, error);
       if (status === 503) {
         ctx.set('Retry-After', String(BUSY_RETRY_AFTER_SECONDS));
-        ctx.body = 'Busy, try again shortly\n';
-        logger.warn({ code: (error as { code?: string }).code, path: ctx.state.logPath }, 'database busy');
+        ctx.body = error instanceof UnavailableError ? `${error.message}\n` : 'Busy, try again shortly\n';
+        logger.warn({ code: (error as { code?: string }).code, path: ctx.state.logPath }, (error as Error).message);
       } else if (error instanceof LineupError) {
         ctx.body = `${error.message}\n`;
       } else if (status < 500) {

@@ -12,8 +12,14 @@ function tokenMatches(presented: string, expected: string): boolean {
   return timingSafeEqual(Buffer.from(hash('sha256', presented), 'hex'), Buffer.from(hash('sha256', expected), 'hex'));
 }
 
+/** Where a scrape's text comes from: this process's registry, or with WORKERS > 1 the whole cluster's. */
+export interface MetricsExposition {
+  contentType: string;
+  text(): Promise<string>;
+}
+
 /** `/metrics` in the Prometheus text format; with a token configured, only for `Authorization: Bearer TOKEN`. */
-export function metricsRoutes(metrics: LineupMetrics, token: string | undefined): Router {
+export function metricsRoutes(exposition: MetricsExposition, token: string | undefined): Router {
   const router = new Router();
   router.get('/metrics', async (ctx) => {
     if (token !== undefined) {
@@ -24,8 +30,8 @@ export function metricsRoutes(metrics: LineupMetrics, token: string | undefined)
       }
     }
     ctx.set('Cache-Control', 'no-store');
-    ctx.type = metrics.registry.contentType;
-    ctx.body = await metrics.registry.metrics();
+    ctx.type = exposition.contentType;
+    ctx.body = await exposition.text();
   });
   return router;
 }

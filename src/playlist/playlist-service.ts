@@ -55,6 +55,8 @@ const RECYCLED_BYTES = 8 * 1024 * 1024;
 /** Tokens are hex and compress poorly; level 1 gets most of the gain on the static text for a fraction of the time. */
 const GZIP_LEVEL = 1;
 
+export const randomInstanceId = (): string => randomBytes(8).toString('hex');
+
 /** One salt per response: the hash already differs per stream, and the RNG is the costly part. */
 export const randomSalt = (): string => randomBytes(16).toString('hex');
 
@@ -66,6 +68,8 @@ export interface PlaylistOptions {
   tokenBucket?: TokenBucketSettings;
   /** Bytes of recently served playlists kept for refreshes within a bucket. */
   cacheBytes?: number;
+  /** Part of every ETag (see `instance`); random when absent. */
+  instanceId?: string;
 }
 
 /** The subscriber behind a playlist key. @throws UnknownKeyError for a malformed, unknown or rotated key. */
@@ -80,8 +84,11 @@ export class PlaylistService {
   private readonly salt: () => string;
   private readonly recent: ResponseCache<Rendered>;
   private readonly recycler = new BufferRecycler(RECYCLED_BYTES);
-  /** Part of every ETag, so that a restart with other settings never answers 304 for old bytes. */
-  private readonly instance = randomBytes(8).toString('hex');
+  /**
+   * Part of every ETag, so that a restart with other settings never answers 304 for old bytes.
+   * Workers of one cluster share it, so that a refresh may land on any of them.
+   */
+  private readonly instance: string;
 
   constructor(
     private readonly lineup: LineupCache,
@@ -91,6 +98,7 @@ export class PlaylistService {
   ) {
     this.salt = options.salt ?? randomSalt;
     this.recent = new ResponseCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
+    this.instance = options.instanceId ?? randomInstanceId();
   }
 
   /**

@@ -109,6 +109,9 @@ describe('bad configuration', () => {
     ['PRUNE_GRACE_DAYS', '-3'],
     ['ORIGIN_URL', 'ftp://x'],
     ['LOG_LEVEL', 'loud'],
+    ['WORKERS', '0'],
+    ['WORKERS', 'many'],
+    ['WORKERS', '65'],
   ])('when %s=%s, then loadConfig throws a ConfigError naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}\\b`));

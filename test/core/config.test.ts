@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
@@ -24,5 +25,15 @@ describe('TOKEN_BUCKET', () => {
 
   it('when TOKEN_BUCKET is not a number, then the start fails naming it', () => {
     expect(() => loadConfig({ TOKEN_BUCKET: 'soon' })).toThrow(/^TOKEN_BUCKET must be a whole number/);
+  });
+});
+
+describe('WORKERS', () => {
+  it('when nothing is set, then one process serves', () => {
+    expect(loadConfig({}).workers).toBe(1);
+  });
+
+  it('when WORKERS=auto, then there is one worker per core', () => {
+    expect(loadConfig({ WORKERS: 'auto' }).workers).toBe(availableParallelism());
   });
 });

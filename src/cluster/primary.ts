@@ -1,0 +1,94 @@
+import cluster, { type Address, type Worker } from 'node:cluster';
+import type { ScheduledTask } from 'node-cron';
+import type { Config } from '../config.js';
+import { openContext, SERVED_URL_SETTING } from '../context.js';
+import { schedulePrune } from '../jobs/prune-schedule.js';
+import type { Logger } from '../logger.js';
+import { seedDemo } from '../main.js';
+import { createMetrics } from '../metrics.js';
+import { randomInstanceId } from '../playlist/playlist-service.js';
+import { pruneLapsed } from '../subscribers/prune.js';
+import { serveClusterMetrics } from './cluster-metrics.js';
+
+/** How a worker learns the cluster's ETag instance id (see PlaylistService). */
+export const INSTANCE_ENV = 'LINEUP_CLUSTER_INSTANCE';
+
+export interface RunningCluster {
+  /** Where the workers listen, e.g. `http://0.0.0.0:8080`. */
+  url: string;
+  demoUrl?: string;
+  /** Settles if the cluster cannot go on: a worker died before it could listen. */
+  failed: Promise<Error>;
+  /** Stops the prune job, lets every worker finish its requests, closes the database. */
+  stop(): Promise<void>;
+}
+
+/**
+ * WORKERS > 1: the primary process migrates and seeds the database, makes the generated keys
+ * before any worker could race to, runs the prune job once for all, and forks the workers that
+ * serve HTTP on one shared port. A worker that dies after it was listening is replaced; one that
+ * dies before (a port in use, say) stops the cluster, since its replacement would die the same way.
+ */
+export async function startCluster(config: Config, logger: Logger): Promise<RunningCluster> {
+  const context = openContext(config, { logger });
+  context.settings.set(SERVED_URL_SETTING, config.publicUrl);
+  const demoUrl = seedDemo(context);
+  const metrics = createMetrics();
+  const stopServingMetrics = serveClusterMetrics(metrics.registry);
+  const instanceId = randomInstanceId();
+
+  let stopping = false;
+  let fail!: (error: Error) => void;
+  const failed = new Promise<Error>((resolve) => (fail = resolve));
+  const listening = new Set<Worker>();
+
+  const fork = (): Promise<Address> =>
+    new Promise((resolve, reject) => {
+      const worker = cluster.fork({ [INSTANCE_ENV]: instanceId });
+      worker.once('listening', (address: Address) => {
+        listening.add(worker);
+        resolve(address);
+      });
+      worker.once('exit', (code, signal) => {
+        if (stopping) return;
+        if (!listening.delete(worker)) {
+          const error = new Error(`worker ${worker.id} exited (${signal ?? `code ${code}`}) before it was listening`);
+          reject(error);
+          fail(error);
+          return;
+        }
+        logger.error({ worker: worker.id, code, signal }, 'worker exited; starting another');
+        fork().catch(() => {});
+      });
+    });
+
+  let job: ScheduledTask | undefined;
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= stopAll());
+  const stopAll = async () => {
+    stopping = true;
+    await job?.stop();
+    const workers = Object.values(cluster.workers ?? {}).filter((worker) => worker !== undefined);
+    await Promise.all(
+      workers.map((worker) => new Promise<void>((resolve) => {
+        if (worker.isDead()) return resolve();
+        worker.once('exit', () => resolve());
+        worker.process.kill('SIGTERM');
+      })),
+    );
+    stopServingMetrics();
+    context.close();
+  };
+
+  let address: Address;
+  try {
+    [address] = (await Promise.all(Array.from({ length: config.workers }, fork))) as [Address];
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  job = schedulePrune(config.pruneCron, () => pruneLapsed(context.subscribers, context.clock, config.pruneGraceDays), logger, metrics);
+
+  const host = address.addressType === 6 ? `[${address.address}]` : address.address;
+  return { url: `http://${host}:${address.port}`, ...(demoUrl ? { demoUrl } : {}), failed, stop };
+}

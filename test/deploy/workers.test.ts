@@ -1,0 +1,188 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { LINEUP_BIN } from '../build-once.js';
+import { expectAllTokensValid } from '../core/support.js';
+import { fetchFrom, lastLine, runCliCaptured, tempDir } from '../helpers/lineup.js';
+
+const KEY = 'workers-test-key';
+const temp = tempDir('lineup-workers-');
+afterAll(() => temp.cleanup());
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+
+interface Cluster {
+  child: ChildProcess;
+  url: string;
+  env: NodeJS.ProcessEnv;
+  dbPath: string;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `lineup serve` with WORKERS=2, as an operator runs it, on a free port. */
+async function serveCluster(name: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Cluster> {
+  const dbPath = join(temp.dir, `${name}.db`);
+  const env = { LINEUP_DB: dbPath, HOST: '127.0.0.1', PORT: '0', SECURETOKEN_KEY: KEY, LOG_LEVEL: 'info', WORKERS: '2', ...extraEnv };
+  const child = spawn(process.execPath, [LINEUP_BIN, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    const poll = setInterval(() => {
+      const listening = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output);
+      if (listening) {
+        clearInterval(poll);
+        resolve(listening[1]!);
+      }
+    }, 20);
+    child.on('exit', () => {
+      clearInterval(poll);
+      reject(new Error(`serve exited before listening:\n${output}`));
+    });
+  });
+  return { child, url, env, dbPath, output: () => output, exited };
+}
+
+/** Three channels and a subscriber, through the CLI, while the cluster runs. */
+async function withSubscriber(cluster: Cluster): Promise<string> {
+  const script = join(temp.dir, `${Date.now()}-channels.sql`);
+  writeFileSync(script, "INSERT INTO channels (stream, name) VALUES ('news', 'News'), ('live/sport', 'Sport'), ('kids', 'Kids');");
+  expect((await runCliCaptured(['sql', script], cluster.env)).code).toBe(0);
+  const added = await runCliCaptured(['subscriber', 'add', 'alice'], cluster.env);
+  expect(added.code).toBe(0);
+  const { pathname } = new URL(lastLine(added.stdout));
+  return `${cluster.url}${pathname}`;
+}
+
+/** The worker ids in the request log lines for a path. */
+function workersServing(output: string, path: string): Set<number> {
+  const lines = output.split('\n').filter((line) => line.includes('"msg":"request"') && line.includes(`"path":"${path}"`));
+  return new Set(lines.map((line) => JSON.parse(line).worker as number));
+}
+
+/** Child processes of `pid`, from /proc (Linux). */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === pid;
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+}
+
+async function until(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('WORKERS=2', () => {
+  it('when clients connect, then two worker processes share the port and every playlist signs for its client', async () => {
+    const cluster = await serveCluster('spread');
+    const url = await withSubscriber(cluster);
+    // A new connection each time: the primary hands connections to the workers in turn.
+    for (let i = 0; i < 6; i++) {
+      const response = await fetchFrom(url);
+      expect(response.status).toBe(200);
+      // The demo lineup's four channels (first start) and these three.
+      expect(expectAllTokensValid(response.body, '127.0.0.1', KEY)).toHaveLength(7);
+    }
+    await until(() => workersServing(cluster.output(), '/playlist/[key]').size === 2, 'both workers to log requests');
+    expect(childrenOf(cluster.child.pid!)).toHaveLength(2);
+  });
+
+  it('when /metrics is scraped on either worker, then it counts the requests of both', async () => {
+    const cluster = await serveCluster('metrics');
+    const url = await withSubscriber(cluster);
+    for (let i = 0; i < 7; i++) expect((await fetchFrom(url)).status).toBe(200);
+    for (let scrape = 0; scrape < 4; scrape++) {
+      const metrics = await fetchFrom(`${cluster.url}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(metrics.body).toMatch(/^lineup_playlist_requests_total\{outcome="200"\} 7$/m);
+    }
+    expect(workersServing(cluster.output(), '/metrics').size).toBe(2);
+  });
+
+  it('when a refresh lands on the other worker within a bucket, then it gets the same bytes and ETag, and a 304 for it', async () => {
+    const cluster = await serveCluster('etag');
+    const url = await withSubscriber(cluster);
+    const first = await fetchFrom(url);
+    const etag = String(first.headers.etag);
+    for (let i = 0; i < 3; i++) {
+      const again = await fetchFrom(url);
+      expect(again.headers.etag).toBe(etag);
+      expect(again.body).toBe(first.body);
+      expect((await fetchFrom(url, { headers: { 'If-None-Match': etag } })).status).toBe(304);
+    }
+    expect(workersServing(cluster.output(), '/playlist/[key]').size).toBe(2);
+  });
+
+  it('when a worker is killed, then the primary starts another and playlists keep coming', async () => {
+    const cluster = await serveCluster('respawn');
+    const url = await withSubscriber(cluster);
+    const [victim] = childrenOf(cluster.child.pid!);
+    process.kill(victim!, 'SIGKILL');
+    await until(() => cluster.output().includes('"msg":"worker exited; starting another"'), 'the primary to notice');
+    await until(() => childrenOf(cluster.child.pid!).filter((pid) => pid !== victim).length === 2, 'a replacement worker');
+    for (let i = 0; i < 4; i++) expect((await fetchFrom(url)).status).toBe(200);
+  });
+
+  it('when a lapsed subscriber is due, then the primary prunes it once and no worker runs the job', async () => {
+    const cluster = await serveCluster('prune', { PRUNE_CRON: '* * * * * *', PRUNE_GRACE_DAYS: '0' });
+    await withSubscriber(cluster);
+    const script = join(temp.dir, 'lapse.sql');
+    writeFileSync(script, "UPDATE subscribers SET expires_at = datetime('now', '-1 day') WHERE username = 'alice';");
+    expect((await runCliCaptured(['sql', script], cluster.env)).code).toBe(0);
+    const pruneLines = () => cluster.output().split('\n').filter((line) => line.includes('"job":"prune"'));
+    await until(() => pruneLines().length >= 3, 'three prune ticks');
+    const runs = pruneLines().map((line) => JSON.parse(line));
+    for (const run of runs) expect(run.worker).toBeUndefined();
+    expect(runs.reduce((total, run) => total + run.deleted, 0)).toBe(1);
+  });
+
+  it('when the cluster gets SIGTERM, then every process stops, it exits 0 and the database is closed', async () => {
+    const cluster = await serveCluster('sigterm');
+    const url = await withSubscriber(cluster);
+    expect((await fetchFrom(url)).status).toBe(200);
+    const workers = childrenOf(cluster.child.pid!);
+    expect(workers).toHaveLength(2);
+    cluster.child.kill('SIGTERM');
+    expect(await cluster.exited).toEqual({ code: 0, signal: null });
+    for (const pid of workers) expect(existsSync(`/proc/${pid}`)).toBe(false);
+    expect(cluster.output().match(/"msg":"shutting down"/g)).toHaveLength(3);
+    const wal = `${cluster.dbPath}-wal`;
+    expect(existsSync(wal) ? statSync(wal).size : 0).toBe(0);
+  });
+
+  it('when the port is taken, then serve exits 1 naming the error instead of restarting workers', async () => {
+    const first = await serveCluster('taken-first', { WORKERS: '1' });
+    const port = new URL(first.url).port;
+    const dbPath = join(temp.dir, 'taken-second.db');
+    const child = spawn(process.execPath, [LINEUP_BIN, 'serve'], {
+      env: { ...process.env, LINEUP_DB: dbPath, HOST: '127.0.0.1', PORT: port, SECURETOKEN_KEY: KEY, WORKERS: '2' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    children.push(child);
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toContain('EADDRINUSE');
+    expect(stderr).toMatch(/exited \(code 1\) before it was listening/);
+  });
+});
