@@ -1,14 +1,33 @@
-// The ceiling: plain node:http answering pre-rendered playlist bytes, with the same headers.
+// The ceiling: plain node:http answering pre-rendered playlist bytes, with the same headers. With
+// CEILING_WORKERS=N, N processes share the port through node:cluster, as `WORKERS=N` does.
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
-const body = readFileSync(process.argv[2]);
-const server = createServer((_request, response) => {
-  response.writeHead(200, {
-    'Content-Type': 'audio/x-mpegurl; charset=utf-8',
-    'Cache-Control': 'no-store, private',
-    'Content-Length': body.length,
+const workers = Number(process.env.CEILING_WORKERS ?? 1);
+
+if (cluster.isPrimary && workers > 1) {
+  for (let i = 0; i < workers; i++) cluster.fork();
+  let reported = false;
+  cluster.on('listening', (_worker, address) => {
+    if (!reported) process.send?.({ port: address.port });
+    reported = true;
   });
-  response.end(body);
-});
-server.listen(0, '127.0.0.1', () => process.send?.({ port: server.address().port }));
+  process.on('SIGTERM', () => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill();
+    process.exit(0);
+  });
+} else {
+  const body = readFileSync(process.argv[2]);
+  const server = createServer((_request, response) => {
+    response.writeHead(200, {
+      'Content-Type': 'audio/x-mpegurl; charset=utf-8',
+      'Cache-Control': 'no-store, private',
+      'Content-Length': body.length,
+    });
+    response.end(body);
+  });
+  server.listen(0, '127.0.0.1', () => {
+    if (cluster.isPrimary) process.send?.({ port: server.address().port });
+  });
+}

@@ -43,8 +43,11 @@ export async function startLineupServer(env) {
   return { url, pid: child.pid, stop: () => stopChild(child) };
 }
 
-export async function startCeilingServer(bodyFile) {
-  const child = fork(fileURLToPath(new URL('./ceiling-server.js', import.meta.url)), [bodyFile], { stdio: 'inherit' });
+export async function startCeilingServer(bodyFile, workers = 1) {
+  const child = fork(fileURLToPath(new URL('./ceiling-server.js', import.meta.url)), [bodyFile], {
+    stdio: 'inherit',
+    env: { ...process.env, CEILING_WORKERS: String(workers) },
+  });
   const { port } = await new Promise((resolve) => child.once('message', resolve));
   return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => stopChild(child) };
 }
