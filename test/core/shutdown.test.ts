@@ -1,17 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LINEUP_BIN } from '../build-once.js';
 import { fetchFrom, tempDir } from '../helpers/lineup.js';
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+import { type ServeProcess, serveProcess } from '../helpers/serve-process.js';
 
 const temp = tempDir('lineup-shutdown-');
 const children: ChildProcess[] = [];
@@ -19,33 +12,8 @@ afterEach(() => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
 });
 
-/** `lineup serve` as an operator runs it, in its own process, on a free port. */
-async function serve(dbName: string): Promise<Served> {
-  const child = spawn(process.execPath, [LINEUP_BIN, 'serve'], {
-    env: { ...process.env, LINEUP_DB: join(temp.dir, dbName), HOST: '127.0.0.1', PORT: '0', SECURETOKEN_KEY: 'k', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    const poll = setInterval(() => {
-      const listening = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output);
-      if (listening) {
-        clearInterval(poll);
-        resolve(listening[1]!);
-      }
-    }, 20);
-    child.on('exit', () => {
-      clearInterval(poll);
-      reject(new Error(`serve exited before listening:\n${output}`));
-    });
-  });
-  return { child, url, output: () => output, exited };
+function serve(dbName: string): Promise<ServeProcess> {
+  return serveProcess({ LINEUP_DB: join(temp.dir, dbName), HOST: '127.0.0.1', PORT: '0', SECURETOKEN_KEY: 'k', LOG_LEVEL: 'info' }, children);
 }
 
 describe('graceful shutdown', () => {

@@ -5,6 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { LINEUP_BIN } from '../build-once.js';
 import { expectAllTokensValid } from '../core/support.js';
 import { fetchFrom, lastLine, runCliCaptured, tempDir } from '../helpers/lineup.js';
+import { type ServeProcess, serveProcess } from '../helpers/serve-process.js';
 
 const KEY = 'workers-test-key';
 const temp = tempDir('lineup-workers-');
@@ -15,41 +16,16 @@ afterEach(() => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
 });
 
-interface Cluster {
-  child: ChildProcess;
-  url: string;
+interface Cluster extends ServeProcess {
   env: NodeJS.ProcessEnv;
   dbPath: string;
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** `lineup serve` with WORKERS=2, as an operator runs it, on a free port. */
 async function serveCluster(name: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Cluster> {
   const dbPath = join(temp.dir, `${name}.db`);
   const env = { LINEUP_DB: dbPath, HOST: '127.0.0.1', PORT: '0', SECURETOKEN_KEY: KEY, LOG_LEVEL: 'info', WORKERS: '2', ...extraEnv };
-  const child = spawn(process.execPath, [LINEUP_BIN, 'serve'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    const poll = setInterval(() => {
-      const listening = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output);
-      if (listening) {
-        clearInterval(poll);
-        resolve(listening[1]!);
-      }
-    }, 20);
-    child.on('exit', () => {
-      clearInterval(poll);
-      reject(new Error(`serve exited before listening:\n${output}`));
-    });
-  });
-  return { child, url, env, dbPath, output: () => output, exited };
+  return { ...(await serveProcess(env, children)), env, dbPath };
 }
 
 /** Three channels and a subscriber, through the CLI, while the cluster runs. */
