@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { startCluster, INSTANCE_ENV } from '../cluster/primary.js';
+import { INSTANCE_ENV, startCluster } from '../cluster/primary.js';
 import { type Config, loadConfig } from '../config.js';
 import { GENERATED_KEY_SETTING } from '../context.js';
 import { createLogger, type Logger } from '../logger.js';

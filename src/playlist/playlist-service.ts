@@ -5,11 +5,11 @@ import type { StreamFormat } from '../signing/origin.js';
 import { hashPlaylistKey, isWellFormedKey } from '../subscribers/keys.js';
 import type { SubscriberAccess } from '../subscribers/subscriber.js';
 import { type Clock, fromSqlTime } from '../time.js';
+import { BufferRecycler } from './buffer-recycler.js';
 import { expiredPlaylist } from './expiry-placeholder.js';
 import type { LineupCache } from './lineup-cache.js';
 import { type Allocate, renderPlaylist, type Viewer } from './render.js';
 import { ResponseCache } from './response-cache.js';
-import { BufferRecycler } from './buffer-recycler.js';
 import { bucketSalt, bucketStart, type TokenBucketSettings } from './token-bucket.js';
 
 export interface SubscriberSource {
