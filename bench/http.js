@@ -1,7 +1,7 @@
 // Child processes: the real server (`lineup serve`), the ceiling server and autocannon itself, so
 // that the load generator never shares an event loop with what it measures.
 import { execFile, fork, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -80,4 +80,28 @@ export function rssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
   return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+/** RSS of a process and its children (WORKERS), added up; the peak is the sum of each one's peak. */
+export function treeRssMb(pid) {
+  const children = readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid;
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+  return [pid, ...children.map(Number)].reduce(
+    (total, one) => {
+      try {
+        const { rss, peak } = rssMb(one);
+        return { rss: total.rss + rss, peak: total.peak + peak };
+      } catch {
+        return total; // exited meanwhile
+      }
+    },
+    { rss: 0, peak: 0 },
+  );
 }

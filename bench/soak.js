@@ -1,4 +1,4 @@
-// `npm run soak [-- --clients 20 --seconds 120 --channels 1000]`: a script, not a test. The real
+// `npm run soak [-- --clients 20 --seconds 120 --channels 1000 --workers 1]`: a script, not a test. The real
 // server (`lineup serve`) in a child process serves a 1,000-channel lineup to N concurrent clients
 // (autocannon, in its own process) for T seconds, while the prune job runs every 5 s and an admin
 // connection keeps rewriting the lineup and adding lapsed subscribers for the job to delete.
@@ -7,7 +7,7 @@ import { hash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
-import { loadTest, rssMb, startLineupServer } from './http.js';
+import { loadTest, startLineupServer, treeRssMb } from './http.js';
 
 const { values } = parseArgs({
   options: {
@@ -15,6 +15,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '120' },
     channels: { type: 'string', default: '1000' },
     'admin-every-ms': { type: 'string', default: '500' },
+    workers: { type: 'string', default: '1' },
   },
 });
 const clients = Number(values.clients);
@@ -41,6 +42,7 @@ const server = await startLineupServer({
   PRUNE_CRON: '*/5 * * * * *',
   PRUNE_GRACE_DAYS: '7',
   LOG_LEVEL: 'warn',
+  WORKERS: values.workers,
 });
 const admin = new Database(fixture.dbPath);
 admin.pragma('busy_timeout = 5000');
@@ -49,7 +51,7 @@ const rss = [];
 const adminErrors = [];
 let rounds = 0;
 const started = Date.now();
-const sampler = setInterval(() => rss.push({ s: Math.round((Date.now() - started) / 1000), mb: Math.round(rssMb(server.pid).rss * 10) / 10 }), 2000);
+const sampler = setInterval(() => rss.push({ s: Math.round((Date.now() - started) / 1000), mb: Math.round(treeRssMb(server.pid).rss * 10) / 10 }), 2000);
 const changer = setInterval(() => {
   try {
     adminScript(admin, ++rounds);
@@ -80,12 +82,12 @@ const mean = (samples) => samples.reduce((sum, sample) => sum + sample.mb, 0) / 
 const growthMb = rss.length >= 4 ? Math.round((mean(rss.slice(-quarter)) - mean(rss.slice(-2 * quarter, -quarter))) * 10) / 10 : 0;
 const errors = result.errors + result.non2xx + adminErrors.length;
 
-console.log(`soak: ${clients} clients × ${seconds} s against ${channels} channels; admin script every ${adminEveryMs} ms; prune every 5 s`);
+console.log(`soak: ${clients} clients × ${seconds} s against ${channels} channels, WORKERS=${values.workers}; admin script every ${adminEveryMs} ms; prune every 5 s`);
 console.log(`requests/s ${Math.round(result.reqPerSec)}  p99 ${result.p99Ms} ms  200s ${ok200}`);
 console.log(`errors ${errors} (client errors/timeouts ${result.errors}, non-2xx ${result.non2xx}, admin script failures ${adminErrors.length})`);
 console.log(`admin rounds ${rounds}  pruned ${pruned}  prune failures ${pruneFailures}`);
 console.log(`RSS MB over time: ${rss.map((sample) => `${sample.s}s:${sample.mb}`).join(' ')}`);
 console.log(`RSS growth over the last half ${growthMb} MB (${growthMb <= 20 ? 'flat' : 'GROWING'})`);
-console.log(JSON.stringify({ clients, seconds, channels, errors, p99Ms: result.p99Ms, reqPerSec: result.reqPerSec, pruned, pruneFailures, adminRounds: rounds, rssMb: rss, rssGrowthMb: growthMb }));
+console.log(JSON.stringify({ clients, seconds, channels, workers: Number(values.workers), errors, p99Ms: result.p99Ms, reqPerSec: result.reqPerSec, pruned, pruneFailures, adminRounds: rounds, rssMb: rss, rssGrowthMb: growthMb }));
 if (adminErrors.length) console.error(`first admin failure: ${adminErrors[0]}`);
 process.exitCode = errors === 0 && growthMb <= 20 ? 0 : 1;
