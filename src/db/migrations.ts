@@ -108,6 +108,23 @@ export const migrations: readonly string[] = [
     UNIQUE (origin_key, import_key)
   ) STRICT;
   `,
+  /* 3: keys replaced by a rotation, so that an old URL is told so instead of "no such playlist" */ `
+  -- Filled by the trigger on every change of key_hash (lineup subscriber rotate, or an admin's
+  -- UPDATE), so that an app still holding the old URL gets a 403 saying it was replaced, and its
+  -- retries never count as key guesses. Removing the subscriber removes its old keys too.
+  CREATE TABLE retired_keys (
+    key_hash      TEXT PRIMARY KEY CHECK (length(key_hash) = 64),
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    retired_at    TEXT NOT NULL DEFAULT (datetime('now'))
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX retired_keys_subscriber ON retired_keys (subscriber_id);
+
+  CREATE TRIGGER subscribers_retire_key AFTER UPDATE OF key_hash ON subscribers
+    WHEN OLD.key_hash IS NOT NULL AND OLD.key_hash IS NOT NEW.key_hash
+  BEGIN
+    INSERT OR REPLACE INTO retired_keys (key_hash, subscriber_id) VALUES (OLD.key_hash, OLD.id);
+  END;
+  `,
 ];
 
 /** Brings the schema up to date, each step in its own transaction. */

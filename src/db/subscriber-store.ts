@@ -77,6 +77,7 @@ export class SubscriberStore {
   private readonly updateKeyHash;
   private readonly deleteByUsername;
   private readonly deleteExpiredBefore;
+  private readonly retiredKey;
 
   constructor(private readonly db: Db) {
     this.accessByKeyHash = db.prepare(`${SELECT_ACCESS} WHERE s.key_hash = ?`);
@@ -95,12 +96,18 @@ export class SubscriberStore {
     this.updateKeyHash = db.prepare('UPDATE subscribers SET key_hash = ? WHERE username = ?');
     this.deleteByUsername = db.prepare('DELETE FROM subscribers WHERE username = ?');
     this.deleteExpiredBefore = db.prepare('DELETE FROM subscribers WHERE expires_at < ? RETURNING username').pluck();
+    this.retiredKey = db.prepare('SELECT 1 FROM retired_keys WHERE key_hash = ?').pluck();
   }
 
   /** The subscriber behind a playlist key's hash, or undefined. */
   findAccess(keyHash: string): SubscriberAccess | undefined {
     const row = this.accessByKeyHash.get(keyHash) as AccessRecord | undefined;
     return row && toAccess(row);
+  }
+
+  /** Whether a key's hash belonged to a subscriber who has since been given another key. */
+  isRetired(keyHash: string): boolean {
+    return this.retiredKey.get(keyHash) !== undefined;
   }
 
   find(username: string): Subscriber | undefined {

@@ -14,6 +14,7 @@ import { bucketSalt, bucketStart, type TokenBucketSettings } from './token-bucke
 
 export interface SubscriberSource {
   findAccess(keyHash: string): SubscriberAccess | undefined;
+  isRetired(keyHash: string): boolean;
   findAccessByUsername(username: string): SubscriberAccess;
 }
 
@@ -77,11 +78,20 @@ export interface PlaylistOptions {
   instanceId?: string;
 }
 
-/** The subscriber behind a playlist key. @throws UnknownKeyError for a malformed, unknown or rotated key. */
+export const REPLACED_KEY_MESSAGE = 'This playlist URL has been replaced. Ask your provider for the new one.';
+
+/**
+ * The subscriber behind a playlist key. @throws UnknownKeyError for a malformed or unknown key,
+ * ForbiddenError for one that a rotation replaced: its holder was a subscriber, so the app says why,
+ * and its retries are not guesses.
+ */
 export function subscriberForKey(subscribers: SubscriberSource, key: string): SubscriberAccess {
-  const subscriber = isWellFormedKey(key) ? subscribers.findAccess(hashPlaylistKey(key)) : undefined;
-  if (!subscriber) throw new UnknownKeyError();
-  return subscriber;
+  if (!isWellFormedKey(key)) throw new UnknownKeyError();
+  const keyHash = hashPlaylistKey(key);
+  const subscriber = subscribers.findAccess(keyHash);
+  if (subscriber) return subscriber;
+  if (subscribers.isRetired(keyHash)) throw new ForbiddenError(REPLACED_KEY_MESSAGE);
+  throw new UnknownKeyError();
 }
 
 /** Serves a playlist request, from key to M3U, for both HTTP and `lineup render`. */

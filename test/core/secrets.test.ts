@@ -71,7 +71,7 @@ describe('no secret reaches a log', () => {
     expect((await cli(['subscriber', 'enable', 'alice'])).code).toBe(0);
     const rotated = await cli(['subscriber', 'rotate', 'alice']);
     playlistKeys.push(keyOf(lastLine(rotated.stdout)));
-    expect((await fetchAndCollect(aliceUrl)).status).toBe(404);
+    expect((await fetchAndCollect(aliceUrl)).status).toBe(403);
     expect((await fetchAndCollect(onServer(lineup, lastLine(rotated.stdout)))).status).toBe(200);
     expect((await cli(['render', 'alice', '--ip', '10.0.0.1'])).code).toBe(0);
     expect((await cli(['subscriber', 'list'])).code).toBe(0);

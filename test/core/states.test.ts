@@ -43,18 +43,35 @@ describe('subscriber states over HTTP', () => {
     expect(unknown.body).not.toMatch(STACK);
   });
 
-  it('when the URL is rotated, then the old URL answers 404 and the new one works', async () => {
+  it('when the URL is rotated, then the old URL answers 403 saying it was replaced, and the new one works', async () => {
     const oldUrl = await addSubscriber(lineup, 'rotor');
     const rotated = await lineup.cli(['subscriber', 'rotate', 'rotor']);
     expect(rotated.code).toBe(0);
     const newUrl = onServer(lineup, lastLine(rotated.stdout));
     expect(newUrl).not.toBe(oldUrl);
     const old = await fetchFrom(oldUrl);
-    expect(old.status).toBe(404);
-    expect(old.body).toBe((await fetchFrom(`${lineup.url}/playlist/AAAAAAAAAAAAAAAAAAAAAAAA.m3u`)).body);
+    expect(old.status).toBe(403);
+    expect(old.headers['content-type']).toMatch(/^text\/plain/);
+    expect(old.body).toBe('This playlist URL has been replaced. Ask your provider for the new one.\n');
     const fresh = await fetchFrom(newUrl);
     expect(fresh.status).toBe(200);
     expectAllTokensValid(fresh.body, '127.0.0.1');
+  });
+
+  it('when the key is changed twice, the second time by an admin UPDATE, then both old URLs are told they were replaced', async () => {
+    const first = await addSubscriber(lineup, 'twice');
+    const second = onServer(lineup, lastLine((await lineup.cli(['subscriber', 'rotate', 'twice'])).stdout));
+    await applySql(lineup, `UPDATE subscribers SET key_hash = '${'ab'.repeat(32)}' WHERE username = 'twice';`);
+    for (const url of [first, second]) expect((await fetchFrom(url)).status).toBe(403);
+  });
+
+  it('when a rotated subscriber is removed, then the old URL answers 404 like any unknown key', async () => {
+    const oldUrl = await addSubscriber(lineup, 'rotated-then-gone');
+    expect((await lineup.cli(['subscriber', 'rotate', 'rotated-then-gone'])).code).toBe(0);
+    expect((await lineup.cli(['subscriber', 'remove', 'rotated-then-gone'])).code).toBe(0);
+    const old = await fetchFrom(oldUrl);
+    expect(old.status).toBe(404);
+    expect(old.body).toBe((await fetchFrom(`${lineup.url}/playlist/AAAAAAAAAAAAAAAAAAAAAAAA.m3u`)).body);
   });
 
   it('when an expired subscriber is renewed, then the same URL works again', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GuessLimiter, guessBucket } from '../../src/http/guess-limiter.js';
 import { addSubscriber } from '../core/support.js';
-import { fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
+import { fetchFrom, lastLine, onServer, startTestLineup, type TestLineup } from '../helpers/lineup.js';
 
 describe('guessBucket', () => {
   it('when the address is IPv4, then it is counted on its own', () => {
@@ -105,6 +105,18 @@ describe('key guessing against the real server', () => {
       expect((await fetchFrom(`${lineup.url}/play/${key}/99999.m3u8`, { localAddress: '127.0.0.4' })).status).toBe(404);
     }
     expect((await fetchFrom(aliceUrl, { localAddress: '127.0.0.4' })).status).toBe(200);
+  });
+
+  it('when an app keeps fetching a URL that a rotation replaced, then that is not guessing and the new URL is never blocked', async () => {
+    const oldUrl = await addSubscriber(lineup, 'rotating');
+    const rotated = await lineup.cli(['subscriber', 'rotate', 'rotating']);
+    const newUrl = onServer(lineup, lastLine(rotated.stdout));
+    const oldKey = /\/playlist\/([^/.]+)\.m3u/.exec(oldUrl)![1]!;
+    for (let i = 0; i < 4; i++) {
+      expect((await fetchFrom(oldUrl, { localAddress: '127.0.0.6' })).status).toBe(403);
+      expect((await fetchFrom(`${lineup.url}/play/${oldKey}/1.m3u8`, { localAddress: '127.0.0.6' })).status).toBe(403);
+    }
+    expect((await fetchFrom(newUrl, { localAddress: '127.0.0.6' })).status).toBe(200);
   });
 
   it('when unknown keys are tried on /play, then they count like playlist guesses', async () => {

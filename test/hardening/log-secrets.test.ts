@@ -46,7 +46,7 @@ describe('secrets in logs', () => {
 
     const rotated = await lineup.cli(['subscriber', 'rotate', 'bob']);
     secrets.add(keyOf(lastLine(rotated.stdout)));
-    expect((await fetchFrom(bob)).status).toBe(404);
+    expect((await fetchFrom(bob)).status).toBe(403);
     expect((await fetchFrom(onServer(lineup, lastLine(rotated.stdout)))).status).toBe(200);
 
     await lineup.cli(['subscriber', 'disable', 'carol']);

@@ -108,13 +108,14 @@ describe('redirect mode playlists', () => {
     expect(refused.body.toLowerCase()).toContain('disabled');
   });
 
-  it('when the key is rotated, then the old links answer 404 like an unknown playlist, and the new ones work', async () => {
+  it('when the key is rotated, then the old links answer 403 saying so, and the new ones work', async () => {
     const url = await addSubscriber(lineup, 'dave');
     const rotated = await lineup.cli(['subscriber', 'rotate', 'dave']);
     expect(rotated.code).toBe(0);
     const old = await fetchFrom(play(`${NEWS}.m3u8`, keyOf(url)));
-    expect(old.status).toBe(404);
-    expect(old.body).toBe('No such playlist\n');
+    expect(old.status).toBe(403);
+    expect(old.headers.location).toBeUndefined();
+    expect(old.body).toMatch(/has been replaced/);
     await redirectFrom(play(`${NEWS}.m3u8`, keyOf(onServer(lineup, lastLine(rotated.stdout)))));
   });
 
