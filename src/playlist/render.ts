@@ -54,31 +54,33 @@ function signFills(playlist: CompiledPlaylist, viewer: Viewer): Fills {
   const { entries } = playlist;
   const queryFor = boundQueries(viewer);
   const keyFrame = Buffer.from(viewer.key ?? UNKNOWN_VIEWER_KEY, 'utf8');
-  const frames = new Array<Buffer>(entries.length);
-  const digests = new Array<string>(entries.length);
-  const digestAts = new Int32Array(entries.length);
+  const queries = new Array<BoundQuery | undefined>(entries.length);
   let width = 0;
   for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!;
-    if (entry.redirect) {
-      frames[i] = keyFrame;
-      digests[i] = '';
-    } else {
-      const query = queryFor(entry.origin);
-      frames[i] = query.frame;
-      digestAts[i] = query.digestAt;
-      digests[i] = query.digest(entry.signable);
-    }
-    if (i === 0) width = frames[i]!.length;
-    else if (frames[i]!.length !== width) width = VARIED_WIDTH;
+    const query = entries[i]!.redirect ? undefined : queryFor(entries[i]!.origin);
+    queries[i] = query;
+    const entryWidth = query ? query.frame.length : keyFrame.length;
+    if (i === 0) width = entryWidth;
+    else if (entryWidth !== width) width = VARIED_WIDTH;
   }
+  // Slots are written in order, and an entry's second slot (its catch-up source) follows its first
+  // with the same fill: copied, not signed again.
+  let lastEntry = -1;
+  let lastAt = 0;
   return {
     width,
-    widthOf: (entry) => frames[entry]!.length,
+    widthOf: (entry) => queries[entry]?.frame.length ?? keyFrame.length,
     write(out, at, entry) {
-      out.set(frames[entry]!, at);
-      const digest = digests[entry]!;
-      if (digest !== '') out.write(digest, at + digestAts[entry]!, 'latin1');
+      const query = queries[entry];
+      const frame = query ? query.frame : keyFrame;
+      if (entry === lastEntry) {
+        out.copyWithin(at, lastAt, lastAt + frame.length);
+      } else {
+        out.set(frame, at);
+        query?.writeDigest(entries[entry]!.signable, out, at);
+      }
+      lastEntry = entry;
+      lastAt = at;
     },
   };
 }

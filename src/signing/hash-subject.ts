@@ -3,6 +3,9 @@ import { hash } from 'node:crypto';
 /** Enough for an IPv6 address, both times, a 32-character key and the longest salt. */
 const SUFFIX_ROOM = 128;
 
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+export const SHA1_HEX_WIDTH = 40;
+
 /**
  * What a token hashes for one stream (its name, id or path) as UTF-8 bytes, with room after them
  * for the part every token of a viewer shares. A playlist prepares these once per lineup, so that
@@ -26,8 +29,12 @@ export class HashSubject {
     this.input = this.bytes.subarray(0, encoded.length);
   }
 
-  /** `sha1(text + suffix)` in hex. */
-  sha1With(suffix: Buffer): string {
+  /**
+   * `sha1(text + suffix)` as 40 lowercase hex characters, written into `out` at `at`. The digest
+   * comes back as 20 one-byte characters and is hex-encoded straight into place: a hex string per
+   * channel, copied afterwards, cost more.
+   */
+  writeSha1Hex(suffix: Buffer, out: Buffer, at: number): void {
     const length = this.textBytes + suffix.length;
     if (this.input.length !== length) {
       if (this.bytes.length < length) {
@@ -38,6 +45,11 @@ export class HashSubject {
       this.input = this.bytes.subarray(0, length);
     }
     this.bytes.set(suffix, this.textBytes);
-    return hash('sha1', this.input);
+    const digest = hash('sha1', this.input, 'binary');
+    for (let i = 0, to = at; i < digest.length; i++) {
+      const byte = digest.charCodeAt(i);
+      out[to++] = HEX_DIGITS[byte >> 4]!;
+      out[to++] = HEX_DIGITS[byte & 15]!;
+    }
   }
 }

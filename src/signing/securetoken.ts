@@ -1,4 +1,4 @@
-import { HashSubject } from './hash-subject.js';
+import { HashSubject, SHA1_HEX_WIDTH } from './hash-subject.js';
 
 /** What the Flussonic securetoken hash covers, besides the stream subject. */
 export interface SecuretokenInput {
@@ -19,8 +19,8 @@ export const NO_CHECK_IP = 'no_check_ip';
 export interface SecuretokenBinding {
   /** `-salt-end-start`: end precedes start on the wire. */
   tail: string;
-  /** `sha1(subject + ip + start + end + key + salt)`, 40 hex characters. */
-  digest(subject: HashSubject): string;
+  /** Writes `sha1(subject + ip + start + end + key + salt)`, 40 hex characters, into `out` at `at`. */
+  writeDigest(subject: HashSubject, out: Buffer, at: number): void;
 }
 
 /**
@@ -32,12 +32,14 @@ export function securetokenFor(shared: Omit<SecuretokenInput, 'subject'>): Secur
   const afterSubject = Buffer.from(ip + starttime + endtime + key + salt, 'utf8');
   return {
     tail: `-${salt}-${endtime}-${starttime}`,
-    digest: (subject) => subject.sha1With(afterSubject),
+    writeDigest: (subject, out, at) => subject.writeSha1Hex(afterSubject, out, at),
   };
 }
 
 /** `sha1(subject + ip + start + end + key + salt)-salt-end-start`. */
 export function securetoken(input: SecuretokenInput): string {
   const binding = securetokenFor(input);
-  return binding.digest(new HashSubject(input.subject)) + binding.tail;
+  const digest = Buffer.alloc(SHA1_HEX_WIDTH);
+  binding.writeDigest(new HashSubject(input.subject), digest, 0);
+  return digest.toString('latin1') + binding.tail;
 }

@@ -1,4 +1,4 @@
-import { HashSubject } from './hash-subject.js';
+import { HashSubject, SHA1_HEX_WIDTH } from './hash-subject.js';
 import { secureLinkMd5 } from './nginx-secure-link.js';
 import { encodedStreamName, encodedStreamPath, type Origin, type SigningScheme, type StreamFormat, streamPath } from './origin.js';
 import { NO_CHECK_IP, securetokenFor } from './securetoken.js';
@@ -34,10 +34,8 @@ export function signableStream(stream: string, path: string, origin: Origin): Si
 export interface BoundQuery {
   /** The query as ASCII, with blanks where the digest goes. */
   frame: Buffer;
-  /** Where the digest starts in the frame. */
-  digestAt: number;
-  /** ASCII, exactly as long as the blanks. */
-  digest(stream: SignableStream): string;
+  /** Writes the stream's digest over the blanks of a copy of the frame at `frameAt` in `out`. */
+  writeDigest(stream: SignableStream, out: Buffer, frameAt: number): void;
 }
 
 /**
@@ -47,12 +45,11 @@ export interface BoundQuery {
  */
 export type SchemeSigner = (ip: string, now: number, origin: Origin, salt: string) => BoundQuery;
 
-/** A frame: the text before the digest, blanks as wide as it, the text after. */
-function frame(before: string, digestWidth: number, after: string): Pick<BoundQuery, 'frame' | 'digestAt'> {
+/** A frame: the text before the digest, blanks as wide as it, the text after; and where the digest goes. */
+function frame(before: string, digestWidth: number, after: string): { frame: Buffer; digestAt: number } {
   return { frame: Buffer.from(before + ' '.repeat(digestWidth) + after, 'latin1'), digestAt: before.length };
 }
 
-const SHA1_HEX_WIDTH = 40;
 const MD5_BASE64URL_WIDTH = 22;
 
 const flussonic: SchemeSigner = (ip, now, origin, salt) => {
@@ -64,15 +61,18 @@ const flussonic: SchemeSigner = (ip, now, origin, salt) => {
     key: origin.secret,
     salt,
   });
-  return { ...frame('token=', SHA1_HEX_WIDTH, token.tail), digest: (stream) => token.digest(stream.subject) };
+  const { frame: text, digestAt } = frame('token=', SHA1_HEX_WIDTH, token.tail);
+  return { frame: text, writeDigest: (stream, out, frameAt) => token.writeDigest(stream.subject, out, frameAt + digestAt) };
 };
 
 const nginx: SchemeSigner = (ip, now, origin) => {
   const expires = now + origin.tokenTtl;
   const boundIp = origin.ipBinding === 'none' ? '' : ip;
+  const { frame: text, digestAt } = frame('md5=', MD5_BASE64URL_WIDTH, `&expires=${expires}`);
   return {
-    ...frame('md5=', MD5_BASE64URL_WIDTH, `&expires=${expires}`),
-    digest: (stream) => secureLinkMd5({ uri: stream.path, ip: boundIp, expires, secret: origin.secret }),
+    frame: text,
+    writeDigest: (stream, out, frameAt) =>
+      void out.write(secureLinkMd5({ uri: stream.path, ip: boundIp, expires, secret: origin.secret }), frameAt + digestAt, 'latin1'),
   };
 };
 
@@ -86,9 +86,9 @@ export function bindQuery(ip: string, now: number, origin: Origin, salt: string)
 
 /** The query for one stream as text, for links signed one at a time. */
 export function queryText(bound: BoundQuery, stream: SignableStream): string {
-  const digest = bound.digest(stream);
-  const frameText = bound.frame.toString('latin1');
-  return frameText.slice(0, bound.digestAt) + digest + frameText.slice(bound.digestAt + digest.length);
+  const query = Buffer.from(bound.frame);
+  bound.writeDigest(stream, query, 0);
+  return query.toString('latin1');
 }
 
 export interface SignOptions {
