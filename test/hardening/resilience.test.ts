@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import Koa from 'koa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { UnavailableError } from '../../src/errors.js';
 import { errorHandler } from '../../src/http/error-handler.js';
 import { runPruneOnce } from '../../src/jobs/prune-schedule.js';
 import { pruneLapsed } from '../../src/subscribers/prune.js';
@@ -107,6 +108,28 @@ describe('SQLITE_BUSY on the request path', () => {
       holder.close();
       db.close();
       cleanup();
+    }
+  });
+});
+
+describe('something briefly out of reach (UnavailableError)', () => {
+  it('when a scrape cannot get the other workers\' metrics, then 503 with Retry-After and the reason', async () => {
+    const { logger } = captureLogs();
+    const app = new Koa();
+    app.silent = true;
+    app.use(errorHandler(logger));
+    app.use(() => {
+      throw new UnavailableError('Metrics are unavailable for a moment; try again');
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const answer = await fetchFrom(`http://127.0.0.1:${(server.address() as { port: number }).port}/metrics`);
+      expect(answer.status).toBe(503);
+      expect(Number(answer.headers['retry-after'])).toBeGreaterThan(0);
+      expect(answer.body).toBe('Metrics are unavailable for a moment; try again\n');
+    } finally {
+      server.close();
     }
   });
 });
