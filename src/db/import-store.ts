@@ -1,6 +1,7 @@
 import { BadInputError } from '../errors.js';
 import { type ImportedValues, importedValues, mergeReimport, sameValues } from '../import/reimport.js';
 import type { ImportEntry } from '../import/upstream-m3u.js';
+import { type ChannelValueColumns, fromColumns, toColumns } from './channel-columns.js';
 import type { Db } from './open.js';
 
 export interface ImportTarget {
@@ -24,38 +25,7 @@ export interface ImportSummary {
   packageCreated: boolean;
 }
 
-/** The imported values as `channels` and `channel_imports` columns. */
-interface ValueColumns {
-  name: string;
-  number: number | null;
-  group_title: string;
-  logo: string;
-  tvg_id: string;
-  catchup_days: number;
-  radio: number;
-}
-
 const VALUE_COLUMNS = 'name, number, group_title, logo, tvg_id, catchup_days, radio';
-
-const toColumns = (values: ImportedValues): ValueColumns => ({
-  name: values.name,
-  number: values.number,
-  group_title: values.groupTitle,
-  logo: values.logo,
-  tvg_id: values.tvgId,
-  catchup_days: values.catchupDays,
-  radio: values.radio ? 1 : 0,
-});
-
-const fromColumns = (row: ValueColumns): ImportedValues => ({
-  name: row.name,
-  number: row.number,
-  groupTitle: row.group_title,
-  logo: row.logo,
-  tvgId: row.tvg_id,
-  catchupDays: row.catchup_days,
-  radio: row.radio === 1,
-});
 
 interface Tracked {
   channelId: number;
@@ -70,12 +40,12 @@ function readTracked(db: Db, originKey: string): Map<string, Tracked> {
     (
       db
         .prepare(`SELECT id, ${VALUE_COLUMNS} FROM channels WHERE id IN (SELECT channel_id FROM channel_imports WHERE origin_key = ?)`)
-        .all(originKey) as Array<ValueColumns & { id: number }>
+        .all(originKey) as Array<ChannelValueColumns & { id: number }>
     ).map((row) => [row.id, fromColumns(row)]),
   );
   const records = db
     .prepare(`SELECT channel_id, import_key, source, ${VALUE_COLUMNS} FROM channel_imports WHERE origin_key = ?`)
-    .all(originKey) as Array<ValueColumns & { channel_id: number; import_key: string; source: string }>;
+    .all(originKey) as Array<ChannelValueColumns & { channel_id: number; import_key: string; source: string }>;
   return new Map(
     records.map((row) => [
       row.import_key,

@@ -1,18 +1,12 @@
+import { type ChannelValueColumns, fromColumns } from './channel-columns.js';
 import { idList } from './id-list.js';
 import type { Db } from './open.js';
 import type { Channel } from '../playlist/lineup.js';
 import type { HashSubject, IpBinding, LinkMode, OriginRow, SigningScheme } from '../signing/origin.js';
 
-interface ChannelRecord {
+interface ChannelRecord extends ChannelValueColumns {
   id: number;
   stream: string;
-  name: string;
-  number: number | null;
-  group_title: string;
-  logo: string;
-  tvg_id: string;
-  catchup_days: number;
-  radio: number;
   origin: string | null;
   package_ids: string | null;
 }
@@ -61,13 +55,7 @@ export class LineupStore {
     return (this.channelsQuery.all() as ChannelRecord[]).map((row) => ({
       id: row.id,
       stream: row.stream,
-      name: row.name,
-      number: row.number,
-      groupTitle: row.group_title,
-      logo: row.logo,
-      tvgId: row.tvg_id,
-      catchupDays: row.catchup_days,
-      radio: row.radio === 1,
+      ...fromColumns(row),
       origin: row.origin,
       packageIds: idList(row.package_ids),
     }));
