@@ -1,4 +1,5 @@
 import type { Origin } from '../signing/origin.js';
+import { type Sha1Batch, type Sha1Slot, type Sha1Slots, sha1Slots, writeSha1Fills } from '../signing/sha1-lanes.js';
 import { type BoundQuery, bindQuery } from '../signing/sign.js';
 import type { CompiledPlaylist } from './compile.js';
 
@@ -29,10 +30,20 @@ export function renderPlaylist(playlist: CompiledPlaylist, viewer: Viewer, alloc
   const fills = signFills(playlist, viewer);
   if (fills.width === VARIED_WIDTH) return assemble(playlist, fills, allocate);
   // The usual case: every fill as wide as the others, so the fixed text is one copy of a template.
-  const { template, slotOffsets, slotEntries } = layoutFor(playlist, fills.width);
-  const out = allocate(template.length);
-  out.set(template, 0);
-  for (let slot = 0; slot < slotOffsets.length; slot++) fills.write(out, slotOffsets[slot]!, slotEntries[slot]!);
+  const layout = layoutFor(playlist, fills.width);
+  const out = allocate(layout.template.length);
+  const batches: Sha1Batch[] = [];
+  const oneByOne: SlotGroup[] = [];
+  for (const group of layout.groups) {
+    const query = group.origin && fills.queryFor(group.origin);
+    if (query?.sha1) batches.push({ slots: sha1SlotsOf(group, layout, playlist), fill: { frame: query.frame, ...query.sha1 } });
+    else oneByOne.push(group);
+  }
+  if (batches.length > 0) writeSha1Fills(out, layout.template, batches);
+  else out.set(layout.template, 0);
+  for (const { slots } of oneByOne) {
+    for (const slot of slots) fills.write(out, layout.slotOffsets[slot]!, layout.slotEntries[slot]!);
+  }
   return out;
 }
 
@@ -46,11 +57,16 @@ interface Fills {
   write(out: Buffer, at: number, entry: number): void;
 }
 
+/** A viewer's fills, and the query each origin is bound to. */
+interface SignedFills extends Fills {
+  queryFor(origin: Origin): BoundQuery;
+}
+
 /**
  * Each entry's fill is a frame its origin shares for this viewer (the query, or in redirect mode the
  * playlist key) with the entry's own digest written into it: ASCII throughout, one byte a character.
  */
-function signFills(playlist: CompiledPlaylist, viewer: Viewer): Fills {
+function signFills(playlist: CompiledPlaylist, viewer: Viewer): SignedFills {
   const { entries } = playlist;
   const queryFor = boundQueries(viewer);
   const keyFrame = Buffer.from(viewer.key ?? UNKNOWN_VIEWER_KEY, 'utf8');
@@ -69,6 +85,7 @@ function signFills(playlist: CompiledPlaylist, viewer: Viewer): Fills {
   let lastAt = 0;
   return {
     width,
+    queryFor,
     widthOf: (entry) => queries[entry]?.frame.length ?? keyFrame.length,
     write(out, at, entry) {
       const query = queries[entry];
@@ -91,6 +108,52 @@ interface Layout {
   slotOffsets: Int32Array;
   /** The entry whose fill goes in each slot (an entry with catch-up has two slots). */
   slotEntries: Int32Array;
+  /** The slots by origin, and the redirect-mode slots on their own. */
+  groups: SlotGroup[];
+}
+
+/** Slots whose fills one bound query writes: an origin's, or (origin undefined) redirect links. */
+interface SlotGroup {
+  origin: Origin | undefined;
+  /** Indices into the layout's slots, in order: an entry's slots come one after the other. */
+  slots: number[];
+  /** The group as the batch signer takes it, made on first use. */
+  sha1?: Sha1Slots;
+}
+
+function groupSlots(playlist: CompiledPlaylist, slotEntries: Int32Array): SlotGroup[] {
+  const groups = new Map<Origin | undefined, SlotGroup>();
+  slotEntries.forEach((entryIndex, slot) => {
+    const entry = playlist.entries[entryIndex]!;
+    const origin = entry.redirect ? undefined : entry.origin;
+    let group = groups.get(origin);
+    if (!group) groups.set(origin, (group = { origin, slots: [] }));
+    group.slots.push(slot);
+  });
+  return [...groups.values()];
+}
+
+/** One batch slot per entry of the group; an entry's further slot (its catch-up source) gets a copy. */
+function sha1SlotsOf(group: SlotGroup, layout: Layout, playlist: CompiledPlaylist): Sha1Slots {
+  if (group.sha1) return group.sha1;
+  const slots: Sha1Slot[] = [];
+  const subjects: Buffer[] = [];
+  let subjectStart = 0;
+  group.slots.forEach((slot, i) => {
+    const entry = layout.slotEntries[slot]!;
+    const last = slots[slots.length - 1];
+    // An entry's slots are consecutive and share its origin, so its first one is just before.
+    if (last && i > 0 && layout.slotEntries[group.slots[i - 1]!] === entry) {
+      if (last.copyAt !== -1) throw new Error('an entry has more than two fills');
+      last.copyAt = layout.slotOffsets[slot]!;
+      return;
+    }
+    const subject = Buffer.from(playlist.entries[entry]!.signable.subject.text, 'utf8');
+    slots.push({ subjectStart, subjectLength: subject.length, fillAt: layout.slotOffsets[slot]!, copyAt: -1 });
+    subjects.push(subject);
+    subjectStart += subject.length;
+  });
+  return (group.sha1 = sha1Slots(slots, subjects));
 }
 
 /**
@@ -115,7 +178,8 @@ function layoutFor(playlist: CompiledPlaylist, fillWidth: number): Layout {
       owners.push(entry);
       offsets.push(offset);
     });
-    layout = { template, slotOffsets: Int32Array.from(offsets), slotEntries: Int32Array.from(owners) };
+    const slotEntries = Int32Array.from(owners);
+    layout = { template, slotOffsets: Int32Array.from(offsets), slotEntries, groups: groupSlots(playlist, slotEntries) };
     byLength.set(fillWidth, layout);
   }
   return layout;

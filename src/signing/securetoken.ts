@@ -19,6 +19,8 @@ export const NO_CHECK_IP = 'no_check_ip';
 export interface SecuretokenBinding {
   /** `-salt-end-start`: end precedes start on the wire. */
   tail: string;
+  /** `ip + start + end + key + salt` as UTF-8: what the digest hashes after the subject. */
+  suffix: Buffer;
   /** Writes `sha1(subject + ip + start + end + key + salt)`, 40 hex characters, into `out` at `at`. */
   writeDigest(subject: HashSubject, out: Buffer, at: number): void;
 }
@@ -29,10 +31,11 @@ export interface SecuretokenBinding {
  */
 export function securetokenFor(shared: Omit<SecuretokenInput, 'subject'>): SecuretokenBinding {
   const { ip, starttime, endtime, key, salt } = shared;
-  const afterSubject = Buffer.from(ip + starttime + endtime + key + salt, 'utf8');
+  const suffix = Buffer.from(ip + starttime + endtime + key + salt, 'utf8');
   return {
     tail: `-${salt}-${endtime}-${starttime}`,
-    writeDigest: (subject, out, at) => subject.writeSha1Hex(afterSubject, out, at),
+    suffix,
+    writeDigest: (subject, out, at) => subject.writeSha1Hex(suffix, out, at),
   };
 }
 

@@ -36,6 +36,11 @@ export interface BoundQuery {
   frame: Buffer;
   /** Writes the stream's digest over the blanks of a copy of the frame at `frameAt` in `out`. */
   writeDigest(stream: SignableStream, out: Buffer, frameAt: number): void;
+  /**
+   * Set when the digest is the hex of `sha1(subject ‖ suffix)` at `digestAt` in the frame: a
+   * playlist can then sign all of the origin's streams in one batch (sha1-lanes.ts).
+   */
+  sha1?: { digestAt: number; suffix: Buffer };
 }
 
 /**
@@ -62,7 +67,11 @@ const flussonic: SchemeSigner = (ip, now, origin, salt) => {
     salt,
   });
   const { frame: text, digestAt } = frame('token=', SHA1_HEX_WIDTH, token.tail);
-  return { frame: text, writeDigest: (stream, out, frameAt) => token.writeDigest(stream.subject, out, frameAt + digestAt) };
+  return {
+    frame: text,
+    writeDigest: (stream, out, frameAt) => token.writeDigest(stream.subject, out, frameAt + digestAt),
+    sha1: { digestAt, suffix: token.suffix },
+  };
 };
 
 const nginx: SchemeSigner = (ip, now, origin) => {
