@@ -7,6 +7,7 @@ import { SubscriberStore } from './db/subscriber-store.js';
 import type { Logger } from './logger.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
+import { RememberedAccess } from './playlist/remembered-access.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
 import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
@@ -17,6 +18,9 @@ export const GENERATED_KEY_SETTING = 'securetoken_key';
 export const SERVED_URL_SETTING = 'public_url';
 /** Keys TOKEN_BUCKET's salts; generated once and kept, so that a restart within a bucket signs the same tokens. Never logged. */
 export const BUCKET_SECRET_SETTING = 'token_bucket_secret';
+
+/** Subscribers remembered between database changes: a few MB at most, and a whole fleet's refreshes. */
+const REMEMBERED_SUBSCRIBERS = 20_000;
 
 /** Storage and domain, wired: what `serve` and every CLI command share. */
 export interface LineupContext {
@@ -87,6 +91,7 @@ export function openContext(config: Config, { logger, clock = systemClock, admin
     linkMode: config.linkMode,
     publicUrl: config.publicUrl,
   });
+  const access = new RememberedAccess(subscribers, () => cache.generation, REMEMBERED_SUBSCRIBERS);
   return {
     config,
     db,
@@ -95,7 +100,7 @@ export function openContext(config: Config, { logger, clock = systemClock, admin
     subscribers,
     lineupStore,
     subscriberAdmin: new SubscriberAdmin(subscribers, publicUrl, clock),
-    playlists: new PlaylistService(cache, subscribers, clock, {
+    playlists: new PlaylistService(cache, access, clock, {
       expiredStreamUrl: config.expiredStreamUrl,
       ...(instanceId ? { instanceId } : {}),
       tokenBucket: {
@@ -103,7 +108,7 @@ export function openContext(config: Config, { logger, clock = systemClock, admin
         secret: settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex')).value,
       },
     }),
-    redirects: new StreamRedirects(cache, subscribers, clock),
+    redirects: new StreamRedirects(cache, access, clock),
     close: () => db.close(),
   };
 }

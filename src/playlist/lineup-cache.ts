@@ -20,7 +20,8 @@ export interface LineupSettings extends HeaderOptions {
 
 /**
  * Compiled playlists per package set and format, rebuilt when the database changes. A change from
- * any process (the sqlite3 shell, `lineup sql`) shows in the very next request.
+ * any process (the sqlite3 shell, `lineup sql`) shows in the very next request: each request calls
+ * `refresh()` once, and everything else answers as of that check, so one request sees one state.
  */
 export class LineupCache {
   private marker: string | undefined;
@@ -39,40 +40,8 @@ export class LineupCache {
     this.links = { publicUrl: settings.publicUrl, linkModeOf: (channel) => this.linkModeOf(channel) };
   }
 
-  playlistFor(packageIds: readonly number[], format: StreamFormat): CompiledPlaylist {
-    this.refreshIfChanged();
-    const cacheKey = `${format}:${[...packageIds].sort((a, b) => a - b).join(',')}`;
-    let playlist = this.compiled.get(cacheKey);
-    if (!playlist) {
-      const subscribed = new Set(packageIds);
-      const visible = this.channels.filter((channel) => isVisible(channel, subscribed));
-      playlist = compilePlaylist(visible, (channel) => this.originOf(channel), format, this.settings, this.links);
-      this.compiled.set(cacheKey, playlist);
-    }
-    return playlist;
-  }
-
-  /**
-   * Moves each time the database changed and the playlists were compiled again (any write: the
-   * lineup, a subscriber, a package), as of the last `playlistFor`. Part of every ETag.
-   */
-  get generation(): number {
-    return this.generationCount;
-  }
-
-  /** The least `token_ttl − token_desync` of any origin, as of the last `playlistFor`. */
-  get shortestTokenLife(): number {
-    return this.shortestLife;
-  }
-
-  /** A channel of the current lineup (enabled) and its origin, for requests that name one (`/play`). */
-  channelById(id: number): { channel: Channel; origin: Origin } | undefined {
-    this.refreshIfChanged();
-    const channel = this.channels.find((candidate) => candidate.id === id);
-    return channel && { channel, origin: this.originOf(channel) };
-  }
-
-  private refreshIfChanged(): void {
+  /** Asks the database whether anything changed since the last call, and recompiles if so. */
+  refresh(): void {
     const marker = this.source.changeMarkerValue();
     if (marker === this.marker) return;
     const defaults = this.settings.defaultOrigin;
@@ -87,6 +56,37 @@ export class LineupCache {
     this.compiled.clear();
     this.generationCount++;
     this.marker = marker;
+  }
+
+  playlistFor(packageIds: readonly number[], format: StreamFormat): CompiledPlaylist {
+    const cacheKey = `${format}:${[...packageIds].sort((a, b) => a - b).join(',')}`;
+    let playlist = this.compiled.get(cacheKey);
+    if (!playlist) {
+      const subscribed = new Set(packageIds);
+      const visible = this.channels.filter((channel) => isVisible(channel, subscribed));
+      playlist = compilePlaylist(visible, (channel) => this.originOf(channel), format, this.settings, this.links);
+      this.compiled.set(cacheKey, playlist);
+    }
+    return playlist;
+  }
+
+  /**
+   * Moves each time the database changed and the playlists were compiled again (any write: the
+   * lineup, a subscriber, a package), as of the last `refresh`. Part of every ETag.
+   */
+  get generation(): number {
+    return this.generationCount;
+  }
+
+  /** The least `token_ttl − token_desync` of any origin, as of the last `refresh`. */
+  get shortestTokenLife(): number {
+    return this.shortestLife;
+  }
+
+  /** A channel of the current lineup (enabled) and its origin, for requests that name one (`/play`). */
+  channelById(id: number): { channel: Channel; origin: Origin } | undefined {
+    const channel = this.channels.find((candidate) => candidate.id === id);
+    return channel && { channel, origin: this.originOf(channel) };
   }
 
   private originOf(channel: Channel): Origin {

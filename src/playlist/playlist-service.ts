@@ -121,10 +121,12 @@ export class PlaylistService {
    * (an expired one gets the EXPIRED_STREAM_URL placeholder instead, when that is set).
    */
   forKey(key: string, request: PlaylistRequest): ServedPlaylist {
+    this.lineup.refresh();
     return this.forSubscriber(subscriberForKey(this.subscribers, key), request, key);
   }
 
   forUsername(username: string, request: PlaylistRequest): ServedPlaylist {
+    this.lineup.refresh();
     return this.forSubscriber(this.subscribers.findAccessByUsername(username), request);
   }
 

@@ -43,6 +43,7 @@ export class StreamRedirects {
    * disabled or expired subscriber (never the expiry placeholder: that is for playlists).
    */
   locate({ key, channelId, target, ip }: PlayRequest): PlayLocation {
+    this.lineup.refresh();
     const subscriber = subscriberForKey(this.subscribers, key);
     const now = this.clock();
     assertActive(subscriber, now);

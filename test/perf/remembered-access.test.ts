@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import type { SubscriberSource } from '../../src/playlist/playlist-service.js';
+import { RememberedAccess } from '../../src/playlist/remembered-access.js';
+import type { SubscriberAccess } from '../../src/subscribers/subscriber.js';
+
+/** An in-memory directory that counts how often it is asked. */
+function directory(known: string[]) {
+  const asked: string[] = [];
+  const source: SubscriberSource = {
+    findAccess: (keyHash) => {
+      asked.push(keyHash);
+      return known.includes(keyHash)
+        ? ({ id: known.indexOf(keyHash), username: keyHash, expiresAt: '2030-01-01 00:00:00', enabled: true, packageIds: [] } satisfies SubscriberAccess)
+        : undefined;
+    },
+    isRetired: () => false,
+    findAccessByUsername: () => {
+      throw new Error('not used');
+    },
+  };
+  return { source, asked };
+}
+
+describe('subscribers remembered between database changes', () => {
+  it('when the same key comes back within a generation, then the database is asked once; after the generation moves, it is asked again', () => {
+    const { source, asked } = directory(['a']);
+    let generation = 1;
+    const remembered = new RememberedAccess(source, () => generation, 10);
+    expect(remembered.findAccess('a')?.username).toBe('a');
+    expect(remembered.findAccess('a')?.username).toBe('a');
+    expect(asked).toEqual(['a']);
+    generation = 2;
+    remembered.findAccess('a');
+    expect(asked).toEqual(['a', 'a']);
+  });
+
+  it('when a key is unknown, then it is asked about every time, and never remembered as a subscriber', () => {
+    const { source, asked } = directory([]);
+    const remembered = new RememberedAccess(source, () => 1, 10);
+    expect(remembered.findAccess('x')).toBeUndefined();
+    expect(remembered.findAccess('x')).toBeUndefined();
+    expect(asked).toEqual(['x', 'x']);
+  });
+
+  it('when more subscribers come than it holds, then the first remembered is the first forgotten', () => {
+    const { source, asked } = directory(['a', 'b', 'c']);
+    const remembered = new RememberedAccess(source, () => 1, 2);
+    for (const key of ['a', 'b', 'c', 'c', 'b', 'a']) remembered.findAccess(key);
+    expect(asked).toEqual(['a', 'b', 'c', 'a']);
+  });
+});
