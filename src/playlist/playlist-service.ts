@@ -144,10 +144,16 @@ export class PlaylistService {
     const playlist = this.lineup.playlistFor(subscriber.packageIds, format);
     const bucket = this.bucketSeconds();
     const signedAt = bucketStart(now, bucket);
-    const salt = bucket > 0 ? bucketSalt(this.options.tokenBucket!.secret, subscriber.id, ip, signedAt) : this.salt();
-    const viewer: Viewer = { ip, now: signedAt, salt, ...(key === undefined ? {} : { key }) };
-    const etag = this.etagOf([this.lineup.generation, subscriber.id, ip, format, signedAt, salt, key === undefined ? '' : 'key']);
-    return this.served(subscriber.id, etag, bucket > 0, (allocate) => renderPlaylist(playlist, viewer, allocate));
+    // A bucket's salt follows from the subscriber, the address and the bucket, which the ETag
+    // already holds, so it is worked out only when bytes are: a refresh answered 304 or from the
+    // cache needs no HMAC.
+    const freshSalt = bucket > 0 ? undefined : this.salt();
+    const etag = this.etagOf([this.lineup.generation, subscriber.id, ip, format, signedAt, freshSalt ?? 'bucket', key === undefined ? '' : 'key']);
+    return this.served(subscriber.id, etag, bucket > 0, (allocate) => {
+      const salt = freshSalt ?? bucketSalt(this.options.tokenBucket!.secret, subscriber.id, ip, signedAt);
+      const viewer: Viewer = { ip, now: signedAt, salt, ...(key === undefined ? {} : { key }) };
+      return renderPlaylist(playlist, viewer, allocate);
+    });
   }
 
   /**
