@@ -54,8 +54,9 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   app.use(inputLimits());
   app.use(guessLimit(new GuessLimiter(dependencies.guessLimits), isKeyedPath, metrics));
   const exposition = dependencies.metricsExposition ?? { contentType: metrics.registry.contentType, text: () => metrics.registry.metrics() };
-  app.use(metricsRoutes(exposition, dependencies.metricsToken).routes());
+  // Busiest first: every router a request passes before its own costs it a match.
   app.use(playlist.routes());
+  app.use(metricsRoutes(exposition, dependencies.metricsToken).routes());
   app.use(playRoutes(dependencies.redirects).routes());
   app.use(epgRoutes(dependencies.epgFile).routes());
   app.use(health.routes());
