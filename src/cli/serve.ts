@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { INSTANCE_ENV, startCluster } from '../cluster/primary.js';
 import { type Config, loadConfig } from '../config.js';
 import { GENERATED_KEY_SETTING } from '../context.js';
-import { createLogger, type Logger } from '../logger.js';
+import { createLogger, type Logger, serverLogDestination } from '../logger.js';
 import { startLineup } from '../main.js';
 import { type CliIo, type Command, parseOptions } from './command.js';
 
@@ -18,7 +18,7 @@ from the environment (see README).`,
   run: async (argv, io) => {
     parseOptions(argv, {}, false);
     const config = loadConfig(io.env);
-    const logger = createLogger(config.logLevel);
+    const logger = createLogger(config.logLevel, serverLogDestination());
     if (cluster.isWorker) return serveAsWorker(config, logger.child({ worker: cluster.worker!.id }), io);
 
     const running = config.workers > 1 ? await startCluster(config, logger) : await startLineup(config, { logger });
