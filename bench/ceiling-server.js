@@ -1,5 +1,6 @@
-// The ceiling: plain node:http answering pre-rendered playlist bytes, with the same headers. With
-// CEILING_WORKERS=N, N processes share the port through node:cluster, as `WORKERS=N` does.
+// The ceiling: plain node:http answering pre-rendered playlist bytes, with the same headers, and the
+// same bytes gzipped (argv[3], optional) to a client that asks for gzip. With CEILING_WORKERS=N, N
+// processes share the port through node:cluster, as `WORKERS=N` does.
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -19,13 +20,17 @@ if (cluster.isPrimary && workers > 1) {
   });
 } else {
   const body = readFileSync(process.argv[2]);
-  const server = createServer((_request, response) => {
+  const gzipped = process.argv[3] ? readFileSync(process.argv[3]) : undefined;
+  const server = createServer((request, response) => {
+    const gzip = gzipped && /\bgzip\b/.test(request.headers['accept-encoding'] ?? '');
+    const bytes = gzip ? gzipped : body;
     response.writeHead(200, {
       'Content-Type': 'audio/x-mpegurl; charset=utf-8',
       'Cache-Control': 'no-store, private',
-      'Content-Length': body.length,
+      'Content-Length': bytes.length,
+      ...(gzip ? { 'Content-Encoding': 'gzip' } : {}),
     });
-    response.end(body);
+    response.end(bytes);
   });
   server.listen(0, '127.0.0.1', () => {
     if (cluster.isPrimary) process.send?.({ port: server.address().port });

@@ -43,8 +43,9 @@ export async function startLineupServer(env) {
   return { url, pid: child.pid, stop: () => stopChild(child) };
 }
 
-export async function startCeilingServer(bodyFile, workers = 1) {
-  const child = fork(fileURLToPath(new URL('./ceiling-server.js', import.meta.url)), [bodyFile], {
+/** ceiling-server.js: `bodyFile`'s bytes, and `gzipFile`'s to a client that asks for gzip. */
+export async function startCeilingServer(bodyFile, workers = 1, gzipFile = undefined) {
+  const child = fork(fileURLToPath(new URL('./ceiling-server.js', import.meta.url)), gzipFile ? [bodyFile, gzipFile] : [bodyFile], {
     stdio: 'inherit',
     env: { ...process.env, CEILING_WORKERS: String(workers) },
   });
