@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Sha1Batch, type Sha1Slot, sha1Slots, writeSha1Fills } from '../../src/signing/sha1-lanes.js';
+import { sha1LanesModule } from '../../src/signing/sha1-lanes-kernel.js';
+import { SHA1_LANES_WASM } from '../../src/signing/sha1-lanes-wasm.js';
 
 const sha1Hex = (...parts: Buffer[]) => createHash('sha1').update(Buffer.concat(parts)).digest('hex');
 
@@ -53,6 +55,10 @@ const cases = fc.record({
 });
 
 describe('SHA-1 in SIMD lanes', () => {
+  it('when the generator is run, then it writes exactly the bytes the service loads (else: npm run kernel)', () => {
+    expect(Buffer.from(SHA1_LANES_WASM, 'base64').equals(Buffer.from(sha1LanesModule()))).toBe(true);
+  });
+
   it('when slots of any lengths are filled, then each holds the frame with sha1(subject ‖ suffix) in hex, its copy is the same, and no other byte changes', () => {
     fc.assert(
       fc.property(cases, (input) => {
