@@ -11,7 +11,7 @@ import { SHA1_LANES_WASM } from './sha1-lanes-wasm.js';
  * The digests are the standard SHA-1 of each message; tests hold them to `node:crypto`.
  */
 
-/** One token's place in a playlist, as `Int32Array` fields (see SLOT_FIELDS). */
+/** One token's place in a playlist. */
 export interface Sha1Slot {
   /** Where the subject's bytes start in `subjects`, and how many. */
   subjectStart: number;
@@ -26,8 +26,8 @@ export interface Sha1Slot {
 export interface Sha1Slots {
   /** The subjects' UTF-8 bytes back to back. */
   subjects: Buffer;
-  /** SLOT_FIELDS numbers per slot, in the order of Sha1Slot's fields. */
-  table: Int32Array;
+  /** SLOT_FIELDS little-endian 32-bit numbers per slot, in the order of Sha1Slot's fields, as the kernel reads them. */
+  table: Buffer;
   /** The longest subject, in bytes. */
   longestSubject: number;
 }
@@ -47,8 +47,10 @@ export interface Sha1Batch {
 }
 
 export function sha1Slots(slots: readonly Sha1Slot[], subjects: readonly Buffer[]): Sha1Slots {
-  const table = new Int32Array(slots.length * SLOT_FIELDS);
-  slots.forEach((slot, i) => table.set([slot.subjectStart, slot.subjectLength, slot.fillAt, slot.copyAt], i * SLOT_FIELDS));
+  const table = Buffer.alloc(slots.length * SLOT_FIELDS * 4);
+  slots.forEach((slot, i) =>
+    [slot.subjectStart, slot.subjectLength, slot.fillAt, slot.copyAt].forEach((value, field) => table.writeInt32LE(value, (i * SLOT_FIELDS + field) * 4)),
+  );
   return {
     subjects: Buffer.concat(subjects),
     table,
@@ -66,19 +68,22 @@ interface Kernel {
 /** Made on first use, so that a process that never renders (most CLI commands) never compiles it. */
 let kernel: Kernel | undefined;
 
-/** The kernel, its memory at least `bytes` long, and a view of that memory (growing replaces the buffer). */
-function kernelWithRoom(bytes: number): { fill: Kernel['fill']; heap: Buffer } {
+/**
+ * The kernel, its memory at least `bytes` long, and a view of that memory (growing replaces the
+ * buffer). The memory never shrinks: it stays as large as the largest playlist rendered.
+ */
+function kernelWithRoom(bytes: number): { fillSlots: Kernel['fill']; heap: Buffer } {
   kernel ??= new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(SHA1_LANES_WASM, 'base64'))).exports as unknown as Kernel;
   const missing = bytes - kernel.memory.buffer.byteLength;
   if (missing > 0) kernel.memory.grow(Math.ceil(missing / PAGE_BYTES));
-  return { fill: kernel.fill, heap: Buffer.from(kernel.memory.buffer) };
+  return { fillSlots: kernel.fill, heap: Buffer.from(kernel.memory.buffer) };
 }
 
 const align = (bytes: number) => (bytes + 15) & ~15;
 
 /** Bytes per message image: the longest message of the batch, padded to whole blocks. */
 const strideOf = ({ slots, fill }: Sha1Batch) => (((slots.longestSubject + fill.suffix.length + 8) >> 6) + 1) << 6;
-const slotCount = ({ slots }: Sha1Batch) => slots.table.length / SLOT_FIELDS;
+const slotCount = ({ slots }: Sha1Batch) => slots.table.length / (SLOT_FIELDS * 4);
 
 /**
  * `template` copied into `out` with every batch's fills written in. The work happens in the
@@ -88,12 +93,12 @@ export function writeSha1Fills(out: Buffer, template: Buffer, batches: readonly 
   const scratchAt = OUTPUT_AT + align(template.length);
   const inputsAt = scratchAt + SCRATCH_BYTES;
   const inputBytes = (batch: Sha1Batch) =>
-    align(batch.slots.table.byteLength) + align(batch.slots.subjects.length) + align(batch.fill.suffix.length) + align(batch.fill.frame.length);
+    align(batch.slots.table.length) + align(batch.slots.subjects.length) + align(batch.fill.suffix.length) + align(batch.fill.frame.length);
   const room = batches.reduce((most, batch) => Math.max(most, inputBytes(batch) + slotCount(batch) * strideOf(batch)), 0);
-  const { fill, heap } = kernelWithRoom(inputsAt + room);
+  const { fillSlots, heap } = kernelWithRoom(inputsAt + room);
   heap.set(template, OUTPUT_AT);
   for (const batch of batches) {
-    const { slots, fill: shared } = batch;
+    const { slots, fill } = batch;
     if (slotCount(batch) === 0) continue;
     let next = inputsAt;
     const place = (bytes: Uint8Array) => {
@@ -102,11 +107,11 @@ export function writeSha1Fills(out: Buffer, template: Buffer, batches: readonly 
       next += align(bytes.length);
       return placed;
     };
-    const tableAt = place(new Uint8Array(slots.table.buffer, slots.table.byteOffset, slots.table.byteLength));
+    const tableAt = place(slots.table);
     const subjectsAt = place(slots.subjects);
-    const suffixAt = place(shared.suffix);
-    const frameAt = place(shared.frame);
-    fill(tableAt, slotCount(batch), subjectsAt, suffixAt, shared.suffix.length, frameAt, shared.frame.length, shared.digestAt, next, strideOf(batch), OUTPUT_AT, scratchAt);
+    const suffixAt = place(fill.suffix);
+    const frameAt = place(fill.frame);
+    fillSlots(tableAt, slotCount(batch), subjectsAt, suffixAt, fill.suffix.length, frameAt, fill.frame.length, fill.digestAt, next, strideOf(batch), OUTPUT_AT, scratchAt);
   }
   out.set(heap.subarray(OUTPUT_AT, OUTPUT_AT + template.length), 0);
 }
