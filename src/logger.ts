@@ -21,9 +21,9 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 }
 
 /**
- * The server's stdout, written synchronously. pino's default writes each line through the libuv
- * thread pool, and under load that hand-off cost more than the write itself: a warm playlist
- * request spent more in it than in any code of ours.
+ * The server's stdout, written synchronously. pino's default hands each line to the libuv thread
+ * pool, and under load that hand-off cost more than the write itself: in a profile of cached
+ * playlists served at full load it took more time than any code of ours.
  */
 export function serverLogDestination(): DestinationStream {
   return pino.destination({ dest: 1, sync: true });
