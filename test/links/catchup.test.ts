@@ -107,3 +107,34 @@ describe('catch-up in redirect mode', () => {
     expect(location).toMatch(/^http:\/\/edge\.test\/films\/timeshift_abs-1700000000\.ts\?md5=[\w-]+&expires=\d+$/);
   });
 });
+
+describe('catch-up when every channel shares one origin (tokens signed in one batch)', () => {
+  let lineup: TestLineup;
+  let playlistUrl: string;
+  beforeAll(async () => {
+    lineup = await startTestLineup();
+    // One origin, so every fill is as wide as the others: the playlist is signed by the batch
+    // signer, which writes each catch-up source's token and copies it to the live URL.
+    await applySql(
+      lineup,
+      `INSERT INTO channels (stream, name, number, catchup_days) VALUES
+         ('news', 'News', 1, 0), ('live/sport', 'Sport', 2, 7), ('films', 'Films', 3, 3), ('kids', 'Kids', 4, 0), ('docs', 'Docs', 5, 1);`,
+    );
+    playlistUrl = await addSubscriber(lineup, 'carol');
+  });
+  afterAll(() => lineup.close());
+
+  it('when the playlist is read, then every live URL and every catch-up source carries a token that verifies for its own stream', async () => {
+    for (const output of ['', '?output=ts']) {
+      const { items } = parser.parse((await fetchFrom(`${playlistUrl}${output}`)).body);
+      expect(items.map((item) => item.name)).toEqual(['News', 'Sport', 'Films', 'Kids', 'Docs']);
+      for (const item of items) {
+        const stream = new URL(item.url).pathname.slice(1).replace(/\/(index\.m3u8|mpegts)$/, '');
+        expect(verifySecuretokenUrl(item.url, { key: TEST_KEY, ip: '127.0.0.1', stream }).reason).toBe('');
+        if (!item.catchup.source) continue;
+        expect(new URL(item.catchup.source).search).toBe(new URL(item.url).search);
+        expect(verifySecuretokenUrl(fillIn(item.catchup.source, 1_700_000_000, 600), { key: TEST_KEY, ip: '127.0.0.1', stream }).reason).toBe('');
+      }
+    }
+  });
+});
