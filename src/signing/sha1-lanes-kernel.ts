@@ -76,34 +76,26 @@ function fillKernel() {
       ),
     ),
   );
-  /**
-   * The 80 rounds, each built only as it is written out: a tree of all of them at once was 2 MB
-   * of short-lived objects, which raised the server's peak RSS by as much again. The variables
-   * rotate one place a round, so after 80 they stand as they started.
-   */
-  const rounds: Expr = (out) => {
-    work.forEach((variable, i) => set(variable, get(state[i]!))(out));
-    let [a, b, cc, d, e] = work as Five;
-    for (let t = 0; t < 80; t++) {
-      const w = (k: number) => get(schedule[k % 16]!);
-      if (t >= 16) {
-        const mixedWords = v128.xor(v128.xor(w(t - 3), w(t - 8)), v128.xor(w(t - 14), w(t)));
-        set(schedule[t % 16]!, v128.or(v128.i32x4Shl(tee(mixed, mixedWords), c(1)), v128.i32x4ShrU(get(mixed), c(31))))(out);
-      }
-      const f =
-        t < 20
-          ? v128.bitselect(get(cc), get(d), get(b))
-          : t < 40 || t >= 60
-            ? v128.xor(v128.xor(get(b), get(cc)), get(d))
-            : v128.bitselect(get(d), get(b), v128.xor(get(b), get(cc)));
-      const k = v128.i32x4Splat(c(ROUND_CONSTANTS[Math.floor(t / 20)]!));
-      set(e, v128.i32x4Add(v128.i32x4Add(rotl(a, 5), f), v128.i32x4Add(v128.i32x4Add(get(e), k), w(t))))(out);
-      set(b, rotl(b, 30))(out);
-      [a, b, cc, d, e] = [e, a, b, cc, d];
+  const rounds: Expr[] = work.map((variable, i) => set(variable, get(state[i]!)));
+  let [a, b, cc, d, e] = work as Five;
+  for (let t = 0; t < 80; t++) {
+    const w = (k: number) => get(schedule[k % 16]!);
+    if (t >= 16) {
+      const mixedWords = v128.xor(v128.xor(w(t - 3), w(t - 8)), v128.xor(w(t - 14), w(t)));
+      rounds.push(set(schedule[t % 16]!, v128.or(v128.i32x4Shl(tee(mixed, mixedWords), c(1)), v128.i32x4ShrU(get(mixed), c(31)))));
     }
-  };
+    const f =
+      t < 20
+        ? v128.bitselect(get(cc), get(d), get(b))
+        : t < 40 || t >= 60
+          ? v128.xor(v128.xor(get(b), get(cc)), get(d))
+          : v128.bitselect(get(d), get(b), v128.xor(get(b), get(cc)));
+    const k = v128.i32x4Splat(c(ROUND_CONSTANTS[Math.floor(t / 20)]!));
+    rounds.push(set(e, v128.i32x4Add(v128.i32x4Add(rotl(a, 5), f), v128.i32x4Add(v128.i32x4Add(get(e), k), w(t)))), set(b, rotl(b, 30)));
+    [a, b, cc, d, e] = [e, a, b, cc, d];
+  }
   const hasBlock = v128.i32x4GtS(get(laneBlocks), v128.i32x4Splat(get(block)));
-  const mixIn = work.map((variable, i) =>
+  const mixIn = [a, b, cc, d, e].map((variable, i) =>
     set(state[i]!, v128.bitselect(v128.i32x4Add(get(state[i]!), get(variable)), get(state[i]!), hasBlock)),
   );
 
@@ -154,7 +146,7 @@ function fillKernel() {
     ...lanesOfGroup,
     ...state.map((variable, i) => set(variable, v128.i32x4Splat(c(INITIAL_STATE[i]!)))),
     set(block, c(0)),
-    control.forLoop(block, get(blocks), c(1), ...words, rounds, ...mixIn, ...laneImage.map((pointer) => set(pointer, i32.add(get(pointer), c(64))))),
+    control.forLoop(block, get(blocks), c(1), ...words, ...rounds, ...mixIn, ...laneImage.map((pointer) => set(pointer, i32.add(get(pointer), c(64))))),
     ...digestsToScratch,
     ...hexToFills,
   );
@@ -166,7 +158,6 @@ type Four = [number, number, number, number];
 type Five = [number, number, number, number, number];
 type Nine = [number, number, number, number, number, number, number, number, number];
 const LANES = [0, 1, 2, 3];
-
 
 /** The module: its memory exported as `memory`, the kernel as `fill`. */
 export function sha1LanesModule(): Uint8Array {

@@ -11,7 +11,7 @@ const VALUE_TYPE: Record<ValueType, number> = { i32: 0x7f, v128: 0x7b };
 /** Emits one expression's bytes: its operands' first, then its own. */
 export type Expr = (out: number[]) => void;
 
-export function uleb(value: number, out: number[] = []): number[] {
+function uleb(value: number, out: number[] = []): number[] {
   do {
     let byte = value & 0x7f;
     value >>>= 7;
@@ -21,7 +21,7 @@ export function uleb(value: number, out: number[] = []): number[] {
   return out;
 }
 
-export function sleb(value: number, out: number[] = []): number[] {
+function sleb(value: number, out: number[] = []): number[] {
   for (;;) {
     const byte = value & 0x7f;
     value >>= 7;
@@ -34,7 +34,7 @@ export function sleb(value: number, out: number[] = []): number[] {
 }
 
 /** An instruction: its operands, then its opcode bytes and immediates. */
-export const op =
+const op =
   (code: readonly number[], ...operands: Expr[]): Expr =>
   (out) => {
     for (const operand of operands) operand(out);
@@ -43,11 +43,11 @@ export const op =
 
 const SIMD = 0xfd;
 /** A SIMD instruction (prefix 0xfd) with its immediates. */
-export const simd = (opcode: number, immediates: readonly number[], ...operands: Expr[]): Expr =>
+const simd = (opcode: number, immediates: readonly number[], ...operands: Expr[]): Expr =>
   op([SIMD, ...uleb(opcode), ...immediates], ...operands);
 
 /** A load or store immediate: alignment exponent 0 (any address) and a constant offset. */
-export const memarg = (offset = 0): number[] => [0, ...uleb(offset)];
+const memarg = (offset = 0): number[] => [0, ...uleb(offset)];
 
 export const seq =
   (...exprs: Expr[]): Expr =>
@@ -115,8 +115,6 @@ export const i32 = {
   add: (a: Expr, b: Expr) => op([0x6a], a, b),
   sub: (a: Expr, b: Expr) => op([0x6b], a, b),
   mul: (a: Expr, b: Expr) => op([0x6c], a, b),
-  and: (a: Expr, b: Expr) => op([0x71], a, b),
-  or: (a: Expr, b: Expr) => op([0x72], a, b),
   shl: (a: Expr, b: Expr) => op([0x74], a, b),
   shrU: (a: Expr, b: Expr) => op([0x76], a, b),
   geS: (a: Expr, b: Expr) => op([0x4e], a, b),
