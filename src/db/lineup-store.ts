@@ -26,15 +26,17 @@ interface OriginRecord {
 
 /** Reads the lineup, and tells cheaply whether anyone (this process or another) has written since. */
 export class LineupStore {
-  private readonly changeMarker;
+  private readonly dataVersionQuery;
+  private readonly ownChangesQuery;
+  /** data_version as of this event-loop turn; undefined once the turn is over. */
+  private dataVersionThisTurn: number | undefined;
   private readonly channelsQuery;
   private readonly originsQuery;
 
   constructor(db: Db) {
     // data_version moves when another connection commits; total_changes when this one writes.
-    this.changeMarker = db
-      .prepare('SELECT (SELECT data_version FROM pragma_data_version) || \':\' || total_changes() AS marker')
-      .pluck();
+    this.dataVersionQuery = db.prepare('PRAGMA data_version').pluck();
+    this.ownChangesQuery = db.prepare('SELECT total_changes()').pluck();
     this.channelsQuery = db.prepare(`
       SELECT c.id, c.stream, c.name, c.number, c.group_title, c.logo, c.tvg_id, c.catchup_days, c.radio, c.origin,
              (SELECT group_concat(pc.package_id) FROM package_channels pc WHERE pc.channel_id = c.id) AS package_ids
@@ -46,9 +48,21 @@ export class LineupStore {
       FROM origins ORDER BY name`);
   }
 
-  /** Changes whenever the database's content may have changed. */
+  /**
+   * Changes whenever the database's content may have changed. This connection's own writes show
+   * at once. Other connections' commits show from the next event-loop turn: asking SQLite opens a
+   * read transaction (two file locks), so under load one check serves every request that arrived
+   * together. A request is read in a turn that began after it was sent, so it still sees every
+   * commit made before it was sent.
+   */
   changeMarkerValue(): string {
-    return this.changeMarker.get() as string;
+    if (this.dataVersionThisTurn === undefined) {
+      this.dataVersionThisTurn = this.dataVersionQuery.get() as number;
+      setImmediate(() => {
+        this.dataVersionThisTurn = undefined;
+      });
+    }
+    return `${this.dataVersionThisTurn}:${this.ownChangesQuery.get() as number}`;
   }
 
   channels(): Channel[] {

@@ -1,7 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
+import { LineupStore } from '../../src/db/lineup-store.js';
+import { type Db, openDatabase } from '../../src/db/open.js';
+import { fetchFrom, startTestLineup, tempDir, type TestLineup } from '../helpers/lineup.js';
 import { addSubscriber, applySql, expectAllTokensValid, parsePlaylist } from './support.js';
 
 let lineup: TestLineup;
@@ -62,5 +65,40 @@ describe('changes made outside the service', () => {
     db.exec("INSERT INTO subscriber_packages SELECT s.id, p.id FROM subscribers s, packages p WHERE s.username = 'alice' AND p.name = 'gold'");
     db.close();
     expect(await names()).toEqual(['Renamed', 'Gold']);
+  });
+});
+
+describe('the change check', () => {
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+  let dir: ReturnType<typeof tempDir>;
+  let own: Db;
+  let other: Database.Database;
+  let store: LineupStore;
+
+  beforeAll(() => {
+    dir = tempDir();
+    own = openDatabase(join(dir.dir, 'lineup.db'));
+    other = new Database(join(dir.dir, 'lineup.db'));
+    store = new LineupStore(own);
+  });
+  afterAll(() => {
+    other.close();
+    own.close();
+    dir.cleanup();
+  });
+
+  it('when this connection writes, then the marker moves at once, within the same turn', () => {
+    const before = store.changeMarkerValue();
+    own.prepare("INSERT INTO channels (stream, name) VALUES ('own', 'Own')").run();
+    expect(store.changeMarkerValue()).not.toBe(before);
+  });
+
+  it('when another connection commits, then the marker moves from the next turn: SQLite is asked once per turn', async () => {
+    await nextTurn();
+    const before = store.changeMarkerValue();
+    other.prepare("INSERT INTO channels (stream, name) VALUES ('other', 'Other')").run();
+    expect(store.changeMarkerValue()).toBe(before);
+    await nextTurn();
+    expect(store.changeMarkerValue()).not.toBe(before);
   });
 });
