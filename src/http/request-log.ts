@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import type { Logger } from '../logger.js';
+import { flatLineLogger, type Logger } from '../logger.js';
 
 /** Paths whose second segment is a playlist key; the key must never reach a log line. */
 const KEYED_PATH = /^\/(playlist|play)\/[^/]*/;
@@ -14,7 +14,8 @@ export function loggablePath(path: string): string {
 }
 
 /** One line per request: method, path without its key, status, duration, client IP, subscriber id. */
-export function requestLog(logger: Logger) {
+export function requestLog(serverLogger: Logger) {
+  const logger = flatLineLogger(serverLogger);
   return async function logRequest(ctx: Context, next: Next): Promise<void> {
     const started = performance.now();
     ctx.state.logPath = loggablePath(ctx.path);

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPruneOnce } from '../../src/jobs/prune-schedule.js';
 import { pruneLapsed } from '../../src/subscribers/prune.js';
 import { addSubscriber, applySql } from '../core/support.js';
-import { fetchFrom, lastLine, onServer, startTestLineup, TEST_KEY, type TestLineup } from '../helpers/lineup.js';
+import { flatLineLogger } from '../../src/logger.js';
+import { captureLogs, fetchFrom, lastLine, onServer, startTestLineup, TEST_KEY, type TestLineup } from '../helpers/lineup.js';
 import { rawGet } from './raw-http.js';
 
 const METRICS_TOKEN = 'scrape-token-abcdefghijklmnop';
@@ -81,5 +82,14 @@ describe('secrets in logs', () => {
     expect(secrets.size).toBeGreaterThan(10);
     const text = lineup.logs.text();
     for (const secret of secrets) expect(text.includes(secret), `a secret of length ${secret.length} is in the logs`).toBe(false);
+  });
+});
+
+describe('the request log', () => {
+  it('when a secret field reaches a flat line, then it is still redacted', () => {
+    const { logger, logs } = captureLogs();
+    flatLineLogger(logger).info({ key: 'playlist-key-1', token: 'token-2', secret: 'secret-3', securetokenKey: 'key-4', status: 200 }, 'request');
+    const line = JSON.parse(logs.lines[0]!);
+    expect(line).toMatchObject({ key: '[redacted]', token: '[redacted]', secret: '[redacted]', securetokenKey: '[redacted]', status: 200 });
   });
 });
