@@ -9,11 +9,11 @@ import { openContext } from '../dist/context.js';
 import { createLogger } from '../dist/logger.js';
 import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
 import { loadTest, rssMb, startCeilingServer, startLineupServer } from './http.js';
-import { measure, round } from './stats.js';
+import { measure, median, round } from './stats.js';
 
-/** Seconds of load per HTTP plan, split over HTTP_ROUNDS rounds. */
-const HTTP_SECONDS = Number(process.env.BENCH_SECONDS ?? 9);
-const HTTP_ROUNDS = 3;
+/** Seconds of each HTTP run; every plan runs once per round, between two runs of its ceiling. */
+const RUN_SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const HTTP_ROUNDS = 5;
 const CONNECTIONS = 10;
 /** The cold HTTP run is repeated with this many worker processes (WORKERS), and so is the ceiling. */
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
@@ -129,49 +129,68 @@ for (const channels of [100, 1000, 5000]) {
     await current.arrayBuffer();
     const etag = current.headers.get('etag') ?? '"none"';
 
+    const gzip = { 'Accept-Encoding': 'gzip' };
+    // Each plan against the ceiling it is held to. The load generator reads a gzipped body far
+    // slower than a plain one (a bare node:http server answering the same gzip bytes is held to
+    // the same rate), so gzip has its own ceiling; more processes are held to as many.
     const plans = [
-      ['ceiling', ceiling1, {}],
-      [`ceilingWorkers${WORKERS}`, ceilingN, {}],
-      ['cold', cold1, {}],
-      [`coldWorkers${WORKERS}`, coldN, {}],
-      ['warm', warm, {}],
-      ['warm304', warm, { 'If-None-Match': etag }],
-      // The load generator reads a gzipped body far slower than a plain one (a bare node:http
-      // server answering the same gzip bytes is held to the same rate), so gzip has its own ceiling.
-      ['ceilingGzip', ceiling1, { 'Accept-Encoding': 'gzip' }],
-      ['warmGzip', warm, { 'Accept-Encoding': 'gzip' }],
+      { name: 'cold', server: cold1, ceiling: 'ceiling' },
+      { name: `coldWorkers${WORKERS}`, server: coldN, ceiling: `ceilingWorkers${WORKERS}` },
+      { name: 'warm', server: warm, ceiling: 'ceiling' },
+      { name: 'warm304', server: warm, headers: { 'If-None-Match': etag }, ceiling: 'ceiling' },
+      { name: 'warmGzip', server: warm, headers: gzip, ceiling: 'ceilingGzip' },
     ];
+    const ceilings = {
+      ceiling: { server: ceiling1 },
+      [`ceilingWorkers${WORKERS}`]: { server: ceilingN },
+      ceilingGzip: { server: ceiling1, headers: gzip },
+    };
+    const runOf = ({ server, headers = {} }, seconds) => loadTest(server.url + path, { seconds, connections: CONNECTIONS, headers });
     /**
      * A fresh process spends its first seconds compiling (V8 optimises a few hundred functions,
-     * then stops), which a server that has run for a minute no longer does: every plan first gets
-     * three seconds of its own load.
+     * then stops), which a server that has run for a minute no longer does: every server and
+     * request kind first gets three seconds of its own load.
      */
-    for (const [, server, headers] of plans) await loadTest(server.url + path, { seconds: 3, connections: CONNECTIONS, headers });
+    for (const target of [...Object.values(ceilings), ...plans]) await runOf(target, 3);
     /**
-     * This machine's speed drifts over minutes, so a ratio of runs a minute apart measures the
-     * drift. Every plan runs once per round, in turn, and noise only ever takes requests away:
-     * each plan's best round is kept.
+     * This machine's speed drifts by half over minutes, so only runs seconds apart compare. Each
+     * plan runs between two runs of its ceiling, and its ratio is to their mean; the median of the
+     * rounds is kept.
      */
-    const best = {};
-    for (let round = 0; round < HTTP_ROUNDS; round++) {
-      for (const [name, server, headers] of plans) {
-        const result = await loadTest(server.url + path, { seconds: Math.max(1, Math.round(HTTP_SECONDS / HTTP_ROUNDS)), connections: CONNECTIONS, headers });
-        if (!best[name] || result.reqPerSec > best[name].reqPerSec) best[name] = result;
+    const rounds = Object.fromEntries([...Object.keys(ceilings), ...plans.map((plan) => plan.name)].map((name) => [name, []]));
+    for (let pass = 0; pass < HTTP_ROUNDS; pass++) {
+      let last;
+      for (const plan of plans) {
+        const before = last?.name === plan.ceiling ? last.result : await runOf(ceilings[plan.ceiling], RUN_SECONDS);
+        const result = await runOf(plan, RUN_SECONDS);
+        const after = await runOf(ceilings[plan.ceiling], RUN_SECONDS);
+        if (before !== last?.result) rounds[plan.ceiling].push(before);
+        rounds[plan.ceiling].push(after);
+        rounds[plan.name].push({ ...result, ratio: result.reqPerSec / ((before.reqPerSec + after.reqPerSec) / 2) });
+        last = { name: plan.ceiling, result: after };
       }
     }
-    // Whichever serves more: with autocannon on the same cores, more processes may serve less.
-    const plainCeiling = [best.ceiling, best[`ceilingWorkers${WORKERS}`]].reduce((a, b) => (a.reqPerSec >= b.reqPerSec ? a : b));
-    for (const [name, result] of Object.entries(best)) {
-      const ceiling = /Gzip$/.test(name) ? best.ceilingGzip : plainCeiling;
+    for (const [name, results] of Object.entries(rounds)) {
+      const typical = median(results, (result) => result.reqPerSec);
+      const ratios = results.map((result) => result.ratio).filter((ratio) => ratio !== undefined);
+      const ratio = ratios.length ? median(ratios, (one) => one) : undefined;
       report.http[name] = {
-        reqPerSec: Math.round(result.reqPerSec),
-        p99Ms: result.p99Ms,
-        ratioToCeiling: round(result.reqPerSec / ceiling.reqPerSec, 3),
-        bytesPerReq: result.bytesPerReq,
-        non2xx: result.non2xx,
-        errors: result.errors,
+        reqPerSec: Math.round(typical.reqPerSec),
+        p99Ms: typical.p99Ms,
+        ...(ratio === undefined ? {} : { ratioToCeiling: round(ratio, 3), ratioRange: [round(Math.min(...ratios), 3), round(Math.max(...ratios), 3)] }),
+        bytesPerReq: typical.bytesPerReq,
+        non2xx: results.reduce((sum, result) => sum + result.non2xx, 0),
+        errors: results.reduce((sum, result) => sum + result.errors, 0),
       };
-      rows.push([`http 1000 ch ${name}`, `${Math.round(result.reqPerSec)} req/s, p99 ${result.p99Ms} ms`, `${result.bytesPerReq} B/resp`, `${round((100 * result.reqPerSec) / ceiling.reqPerSec, 1)}% of ceiling`]);
+      const against = plans.find((plan) => plan.name === name)?.ceiling;
+      rows.push([
+        `http 1000 ch ${name}`,
+        `${Math.round(typical.reqPerSec)} req/s, p99 ${typical.p99Ms} ms`,
+        `${typical.bytesPerReq} B/resp`,
+        ratio === undefined
+          ? `${results.length} runs`
+          : `${round(100 * ratio, 1)}% of ${against} (rounds ${Math.round(100 * Math.min(...ratios))}–${Math.round(100 * Math.max(...ratios))}%)`,
+      ]);
     }
   } finally {
     for (const server of servers) await server.stop();
@@ -200,4 +219,4 @@ for (const channels of [100, 1000, 5000]) {
 
 const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column].length)));
 for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column])).join('  '));
-console.log(JSON.stringify({ node: process.version, seconds: HTTP_SECONDS, rounds: HTTP_ROUNDS, connections: CONNECTIONS, workers: WORKERS, ...report }));
+console.log(JSON.stringify({ node: process.version, runSeconds: RUN_SECONDS, rounds: HTTP_ROUNDS, connections: CONNECTIONS, workers: WORKERS, ...report }));

@@ -12,3 +12,9 @@ export function measure(fn, iterations) {
 }
 
 export const round = (value, digits = 3) => Number(value.toFixed(digits));
+
+/** The item whose `value` is the median (the lower middle of an even count). */
+export function median(items, value) {
+  const sorted = [...items].sort((a, b) => value(a) - value(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
