@@ -2,14 +2,14 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-/**
- * JSON logs. Nothing that carries a secret is ever passed to the logger; the redaction list is a
- * second line of defence for fields that might be added later.
- */
 /** Fields that would hold a secret at the top of a line. */
 const SECRET_FIELDS = ['key', 'token', 'secret', 'securetokenKey'];
 const CENSOR = '[redacted]';
 
+/**
+ * JSON logs. Nothing that carries a secret is ever passed to the logger; the redaction list is a
+ * second line of defence for fields that might be added later.
+ */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
