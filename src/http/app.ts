@@ -47,9 +47,9 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   app.use(requestLog(logger));
   app.use(playlistMetrics(metrics, isPlaylistPath));
   app.use(errorHandler(logger));
-  app.use(async (ctx, next) => {
+  app.use((ctx, next) => {
     ctx.state.clientIp = clientIp(ctx.req.socket.remoteAddress, ctx.get('X-Forwarded-For') || undefined, trustProxy);
-    await next();
+    return next();
   });
   app.use(inputLimits());
   app.use(guessLimit(new GuessLimiter(dependencies.guessLimits), isKeyedPath, metrics));

@@ -33,7 +33,8 @@ function hasBody(ctx: Context): boolean {
  * decode falls back to the raw text, so such a path is simply not found (404).
  */
 export function inputLimits() {
-  return async function limitInput(ctx: Context, next: Next): Promise<void> {
+  // Not async: it only refuses or passes on, and koa-compose turns a throw here into a rejection.
+  return function limitInput(ctx: Context, next: Next): Promise<void> {
     if (!allowed.has(ctx.method)) {
       ctx.throw(405, 'Method not allowed', { headers: { Allow: ALLOWED_METHODS.join(', ') } });
     }
@@ -43,6 +44,6 @@ export function inputLimits() {
       ctx.set('Connection', 'close');
       if ((ctx.request.length ?? 0) > MAX_BODY_BYTES) ctx.throw(413, 'Body too large');
     }
-    await next();
+    return next();
   };
 }

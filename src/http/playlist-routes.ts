@@ -38,7 +38,8 @@ export function playlistRoutes(playlists: PlaylistService): Router {
       ctx.body = playlist.body();
     }
   };
-  router.get('/playlist/:file', servePlaylist);
-  router.post('/playlist/:file', servePlaylist);
+  // One route for both methods (GET brings HEAD): each route is another match and another
+  // middleware chain built per request.
+  router.register('/playlist/:file', ['GET', 'POST'], servePlaylist);
   return router;
 }
