@@ -13,7 +13,11 @@ import { measure, median, round } from './stats.js';
 
 /** Seconds of each HTTP run; every plan runs once per round, between two runs of its ceiling. */
 const RUN_SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
-const HTTP_ROUNDS = 5;
+/**
+ * Single rounds of the same code range over 40 points, so the median of five still moved by ten
+ * from one run to the next; nine narrow that by a quarter for two more minutes.
+ */
+const HTTP_ROUNDS = 9;
 const CONNECTIONS = 10;
 /** The cold HTTP run is repeated with this many worker processes (WORKERS), and so is the ceiling. */
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
