@@ -12,7 +12,7 @@ export function benchKey(index) {
   return `bench${String(index).padStart(19, '0')}`;
 }
 
-/** Realistic-looking rows: a 1,000-channel playlist comes out near the 312 kB of design.md. */
+/** Realistic-looking rows: a 1,000-channel playlist comes out near 312 kB, the size of a real operator lineup. */
 export function createFixture({ channels, subscribers }) {
   const dir = mkdtempSync(join(tmpdir(), 'lineup-bench-'));
   const dbPath = join(dir, 'lineup.db');

@@ -5,7 +5,7 @@ import type { Origin } from '../../src/signing/origin.js';
 import { NO_CHECK_IP, securetoken } from '../../src/signing/securetoken.js';
 import { signStreamUrl } from '../../src/signing/sign.js';
 
-// The spec's common inputs (shared/spec/securetoken.md).
+// The securetoken spec's common inputs, whose expected tokens are published with it.
 const KEY = 'SECRETKEY';
 const SALT = '0123456789abcdef0123456789abcdef';
 const START = 1700000000;

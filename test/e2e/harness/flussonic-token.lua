@@ -1,4 +1,4 @@
--- A Flussonic securetoken check, written from shared/spec/securetoken.md rather than from
+-- A Flussonic securetoken check, written from the published securetoken spec rather than from
 -- Lineup's signer, so that the end-to-end suite compares two independent readings of the spec.
 --   token = lowercase_hex(sha1(stream .. ip .. start .. end .. key .. salt)) .. "-" .. salt .. "-" .. end .. "-" .. start
 -- The server block sets $securetoken_key, and $no_check_ip to "1" for an origin that does not
