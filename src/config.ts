@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { IP_BINDINGS, LINK_MODES } from './signing/origin.js';
 
 const integer = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -66,7 +67,7 @@ const schema = z
     TOKEN_TTL: integer(10800, 60),
     TOKEN_DESYNC: integer(300, 0),
     TOKEN_BUCKET: z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).optional(),
-    IP_BINDING: z.enum(['strict', 'none']).default('strict'),
+    IP_BINDING: z.enum(IP_BINDINGS).default('strict'),
     TRUST_PROXY: trustProxy,
     PRUNE_CRON: z
       .string()
@@ -79,7 +80,7 @@ const schema = z
     GUESS_LIMIT: integer(20, 1),
     GUESS_WINDOW: integer(600, 1),
     GUESS_BLOCK: integer(900, 1),
-    LINK_MODE: z.enum(['direct', 'redirect']).default('direct'),
+    LINK_MODE: z.enum(LINK_MODES).default('direct'),
     EPG_URL: httpUrl.optional(),
     EPG_FILE: z.string().trim().min(1).default('data/epg.xml'),
     EXPIRED_STREAM_URL: httpUrl.optional(),

@@ -1,21 +1,28 @@
 import { BadInputError } from '../errors.js';
 
+// The values below are also CHECK lists in the `origins` table (and two of them environment
+// variables); test/core/schema-enums.test.ts holds the two sides equal.
+
 /** A streaming server that Lineup signs links for. The default one is built from the environment. */
-export type SigningScheme = 'flussonic' | 'nginx';
+export const SIGNING_SCHEMES = ['flussonic', 'nginx'] as const;
+export type SigningScheme = (typeof SIGNING_SCHEMES)[number];
 /**
  * What the Flussonic-style hash covers:
  * - `stream`: the stream name (Flussonic);
  * - `id`: the stream name's last path segment (Cesbo Astra's channel id: `tv/news` → `news`);
  * - `path`: the request path, `/NAME/index.m3u8` (Cesbo Alta).
  */
-export type HashSubject = 'stream' | 'id' | 'path';
-export type IpBinding = 'strict' | 'none';
+export const HASH_SUBJECTS = ['stream', 'id', 'path'] as const;
+export type HashSubject = (typeof HASH_SUBJECTS)[number];
+export const IP_BINDINGS = ['strict', 'none'] as const;
+export type IpBinding = (typeof IP_BINDINGS)[number];
 export type StreamFormat = 'hls' | 'ts';
 /**
  * How playlists link to an origin's streams: `direct` signs the origin URL into the playlist;
  * `redirect` puts a stable Lineup URL there (`/play/KEY/CHANNEL.m3u8`) that signs on each request.
  */
-export type LinkMode = 'direct' | 'redirect';
+export const LINK_MODES = ['direct', 'redirect'] as const;
+export type LinkMode = (typeof LINK_MODES)[number];
 
 export interface Origin {
   name: string;
