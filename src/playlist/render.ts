@@ -1,5 +1,5 @@
 import type { Origin } from '../signing/origin.js';
-import { type Sha1Batch, type Sha1Slot, type Sha1Slots, sha1Slots, writeSha1Fills } from '../signing/sha1-lanes.js';
+import { type Sha1Batch, type Sha1Slot, type Sha1Slots, sha1LanesAvailable, sha1Slots, writeSha1Fills } from '../signing/sha1-lanes.js';
 import { type BoundQuery, bindQuery } from '../signing/sign.js';
 import type { CompiledPlaylist } from './compile.js';
 
@@ -34,9 +34,12 @@ export function renderPlaylist(playlist: CompiledPlaylist, viewer: Viewer, alloc
   const out = allocate(layout.template.length);
   const batches: Sha1Batch[] = [];
   const oneByOne: SlotGroup[] = [];
+  // Without the batch signer (no WebAssembly SIMD here), every slot is signed on its own through
+  // its query's writeDigest: slower, and the same bytes.
+  const batching = sha1LanesAvailable();
   for (const group of layout.groups) {
     const query = group.origin && fills.queryFor(group.origin);
-    if (query?.sha1) batches.push({ slots: sha1SlotsOf(group, layout, playlist), fill: { frame: query.frame, ...query.sha1 } });
+    if (batching && query?.sha1) batches.push({ slots: sha1SlotsOf(group, layout, playlist), fill: { frame: query.frame, ...query.sha1 } });
     else oneByOne.push(group);
   }
   if (batches.length > 0) writeSha1Fills(out, layout.template, batches);
