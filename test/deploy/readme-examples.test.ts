@@ -19,8 +19,8 @@ afterEach(async () => {
   await lineup.close();
 });
 
-it('when the Admin SQL example of the README is applied, then it runs and alice gets the premium channel', async () => {
-  const [example] = sqlBlocks('Admin SQL');
+it('when the SQL example of the README is applied, then it runs and alice gets the premium channel', async () => {
+  const [example] = sqlBlocks('Add channels');
   expect(example).toBeDefined();
   await lineup.cli(['subscriber', 'add', 'alice', '--until', '2030-01-01']);
   const file = join(lineup.dir, 'readme.sql');
