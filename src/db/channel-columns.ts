@@ -1,38 +1,28 @@
-import type { Channel } from '../playlist/lineup.js';
+import { CHANNEL_FIELDS, CHANNEL_VALUE_FIELDS, type ChannelValueColumns, type ChannelValues } from '../channels/channel-fields.js';
 
-/**
- * A channel's descriptive columns as SQLite returns them: what `channels` shows players and what
- * `channel_imports` remembers of an import (radio is 0 or 1).
- */
-export interface ChannelValueColumns {
-  name: string;
-  number: number | null;
-  group_title: string;
-  logo: string;
-  tvg_id: string;
-  catchup_days: number;
-  radio: number;
+/** Derived from CHANNEL_FIELDS, so that the stores' SQL lists every value column in the same order. */
+const COLUMNS = CHANNEL_VALUE_FIELDS.map((field) => CHANNEL_FIELDS[field].column);
+
+/** `name, number, …`, or `c.name, c.number, …` for a table alias. */
+export const valueColumnList = (alias?: string): string => COLUMNS.map((column) => (alias ? `${alias}.${column}` : column)).join(', ');
+
+/** `@name, @number, …`: the named parameters that `toColumns` fills. */
+export const VALUE_PARAMETERS = COLUMNS.map((column) => `@${column}`).join(', ');
+
+/** `name = @name, …` for an UPDATE, or `name = excluded.name, …` for an upsert. */
+export const valueAssignments = (source: '@' | 'excluded.'): string => COLUMNS.map((column) => `${column} = ${source}${column}`).join(', ');
+
+/** Each field with its column, and whether it is a boolean stored as 0 or 1, looked up once. */
+const MAPPINGS = CHANNEL_VALUE_FIELDS.map((field) => ({ field, column: CHANNEL_FIELDS[field].column, flag: CHANNEL_FIELDS[field].kind === 'boolean' }));
+
+export function toColumns(values: ChannelValues): ChannelValueColumns {
+  const row: Record<string, unknown> = {};
+  for (const { field, column, flag } of MAPPINGS) row[column] = flag ? (values[field] ? 1 : 0) : values[field];
+  return row as ChannelValueColumns;
 }
 
-/** The same values as the domain names them. */
-export type ChannelValues = Pick<Channel, 'name' | 'number' | 'groupTitle' | 'logo' | 'tvgId' | 'catchupDays' | 'radio'>;
-
-export const toColumns = (values: ChannelValues): ChannelValueColumns => ({
-  name: values.name,
-  number: values.number,
-  group_title: values.groupTitle,
-  logo: values.logo,
-  tvg_id: values.tvgId,
-  catchup_days: values.catchupDays,
-  radio: values.radio ? 1 : 0,
-});
-
-export const fromColumns = (row: ChannelValueColumns): ChannelValues => ({
-  name: row.name,
-  number: row.number,
-  groupTitle: row.group_title,
-  logo: row.logo,
-  tvgId: row.tvg_id,
-  catchupDays: row.catchup_days,
-  radio: row.radio === 1,
-});
+export function fromColumns(row: ChannelValueColumns): ChannelValues {
+  const values: Record<string, unknown> = {};
+  for (const { field, column, flag } of MAPPINGS) values[field] = flag ? row[column] === 1 : row[column];
+  return values as ChannelValues;
+}

@@ -1,7 +1,8 @@
 import { BadInputError } from '../errors.js';
+import type { ChannelValueColumns } from '../channels/channel-fields.js';
 import { type ImportedValues, importedValues, mergeReimport, sameValues } from '../import/reimport.js';
 import type { ImportEntry } from '../import/upstream-m3u.js';
-import { type ChannelValueColumns, fromColumns, toColumns } from './channel-columns.js';
+import { fromColumns, toColumns, VALUE_PARAMETERS, valueAssignments, valueColumnList } from './channel-columns.js';
 import type { Db } from './open.js';
 
 export interface ImportTarget {
@@ -25,7 +26,7 @@ export interface ImportSummary {
   packageCreated: boolean;
 }
 
-const VALUE_COLUMNS = 'name, number, group_title, logo, tvg_id, catchup_days, radio';
+const VALUE_COLUMNS = valueColumnList();
 
 interface Tracked {
   channelId: number;
@@ -92,20 +93,16 @@ export function importChannels(db: Db, entries: readonly ImportEntry[], target: 
 
     const insertChannel = db.prepare(
       `INSERT INTO channels (stream, origin, ${VALUE_COLUMNS})
-       VALUES (@stream, @origin, @name, @number, @group_title, @logo, @tvg_id, @catchup_days, @radio)`,
+       VALUES (@stream, @origin, ${VALUE_PARAMETERS})`,
     );
     const updateChannel = db.prepare(
-      `UPDATE channels SET name = @name, number = @number, group_title = @group_title, logo = @logo,
-              tvg_id = @tvg_id, catchup_days = @catchup_days, radio = @radio
-       WHERE id = @id`,
+      `UPDATE channels SET ${valueAssignments('@')} WHERE id = @id`,
     );
     const recordImport = db.prepare(
       `INSERT INTO channel_imports (channel_id, origin_key, import_key, source, ${VALUE_COLUMNS})
-       VALUES (@channel_id, @origin_key, @import_key, @source, @name, @number, @group_title, @logo, @tvg_id, @catchup_days, @radio)
+       VALUES (@channel_id, @origin_key, @import_key, @source, ${VALUE_PARAMETERS})
        ON CONFLICT (channel_id) DO UPDATE SET
-         source = excluded.source, name = excluded.name, number = excluded.number, group_title = excluded.group_title,
-         logo = excluded.logo, tvg_id = excluded.tvg_id, catchup_days = excluded.catchup_days, radio = excluded.radio,
-         imported_at = datetime('now')`,
+         source = excluded.source, ${valueAssignments('excluded.')}, imported_at = datetime('now')`,
     );
     const link = db.prepare('INSERT INTO package_channels (package_id, channel_id) VALUES (?, ?) ON CONFLICT DO NOTHING');
 

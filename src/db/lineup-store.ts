@@ -1,4 +1,5 @@
-import { type ChannelValueColumns, fromColumns } from './channel-columns.js';
+import type { ChannelValueColumns } from '../channels/channel-fields.js';
+import { fromColumns, valueColumnList } from './channel-columns.js';
 import { idList } from './id-list.js';
 import type { Db } from './open.js';
 import type { Channel } from '../playlist/lineup.js';
@@ -38,7 +39,7 @@ export class LineupStore {
     this.dataVersionQuery = db.prepare('PRAGMA data_version').pluck();
     this.ownChangesQuery = db.prepare('SELECT total_changes()').pluck();
     this.channelsQuery = db.prepare(`
-      SELECT c.id, c.stream, c.name, c.number, c.group_title, c.logo, c.tvg_id, c.catchup_days, c.radio, c.origin,
+      SELECT c.id, c.stream, ${valueColumnList('c')}, c.origin,
              (SELECT group_concat(pc.package_id) FROM package_channels pc WHERE pc.channel_id = c.id) AS package_ids
       FROM channels c
       WHERE c.enabled = 1

@@ -1,16 +1,16 @@
-import type { ImportEntry } from './upstream-m3u.js';
+import { CHANNEL_VALUE_FIELDS, type ChannelField, type ChannelValues } from '../channels/channel-fields.js';
 
-/** The channel values that an import writes and tracks. */
-export type ImportedValues = Pick<ImportEntry, 'name' | 'number' | 'groupTitle' | 'logo' | 'tvgId' | 'catchupDays' | 'radio'>;
+/** The channel values that an import writes and tracks: all of them. */
+export type ImportedValues = ChannelValues;
 
-const FIELDS = ['name', 'number', 'groupTitle', 'logo', 'tvgId', 'catchupDays', 'radio'] as const satisfies ReadonlyArray<keyof ImportedValues>;
-
-export function importedValues(entry: ImportEntry): ImportedValues {
-  const { name, number, groupTitle, logo, tvgId, catchupDays, radio } = entry;
-  return { name, number, groupTitle, logo, tvgId, catchupDays, radio };
+/** Just the values of an entry, without its stream and line. */
+export function importedValues(entry: ImportedValues): ImportedValues {
+  const values = {} as Record<ChannelField, unknown>;
+  for (const field of CHANNEL_VALUE_FIELDS) values[field] = entry[field];
+  return values as ImportedValues;
 }
 
-export const sameValues = (a: ImportedValues, b: ImportedValues): boolean => FIELDS.every((field) => a[field] === b[field]);
+export const sameValues = (a: ImportedValues, b: ImportedValues): boolean => CHANNEL_VALUE_FIELDS.every((field) => a[field] === b[field]);
 
 /**
  * A three-way merge for a re-import: each field follows upstream (`incoming`) only while the
@@ -19,8 +19,8 @@ export const sameValues = (a: ImportedValues, b: ImportedValues): boolean => FIE
  */
 export function mergeReimport(current: ImportedValues, lastImported: ImportedValues, incoming: ImportedValues): ImportedValues {
   const merged = { ...current };
-  for (const field of FIELDS) {
-    if (current[field] === lastImported[field]) (merged as Record<typeof field, unknown>)[field] = incoming[field];
+  for (const field of CHANNEL_VALUE_FIELDS) {
+    if (current[field] === lastImported[field]) (merged as Record<ChannelField, unknown>)[field] = incoming[field];
   }
   return merged;
 }

@@ -2,11 +2,12 @@
 // lazily by `lineup import` (and tests), never by the server.
 import parser from 'iptv-playlist-parser';
 import { BadInputError } from '../errors.js';
-import type { Channel } from '../playlist/lineup.js';
+import type { ChannelValues } from '../channels/channel-fields.js';
 import { streamFromUrl, streamNameProblem } from './stream-name.js';
 
 /** One channel of an upstream M3U, as Lineup would store it, and the line it came from. */
-export type ImportEntry = Pick<Channel, 'stream' | 'name' | 'number' | 'groupTitle' | 'logo' | 'tvgId' | 'catchupDays' | 'radio'> & {
+export type ImportEntry = ChannelValues & {
+  stream: string;
   /** 1-based line of the entry's `#EXTINF` in the file. */
   line: number;
 };

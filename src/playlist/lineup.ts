@@ -1,16 +1,10 @@
+import type { ChannelValues } from '../channels/channel-fields.js';
 import type { Origin } from '../signing/origin.js';
 
 /** One row of `channels`, as the playlist needs it. */
-export interface Channel {
+export interface Channel extends ChannelValues {
   id: number;
   stream: string;
-  name: string;
-  number: number | null;
-  groupTitle: string;
-  logo: string;
-  tvgId: string;
-  catchupDays: number;
-  radio: boolean;
   /** Name of a row in `origins`; null for the default origin. */
   origin: string | null;
   /** Packages the channel belongs to; empty means every subscriber sees it. */
