@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
  * Versioned schema changes, applied in order at start. `PRAGMA user_version` records how many
  * have run. Append new steps; never edit one that has shipped.
  *
- * Operators write SQL against these tables, so the names are part of the product (design.md).
+ * Operators write SQL against these tables, so the names are part of the product.
  */
 export const migrations: readonly string[] = [
   /* 1: the admin-facing tables */ `

@@ -1,8 +1,8 @@
 /**
  * Output buffers handed out again once the response that used one has been sent. A fresh buffer of
- * a few hundred kB per response costs page faults and garbage-collector work; in a cold
- * 1,000-channel render that was a quarter of the time. Sizes repeat (one per lineup, format and
- * fill width), so buffers are kept per size, least recently used sizes dropped first.
+ * a playlist's size per response costs page faults and garbage-collector work, a large share of a
+ * cold render. Sizes repeat (one per lineup, format and fill width), so buffers are kept per size,
+ * least recently used sizes dropped first.
  *
  * Only give back a buffer that nothing will read again: a recycled buffer is overwritten by the
  * next response of its size.
