@@ -1,15 +1,13 @@
+import type { ChannelValueColumns } from '../channels/channel-fields.js';
 import type { LintInput } from '../lint/lint.js';
 import type { SqlTime } from '../time.js';
+import { fromColumns, valueColumnList } from './channel-columns.js';
 import { idList } from './id-list.js';
 import type { Db } from './open.js';
 
-interface LintRecord {
+interface LintRecord extends ChannelValueColumns {
   id: number;
   stream: string;
-  name: string;
-  number: number | null;
-  logo: string;
-  tvg_id: string;
   origin: string | null;
   enabled: number;
   package_ids: string | null;
@@ -22,7 +20,7 @@ interface LintRecord {
 export function readLintInput(db: Db, now?: SqlTime): LintInput {
   const rows = db
     .prepare(
-      `SELECT c.id, c.stream, c.name, c.number, c.logo, c.tvg_id, c.origin, c.enabled,
+      `SELECT c.id, c.stream, ${valueColumnList('c')}, c.origin, c.enabled,
               (SELECT group_concat(package_id) FROM package_channels WHERE channel_id = c.id) AS package_ids
        FROM channels c ORDER BY c.number IS NULL, c.number, c.name, c.id`,
     )
@@ -38,10 +36,7 @@ export function readLintInput(db: Db, now?: SqlTime): LintInput {
     channels: rows.map((row) => ({
       id: row.id,
       stream: row.stream,
-      name: row.name,
-      number: row.number,
-      logo: row.logo,
-      tvgId: row.tvg_id,
+      ...fromColumns(row),
       origin: row.origin,
       enabled: row.enabled === 1,
       packageIds: idList(row.package_ids),
