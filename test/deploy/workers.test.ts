@@ -1,13 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { LINEUP_BIN } from '../build-once.js';
 import { expectAllTokensValid } from '../core/support.js';
 import { fetchFrom, lastLine, runCliCaptured, tempDir } from '../helpers/lineup.js';
 import { type ServeProcess, serveProcess } from '../helpers/serve-process.js';
 
 const KEY = 'workers-test-key';
+/** The shared cluster's TOKEN_BUCKET, set rather than defaulted, so that the ETag test knows where its boundaries fall. */
+const BUCKET_SECONDS = 300;
 const temp = tempDir('lineup-workers-');
 afterAll(() => temp.cleanup());
 
@@ -21,11 +24,14 @@ interface Cluster extends ServeProcess {
   dbPath: string;
 }
 
-/** `lineup serve` with WORKERS=2, as an operator runs it, on a free port. */
-async function serveCluster(name: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Cluster> {
+/**
+ * `lineup serve` with WORKERS=2, as an operator runs it, on a free port. Its process joins
+ * `owners`: `children` (killed after each test) unless a whole describe block shares it.
+ */
+async function serveCluster(name: string, extraEnv: NodeJS.ProcessEnv = {}, owners = children): Promise<Cluster> {
   const dbPath = join(temp.dir, `${name}.db`);
   const env = { LINEUP_DB: dbPath, HOST: '127.0.0.1', PORT: '0', SECURETOKEN_KEY: KEY, LOG_LEVEL: 'info', WORKERS: '2', ...extraEnv };
-  return { ...(await serveProcess(env, children)), env, dbPath };
+  return { ...(await serveProcess(env, owners)), env, dbPath };
 }
 
 /** Three channels and a subscriber, through the CLI, while the cluster runs. */
@@ -59,6 +65,23 @@ function childrenOf(pid: number): number[] {
     .map(Number);
 }
 
+/** The TOKEN_BUCKET the shared cluster signs in now: its processes read this machine's clock too. */
+const bucketNow = () => Math.floor(Date.now() / 1000 / BUCKET_SECONDS);
+
+/**
+ * Runs `requests` again if a bucket boundary fell while they ran: a new bucket rightly signs new
+ * tokens under a new ETag, which is not the difference between workers that a test looks for.
+ * A second boundary is a bucket away, so the second run fits in one.
+ */
+async function inOneBucket<T>(requests: () => Promise<T>): Promise<T> {
+  for (let run = 0; run < 2; run++) {
+    const before = bucketNow();
+    const result = await requests();
+    if (bucketNow() === before) return result;
+  }
+  throw new Error('a bucket boundary fell during each of two runs');
+}
+
 async function until(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!condition()) {
@@ -68,44 +91,71 @@ async function until(condition: () => boolean, what: string, ms = 10_000): Promi
 }
 
 describe('WORKERS=2', () => {
-  it('when clients connect, then two worker processes share the port and every playlist signs for its client', async () => {
-    const cluster = await serveCluster('spread');
-    const url = await withSubscriber(cluster);
-    // A new connection each time: the primary hands connections to the workers in turn.
-    for (let i = 0; i < 6; i++) {
-      const response = await fetchFrom(url);
-      expect(response.status).toBe(200);
-      // The demo lineup's four channels (first start) and these three.
-      expect(expectAllTokensValid(response.body, '127.0.0.1', KEY)).toHaveLength(7);
-    }
-    await until(() => workersServing(cluster.output(), '/playlist/[key]').size === 2, 'both workers to log requests');
-    expect(childrenOf(cluster.child.pid!)).toHaveLength(2);
-  });
+  describe('on one cluster that these tests only read', () => {
+    const shared: ChildProcess[] = [];
+    let cluster: Cluster;
+    let url: string;
+    beforeAll(async () => {
+      cluster = await serveCluster('shared', { TOKEN_BUCKET: String(BUCKET_SECONDS) }, shared);
+      url = await withSubscriber(cluster);
+    });
+    afterAll(() => {
+      for (const child of shared.splice(0)) child.kill('SIGKILL');
+    });
 
-  it('when /metrics is scraped on either worker, then it counts the requests of both', async () => {
-    const cluster = await serveCluster('metrics');
-    const url = await withSubscriber(cluster);
-    for (let i = 0; i < 7; i++) expect((await fetchFrom(url)).status).toBe(200);
-    for (let scrape = 0; scrape < 4; scrape++) {
-      const metrics = await fetchFrom(`${cluster.url}/metrics`);
-      expect(metrics.status).toBe(200);
-      expect(metrics.body).toMatch(/^lineup_playlist_requests_total\{outcome="200"\} 7$/m);
-    }
-    expect(workersServing(cluster.output(), '/metrics').size).toBe(2);
-  });
+    /** The cluster's output from here on, so that each test looks only at its own requests. */
+    const outputFromNow = () => {
+      const start = cluster.output().length;
+      return () => cluster.output().slice(start);
+    };
 
-  it('when a refresh lands on the other worker within a bucket, then it gets the same bytes and ETag, and a 304 for it', async () => {
-    const cluster = await serveCluster('etag');
-    const url = await withSubscriber(cluster);
-    const first = await fetchFrom(url);
-    const etag = String(first.headers.etag);
-    for (let i = 0; i < 3; i++) {
-      const again = await fetchFrom(url);
-      expect(again.headers.etag).toBe(etag);
-      expect(again.body).toBe(first.body);
-      expect((await fetchFrom(url, { headers: { 'If-None-Match': etag } })).status).toBe(304);
-    }
-    expect(workersServing(cluster.output(), '/playlist/[key]').size).toBe(2);
+    it('when clients connect, then two worker processes share the port and every playlist signs for its client', async () => {
+      const output = outputFromNow();
+      // A new connection each time: the primary hands connections to the workers in turn.
+      for (let i = 0; i < 6; i++) {
+        const response = await fetchFrom(url);
+        expect(response.status).toBe(200);
+        // The demo lineup's four channels (first start) and these three.
+        expect(expectAllTokensValid(response.body, '127.0.0.1', KEY)).toHaveLength(7);
+      }
+      await until(() => workersServing(output(), '/playlist/[key]').size === 2, 'both workers to log requests');
+      expect(childrenOf(cluster.child.pid!)).toHaveLength(2);
+    });
+
+    it('when /metrics is scraped on either worker, then it counts the requests of both', async () => {
+      const served = /^lineup_playlist_requests_total\{outcome="200"\} (\d+)$/m;
+      // The other tests here count too; the line is absent until a first 200.
+      const before = Number(served.exec((await fetchFrom(`${cluster.url}/metrics`)).body)?.[1] ?? 0);
+      const output = outputFromNow();
+      for (let i = 0; i < 7; i++) expect((await fetchFrom(url)).status).toBe(200);
+      for (let scrape = 0; scrape < 4; scrape++) {
+        const metrics = await fetchFrom(`${cluster.url}/metrics`);
+        expect(metrics.status).toBe(200);
+        expect(served.exec(metrics.body)?.[1]).toBe(String(before + 7));
+      }
+      await until(() => workersServing(output(), '/metrics').size === 2, 'both workers to answer a scrape');
+    });
+
+    it('when a refresh lands on the other worker within a bucket, then it gets the same bytes and ETag, and a 304 for it', async () => {
+      const { first, refreshes, output } = await inOneBucket(async () => {
+        const output = outputFromNow();
+        const first = await fetchFrom(url);
+        const refreshes = [];
+        for (let i = 0; i < 3; i++) {
+          const again = await fetchFrom(url);
+          const revalidated = await fetchFrom(url, { headers: { 'If-None-Match': String(first.headers.etag) } });
+          refreshes.push({ again, revalidated });
+        }
+        return { first, refreshes, output };
+      });
+      expect(first.status).toBe(200);
+      for (const { again, revalidated } of refreshes) {
+        expect(again.headers.etag).toBe(first.headers.etag);
+        expect(again.body).toBe(first.body);
+        expect(revalidated.status).toBe(304);
+      }
+      await until(() => workersServing(output(), '/playlist/[key]').size === 2, 'both workers to serve the refreshes');
+    });
   });
 
   it('when a worker is killed, then the primary starts another and playlists keep coming', async () => {
@@ -124,9 +174,21 @@ describe('WORKERS=2', () => {
     const script = join(temp.dir, 'lapse.sql');
     writeFileSync(script, "UPDATE subscribers SET expires_at = datetime('now', '-1 day') WHERE username = 'alice';");
     expect((await runCliCaptured(['sql', script], cluster.env)).code).toBe(0);
-    const pruneLines = () => cluster.output().split('\n').filter((line) => line.includes('"job":"prune"'));
-    await until(() => pruneLines().length >= 3, 'three prune ticks');
-    const runs = pruneLines().map((line) => JSON.parse(line));
+    // Whole lines only: the last may still be arriving.
+    const pruneRuns = () =>
+      cluster
+        .output()
+        .split('\n')
+        .slice(0, -1)
+        .filter((line) => line.includes('"job":"prune"'))
+        .map((line) => JSON.parse(line));
+    // The tick that deletes, then one more that must find nothing left to delete.
+    await until(() => {
+      const runs = pruneRuns();
+      const deleting = runs.findIndex((run) => run.deleted > 0);
+      return deleting >= 0 && runs.length > deleting + 1;
+    }, 'a prune that deletes and a tick after it');
+    const runs = pruneRuns();
     for (const run of runs) expect(run.worker).toBeUndefined();
     expect(runs.reduce((total, run) => total + run.deleted, 0)).toBe(1);
   });
@@ -146,8 +208,11 @@ describe('WORKERS=2', () => {
   });
 
   it('when the port is taken, then serve exits 1 naming the error instead of restarting workers', async () => {
-    const first = await serveCluster('taken-first', { WORKERS: '1' });
-    const port = new URL(first.url).port;
+    // Anything holding the port will do; a second cluster would only cost a start.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => void holder.close());
+    const port = String((holder.address() as { port: number }).port);
     const dbPath = join(temp.dir, 'taken-second.db');
     const child = spawn(process.execPath, [LINEUP_BIN, 'serve'], {
       env: { ...process.env, LINEUP_DB: dbPath, HOST: '127.0.0.1', PORT: port, SECURETOKEN_KEY: KEY, WORKERS: '2' },
