@@ -50,14 +50,12 @@ function openRenderer(dbPath) {
   const config = loadConfig({ ...baseEnv, LINEUP_DB: dbPath, TOKEN_BUCKET: '0' });
   const context = openContext(config, { logger: createLogger('silent') });
   const key = benchKey(0);
+  const request = { ip: IP, format: 'hls', gzip: false, holds: () => false };
+  const first = context.playlists.respond(key, request).body;
   return {
-    body: Buffer.from(context.playlists.forKey(key, { ip: IP, format: 'hls' }).body()),
+    body: Buffer.from(first.read()),
     // As the server does: each response's buffer goes back once it has been sent.
-    render: () => {
-      const served = context.playlists.forKey(key, { ip: IP, format: 'hls' });
-      served.body();
-      served.release();
-    },
+    render: () => context.playlists.respond(key, request).body.destroy(),
     close: () => context.close(),
   };
 }

@@ -5,6 +5,9 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { IP_BINDINGS, LINK_MODES } from './signing/origin.js';
 
+/** PRUNE_CRON's value that leaves pruning to another node, or to `lineup prune`. */
+const PRUNE_OFF = 'off';
+
 const integer = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
@@ -73,7 +76,7 @@ const schema = z
       .string()
       .trim()
       .default('0 * * * *')
-      .refine((value) => cron.validate(value), 'is not a valid cron expression'),
+      .refine((value) => value === PRUNE_OFF || cron.validate(value), `is not a valid cron expression (or ${PRUNE_OFF})`),
     PRUNE_GRACE_DAYS: integer(7, 0, 36500),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -109,7 +112,8 @@ const schema = z
     tokenBucket: env.TOKEN_BUCKET ?? defaultTokenBucket(env.TOKEN_TTL),
     ipBinding: env.IP_BINDING,
     trustProxy: env.TRUST_PROXY,
-    pruneCron: env.PRUNE_CRON,
+    /** Undefined: no schedule in this process. */
+    pruneCron: env.PRUNE_CRON === PRUNE_OFF ? undefined : env.PRUNE_CRON,
     pruneGraceDays: env.PRUNE_GRACE_DAYS,
     logLevel: env.LOG_LEVEL,
     metricsToken: env.METRICS_TOKEN,

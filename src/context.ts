@@ -7,7 +7,7 @@ import { SubscriberStore } from './db/subscriber-store.js';
 import type { Logger } from './logger.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
-import { RememberedAccess } from './playlist/remembered-access.js';
+import { RememberedAccess } from './subscribers/remembered-access.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
 import { SubscriberAdmin } from './subscribers/subscriber-admin.js';

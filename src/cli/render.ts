@@ -24,7 +24,7 @@ A disabled or expired subscriber gets the same reason the HTTP answer gives, and
       throw new UsageError(`--output: ${(error as BadInputError).message}`);
     }
     return withContext(io, ({ playlists }) => {
-      io.stdout(playlists.forUsername(user, { ip, format }).body().toString('utf8'));
+      io.stdout(playlists.textFor(user, { ip, format }));
       return 0;
     });
   },

@@ -1,10 +1,11 @@
 import cluster from 'node:cluster';
-import { INSTANCE_ENV, startCluster } from '../cluster/primary.js';
-import { type Config, loadConfig } from '../config.js';
+import { startCluster } from '../cluster/primary.js';
+import { startWorker } from '../cluster/worker.js';
+import { loadConfig } from '../config.js';
 import { GENERATED_KEY_SETTING } from '../context.js';
 import { createLogger, type Logger, serverLogDestination } from '../logger.js';
-import { startLineup } from '../main.js';
-import { type CliIo, type Command, parseOptions } from './command.js';
+import { startLineup } from '../standalone.js';
+import { type Command, parseOptions } from './command.js';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -19,7 +20,11 @@ from the environment (see README).`,
     parseOptions(argv, {}, false);
     const config = loadConfig(io.env);
     const logger = createLogger(config.logLevel, serverLogDestination());
-    if (cluster.isWorker) return serveAsWorker(config, logger.child({ worker: cluster.worker!.id }), io);
+    if (cluster.isWorker) {
+      const worker = await startWorker(config, logger.child({ worker: cluster.worker!.id }), io.env);
+      await untilStopped(worker.stop, logger);
+      return 0;
+    }
 
     const running = config.workers > 1 ? await startCluster(config, logger) : await startLineup(config, { logger });
     logger.info({ url: running.url, db: config.dbPath, origin: config.originUrl, workers: config.workers }, 'lineup listening');
@@ -52,18 +57,4 @@ function untilStopped(stop: () => Promise<void>, logger: Logger, failed?: Promis
     process.once('SIGINT', shutdown);
     failed?.then((error) => stop().finally(() => resolve(error)));
   });
-}
-
-/** One of WORKERS processes: serves HTTP until told to stop, then lets the primary know by leaving. */
-async function serveAsWorker(config: Config, logger: Logger, io: CliIo): Promise<number> {
-  const instanceId = io.env[INSTANCE_ENV];
-  if (!instanceId) throw new Error(`${INSTANCE_ENV} is missing: workers are started by lineup serve`);
-  try {
-    const running = await startLineup(config, { logger, worker: { instanceId } });
-    await untilStopped(running.stop, logger);
-    return 0;
-  } finally {
-    // The channel to the primary would keep this process alive.
-    cluster.worker?.disconnect();
-  }
 }

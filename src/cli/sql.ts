@@ -1,6 +1,7 @@
 import { readLintInput } from '../db/lint-store.js';
 import { applySqlScript } from '../db/sql-script.js';
 import { lintLineup } from '../lint/lint.js';
+import { toSqlTime } from '../time.js';
 import { type Command, parseOptions, readInputFile, UsageError, withContext } from './command.js';
 import { printFindings } from './lint.js';
 
@@ -18,13 +19,13 @@ request; no restart is needed.`,
     if (positionals.length === 0) throw new UsageError('sql: name at least one FILE');
     // Every file is read before the first is applied, so that a typo in the last name applies nothing.
     const scripts = positionals.map((file) => ({ file, text: readInputFile(file) }));
-    return withContext(io, ({ db }) => {
+    return withContext(io, ({ db, clock }) => {
       for (const { file, text } of scripts) {
         const result = applySqlScript(db, file, text);
         io.stdout(`${file}: ${result.statements} statements, ${result.changes} rows changed\n`);
       }
       // Lint findings are reported, not fatal: the scripts have been applied either way.
-      printFindings(lintLineup(readLintInput(db)), io);
+      printFindings(lintLineup(readLintInput(db, toSqlTime(clock()))), io);
       return 0;
     });
   },

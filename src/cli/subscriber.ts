@@ -1,6 +1,6 @@
+import { stateOf } from '../subscribers/access.js';
 import { parseUntil, type Term, DEFAULT_SUBSCRIPTION_DAYS } from '../subscribers/subscriber-admin.js';
 import type { Subscriber } from '../subscribers/subscriber.js';
-import { fromSqlTime } from '../time.js';
 import { type CliIo, type Command, parseOptions, UsageError, wholeNumber, withContext } from './command.js';
 
 const HELP = `lineup subscriber add USER [--days N | --until DATE] [--package NAME]… [--max-connections N] [--note TEXT]
@@ -32,11 +32,6 @@ function username(positionals: string[], action: string): string {
   if (!user) throw new UsageError(`subscriber ${action}: name the USER`);
   if (extra.length > 0) throw new UsageError(`subscriber ${action}: unexpected argument "${extra[0]}"`);
   return user;
-}
-
-function stateOf(subscriber: Subscriber, now: number): string {
-  if (!subscriber.enabled) return 'disabled';
-  return fromSqlTime(subscriber.expiresAt) <= now ? 'expired' : 'active';
 }
 
 function describe(subscriber: Subscriber, now: number): string {

@@ -1,17 +1,12 @@
 import cluster, { type Address, type Worker } from 'node:cluster';
-import type { ScheduledTask } from 'node-cron';
 import type { Config } from '../config.js';
-import { openContext, SERVED_URL_SETTING } from '../context.js';
-import { schedulePrune } from '../jobs/prune-schedule.js';
+import { openContext } from '../context.js';
+import { type Housekeeping, startHousekeeping } from '../housekeeping.js';
 import type { Logger } from '../logger.js';
-import { seedDemo } from '../main.js';
 import { createMetrics } from '../metrics.js';
 import { randomInstanceId } from '../playlist/playlist-service.js';
-import { pruneLapsed } from '../subscribers/prune.js';
 import { serveClusterMetrics } from './cluster-metrics.js';
-
-/** How a worker learns the cluster's ETag instance id (see PlaylistService). */
-export const INSTANCE_ENV = 'LINEUP_CLUSTER_INSTANCE';
+import { INSTANCE_ENV } from './worker.js';
 
 export interface RunningCluster {
   /** Where the workers listen, e.g. `http://0.0.0.0:8080`. */
@@ -24,16 +19,15 @@ export interface RunningCluster {
 }
 
 /**
- * WORKERS > 1: the primary process migrates and seeds the database, makes the generated keys
- * before any worker could race to, runs the prune job once for all, and forks the workers that
- * serve HTTP on one shared port. A worker that dies after it was listening is replaced; one that
+ * WORKERS > 1: the primary process opens the database (making the generated keys before any worker
+ * could race to), does the housekeeping once for all, and forks the workers that serve HTTP on one
+ * shared port. A worker that dies after it was listening is replaced; one that
  * dies before (a port in use, say) stops the cluster, since its replacement would die the same way.
  */
 export async function startCluster(config: Config, logger: Logger): Promise<RunningCluster> {
   const context = openContext(config, { logger });
-  context.settings.set(SERVED_URL_SETTING, config.publicUrl);
-  const demoUrl = seedDemo(context);
   const metrics = createMetrics();
+  let housekeeping: Housekeeping | undefined;
   const stopServingMetrics = serveClusterMetrics(metrics.registry);
   const instanceId = randomInstanceId();
 
@@ -62,12 +56,11 @@ export async function startCluster(config: Config, logger: Logger): Promise<Runn
       });
     });
 
-  let job: ScheduledTask | undefined;
   let stopped: Promise<void> | undefined;
   const stop = () => (stopped ??= stopAll());
   const stopAll = async () => {
     stopping = true;
-    await job?.stop();
+    await housekeeping?.stop();
     const workers = Object.values(cluster.workers ?? {}).filter((worker) => worker !== undefined);
     await Promise.all(
       workers.map((worker) => new Promise<void>((resolve) => {
@@ -82,12 +75,13 @@ export async function startCluster(config: Config, logger: Logger): Promise<Runn
 
   let address: Address;
   try {
+    housekeeping = startHousekeeping(context, { logger, metrics, seedDemo: true });
     [address] = (await Promise.all(Array.from({ length: config.workers }, fork))) as [Address];
   } catch (error) {
     await stop();
     throw error;
   }
-  job = schedulePrune(config.pruneCron, () => pruneLapsed(context.subscribers, context.clock, config.pruneGraceDays), logger, metrics);
+  const { demoUrl } = housekeeping;
 
   const host = address.addressType === 6 ? `[${address.address}]` : address.address;
   return { url: `http://${host}:${address.port}`, ...(demoUrl ? { demoUrl } : {}), failed, stop };

@@ -4,6 +4,7 @@ import type { SqlTime } from '../time.js';
 import { fromColumns, valueColumnList } from './channel-columns.js';
 import { idList } from './id-list.js';
 import type { Db } from './open.js';
+import { ACTIVE_AT } from './subscriber-rules.js';
 
 interface LintRecord extends ChannelValueColumns {
   id: number;
@@ -15,9 +16,9 @@ interface LintRecord extends ChannelValueColumns {
 
 /**
  * Reads what `lintLineup` needs: every channel, enabled or not, and which packages have a
- * subscriber who can fetch a playlist at `now` (default: SQLite's clock).
+ * subscriber who can fetch a playlist at `now`.
  */
-export function readLintInput(db: Db, now?: SqlTime): LintInput {
+export function readLintInput(db: Db, now: SqlTime): LintInput {
   const rows = db
     .prepare(
       `SELECT c.id, c.stream, ${valueColumnList('c')}, c.origin, c.enabled,
@@ -28,10 +29,10 @@ export function readLintInput(db: Db, now?: SqlTime): LintInput {
   const subscribed = db
     .prepare(
       `SELECT DISTINCT sp.package_id FROM subscriber_packages sp JOIN subscribers s ON s.id = sp.subscriber_id
-       WHERE s.enabled = 1 AND s.expires_at > coalesce(?, datetime('now'))`,
+       WHERE ${ACTIVE_AT('s')}`,
     )
     .pluck()
-    .all(now ?? null) as number[];
+    .all(now) as number[];
   return {
     channels: rows.map((row) => ({
       id: row.id,

@@ -1,8 +1,10 @@
 import { BadInputError, NotFoundError } from '../errors.js';
 import type { NewSubscriber, Subscriber, SubscriberAccess } from '../subscribers/subscriber.js';
+import type { SubscriberStorage } from '../subscribers/subscriber-storage.js';
 import type { SqlTime } from '../time.js';
 import { idList } from './id-list.js';
 import type { Db } from './open.js';
+import { LAPSED_BY } from './subscriber-rules.js';
 
 interface SubscriberRecord {
   id: number;
@@ -62,12 +64,12 @@ function toAccess(row: AccessRecord): SubscriberAccess {
 }
 
 /** Subscribers and their packages. Every method is one statement or one transaction. */
-export class SubscriberStore {
+export class SubscriberStore implements SubscriberStorage {
   private readonly accessByKeyHash;
   private readonly accessByUsername;
   private readonly byUsername;
   private readonly all;
-  private readonly expiredBefore;
+  private readonly lapsedBy;
   private readonly insert;
   private readonly packageIdByName;
   private readonly linkPackage;
@@ -76,7 +78,7 @@ export class SubscriberStore {
   private readonly updateEnabled;
   private readonly updateKeyHash;
   private readonly deleteByUsername;
-  private readonly deleteExpiredBefore;
+  private readonly deleteLapsedBy;
   private readonly retiredKey;
 
   constructor(private readonly db: Db) {
@@ -84,7 +86,7 @@ export class SubscriberStore {
     this.accessByUsername = db.prepare(`${SELECT_ACCESS} WHERE s.username = ?`);
     this.byUsername = db.prepare(`${SELECT_SUBSCRIBER} WHERE s.username = ?`);
     this.all = db.prepare(`${SELECT_SUBSCRIBER} ORDER BY s.username`);
-    this.expiredBefore = db.prepare(`${SELECT_SUBSCRIBER} WHERE s.expires_at < ? ORDER BY s.username`);
+    this.lapsedBy = db.prepare(`${SELECT_SUBSCRIBER} WHERE ${LAPSED_BY('s')} ORDER BY s.username`);
     this.insert = db.prepare(
       'INSERT INTO subscribers (username, key_hash, expires_at, max_connections, note) VALUES (?, ?, ?, ?, ?)',
     );
@@ -95,17 +97,15 @@ export class SubscriberStore {
     this.updateEnabled = db.prepare('UPDATE subscribers SET enabled = ? WHERE username = ?');
     this.updateKeyHash = db.prepare('UPDATE subscribers SET key_hash = ? WHERE username = ?');
     this.deleteByUsername = db.prepare('DELETE FROM subscribers WHERE username = ?');
-    this.deleteExpiredBefore = db.prepare('DELETE FROM subscribers WHERE expires_at < ? RETURNING username').pluck();
+    this.deleteLapsedBy = db.prepare(`DELETE FROM subscribers AS s WHERE ${LAPSED_BY('s')} RETURNING username`).pluck();
     this.retiredKey = db.prepare('SELECT 1 FROM retired_keys WHERE key_hash = ?').pluck();
   }
 
-  /** The subscriber behind a playlist key's hash, or undefined. */
   findAccess(keyHash: string): SubscriberAccess | undefined {
     const row = this.accessByKeyHash.get(keyHash) as AccessRecord | undefined;
     return row && toAccess(row);
   }
 
-  /** Whether a key's hash belonged to a subscriber who has since been given another key. */
   isRetired(keyHash: string): boolean {
     return this.retiredKey.get(keyHash) !== undefined;
   }
@@ -131,9 +131,8 @@ export class SubscriberStore {
     return (this.all.all() as SubscriberRecord[]).map(toSubscriber);
   }
 
-  /** Subscribers whose `expires_at` is before `cutoff`. */
-  listExpiredBefore(cutoff: SqlTime): Subscriber[] {
-    return (this.expiredBefore.all(cutoff) as SubscriberRecord[]).map(toSubscriber);
+  listLapsedBy(time: SqlTime): Subscriber[] {
+    return (this.lapsedBy.all(time) as SubscriberRecord[]).map(toSubscriber);
   }
 
   add(subscriber: NewSubscriber): Subscriber {
@@ -154,7 +153,6 @@ export class SubscriberStore {
     return this.get(subscriber.username);
   }
 
-  /** Adds and removes packages in one transaction; an unknown package name changes nothing. */
   changePackages(username: string, add: readonly string[], remove: readonly string[]): Subscriber {
     this.db
       .transaction(() => {
@@ -184,9 +182,9 @@ export class SubscriberStore {
     this.mustChange(this.deleteByUsername.run(username).changes, username);
   }
 
-  /** Deletes, in one statement, every subscriber whose `expires_at` is before `cutoff`; package links cascade. */
-  removeExpiredBefore(cutoff: SqlTime): string[] {
-    return (this.deleteExpiredBefore.all(cutoff) as string[]).sort();
+  /** One statement; package links cascade. */
+  removeLapsedBy(time: SqlTime): string[] {
+    return (this.deleteLapsedBy.all(time) as string[]).sort();
   }
 
   private packageId(name: string): number {

@@ -1,6 +1,7 @@
 import type { BlockList } from 'node:net';
 import Koa from 'koa';
 import { NotFoundError } from '../errors.js';
+import { isKeyedPath, isPlaylistPath } from '../routes.js';
 import type { Logger } from '../logger.js';
 import type { LineupMetrics } from '../metrics.js';
 import type { PlaylistService } from '../playlist/playlist-service.js';
@@ -14,7 +15,7 @@ import { inputLimits } from './input-limits.js';
 import { type MetricsExposition, metricsRoutes, playlistMetrics } from './metrics-routes.js';
 import { playRoutes } from './play-routes.js';
 import { playlistRoutes } from './playlist-routes.js';
-import { isKeyedPath, requestLog } from './request-log.js';
+import { requestLog } from './request-log.js';
 
 export interface HttpDependencies {
   playlists: PlaylistService;
@@ -31,8 +32,6 @@ export interface HttpDependencies {
   /** What `/metrics` answers; by default `metrics.registry`. */
   metricsExposition?: MetricsExposition;
 }
-
-const isPlaylistPath = (path: string): boolean => path.startsWith('/playlist/');
 
 export function createHttpApp(dependencies: HttpDependencies): Koa {
   const { playlists, databaseAnswers, trustProxy, logger, metrics } = dependencies;

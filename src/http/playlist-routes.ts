@@ -1,45 +1,31 @@
-import Router, { type RouterMiddleware } from '@koa/router';
+import Router from '@koa/router';
+import fresh from 'fresh';
 import { UnknownKeyError } from '../errors.js';
 import type { PlaylistService } from '../playlist/playlist-service.js';
+import { PLAYLIST_ROUTE, playlistKeyOf } from '../routes.js';
 import { parseStreamFormat } from '../signing/origin.js';
 import { acceptsGzip } from './accepts-gzip.js';
 
-const PLAYLIST_FILE = /^(.+)\.m3u8?$/;
-
-/**
- * `/playlist/KEY.m3u` and `.m3u8`: GET, HEAD (koa drops the body) and POST, which some apps send.
- * Never a redirect: some players do not follow one.
- */
+/** The personal playlist. Never a redirect: some players do not follow one. */
 export function playlistRoutes(playlists: PlaylistService): Router {
   const router = new Router();
-  const servePlaylist: RouterMiddleware = (ctx) => {
-    const match = PLAYLIST_FILE.exec(ctx.params.file ?? '');
-    if (!match) throw new UnknownKeyError();
-    const format = parseStreamFormat(ctx.query.output);
-    const playlist = playlists.forKey(match[1]!, { ip: ctx.state.clientIp, format });
-    // 'close' follows the last byte handed to the socket, or an abandoned connection: either way
-    // nothing reads the body after it.
-    ctx.res.once('close', () => playlist.release());
-    ctx.state.subscriberId = playlist.subscriberId;
-    ctx.set('Cache-Control', 'no-store, private');
-    ctx.set('ETag', playlist.etag);
-    ctx.vary('Accept-Encoding');
-    ctx.status = 200;
-    // A refresh that sends back the ETag costs a lookup and a hash of a few fields: nothing is signed.
-    if (ctx.fresh) {
-      ctx.status = 304;
-      return;
-    }
-    ctx.type = 'audio/x-mpegurl; charset=utf-8';
-    if (acceptsGzip(ctx)) {
-      ctx.set('Content-Encoding', 'gzip');
-      ctx.body = playlist.gzipped();
-    } else {
-      ctx.body = playlist.body();
-    }
-  };
-  // One route for both methods (GET brings HEAD): each route is another match and another
-  // middleware chain built per request.
-  router.register('/playlist/:file', ['GET', 'POST'], servePlaylist);
+  // One route for GET (and so HEAD) and POST: each route is another match and another middleware
+  // chain built per request.
+  router.register(PLAYLIST_ROUTE, ['GET', 'POST'], (ctx) => {
+    const key = playlistKeyOf(ctx.params.file ?? '');
+    if (key === undefined) throw new UnknownKeyError();
+    // As koa's ctx.fresh: only GET and HEAD are conditional.
+    const conditional = ctx.method === 'GET' || ctx.method === 'HEAD';
+    const response = playlists.respond(key, {
+      ip: ctx.state.clientIp,
+      format: parseStreamFormat(ctx.query.output),
+      gzip: acceptsGzip(ctx),
+      holds: (etag) => conditional && fresh(ctx.req.headers, { etag }),
+    });
+    ctx.state.subscriberId = response.subscriberId;
+    ctx.status = response.status;
+    ctx.set(response.headers);
+    if (response.body) ctx.body = response.body;
+  });
   return router;
 }

@@ -1,17 +1,6 @@
 import type { Context, Next } from 'koa';
 import { flatLineLogger, type Logger } from '../logger.js';
-
-/** Paths whose second segment is a playlist key; the key must never reach a log line. */
-const KEYED_PATH = /^\/(playlist|play)\/[^/]*/;
-
-/** A path that carries a playlist key: logged without it, and guarded against key guessing. */
-export function isKeyedPath(path: string): boolean {
-  return KEYED_PATH.test(path);
-}
-
-export function loggablePath(path: string): string {
-  return path.replace(KEYED_PATH, '/$1/[key]');
-}
+import { loggablePath } from '../routes.js';
 
 /** One line per request: method, path without its key, status, duration, client IP, subscriber id. */
 export function requestLog(serverLogger: Logger) {

@@ -6,6 +6,7 @@ import {
   type StreamFormat,
   streamPath,
 } from '../signing/origin.js';
+import { playArchiveUrl, playLiveUrl } from '../routes.js';
 import { type SignableStream, signableStream } from '../signing/sign.js';
 import { CATCHUP_FILE_TEMPLATE, catchupAttributes, signsCatchupTemplate } from './catchup.js';
 import type { Channel } from './lineup.js';
@@ -83,10 +84,10 @@ const FILL = '\u0000';
 function entryTemplate(channel: Channel, origin: Origin, format: StreamFormat, links: LinkOptions): string {
   const catchup = channel.catchupDays > 0;
   if (links.linkModeOf(channel) === 'redirect') {
-    const base = `${urlLine(links.publicUrl)}/play/${FILL}/${channel.id}`;
-    const source = `${base}/${CATCHUP_FILE_TEMPLATE[format]}`;
+    const publicUrl = urlLine(links.publicUrl);
+    const source = playArchiveUrl(publicUrl, FILL, channel.id, CATCHUP_FILE_TEMPLATE[format]);
     const extra = catchup ? catchupAttributes(channel.catchupDays, format, source) : '';
-    return extinfLine(channel, extra) + `${base}.${format === 'ts' ? 'ts' : 'm3u8'}\n`;
+    return `${extinfLine(channel, extra)}${playLiveUrl(publicUrl, FILL, channel.id, format)}\n`;
   }
   const url = urlLine(origin.baseUrl + encodedStreamPath(channel.stream, format));
   if (!catchup || !signsCatchupTemplate(origin)) return `${extinfLine(channel)}${url}?${FILL}\n`;

@@ -1,42 +1,40 @@
 import { hash, randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { ForbiddenError, UnknownKeyError } from '../errors.js';
 import type { StreamFormat } from '../signing/origin.js';
-import { hashPlaylistKey, isWellFormedKey } from '../subscribers/keys.js';
+import { type AccessSource, assertActive, hasLapsed, subscriberForKey } from '../subscribers/access.js';
 import type { SubscriberAccess } from '../subscribers/subscriber.js';
-import { type Clock, fromSqlTime } from '../time.js';
+import type { Clock } from '../time.js';
 import { BufferRecycler } from './buffer-recycler.js';
 import { expiredPlaylist } from './expiry-placeholder.js';
 import type { LineupCache } from './lineup-cache.js';
+import { RecycledBody } from './recycled-body.js';
 import { type Allocate, renderPlaylist, type Viewer } from './render.js';
 import { ResponseCache } from './response-cache.js';
-import { bucketSalt, bucketStart, type TokenBucketSettings } from './token-bucket.js';
-
-export interface SubscriberSource {
-  findAccess(keyHash: string): SubscriberAccess | undefined;
-  isRetired(keyHash: string): boolean;
-  findAccessByUsername(username: string): SubscriberAccess;
-}
+import { bucketSalt, bucketStart, randomSalt, type TokenBucketSettings } from './token-bucket.js';
 
 export interface PlaylistRequest {
   ip: string;
   format: StreamFormat;
 }
 
-/** A playlist ready to send: its validator at once, its bytes only when asked for (a 304 never renders). */
-export interface ServedPlaylist {
+export interface PlaylistHttpRequest extends PlaylistRequest {
+  /** Whether the client takes a gzipped body. */
+  gzip: boolean;
+  /** Whether a conditional request already holds the bytes of this ETag: answered 304, nothing rendered. */
+  holds(etag: string): boolean;
+}
+
+/** Everything an HTTP answer to a playlist request needs, decided before any of it is sent. */
+export interface PlaylistResponse {
+  status: 200 | 304;
   subscriberId: number;
-  /** Strong ETag: a new one whenever the bytes can differ (database, subscriber, IP, format, bucket, salt). */
-  etag: string;
-  /** The M3U as UTF-8, in one buffer. */
-  body(): Buffer;
-  /** The same bytes gzipped; compressed once per ETag while the playlist stays cached. */
-  gzipped(): Buffer;
+  headers: Record<string, string>;
   /**
-   * Call once the response has been sent or abandoned, and never read the bytes again: a body
-   * rendered for this response alone goes back to be overwritten by a later one.
+   * 200 only. A stream when the bytes are this response's alone: its buffer is reused once the
+   * stream is destroyed, which the HTTP stack does when the response has finished.
    */
-  release(): void;
+  body?: Buffer | Readable;
 }
 
 /** A served playlist's bytes, kept by ETag for refreshes within a bucket. */
@@ -47,11 +45,20 @@ interface Rendered {
   bytes: number;
 }
 
+/** What is known about a response before its bytes: enough for a 304. */
+interface Prepared {
+  subscriberId: number;
+  /** Strong ETag: a new one whenever the bytes can differ (database, subscriber, IP, format, bucket, salt). */
+  etag: string;
+  /** Whether responses with this ETag share one rendering through the cache (a bucketed one). */
+  cacheable: boolean;
+  render(allocate: Allocate): Buffer;
+}
+
 /**
- * About fifty 1,000-channel playlists, or ten of 5,000. It serves one app refreshing within a
- * bucket without If-None-Match; those refreshes come close together, and a fleet of boxes
- * refreshing at once are each another subscriber, which no cache helps. 32 MB here took peak RSS
- * over 200 MB in the memory bench (100k subscribers, 5,000 channels) and 16 MB keeps it near 190.
+ * About fifty 1,000-channel playlists, or ten of 5,000: one app refreshing within a bucket without
+ * If-None-Match. A fleet of boxes refreshing at once are each another subscriber, which no cache
+ * helps, so more would cost memory for nothing.
  */
 const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 
@@ -61,10 +68,12 @@ const RECYCLED_BYTES = 8 * 1024 * 1024;
 /** Tokens are hex and compress poorly; level 1 gets most of the gain on the static text for a fraction of the time. */
 const GZIP_LEVEL = 1;
 
-export const randomInstanceId = (): string => randomBytes(8).toString('hex');
+/** `no-store`: every list holds live tokens, and a stale copy from a cache would carry dead ones. */
+const CACHE_CONTROL = 'no-store, private';
+/** Never application/vnd.apple.mpegurl: VLC then takes the list for one HLS stream. */
+const CONTENT_TYPE = 'audio/x-mpegurl; charset=utf-8';
 
-/** One salt per response: the hash already differs per stream, and the RNG is the costly part. */
-export const randomSalt = (): string => randomBytes(16).toString('hex');
+export const randomInstanceId = (): string => randomBytes(8).toString('hex');
 
 export interface PlaylistOptions {
   /** EXPIRED_STREAM_URL: an expired subscriber gets one entry pointing here instead of a 403. */
@@ -76,22 +85,6 @@ export interface PlaylistOptions {
   cacheBytes?: number;
   /** Part of every ETag (see `instance`); random when absent. */
   instanceId?: string;
-}
-
-export const REPLACED_KEY_MESSAGE = 'This playlist URL has been replaced. Ask your provider for the new one.';
-
-/**
- * The subscriber behind a playlist key. @throws UnknownKeyError for a malformed or unknown key,
- * ForbiddenError for one that a rotation replaced: its holder was a subscriber, so the app says why,
- * and its retries are not guesses.
- */
-export function subscriberForKey(subscribers: SubscriberSource, key: string): SubscriberAccess {
-  if (!isWellFormedKey(key)) throw new UnknownKeyError();
-  const keyHash = hashPlaylistKey(key);
-  const subscriber = subscribers.findAccess(keyHash);
-  if (subscriber) return subscriber;
-  if (subscribers.isRetired(keyHash)) throw new ForbiddenError(REPLACED_KEY_MESSAGE);
-  throw new UnknownKeyError();
 }
 
 /** Serves a playlist request, from key to M3U, for both HTTP and `lineup render`. */
@@ -107,7 +100,7 @@ export class PlaylistService {
 
   constructor(
     private readonly lineup: LineupCache,
-    private readonly subscribers: SubscriberSource,
+    private readonly subscribers: AccessSource,
     private readonly clock: Clock,
     private readonly options: PlaylistOptions = {},
   ) {
@@ -117,28 +110,39 @@ export class PlaylistService {
   }
 
   /**
-   * @throws NotFoundError for an unknown key, ForbiddenError for a disabled or expired subscriber
+   * The whole answer to `/playlist/KEY.m3u`: rendered, or found in the cache, before a header is set.
+   * @throws UnknownKeyError for an unknown key, ForbiddenError for a disabled or expired subscriber
    * (an expired one gets the EXPIRED_STREAM_URL placeholder instead, when that is set).
    */
-  forKey(key: string, request: PlaylistRequest): ServedPlaylist {
+  respond(key: string, request: PlaylistHttpRequest): PlaylistResponse {
     this.lineup.refresh();
-    return this.forSubscriber(subscriberForKey(this.subscribers, key), request, key);
+    const prepared = this.prepare(subscriberForKey(this.subscribers, key), request, key);
+    const headers: Record<string, string> = { 'Cache-Control': CACHE_CONTROL, ETag: prepared.etag, Vary: 'Accept-Encoding' };
+    // A refresh that sends back the ETag costs a lookup and a hash of a few fields: nothing is signed.
+    if (request.holds(prepared.etag)) return { status: 304, subscriberId: prepared.subscriberId, headers };
+    headers['Content-Type'] = CONTENT_TYPE;
+    if (request.gzip) headers['Content-Encoding'] = 'gzip';
+    const body = prepared.cacheable ? this.cachedBody(prepared, request.gzip) : this.ownBody(prepared, request.gzip);
+    headers['Content-Length'] = String(body instanceof RecycledBody ? body.byteLength : (body as Buffer).length);
+    return { status: 200, subscriberId: prepared.subscriberId, headers, body };
   }
 
-  forUsername(username: string, request: PlaylistRequest): ServedPlaylist {
+  /** USER's playlist as `respond` would render it for `request`, for `lineup render`. */
+  textFor(username: string, request: PlaylistRequest): string {
     this.lineup.refresh();
-    return this.forSubscriber(this.subscribers.findAccessByUsername(username), request);
+    return this.prepare(this.subscribers.findAccessByUsername(username), request).render(Buffer.allocUnsafe).toString('utf8');
   }
 
-  private forSubscriber(subscriber: SubscriberAccess, { ip, format }: PlaylistRequest, key?: string): ServedPlaylist {
+  private prepare(subscriber: SubscriberAccess, { ip, format }: PlaylistRequest, key?: string): Prepared {
     const now = this.clock();
     const { expiredStreamUrl } = this.options;
-    // Disabled stays a 403: the operator switched the account off, and "expired" would mislead.
-    if (expiredStreamUrl && subscriber.enabled && hasExpired(subscriber, now)) {
-      const etag = this.etagOf(['expired', subscriber.id, subscriber.expiresAt]);
-      return this.served(subscriber.id, etag, false, () =>
-        Buffer.from(expiredPlaylist(subscriber.expiresAt, expiredStreamUrl), 'utf8'),
-      );
+    if (expiredStreamUrl && subscriber.enabled && hasLapsed(subscriber, now)) {
+      return {
+        subscriberId: subscriber.id,
+        etag: this.etagOf(['expired', subscriber.id, subscriber.expiresAt]),
+        cacheable: false,
+        render: () => Buffer.from(expiredPlaylist(subscriber.expiresAt, expiredStreamUrl), 'utf8'),
+      };
     }
     assertActive(subscriber, now);
     const playlist = this.lineup.playlistFor(subscriber.packageIds, format);
@@ -149,11 +153,41 @@ export class PlaylistService {
     // cache needs no HMAC.
     const freshSalt = bucket > 0 ? undefined : this.salt();
     const etag = this.etagOf([this.lineup.generation, subscriber.id, ip, format, signedAt, freshSalt ?? 'bucket', key === undefined ? '' : 'key']);
-    return this.served(subscriber.id, etag, bucket > 0, (allocate) => {
-      const salt = freshSalt ?? bucketSalt(this.options.tokenBucket!.secret, subscriber.id, ip, signedAt);
-      const viewer: Viewer = { ip, now: signedAt, salt, ...(key === undefined ? {} : { key }) };
-      return renderPlaylist(playlist, viewer, allocate);
-    });
+    return {
+      subscriberId: subscriber.id,
+      etag,
+      cacheable: bucket > 0,
+      render: (allocate) => {
+        const salt = freshSalt ?? bucketSalt(this.options.tokenBucket!.secret, subscriber.id, ip, signedAt);
+        const viewer: Viewer = { ip, now: signedAt, salt, ...(key === undefined ? {} : { key }) };
+        return renderPlaylist(playlist, viewer, allocate);
+      },
+    };
+  }
+
+  /** Shared by every response with the same ETag; gzipped once per ETag while it stays cached. */
+  private cachedBody(prepared: Prepared, gzip: boolean): Buffer {
+    let rendered = this.recent.get(prepared.etag);
+    if (!rendered) {
+      const body = prepared.render(Buffer.allocUnsafe);
+      rendered = { body, bytes: body.length };
+      this.recent.set(prepared.etag, rendered);
+    }
+    if (!gzip) return rendered.body;
+    if (!rendered.zipped) {
+      rendered.zipped = gzipSync(rendered.body, { level: GZIP_LEVEL });
+      this.recent.grew(prepared.etag, rendered.zipped.length);
+    }
+    return rendered.zipped;
+  }
+
+  /** This response's alone: rendered into a recycled buffer, which goes back once it is sent (or zipped). */
+  private ownBody(prepared: Prepared, gzip: boolean): Buffer | RecycledBody {
+    const body = prepared.render((size) => this.recycler.take(size));
+    if (!gzip) return new RecycledBody(body, this.recycler);
+    const zipped = gzipSync(body, { level: GZIP_LEVEL });
+    this.recycler.give(body);
+    return zipped;
   }
 
   /**
@@ -168,51 +202,4 @@ export class PlaylistService {
   private etagOf(parts: readonly (string | number)[]): string {
     return `"${hash('sha1', `${this.instance}\n${parts.join('\n')}`, 'base64url')}"`;
   }
-
-  /**
-   * Bytes on demand, shared through the cache by every response with the same ETag when
-   * `cacheable`. Otherwise they are this response's alone, so their buffer is recycled on release.
-   */
-  private served(subscriberId: number, etag: string, cacheable: boolean, render: (allocate: Allocate) => Buffer): ServedPlaylist {
-    let rendered = cacheable ? this.recent.get(etag) : undefined;
-    let recyclable: Buffer | undefined;
-    const bytes = (): Rendered => {
-      if (!rendered) {
-        const body = cacheable ? render(Buffer.allocUnsafe) : render((size) => (recyclable = this.recycler.take(size)));
-        rendered = { body, bytes: body.length };
-        if (cacheable) this.recent.set(etag, rendered);
-      }
-      return rendered;
-    };
-    return {
-      subscriberId,
-      etag,
-      body: () => bytes().body,
-      gzipped: () => {
-        const entry = bytes();
-        if (!entry.zipped) {
-          entry.zipped = gzipSync(entry.body, { level: GZIP_LEVEL });
-          if (cacheable) this.recent.grew(etag, entry.zipped.length);
-        }
-        return entry.zipped;
-      },
-      release: () => {
-        if (recyclable) this.recycler.give(recyclable);
-        recyclable = undefined;
-      },
-    };
-  }
-}
-
-/** Disabled, or past `expires_at` (from that very second), means 403 with a reason a person can read. */
-export function assertActive(subscriber: SubscriberAccess, now: number): void {
-  if (!subscriber.enabled) throw new ForbiddenError('Subscription disabled. Contact your provider.');
-  if (hasExpired(subscriber, now)) {
-    throw new ForbiddenError(`Subscription expired on ${subscriber.expiresAt} UTC. Contact your provider to renew.`);
-  }
-}
-
-/** From the very second of `expires_at`. */
-export function hasExpired(subscriber: SubscriberAccess, now: number): boolean {
-  return now >= fromSqlTime(subscriber.expiresAt);
 }

@@ -1,11 +1,12 @@
 import { NotFoundError } from '../errors.js';
+import { type AccessSource, assertActive, subscriberForKey } from '../subscribers/access.js';
 import type { StreamFormat } from '../signing/origin.js';
 import { signStreamFileUrl, signStreamUrl } from '../signing/sign.js';
 import type { Clock } from '../time.js';
 import { isArchiveFile } from './catchup.js';
 import type { LineupCache } from './lineup-cache.js';
 import { isVisible } from './lineup.js';
-import { assertActive, randomSalt, type SubscriberSource, subscriberForKey } from './playlist-service.js';
+import { randomSalt } from './token-bucket.js';
 
 /** What a redirect-mode link asks for: the live stream in a format, or one archive file. */
 export type PlayTarget = { live: StreamFormat } | { archiveFile: string };
@@ -33,7 +34,7 @@ export const UNKNOWN_CHANNEL_MESSAGE = 'No such channel';
 export class StreamRedirects {
   constructor(
     private readonly lineup: LineupCache,
-    private readonly subscribers: SubscriberSource,
+    private readonly subscribers: AccessSource,
     private readonly clock: Clock,
     private readonly salt: () => string = randomSalt,
   ) {}

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 
 /**
  * TOKEN_BUCKET: within one bucket of time, the same subscriber at the same address gets the same
@@ -24,3 +24,6 @@ export function bucketStart(now: number, seconds: number): number {
 export function bucketSalt(secret: string, subscriberId: number, ip: string, start: number): string {
   return createHmac('sha256', secret).update(`${subscriberId}\n${ip}\n${start}`).digest('hex').slice(0, 32);
 }
+
+/** With bucketing off, one salt per response: the hash already differs per stream, and the RNG is the costly part. */
+export const randomSalt = (): string => randomBytes(16).toString('hex');

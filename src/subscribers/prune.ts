@@ -1,4 +1,4 @@
-import type { SubscriberStore } from '../db/subscriber-store.js';
+import type { SubscriberStorage } from './subscriber-storage.js';
 import { type Clock, toSqlTime } from '../time.js';
 
 export interface PruneResult {
@@ -12,10 +12,9 @@ export interface PruneResult {
  * past; their package links go with them. Lapsed subscribers within the grace period stay (the
  * playlist already answers them 403), so that a late renewal keeps their URL.
  */
-export function pruneLapsed(store: SubscriberStore, clock: Clock, graceDays: number, dryRun = false): PruneResult {
-  const cutoff = toSqlTime(clock() - graceDays * 86_400);
-  const usernames = dryRun
-    ? store.listExpiredBefore(cutoff).map((subscriber) => subscriber.username)
-    : store.removeExpiredBefore(cutoff);
+export function pruneLapsed(store: SubscriberStorage, clock: Clock, graceDays: number, dryRun = false): PruneResult {
+  // Lapsed for longer than the grace period: already lapsed one second before it began.
+  const lapsedBy = toSqlTime(clock() - graceDays * 86_400 - 1);
+  const usernames = dryRun ? store.listLapsedBy(lapsedBy).map((subscriber) => subscriber.username) : store.removeLapsedBy(lapsedBy);
   return { usernames, dryRun };
 }

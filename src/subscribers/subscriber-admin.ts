@@ -1,8 +1,9 @@
 import { BadInputError } from '../errors.js';
-import type { SubscriberStore } from '../db/subscriber-store.js';
+import { playlistUrl } from '../routes.js';
 import { type Clock, fromSqlTime, type SqlTime, toSqlTime } from '../time.js';
 import { generatePlaylistKey, hashPlaylistKey } from './keys.js';
 import type { Subscriber } from './subscriber.js';
+import type { SubscriberStorage } from './subscriber-storage.js';
 
 const DAY = 86_400;
 export const DEFAULT_SUBSCRIPTION_DAYS = 30;
@@ -14,10 +15,6 @@ export interface IssuedUrl {
   subscriber: Subscriber;
   /** The playlist URL; the only time the key is seen. */
   url: string;
-}
-
-export function playlistUrl(publicUrl: string, key: string): string {
-  return `${publicUrl}/playlist/${key}.m3u`;
 }
 
 /** `YYYY-MM-DD` (end of that day, UTC) or `YYYY-MM-DD HH:MM[:SS]` or ISO → `YYYY-MM-DD HH:MM:SS`. */
@@ -35,7 +32,7 @@ export function parseUntil(text: string): SqlTime {
 /** What operators do to subscribers, with the rules that the CLI and the seed share. */
 export class SubscriberAdmin {
   constructor(
-    private readonly store: SubscriberStore,
+    private readonly store: SubscriberStorage,
     private readonly publicUrl: string,
     private readonly clock: Clock,
   ) {}
@@ -82,9 +79,9 @@ export class SubscriberAdmin {
     this.store.remove(username);
   }
 
-  /** Everyone, or with `expiredOnly` those whose `expires_at` has come (at or before now). */
+  /** Everyone, or with `expiredOnly` those who have lapsed by now. */
   list(options: { expiredOnly: boolean }): Subscriber[] {
-    return options.expiredOnly ? this.store.listExpiredBefore(toSqlTime(this.clock() + 1)) : this.store.list();
+    return options.expiredOnly ? this.store.listLapsedBy(toSqlTime(this.clock())) : this.store.list();
   }
 
   private expiryFor(term: Term, from: number): SqlTime {

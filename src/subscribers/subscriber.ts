@@ -31,3 +31,6 @@ export interface NewSubscriber {
   maxConnections: number;
   note?: string;
 }
+
+/** What the playlist answers a subscriber: 200, or 403 with one of two reasons. */
+export type SubscriberState = 'active' | 'disabled' | 'expired';

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { GENERATED_KEY_SETTING } from '../../src/context.js';
-import { startLineup } from '../../src/main.js';
+import { startLineup } from '../../src/standalone.js';
 import { captureLogs, fetchFrom, lastLine, onServer, runCliCaptured, tempDir, TEST_KEY } from '../helpers/lineup.js';
 import { expectAllTokensValid } from './support.js';
 
@@ -17,10 +17,10 @@ afterEach(async () => {
 function fixture() {
   const { dir, cleanup } = tempDir();
   cleanups.push(cleanup);
-  const env: NodeJS.ProcessEnv = { LINEUP_DB: join(dir, 'lineup.db'), HOST: '127.0.0.1', PORT: '0', PUBLIC_URL: 'http://lineup.test' };
+  const env: NodeJS.ProcessEnv = { LINEUP_DB: join(dir, 'lineup.db'), HOST: '127.0.0.1', PORT: '0', PUBLIC_URL: 'http://lineup.test', PRUNE_CRON: 'off' };
   const start = async (extra: NodeJS.ProcessEnv = {}) => {
     const { logger, logs } = captureLogs();
-    const lineup = await startLineup(loadConfig({ ...env, ...extra }), { logger, schedulePrune: false, seedDemo: true });
+    const lineup = await startLineup(loadConfig({ ...env, ...extra }), { logger, seedDemo: true });
     cleanups.push(() => lineup.stop());
     return { lineup, logs };
   };
@@ -153,7 +153,6 @@ describe('URLs printed by admin commands', () => {
     const { logger } = captureLogs();
     const lineup = await startLineup(loadConfig({ ...withoutPublicUrl, PORT: String(port), SECURETOKEN_KEY: TEST_KEY }), {
       logger,
-      schedulePrune: false,
       seedDemo: true,
     });
     cleanups.push(() => lineup.stop());
@@ -174,7 +173,6 @@ describe('URLs printed by admin commands', () => {
     const { logger } = captureLogs();
     const lineup = await startLineup(loadConfig({ ...env, PUBLIC_URL: 'http://served.test', SECURETOKEN_KEY: TEST_KEY }), {
       logger,
-      schedulePrune: false,
       seedDemo: false,
     });
     cleanups.push(() => lineup.stop());

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { GENERATED_KEY_SETTING } from '../../src/context.js';
-import { type RunningLineup, startLineup } from '../../src/main.js';
+import { type RunningLineup, startLineup } from '../../src/standalone.js';
 import { captureLogs, fetchFrom, lastLine, onServer, runCliCaptured, tempDir } from '../helpers/lineup.js';
 import { parsePlaylist } from './support.js';
 
@@ -17,9 +17,9 @@ afterAll(async () => {
 /** The real service, logging at trace level into memory, so that even debug lines are searched. */
 async function start(env: NodeJS.ProcessEnv) {
   const { dir, cleanup } = tempDir();
-  const fullEnv = { LINEUP_DB: join(dir, 'lineup.db'), HOST: '127.0.0.1', PORT: '0', PUBLIC_URL: 'http://lineup.test', ...env };
+  const fullEnv = { LINEUP_DB: join(dir, 'lineup.db'), HOST: '127.0.0.1', PORT: '0', PUBLIC_URL: 'http://lineup.test', PRUNE_CRON: 'off', ...env };
   const { logger, logs } = captureLogs('trace');
-  const lineup: RunningLineup = await startLineup(loadConfig(fullEnv), { logger, schedulePrune: false, seedDemo: true });
+  const lineup: RunningLineup = await startLineup(loadConfig(fullEnv), { logger, seedDemo: true });
   cleanups.push(cleanup, () => lineup.stop());
   let stderr = '';
   const cli = async (argv: string[]) => {

@@ -185,10 +185,10 @@ describe('a database that cannot be opened or written at start', () => {
   });
 
   it('when the server is started on such a database, then startLineup fails with the same clear error', async () => {
-    const { startLineup } = await import('../../src/main.js');
+    const { startLineup } = await import('../../src/standalone.js');
     const { loadConfig } = await import('../../src/config.js');
     const blocker = join(scratch.dir, 'a-file');
     const config = loadConfig({ LINEUP_DB: join(blocker, 'x.db'), PORT: '0', HOST: '127.0.0.1', SECURETOKEN_KEY: 'k' });
-    await expect(startLineup(config, { logger: captureLogs().logger, schedulePrune: false })).rejects.toThrow(/^LINEUP_DB: cannot open/);
+    await expect(startLineup(config, { logger: captureLogs().logger })).rejects.toThrow(/^LINEUP_DB: cannot open/);
   });
 });

@@ -6,7 +6,7 @@ import { request as httpRequest } from 'node:http';
 import { runCli } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/logger.js';
-import { type RunningLineup, startLineup } from '../../src/main.js';
+import { type RunningLineup, startLineup } from '../../src/standalone.js';
 import type { Clock } from '../../src/time.js';
 
 /** A temp directory that `cleanup()` removes. */
@@ -70,13 +70,13 @@ export async function startTestLineup(
     SECURETOKEN_KEY: TEST_KEY,
     ORIGIN_URL: 'http://origin.test',
     PUBLIC_URL: 'http://lineup.test',
+    PRUNE_CRON: 'off',
     ...options.env,
   };
   const { logger, logs } = captureLogs();
   const running = await startLineup(loadConfig(env), {
     logger,
     ...(options.clock ? { clock: options.clock } : {}),
-    schedulePrune: false,
     seedDemo: options.seedDemo ?? false,
   });
   return {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { SubscriberSource } from '../../src/playlist/playlist-service.js';
-import { RememberedAccess } from '../../src/playlist/remembered-access.js';
+import type { AccessSource } from '../../src/subscribers/access.js';
+import { RememberedAccess } from '../../src/subscribers/remembered-access.js';
 import type { SubscriberAccess } from '../../src/subscribers/subscriber.js';
 
 /** An in-memory directory that counts how often it is asked. */
 function directory(known: string[]) {
   const asked: string[] = [];
-  const source: SubscriberSource = {
+  const source: AccessSource = {
     findAccess: (keyHash) => {
       asked.push(keyHash);
       return known.includes(keyHash)

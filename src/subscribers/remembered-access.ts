@@ -1,5 +1,5 @@
-import type { SubscriberAccess } from '../subscribers/subscriber.js';
-import type { SubscriberSource } from './playlist-service.js';
+import type { AccessSource } from './access.js';
+import type { SubscriberAccess } from './subscriber.js';
 
 /**
  * Subscribers found by key hash, remembered until the database next changes. An app or box that
@@ -7,13 +7,13 @@ import type { SubscriberSource } from './playlist-service.js';
  * remove, from any process) moves the generation and so forgets them all. Unknown keys are not
  * remembered: they are the guess limiter's business.
  */
-export class RememberedAccess implements SubscriberSource {
+export class RememberedAccess implements AccessSource {
   private readonly byKeyHash = new Map<string, SubscriberAccess>();
   private generation: number | undefined;
 
   /** `currentGeneration` must already reflect this request's check of the database (LineupCache.refresh). */
   constructor(
-    private readonly source: SubscriberSource,
+    private readonly source: AccessSource,
     private readonly currentGeneration: () => number,
     private readonly maxEntries: number,
   ) {}

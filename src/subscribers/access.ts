@@ -1,0 +1,58 @@
+import { ForbiddenError, UnknownKeyError } from '../errors.js';
+import { fromSqlTime } from '../time.js';
+import { hashPlaylistKey, isWellFormedKey } from './keys.js';
+import type { SubscriberAccess, SubscriberState } from './subscriber.js';
+
+/**
+ * Who may fetch what, decided in one place for the playlist, `/play` and the CLI alike. A
+ * subscription lapses at the very second of `expires_at`; storage's SQL follows the same rule
+ * (db/subscriber-rules.ts), and a test holds the two together.
+ */
+
+/** Where access is looked up: the database, or a memo of it. */
+export interface AccessSource {
+  /** The subscriber behind a playlist key's hash, or undefined. */
+  findAccess(keyHash: string): SubscriberAccess | undefined;
+  /** Whether a key's hash belonged to a subscriber who has since been given another key. */
+  isRetired(keyHash: string): boolean;
+  /** @throws NotFoundError for an unknown username. */
+  findAccessByUsername(username: string): SubscriberAccess;
+}
+
+export const REPLACED_KEY_MESSAGE = 'This playlist URL has been replaced. Ask your provider for the new one.';
+
+/**
+ * The subscriber behind a playlist key. @throws UnknownKeyError for a malformed or unknown key,
+ * ForbiddenError for one that a rotation replaced: its holder was a subscriber, so the app says why,
+ * and its retries are not guesses.
+ */
+export function subscriberForKey(source: AccessSource, key: string): SubscriberAccess {
+  if (!isWellFormedKey(key)) throw new UnknownKeyError();
+  const keyHash = hashPlaylistKey(key);
+  const subscriber = source.findAccess(keyHash);
+  if (subscriber) return subscriber;
+  if (source.isRetired(keyHash)) throw new ForbiddenError(REPLACED_KEY_MESSAGE);
+  throw new UnknownKeyError();
+}
+
+/** From the very second of `expires_at`. */
+export function hasLapsed(subscriber: Pick<SubscriberAccess, 'expiresAt'>, now: number): boolean {
+  return now >= fromSqlTime(subscriber.expiresAt);
+}
+
+/** Disabled wins over expired: the operator switched the account off, and "expired" would mislead. */
+export function stateOf(subscriber: Pick<SubscriberAccess, 'enabled' | 'expiresAt'>, now: number): SubscriberState {
+  if (!subscriber.enabled) return 'disabled';
+  return hasLapsed(subscriber, now) ? 'expired' : 'active';
+}
+
+/** Disabled, or lapsed, means 403 with a reason a person can read. */
+export function assertActive(subscriber: SubscriberAccess, now: number): void {
+  switch (stateOf(subscriber, now)) {
+    case 'disabled':
+      throw new ForbiddenError('Subscription disabled. Contact your provider.');
+    case 'expired':
+      throw new ForbiddenError(`Subscription expired on ${subscriber.expiresAt} UTC. Contact your provider to renew.`);
+    case 'active':
+  }
+}

@@ -1,0 +1,26 @@
+import type { SqlTime } from '../time.js';
+import type { AccessSource } from './access.js';
+import type { NewSubscriber, Subscriber } from './subscriber.js';
+
+/**
+ * What the subscriber rules need from storage; db/subscriber-store.ts implements it. Each method is
+ * one statement or one transaction. "Lapsed by T" means `expires_at` is at or before T, the rule of
+ * subscribers/access.ts.
+ */
+export interface SubscriberStorage extends AccessSource {
+  find(username: string): Subscriber | undefined;
+  /** @throws NotFoundError naming the username. */
+  get(username: string): Subscriber;
+  list(): Subscriber[];
+  listLapsedBy(time: SqlTime): Subscriber[];
+  /** Deletes them, package links included; returns their usernames, sorted. */
+  removeLapsedBy(time: SqlTime): string[];
+  /** @throws BadInputError for a taken username or an unknown package. */
+  add(subscriber: NewSubscriber): Subscriber;
+  /** Adds and removes packages in one transaction; an unknown package name changes nothing. */
+  changePackages(username: string, add: readonly string[], remove: readonly string[]): Subscriber;
+  setExpiry(username: string, expiresAt: SqlTime): void;
+  setEnabled(username: string, enabled: boolean): void;
+  setKeyHash(username: string, keyHash: string): void;
+  remove(username: string): void;
+}
