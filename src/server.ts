@@ -7,6 +7,7 @@ import { SERVER_LIMITS } from './http/input-limits.js';
 import type { MetricsExposition } from './http/metrics-routes.js';
 import type { Logger } from './logger.js';
 import type { LineupMetrics } from './metrics.js';
+import { sha1LanesAvailable } from './signing/sha1-lanes.js';
 
 export interface RunningServer {
   server: Server;
@@ -46,6 +47,10 @@ export async function startServer(context: LineupContext, { logger, metrics, met
     ...(metricsExposition ? { metricsExposition } : {}),
   });
 
+  // Asked now rather than at the first playlist, so that the operator learns it at start.
+  if (!sha1LanesAvailable()) {
+    logger.warn('WebAssembly SIMD is not available here: signing playlists with node:crypto (the same tokens, more CPU each)');
+  }
   const server = createServer(SERVER_LIMITS, app.callback()).listen(config.port, config.host);
   await once(server, 'listening');
   const address = server.address() as AddressInfo;

@@ -33,16 +33,14 @@ function setErrorHeaders(ctx: Context, error: unknown): void {
 /**
  * Removes every header set before the throw, as koa's own `ctx.onerror` does: a route that had
  * already set its ETag, Content-Encoding or Content-Type would otherwise send them over the error's
- * plain-text body (a cache keeping a 500 as the playlist, a client gunzipping text). Kept: what is
- * about the connection rather than the body (`Connection: close` for a body left unread), and a
- * 401's challenge, which a route sets before it throws.
+ * plain-text body (a cache keeping a 500 as the playlist, a client gunzipping text). Headers an
+ * error needs travel with it (`ctx.throw(401, msg, { headers })`). Kept: `Connection: close`, which
+ * is about the connection rather than the body (a body left unread).
  */
-function resetHeaders(ctx: Context, status: number): void {
+function resetHeaders(ctx: Context): void {
   const connection = ctx.response.get('Connection');
-  const challenge = status === 401 ? ctx.response.get('WWW-Authenticate') : '';
   for (const name of ctx.res.getHeaderNames()) ctx.res.removeHeader(name);
   if (connection) ctx.set('Connection', connection);
-  if (challenge) ctx.set('WWW-Authenticate', challenge);
 }
 
 /** The one place errors become responses: a status and a short plain-text reason, never a stack. */
@@ -52,7 +50,7 @@ export function errorHandler(logger: Logger) {
       await next();
     } catch (error) {
       const status = statusOf(error);
-      resetHeaders(ctx, status);
+      resetHeaders(ctx);
       ctx.status = status;
       ctx.type = 'text/plain; charset=utf-8';
       ctx.set('Cache-Control', 'no-store, private');

@@ -25,8 +25,7 @@ export function metricsRoutes(exposition: MetricsExposition, token: string | und
     if (token !== undefined) {
       const presented = /^Bearer\s+(.+)$/i.exec(ctx.get('Authorization'))?.[1] ?? '';
       if (!tokenMatches(presented.trim(), token)) {
-        ctx.set('WWW-Authenticate', 'Bearer realm="metrics"');
-        ctx.throw(401, 'Bearer token required');
+        ctx.throw(401, 'Bearer token required', { headers: { 'WWW-Authenticate': 'Bearer realm="metrics"' } });
       }
     }
     ctx.set('Cache-Control', 'no-store');

@@ -51,8 +51,7 @@ const ROUTES: Record<string, (ctx: Koa.Context) => void> = {
   },
   '/scrape': (ctx) => {
     setPlaylistHeaders(ctx);
-    ctx.set('WWW-Authenticate', 'Bearer realm="metrics"');
-    ctx.throw(401, 'Bearer token required');
+    ctx.throw(401, 'Bearer token required', { headers: { 'WWW-Authenticate': 'Bearer realm="metrics"' } });
   },
   '/body-unread': (ctx) => {
     setPlaylistHeaders(ctx);

@@ -50,6 +50,8 @@ describe('a runtime that refuses the SHA-1 kernel', () => {
     for (const source of sources) expect(tokens.has(new URL(source).searchParams.get('token'))).toBe(true);
     // The preload did refuse the kernel: this was the fallback signing, not the kernel.
     expect(served.output()).toContain('refuse-sha1-kernel: refused the SHA-1 kernel');
+    // And the operator was told at start.
+    expect(served.output()).toContain('WebAssembly SIMD is not available here');
     expect(served.output()).not.toContain('"status":500');
   });
 });
