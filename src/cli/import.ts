@@ -37,6 +37,8 @@ Entries without a URL or a usable stream name are skipped and listed with their 
   --package NAME   link the imported channels to this package (created if missing); note that
                    a channel in a package is seen only by that package's subscribers
   --origin NAME    the channels play from this row of origins (default: the default origin)
+  --stream-from tvg-id
+                   take the stream name from tvg-id instead of the URL (the default, url)
   --dry-run        print the summary and change nothing`,
   run: async (argv, io) => {
     const { values, positionals } = parseOptions(argv, {

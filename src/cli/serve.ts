@@ -12,10 +12,18 @@ export const serveCommand: Command = {
   summary: 'run the HTTP server and the prune schedule (migrates the database first)',
   help: `lineup serve
 
-Serves /playlist/KEY.m3u and /healthz on HOST:PORT and prunes on PRUNE_CRON. On the first start
-of an empty database it seeds a demo lineup and prints the demo subscriber's URL. With WORKERS=N
-(or auto) N processes share the port. Stops gracefully on SIGTERM or SIGINT. Configuration comes
-from the environment (see README).`,
+Serves on HOST:PORT:
+  /playlist/KEY.m3u (or .m3u8)   a subscriber's signed playlist (GET, HEAD, POST; ?output=ts)
+  /play/KEY/CHANNEL.m3u8 (.ts)   redirect mode: a 302 to the origin URL signed for the requester,
+                                 and the catch-up files under /play/KEY/CHANNEL/
+  /epg.xml                       the XMLTV guide in EPG_FILE (or EPG_FILE.gz)
+  /healthz                       200 while the database answers, else 503
+  /metrics                       Prometheus metrics (a bearer token with METRICS_TOKEN)
+
+Migrates the database first, and prunes on PRUNE_CRON unless that is off. On the first start of
+an empty database it seeds a demo lineup and prints the demo subscriber's URL. With WORKERS=N (or
+auto) N processes share the port. Stops gracefully on SIGTERM or SIGINT. Configuration comes from
+the environment (see the README's Configuration table).`,
   run: async (argv, io) => {
     parseOptions(argv, {}, false);
     const config = loadConfig(io.env);
