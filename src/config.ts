@@ -61,38 +61,50 @@ const defaultTokenBucket = (ttl: number) => Math.min(DEFAULT_TOKEN_BUCKET, Math.
 
 const schema = z
   .object({
-    LINEUP_DB: z.string().trim().min(1).default('data/lineup.db'),
-    HOST: z.string().trim().min(1).default('0.0.0.0'),
-    PORT: integer(8080, 0, 65535),
-    PUBLIC_URL: httpUrl.optional(),
-    ORIGIN_URL: httpUrl.default('http://localhost'),
-    SECURETOKEN_KEY: z.string().min(1, 'must not be empty').optional(),
-    TOKEN_TTL: integer(10800, 60),
-    TOKEN_DESYNC: integer(300, 0),
-    TOKEN_BUCKET: z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).optional(),
-    IP_BINDING: z.enum(IP_BINDINGS).default('strict'),
-    TRUST_PROXY: trustProxy,
+    LINEUP_DB: z.string().trim().min(1).default('data/lineup.db').describe('SQLite file (created, with its directory, if missing)'),
+    HOST: z.string().trim().min(1).default('0.0.0.0').describe('address to listen on'),
+    PORT: integer(8080, 0, 65535).describe('port to listen on'),
+    PUBLIC_URL: httpUrl.optional().describe('base of the playlist URLs the CLI prints and of redirect-mode links'),
+    ORIGIN_URL: httpUrl.default('http://localhost').describe('base URL of the default streaming server'),
+    SECURETOKEN_KEY: z.string().min(1, 'must not be empty').optional().describe("the default origin's securetoken key"),
+    TOKEN_TTL: integer(10800, 60).describe('token lifetime in seconds (minimum 60)'),
+    TOKEN_DESYNC: integer(300, 0).describe('seconds by which starttime is backdated, for clock skew'),
+    TOKEN_BUCKET: z
+      .string()
+      .trim()
+      .regex(/^\d+$/, 'must be a whole number')
+      .transform(Number)
+      .optional()
+      .describe('seconds during which a subscriber at one IP gets the same tokens'),
+    IP_BINDING: z.enum(IP_BINDINGS).default('strict').describe("whether tokens are bound to the client's address"),
+    TRUST_PROXY: trustProxy.describe('comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed'),
     PRUNE_CRON: z
       .string()
       .trim()
       .default('0 * * * *')
+      .describe('node-cron expression of the prune job, in UTC')
       .refine((value) => value === PRUNE_OFF || cron.validate(value), `is not a valid cron expression (or ${PRUNE_OFF})`),
-    PRUNE_GRACE_DAYS: integer(7, 0, 36500),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-    GUESS_LIMIT: integer(20, 1),
-    GUESS_WINDOW: integer(600, 1),
-    GUESS_BLOCK: integer(900, 1),
-    LINK_MODE: z.enum(LINK_MODES).default('direct'),
-    EPG_URL: httpUrl.optional(),
-    EPG_FILE: z.string().trim().min(1).default('data/epg.xml'),
-    EXPIRED_STREAM_URL: httpUrl.optional(),
+    PRUNE_GRACE_DAYS: integer(7, 0, 36500).describe('days after expiry before a subscriber is deleted (0 allowed)'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino level'),
+    METRICS_TOKEN: z
+      .string()
+      .min(16, 'must be at least 16 characters')
+      .optional()
+      .describe('bearer token that /metrics wants (16+ characters)'),
+    GUESS_LIMIT: integer(20, 1).describe('unknown-key lookups allowed per address (IPv6: per /64) within GUESS_WINDOW'),
+    GUESS_WINDOW: integer(600, 1).describe('seconds over which failed lookups are counted'),
+    GUESS_BLOCK: integer(900, 1).describe('seconds a blocked address is answered 429 with Retry-After'),
+    LINK_MODE: z.enum(LINK_MODES).default('direct').describe('what playlists link to'),
+    EPG_URL: httpUrl.optional().describe('XMLTV guide URL put in the playlist header as url-tvg and x-tvg-url'),
+    EPG_FILE: z.string().trim().min(1).default('data/epg.xml').describe('local XMLTV guide served at /epg.xml'),
+    EXPIRED_STREAM_URL: httpUrl.optional().describe("where an expired subscriber's one-entry playlist points"),
     WORKERS: z
       .string()
       .trim()
       .default('1')
       .transform((value) => (value === 'auto' ? String(availableParallelism()) : value))
-      .pipe(z.string().regex(/^\d+$/, 'must be a whole number or auto').transform(Number).pipe(z.number().int().min(1).max(MAX_WORKERS))),
+      .pipe(z.string().regex(/^\d+$/, 'must be a whole number or auto').transform(Number).pipe(z.number().int().min(1).max(MAX_WORKERS)))
+      .describe('processes serving HTTP on the one port, for more cores'),
   })
   .superRefine((env, ctx) => {
     if (env.TOKEN_BUCKET !== undefined && env.TOKEN_BUCKET >= env.TOKEN_TTL) {
@@ -131,6 +143,25 @@ const schema = z
   }));
 
 export type Config = z.output<typeof schema>;
+
+/** One variable the schema reads: its default as written in the environment (undefined: none), and what it means. */
+export interface ConfigVariable {
+  name: string;
+  default: string | undefined;
+  description: string;
+}
+
+/** Every variable Lineup reads, in the schema's order: what the README's configuration table documents. */
+export function configVariables(): ConfigVariable[] {
+  return Object.entries(schema.in.shape).map(([name, type]) => ({ name, default: rawDefault(type), description: type.description ?? '' }));
+}
+
+/** What leaving a variable unset gives, as text, before any transform reads it. */
+function rawDefault(type: z.ZodType): string | undefined {
+  if (type instanceof z.ZodDefault) return String(type.def.defaultValue);
+  if (type instanceof z.ZodPipe) return rawDefault(type.in as z.ZodType);
+  return undefined;
+}
 
 /** Reads and validates the environment once, at start. Empty variables count as unset. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
