@@ -145,13 +145,17 @@ const schema = z
 export type Config = z.output<typeof schema>;
 
 /** One variable the schema reads: its default as written in the environment (undefined: none), and what it means. */
-export interface ConfigVariable {
+interface ConfigVariable {
   name: string;
   default: string | undefined;
   description: string;
 }
 
-/** Every variable Lineup reads, in the schema's order: what the README's configuration table documents. */
+/**
+ * Every variable Lineup reads, in the schema's order: what the README's configuration table
+ * documents, and what the test that holds the table to the schema reads.
+ * @internal
+ */
 export function configVariables(): ConfigVariable[] {
   return Object.entries(schema.in.shape).map(([name, type]) => ({ name, default: rawDefault(type), description: type.description ?? '' }));
 }
