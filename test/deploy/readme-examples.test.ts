@@ -30,7 +30,11 @@ it('when the SQL example of the README is applied, then it runs and alice gets t
   expect(applied.code).toBe(0);
   const rendered = await lineup.cli(['render', 'alice', '--ip', '198.51.100.7']);
   expect(rendered.stdout).toMatch(/,News 24\nhttp:\/\/origin\.test\/live\/news24\/index\.m3u8\?token=/);
-  const list = JSON.parse((await lineup.cli(['subscriber', 'list', '--json'])).stdout) as Array<{ username: string; expiresAt?: string; expires_at?: string }>;
+  const list = JSON.parse((await lineup.cli(['subscriber', 'list', '--json'])).stdout) as Array<{
+    username: string;
+    expiresAt?: string;
+    expires_at?: string;
+  }>;
   expect(JSON.stringify(list)).toContain('2030-01-08');
 });
 
