@@ -27,6 +27,11 @@ export class ForbiddenError extends LineupError {
   override name = 'ForbiddenError';
 }
 
+/** The thing asked for existed and is gone for good: a removed subscriber's playlist URL. */
+export class GoneError extends LineupError {
+  override name = 'GoneError';
+}
+
 /** Malformed input from a request or a command line. */
 export class BadInputError extends LineupError {
   override name = 'BadInputError';

@@ -125,6 +125,55 @@ export const migrations: readonly string[] = [
     INSERT OR REPLACE INTO retired_keys (key_hash, subscriber_id) VALUES (OLD.key_hash, OLD.id);
   END;
   `,
+  /* 4: a stream is unique per origin, so that re-applying a script of upserts converges */ `
+  -- Copies left by running an INSERT script twice are merged into the first row (the lowest id):
+  -- their package links move to it, then they go. Two indexes, because NULL (the default origin)
+  -- never equals NULL in a UNIQUE index; an upsert names the one it means:
+  --   INSERT INTO channels (stream, name) VALUES ('news', 'News')
+  --     ON CONFLICT (stream) WHERE origin IS NULL DO UPDATE SET name = excluded.name;
+  CREATE TEMP TABLE channel_copies AS
+    SELECT copy.id AS copy_id, min(first.id) AS first_id
+    FROM channels copy JOIN channels first
+      ON first.stream = copy.stream AND first.origin IS copy.origin AND first.id < copy.id
+    GROUP BY copy.id;
+  INSERT OR IGNORE INTO package_channels (package_id, channel_id)
+    SELECT pc.package_id, cc.first_id FROM package_channels pc JOIN channel_copies cc ON cc.copy_id = pc.channel_id;
+  DELETE FROM channels WHERE id IN (SELECT copy_id FROM channel_copies);
+  DROP TABLE channel_copies;
+  CREATE UNIQUE INDEX channels_stream_default_origin ON channels (stream) WHERE origin IS NULL;
+  CREATE UNIQUE INDEX channels_stream_per_origin ON channels (origin, stream) WHERE origin IS NOT NULL;
+  `,
+  /* 5: retired keys outlive their subscriber, so that a removed or pruned URL is told so */ `
+  -- A key retires when it is rotated away (reason 'rotated', subscriber_id set) or when its
+  -- subscriber is deleted, by \`subscriber remove\`, the prune job or an admin's DELETE (reason
+  -- 'removed', subscriber_id NULL). Either way its holder was a subscriber, not a guesser.
+  DROP TRIGGER subscribers_retire_key;
+  CREATE TABLE retired_keys_next (
+    key_hash      TEXT PRIMARY KEY CHECK (length(key_hash) = 64),
+    subscriber_id INTEGER REFERENCES subscribers (id) ON DELETE SET NULL,
+    reason        TEXT NOT NULL CHECK (reason IN ('rotated', 'removed')),
+    retired_at    TEXT NOT NULL DEFAULT (datetime('now'))
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO retired_keys_next (key_hash, subscriber_id, reason, retired_at)
+    SELECT key_hash, subscriber_id, 'rotated', retired_at FROM retired_keys;
+  DROP TABLE retired_keys;
+  ALTER TABLE retired_keys_next RENAME TO retired_keys;
+  CREATE INDEX retired_keys_subscriber ON retired_keys (subscriber_id);
+  CREATE INDEX retired_keys_retired_at ON retired_keys (retired_at);
+
+  CREATE TRIGGER subscribers_retire_key AFTER UPDATE OF key_hash ON subscribers
+    WHEN OLD.key_hash IS NOT NULL AND OLD.key_hash IS NOT NEW.key_hash
+  BEGIN
+    INSERT OR REPLACE INTO retired_keys (key_hash, subscriber_id, reason) VALUES (OLD.key_hash, OLD.id, 'rotated');
+  END;
+
+  CREATE TRIGGER subscribers_retire_keys_on_delete BEFORE DELETE ON subscribers
+  BEGIN
+    UPDATE retired_keys SET reason = 'removed', retired_at = datetime('now') WHERE subscriber_id = OLD.id;
+    INSERT OR REPLACE INTO retired_keys (key_hash, subscriber_id, reason)
+      SELECT OLD.key_hash, NULL, 'removed' WHERE OLD.key_hash IS NOT NULL;
+  END;
+  `,
 ];
 
 /** Brings the schema up to date, each step in its own transaction. */

@@ -1,5 +1,5 @@
 import { BadInputError, NotFoundError } from '../errors.js';
-import type { NewSubscriber, Subscriber, SubscriberAccess } from '../subscribers/subscriber.js';
+import type { NewSubscriber, RetiredReason, Subscriber, SubscriberAccess } from '../subscribers/subscriber.js';
 import type { SubscriberStorage } from '../subscribers/subscriber-storage.js';
 import type { SqlTime } from '../time.js';
 import { idList } from './id-list.js';
@@ -98,7 +98,7 @@ export class SubscriberStore implements SubscriberStorage {
     this.updateKeyHash = db.prepare('UPDATE subscribers SET key_hash = ? WHERE username = ?');
     this.deleteByUsername = db.prepare('DELETE FROM subscribers WHERE username = ?');
     this.deleteLapsedBy = db.prepare(`DELETE FROM subscribers AS s WHERE ${LAPSED_BY('s')} RETURNING username`).pluck();
-    this.retiredKey = db.prepare('SELECT 1 FROM retired_keys WHERE key_hash = ?').pluck();
+    this.retiredKey = db.prepare('SELECT reason FROM retired_keys WHERE key_hash = ?').pluck();
   }
 
   findAccess(keyHash: string): SubscriberAccess | undefined {
@@ -106,8 +106,8 @@ export class SubscriberStore implements SubscriberStorage {
     return row && toAccess(row);
   }
 
-  isRetired(keyHash: string): boolean {
-    return this.retiredKey.get(keyHash) !== undefined;
+  retiredReason(keyHash: string): RetiredReason | undefined {
+    return this.retiredKey.get(keyHash) as RetiredReason | undefined;
   }
 
   find(username: string): Subscriber | undefined {

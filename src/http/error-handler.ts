@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import { BadInputError, ForbiddenError, LineupError, NotFoundError, TooManyRequestsError, UnavailableError } from '../errors.js';
+import { BadInputError, ForbiddenError, GoneError, LineupError, NotFoundError, TooManyRequestsError, UnavailableError } from '../errors.js';
 import { isDatabaseBusy } from '../db/open.js';
 import type { Logger } from '../logger.js';
 
@@ -14,6 +14,7 @@ function statusOf(error: unknown): number {
   if (error instanceof URIError) return 400;
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ForbiddenError) return 403;
+  if (error instanceof GoneError) return 410;
   if (error instanceof BadInputError) return 400;
   const status = (error as { status?: unknown }).status;
   // koa's own client errors (e.g. ctx.throw(400)); anything else is ours to fix.

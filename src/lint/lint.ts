@@ -46,7 +46,6 @@ function groupBy<T>(items: readonly T[], keyOf: (item: T) => string | undefined)
 const MAX_LABELS = 10;
 
 const ids = (channels: readonly LintChannel[]) => channels.map((channel) => channel.id);
-const originLabel = (origin: string | null) => (origin === null ? 'the default origin' : `origin "${origin}"`);
 
 /** Players fetch logos themselves, so only an absolute http(s) URL with a host works everywhere. */
 function isHttpUrl(value: string): boolean {
@@ -61,7 +60,8 @@ function isHttpUrl(value: string): boolean {
 const label = (channel: LintChannel) => `#${channel.id} ${JSON.stringify(channel.name || channel.stream)}`;
 
 /**
- * Problems in the lineup that SQL constraints cannot express. Errors break playback or make the
+ * Problems in the lineup that SQL constraints cannot express (a stream twice on one origin, they
+ * refuse). Errors break playback or make the
  * playlist ambiguous; warnings are worth a look. Disabled channels are only checked for the
  * problems that would bite when they are enabled again.
  */
@@ -69,17 +69,6 @@ export function lintLineup({ channels, subscribedPackageIds, packageNames }: Lin
   const findings: Finding[] = [];
   const enabled = channels.filter((channel) => channel.enabled);
 
-  // An origin literally named "default" is another server than the default origin (NULL).
-  for (const group of groupBy(enabled, (c) => JSON.stringify([c.origin, c.stream])).values()) {
-    if (group.length < 2) continue;
-    const { origin, stream } = group[0]!;
-    findings.push({
-      severity: 'error',
-      code: 'duplicate-stream',
-      message: `stream ${JSON.stringify(stream)} on ${originLabel(origin)} is listed ${group.length} times: ${group.map(label).join(', ')}`,
-      channelIds: ids(group),
-    });
-  }
   for (const [number, group] of groupBy(enabled, (c) => (c.number === null ? undefined : String(c.number)))) {
     if (group.length < 2) continue;
     findings.push({

@@ -1,7 +1,7 @@
-import { ForbiddenError, UnknownKeyError } from '../errors.js';
+import { ForbiddenError, GoneError, UnknownKeyError } from '../errors.js';
 import { fromSqlTime } from '../time.js';
 import { hashPlaylistKey, isWellFormedKey } from './keys.js';
-import type { SubscriberAccess, SubscriberState } from './subscriber.js';
+import type { RetiredReason, SubscriberAccess, SubscriberState } from './subscriber.js';
 
 /**
  * Who may fetch what, decided in one place for the playlist, `/play` and the CLI alike. A
@@ -13,26 +13,33 @@ import type { SubscriberAccess, SubscriberState } from './subscriber.js';
 export interface AccessSource {
   /** The subscriber behind a playlist key's hash, or undefined. */
   findAccess(keyHash: string): SubscriberAccess | undefined;
-  /** Whether a key's hash belonged to a subscriber who has since been given another key. */
-  isRetired(keyHash: string): boolean;
+  /** Why a key's hash no longer works, when it belonged to a subscriber; undefined for any other. */
+  retiredReason(keyHash: string): RetiredReason | undefined;
   /** @throws NotFoundError for an unknown username. */
   findAccessByUsername(username: string): SubscriberAccess;
 }
 
 export const REPLACED_KEY_MESSAGE = 'This playlist URL has been replaced. Ask your provider for the new one.';
+export const REMOVED_KEY_MESSAGE = 'This playlist URL is no longer valid. Contact your provider.';
 
 /**
- * The subscriber behind a playlist key. @throws UnknownKeyError for a malformed or unknown key,
- * ForbiddenError for one that a rotation replaced: its holder was a subscriber, so the app says why,
- * and its retries are not guesses.
+ * The subscriber behind a playlist key. @throws UnknownKeyError for a malformed or unknown key;
+ * ForbiddenError for one that a rotation replaced, GoneError for a deleted subscriber's: their
+ * holder was a subscriber, so the app says why, and their retries are not guesses.
  */
 export function subscriberForKey(source: AccessSource, key: string): SubscriberAccess {
   if (!isWellFormedKey(key)) throw new UnknownKeyError();
   const keyHash = hashPlaylistKey(key);
   const subscriber = source.findAccess(keyHash);
   if (subscriber) return subscriber;
-  if (source.isRetired(keyHash)) throw new ForbiddenError(REPLACED_KEY_MESSAGE);
-  throw new UnknownKeyError();
+  switch (source.retiredReason(keyHash)) {
+    case 'rotated':
+      throw new ForbiddenError(REPLACED_KEY_MESSAGE);
+    case 'removed':
+      throw new GoneError(REMOVED_KEY_MESSAGE);
+    case undefined:
+      throw new UnknownKeyError();
+  }
 }
 
 /** From the very second of `expires_at`. */

@@ -1,5 +1,5 @@
 import type { AccessSource } from './access.js';
-import type { SubscriberAccess } from './subscriber.js';
+import type { RetiredReason, SubscriberAccess } from './subscriber.js';
 
 /**
  * Subscribers found by key hash, remembered until the database next changes. An app or box that
@@ -34,8 +34,8 @@ export class RememberedAccess implements AccessSource {
     return found;
   }
 
-  isRetired(keyHash: string): boolean {
-    return this.source.isRetired(keyHash);
+  retiredReason(keyHash: string): RetiredReason | undefined {
+    return this.source.retiredReason(keyHash);
   }
 
   findAccessByUsername(username: string): SubscriberAccess {

@@ -32,5 +32,8 @@ export interface NewSubscriber {
   note?: string;
 }
 
+/** Why a playlist key no longer works: its subscriber was given another, or was deleted. */
+export type RetiredReason = 'rotated' | 'removed';
+
 /** What the playlist answers a subscriber: 200, or 403 with one of two reasons. */
 export type SubscriberState = 'active' | 'disabled' | 'expired';

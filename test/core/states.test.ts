@@ -65,13 +65,15 @@ describe('subscriber states over HTTP', () => {
     for (const url of [first, second]) expect((await fetchFrom(url)).status).toBe(403);
   });
 
-  it('when a rotated subscriber is removed, then the old URL answers 404 like any unknown key', async () => {
+  it('when a rotated subscriber is removed, then both the old and the current URL answer 410 Gone', async () => {
     const oldUrl = await addSubscriber(lineup, 'rotated-then-gone');
-    expect((await lineup.cli(['subscriber', 'rotate', 'rotated-then-gone'])).code).toBe(0);
+    const currentUrl = onServer(lineup, lastLine((await lineup.cli(['subscriber', 'rotate', 'rotated-then-gone'])).stdout));
     expect((await lineup.cli(['subscriber', 'remove', 'rotated-then-gone'])).code).toBe(0);
-    const old = await fetchFrom(oldUrl);
-    expect(old.status).toBe(404);
-    expect(old.body).toBe((await fetchFrom(`${lineup.url}/playlist/AAAAAAAAAAAAAAAAAAAAAAAA.m3u`)).body);
+    for (const url of [oldUrl, currentUrl]) {
+      const gone = await fetchFrom(url);
+      expect(gone.status).toBe(410);
+      expect(gone.body).toMatch(/no longer valid/);
+    }
   });
 
   it('when an expired subscriber is renewed, then the same URL works again', async () => {
@@ -84,10 +86,11 @@ describe('subscriber states over HTTP', () => {
     expect(expectAllTokensValid(response.body, '127.0.0.1').length).toBe(1);
   });
 
-  it('when a subscriber is removed, then the URL answers 404', async () => {
+  it('when a subscriber is removed, then the URL answers 410 Gone, while a key that never existed stays 404', async () => {
     const url = await addSubscriber(lineup, 'gone');
     expect((await lineup.cli(['subscriber', 'remove', 'gone'])).code).toBe(0);
-    expect((await fetchFrom(url)).status).toBe(404);
+    expect((await fetchFrom(url)).status).toBe(410);
+    expect((await fetchFrom(`${lineup.url}/playlist/AAAAAAAAAAAAAAAAAAAAAAAA.m3u`)).status).toBe(404);
   });
 });
 

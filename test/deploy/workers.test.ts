@@ -37,7 +37,7 @@ async function serveCluster(name: string, extraEnv: NodeJS.ProcessEnv = {}, owne
 /** Three channels and a subscriber, through the CLI, while the cluster runs. */
 async function withSubscriber(cluster: Cluster): Promise<string> {
   const script = join(temp.dir, `${Date.now()}-channels.sql`);
-  writeFileSync(script, "INSERT INTO channels (stream, name) VALUES ('news', 'News'), ('live/sport', 'Sport'), ('kids', 'Kids');");
+  writeFileSync(script, "INSERT INTO channels (stream, name) VALUES ('live/news', 'News'), ('live/sport', 'Sport'), ('kids', 'Kids');");
   expect((await runCliCaptured(['sql', script], cluster.env)).code).toBe(0);
   const added = await runCliCaptured(['subscriber', 'add', 'alice'], cluster.env);
   expect(added.code).toBe(0);

@@ -13,7 +13,7 @@ function directory(known: string[]) {
         ? ({ id: known.indexOf(keyHash), username: keyHash, expiresAt: '2030-01-01 00:00:00', enabled: true, packageIds: [] } satisfies SubscriberAccess)
         : undefined;
     },
-    isRetired: () => false,
+    retiredReason: () => undefined,
     findAccessByUsername: () => {
       throw new Error('not used');
     },
