@@ -18,9 +18,7 @@ export function createFixture({ channels, subscribers }) {
   const dbPath = join(dir, 'lineup.db');
   const db = openDatabase(dbPath);
   db.transaction(() => {
-    const channel = db.prepare(
-      'INSERT INTO channels (stream, name, number, group_title, logo, tvg_id) VALUES (?, ?, ?, ?, ?, ?)',
-    );
+    const channel = db.prepare('INSERT INTO channels (stream, name, number, group_title, logo, tvg_id) VALUES (?, ?, ?, ?, ?, ?)');
     for (let i = 1; i <= channels; i++) {
       channel.run(
         `live/channel-${i}`,
@@ -31,9 +29,7 @@ export function createFixture({ channels, subscribers }) {
         `channel${i}.example`,
       );
     }
-    const subscriber = db.prepare(
-      "INSERT INTO subscribers (username, key_hash, expires_at) VALUES (?, ?, datetime('now', '+30 days'))",
-    );
+    const subscriber = db.prepare("INSERT INTO subscribers (username, key_hash, expires_at) VALUES (?, ?, datetime('now', '+30 days'))");
     for (let i = 0; i < subscribers; i++) subscriber.run(`user${i}`, hash('sha256', benchKey(i)));
     // The demo seed stays away: the database already holds data, and this marks it as seeded.
     db.prepare("INSERT INTO settings (name, value) VALUES ('seeded_at', 'bench')").run();

@@ -97,7 +97,12 @@ for (const channels of [100, 1000, 5000]) {
       renderP99Ms: round(timing.p99),
       ratioToFloor: round(timing.median / base.median, 2),
     };
-    rows.push([`render ${channels} ch (${Math.round(body.length / 1024)} kB)`, `${round(timing.median)} ms median, ${round(timing.p99)} ms p99`, `floor ${round(base.median)} ms`, `${round(timing.median / base.median, 2)}× floor`]);
+    rows.push([
+      `render ${channels} ch (${Math.round(body.length / 1024)} kB)`,
+      `${round(timing.median)} ms median, ${round(timing.p99)} ms p99`,
+      `floor ${round(base.median)} ms`,
+      `${round(timing.median / base.median, 2)}× floor`,
+    ]);
   } finally {
     fixture.cleanup();
   }
@@ -119,11 +124,16 @@ for (const channels of [100, 1000, 5000]) {
       writeFileSync(gzipFile, gzipSync(body, { level: 1 }));
       await server.stop();
     }
-    const started = async (server) => (servers.push(server), server);
+    const started = async (server) => {
+      servers.push(server);
+      return server;
+    };
     const ceiling1 = await started(await startCeilingServer(bodyFile, 1, gzipFile));
     const ceilingN = await started(await startCeilingServer(bodyFile, WORKERS));
     const cold1 = await started(await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath, TOKEN_BUCKET: '0' }));
-    const coldN = await started(await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath, TOKEN_BUCKET: '0', WORKERS: String(WORKERS) }));
+    const coldN = await started(
+      await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath, TOKEN_BUCKET: '0', WORKERS: String(WORKERS) }),
+    );
     // Buckets of an hour: with the default 5 minutes a boundary could fall inside a run and turn
     // its 304s into 200s. Warm means within one bucket, whatever its length.
     const warm = await started(await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath, TOKEN_BUCKET: '3600' }));
@@ -181,7 +191,9 @@ for (const channels of [100, 1000, 5000]) {
       report.http[name] = {
         reqPerSec: Math.round(typical.reqPerSec),
         p99Ms: typical.p99Ms,
-        ...(ratio === undefined ? {} : { ratioToCeiling: round(ratio, 3), ratioRange: [round(Math.min(...ratios), 3), round(Math.max(...ratios), 3)] }),
+        ...(ratio === undefined
+          ? {}
+          : { ratioToCeiling: round(ratio, 3), ratioRange: [round(Math.min(...ratios), 3), round(Math.max(...ratios), 3)] }),
         bytesPerReq: typical.bytesPerReq,
         non2xx: results.reduce((sum, result) => sum + result.non2xx, 0),
         errors: results.reduce((sum, result) => sum + result.errors, 0),
@@ -208,7 +220,9 @@ for (const channels of [100, 1000, 5000]) {
   try {
     const server = await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath });
     for (let i = 0; i < 200; i++) {
-      const response = await fetch(`${server.url}/playlist/${benchKey(i * 499)}.m3u`, { headers: { 'Accept-Encoding': i % 2 ? 'gzip' : 'identity' } });
+      const response = await fetch(`${server.url}/playlist/${benchKey(i * 499)}.m3u`, {
+        headers: { 'Accept-Encoding': i % 2 ? 'gzip' : 'identity' },
+      });
       await response.arrayBuffer();
       if (response.status !== 200) throw new Error(`memory run: status ${response.status}`);
     }
@@ -223,4 +237,13 @@ for (const channels of [100, 1000, 5000]) {
 
 const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column].length)));
 for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column])).join('  '));
-console.log(JSON.stringify({ node: process.version, runSeconds: RUN_SECONDS, rounds: HTTP_ROUNDS, connections: CONNECTIONS, workers: WORKERS, ...report }));
+console.log(
+  JSON.stringify({
+    node: process.version,
+    runSeconds: RUN_SECONDS,
+    rounds: HTTP_ROUNDS,
+    connections: CONNECTIONS,
+    workers: WORKERS,
+    ...report,
+  }),
+);

@@ -27,8 +27,12 @@ const adminEveryMs = Number(values['admin-every-ms']);
 function adminScript(db, round) {
   db.transaction(() => {
     db.prepare("UPDATE channels SET name = 'Channel ' || id || ' r' || ? WHERE id % 50 = ? % 50").run(round, round);
-    db.prepare("INSERT INTO channels (stream, name, number, group_title) VALUES (?, ?, ?, 'Soak')").run(`soak/extra-${round}`, `Extra ${round}`, 100_000 + round);
-    db.prepare("DELETE FROM channels WHERE stream = ?").run(`soak/extra-${round - 3}`);
+    db.prepare("INSERT INTO channels (stream, name, number, group_title) VALUES (?, ?, ?, 'Soak')").run(
+      `soak/extra-${round}`,
+      `Extra ${round}`,
+      100_000 + round,
+    );
+    db.prepare('DELETE FROM channels WHERE stream = ?').run(`soak/extra-${round - 3}`);
     const lapsed = db.prepare("INSERT INTO subscribers (username, key_hash, expires_at) VALUES (?, ?, datetime('now', '-30 days'))");
     for (let i = 0; i < 3; i++) lapsed.run(`lapsed-${round}-${i}`, hash('sha256', `lapsed-${round}-${i}`));
   }).immediate();
@@ -51,7 +55,10 @@ const rss = [];
 const adminErrors = [];
 let rounds = 0;
 const started = Date.now();
-const sampler = setInterval(() => rss.push({ s: Math.round((Date.now() - started) / 1000), mb: Math.round(treeRssMb(server.pid).rss * 10) / 10 }), 2000);
+const sampler = setInterval(
+  () => rss.push({ s: Math.round((Date.now() - started) / 1000), mb: Math.round(treeRssMb(server.pid).rss * 10) / 10 }),
+  2000,
+);
 const changer = setInterval(() => {
   try {
     adminScript(admin, ++rounds);
@@ -82,12 +89,31 @@ const mean = (samples) => samples.reduce((sum, sample) => sum + sample.mb, 0) / 
 const growthMb = rss.length >= 4 ? Math.round((mean(rss.slice(-quarter)) - mean(rss.slice(-2 * quarter, -quarter))) * 10) / 10 : 0;
 const errors = result.errors + result.non2xx + adminErrors.length;
 
-console.log(`soak: ${clients} clients × ${seconds} s against ${channels} channels, WORKERS=${values.workers}; admin script every ${adminEveryMs} ms; prune every 5 s`);
+console.log(
+  `soak: ${clients} clients × ${seconds} s against ${channels} channels, WORKERS=${values.workers}; admin script every ${adminEveryMs} ms; prune every 5 s`,
+);
 console.log(`requests/s ${Math.round(result.reqPerSec)}  p99 ${result.p99Ms} ms  200s ${ok200}`);
-console.log(`errors ${errors} (client errors/timeouts ${result.errors}, non-2xx ${result.non2xx}, admin script failures ${adminErrors.length})`);
+console.log(
+  `errors ${errors} (client errors/timeouts ${result.errors}, non-2xx ${result.non2xx}, admin script failures ${adminErrors.length})`,
+);
 console.log(`admin rounds ${rounds}  pruned ${pruned}  prune failures ${pruneFailures}`);
 console.log(`RSS MB over time: ${rss.map((sample) => `${sample.s}s:${sample.mb}`).join(' ')}`);
 console.log(`RSS growth over the last half ${growthMb} MB (${growthMb <= 20 ? 'flat' : 'GROWING'})`);
-console.log(JSON.stringify({ clients, seconds, channels, workers: Number(values.workers), errors, p99Ms: result.p99Ms, reqPerSec: result.reqPerSec, pruned, pruneFailures, adminRounds: rounds, rssMb: rss, rssGrowthMb: growthMb }));
+console.log(
+  JSON.stringify({
+    clients,
+    seconds,
+    channels,
+    workers: Number(values.workers),
+    errors,
+    p99Ms: result.p99Ms,
+    reqPerSec: result.reqPerSec,
+    pruned,
+    pruneFailures,
+    adminRounds: rounds,
+    rssMb: rss,
+    rssGrowthMb: growthMb,
+  }),
+);
 if (adminErrors.length) console.error(`first admin failure: ${adminErrors[0]}`);
 process.exitCode = errors === 0 && growthMb <= 20 ? 0 : 1;

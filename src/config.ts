@@ -30,7 +30,10 @@ const trustProxy = z
   .string()
   .default('')
   .transform((value, ctx) => {
-    const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+    const entries = value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
     const list = new BlockList();
     for (const entry of entries) {
       const [address = '', prefix] = entry.split('/');

@@ -7,9 +7,9 @@ import { SubscriberStore } from './db/subscriber-store.js';
 import type { Logger } from './logger.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
-import { RememberedAccess } from './subscribers/remembered-access.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
+import { RememberedAccess } from './subscribers/remembered-access.js';
 import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
 import { type Clock, systemClock } from './time.js';
 
@@ -17,7 +17,7 @@ export const GENERATED_KEY_SETTING = 'securetoken_key';
 /** The PUBLIC_URL the server last started with, for admin commands run without one. */
 export const SERVED_URL_SETTING = 'public_url';
 /** Keys TOKEN_BUCKET's salts; generated once and kept, so that a restart within a bucket signs the same tokens. Never logged. */
-export const BUCKET_SECRET_SETTING = 'token_bucket_secret';
+const BUCKET_SECRET_SETTING = 'token_bucket_secret';
 
 /** Subscribers remembered between database changes: a few MB at most, and a whole fleet's refreshes. */
 const REMEMBERED_SUBSCRIBERS = 20_000;
@@ -66,7 +66,10 @@ function defaultOriginSecret(config: Config, settings: SettingsStore, logger: Lo
   return value;
 }
 
-export function openContext(config: Config, { logger, clock = systemClock, adminCommand = false, instanceId }: ContextOptions): LineupContext {
+export function openContext(
+  config: Config,
+  { logger, clock = systemClock, adminCommand = false, instanceId }: ContextOptions,
+): LineupContext {
   const db = openDatabase(config.dbPath);
   const settings = new SettingsStore(db);
   const subscribers = new SubscriberStore(db);

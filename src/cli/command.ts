@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { type LineupContext, openContext } from '../context.js';
 import { LineupError } from '../errors.js';
@@ -58,7 +58,7 @@ export function wholeNumber(value: string | undefined, option: string, min = 0):
 }
 
 /** CLI logs are warnings for a person, on stderr, so that stdout stays clean for scripts. */
-export function cliLogger(io: CliIo): Logger {
+function cliLogger(io: CliIo): Logger {
   return createLogger('warn', {
     write: (line: string) => io.stderr(`lineup: warning: ${(JSON.parse(line) as { msg: string }).msg}\n`),
   });

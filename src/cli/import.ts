@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { importChannels } from '../db/import-store.js';
 import { BadInputError } from '../errors.js';
-import type { StreamSource } from '../import/upstream-m3u.js';
+import type { StreamSource, UpstreamPlaylist } from '../import/upstream-m3u.js';
 import { type CliIo, type Command, parseOptions, readInputFile, UsageError, withContext } from './command.js';
 
 const BAR_WIDTH = 30;
@@ -56,7 +56,7 @@ Entries without a URL or a usable stream name are skipped and listed with their 
     const text = readInputFile(file);
     // Loaded here, not at the top: the parser patches String.prototype, which the server must not get.
     const { parseUpstreamM3u } = await import('../import/upstream-m3u.js');
-    let parsed;
+    let parsed: UpstreamPlaylist;
     try {
       parsed = parseUpstreamM3u(text, streamFrom as StreamSource);
     } catch (error) {

@@ -13,7 +13,9 @@ the past, with their package links. --dry-run lists them and deletes nothing.`,
     return withContext(io, ({ subscribers, clock, config }) => {
       const result = pruneLapsed(subscribers, clock, config.pruneGraceDays, values['dry-run'] === true);
       for (const username of result.usernames) io.stdout(`${result.dryRun ? 'would delete' : 'deleted'} ${username}\n`);
-      io.stdout(`${result.dryRun ? 'would delete' : 'deleted'} ${result.usernames.length} subscribers (grace ${config.pruneGraceDays} days)\n`);
+      io.stdout(
+        `${result.dryRun ? 'would delete' : 'deleted'} ${result.usernames.length} subscribers (grace ${config.pruneGraceDays} days)\n`,
+      );
       return 0;
     });
   },

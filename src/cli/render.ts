@@ -1,6 +1,6 @@
-import { BadInputError } from '../errors.js';
+import type { BadInputError } from '../errors.js';
 import { normalizeIp } from '../ip.js';
-import { parseStreamFormat } from '../signing/origin.js';
+import { parseStreamFormat, type StreamFormat } from '../signing/origin.js';
 import { type Command, parseOptions, UsageError, withContext } from './command.js';
 
 export const renderCommand: Command = {
@@ -17,7 +17,7 @@ A disabled or expired subscriber gets the same reason the HTTP answer gives, and
     if (values.ip === undefined) throw new UsageError('render: --ip ADDR is required (the address the tokens are bound to)');
     const ip = normalizeIp(values.ip);
     if (ip === undefined) throw new UsageError(`--ip: "${values.ip}" is not an IP address`);
-    let format;
+    let format: StreamFormat;
     try {
       format = parseStreamFormat(values.output);
     } catch (error) {

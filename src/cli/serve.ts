@@ -42,7 +42,9 @@ the environment (see the README's Configuration table).`,
       );
     }
     if (running.demoUrl) {
-      io.stdout(`\nDemo subscriber "demo" created. Its playlist URL (shown once; rotate with \`npx lineup subscriber rotate demo\`):\n${running.demoUrl}\n\n`);
+      io.stdout(
+        `\nDemo subscriber "demo" created. Its playlist URL (shown once; rotate with \`npx lineup subscriber rotate demo\`):\n${running.demoUrl}\n\n`,
+      );
     }
     const failure = await untilStopped(running.stop, logger, 'failed' in running ? running.failed : undefined);
     if (failure) {

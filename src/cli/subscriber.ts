@@ -1,6 +1,6 @@
 import { stateOf } from '../subscribers/access.js';
-import { parseUntil, type Term, DEFAULT_SUBSCRIPTION_DAYS } from '../subscribers/subscriber-admin.js';
 import type { Subscriber } from '../subscribers/subscriber.js';
+import { DEFAULT_SUBSCRIPTION_DAYS, parseUntil, type Term } from '../subscribers/subscriber-admin.js';
 import { type CliIo, type Command, parseOptions, UsageError, wholeNumber, withContext } from './command.js';
 
 const HELP = `lineup subscriber add USER [--days N | --until DATE] [--package NAME]… [--max-connections N] [--note TEXT]
@@ -53,7 +53,13 @@ function printTable(subscribers: Subscriber[], now: number, io: CliIo): void {
     ]),
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  for (const row of rows) io.stdout(`${row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()}\n`);
+  for (const row of rows)
+    io.stdout(
+      `${row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
 }
 
 export const subscriberCommand: Command = {

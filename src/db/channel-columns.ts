@@ -13,7 +13,11 @@ export const VALUE_PARAMETERS = COLUMNS.map((column) => `@${column}`).join(', ')
 export const valueAssignments = (source: '@' | 'excluded.'): string => COLUMNS.map((column) => `${column} = ${source}${column}`).join(', ');
 
 /** Each field with its column, and whether it is a boolean stored as 0 or 1, looked up once. */
-const MAPPINGS = CHANNEL_VALUE_FIELDS.map((field) => ({ field, column: CHANNEL_FIELDS[field].column, flag: CHANNEL_FIELDS[field].kind === 'boolean' }));
+const MAPPINGS = CHANNEL_VALUE_FIELDS.map((field) => ({
+  field,
+  column: CHANNEL_FIELDS[field].column,
+  flag: CHANNEL_FIELDS[field].kind === 'boolean',
+}));
 
 export function toColumns(values: ChannelValues): ChannelValueColumns {
   const row: Record<string, unknown> = {};

@@ -1,5 +1,5 @@
-import { BadInputError } from '../errors.js';
 import type { ChannelValueColumns } from '../channels/channel-fields.js';
+import { BadInputError } from '../errors.js';
 import { type ImportedValues, importedValues, mergeReimport, sameValues } from '../import/reimport.js';
 import type { ImportEntry } from '../import/upstream-m3u.js';
 import { fromColumns, toColumns, VALUE_PARAMETERS, valueAssignments, valueColumnList } from './channel-columns.js';
@@ -85,7 +85,8 @@ export function importChannels(db: Db, entries: readonly ImportEntry[], target: 
     }
     let packageId: number | undefined;
     if (target.packageName !== undefined) {
-      summary.packageCreated = db.prepare('INSERT INTO packages (name) VALUES (?) ON CONFLICT (name) DO NOTHING').run(target.packageName).changes === 1;
+      summary.packageCreated =
+        db.prepare('INSERT INTO packages (name) VALUES (?) ON CONFLICT (name) DO NOTHING').run(target.packageName).changes === 1;
       packageId = db.prepare('SELECT id FROM packages WHERE name = ?').pluck().get(target.packageName) as number;
     }
     const tracked = readTracked(db, originKey);
@@ -95,9 +96,7 @@ export function importChannels(db: Db, entries: readonly ImportEntry[], target: 
       `INSERT INTO channels (stream, origin, ${VALUE_COLUMNS})
        VALUES (@stream, @origin, ${VALUE_PARAMETERS})`,
     );
-    const updateChannel = db.prepare(
-      `UPDATE channels SET ${valueAssignments('@')} WHERE id = @id`,
-    );
+    const updateChannel = db.prepare(`UPDATE channels SET ${valueAssignments('@')} WHERE id = @id`);
     const recordImport = db.prepare(
       `INSERT INTO channel_imports (channel_id, origin_key, import_key, source, ${VALUE_COLUMNS})
        VALUES (@channel_id, @origin_key, @import_key, @source, ${VALUE_PARAMETERS})
@@ -109,7 +108,13 @@ export function importChannels(db: Db, entries: readonly ImportEntry[], target: 
     entries.forEach((entry, index) => {
       const incoming = importedValues(entry);
       const record = (channelId: number) =>
-        recordImport.run({ channel_id: channelId, origin_key: originKey, import_key: entry.stream, source: target.source, ...toColumns(incoming) });
+        recordImport.run({
+          channel_id: channelId,
+          origin_key: originKey,
+          import_key: entry.stream,
+          source: target.source,
+          ...toColumns(incoming),
+        });
       let channelId: number;
       const previous = tracked.get(entry.stream);
       const handMade = untracked.get(entry.stream);

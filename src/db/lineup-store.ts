@@ -1,9 +1,9 @@
 import type { ChannelValueColumns } from '../channels/channel-fields.js';
+import type { Channel } from '../playlist/lineup.js';
+import type { HashSubject, IpBinding, LinkMode, OriginRow, SigningScheme } from '../signing/origin.js';
 import { fromColumns, valueColumnList } from './channel-columns.js';
 import { idList } from './id-list.js';
 import type { Db } from './open.js';
-import type { Channel } from '../playlist/lineup.js';
-import type { HashSubject, IpBinding, LinkMode, OriginRow, SigningScheme } from '../signing/origin.js';
 
 interface ChannelRecord extends ChannelValueColumns {
   id: number;
@@ -22,7 +22,6 @@ interface OriginRecord {
   token_ttl: number | null;
   token_desync: number | null;
   link_mode: LinkMode | null;
-  options: string;
 }
 
 /** Reads the lineup, and tells cheaply whether anyone (this process or another) has written since. */
@@ -45,7 +44,7 @@ export class LineupStore {
       WHERE c.enabled = 1
       ORDER BY c.number IS NULL, c.number, c.name, c.id`);
     this.originsQuery = db.prepare(`
-      SELECT name, base_url, scheme, secret, ip_binding, hash_subject, token_ttl, token_desync, link_mode, options
+      SELECT name, base_url, scheme, secret, ip_binding, hash_subject, token_ttl, token_desync, link_mode
       FROM origins ORDER BY name`);
   }
 
@@ -87,7 +86,6 @@ export class LineupStore {
       tokenTtl: row.token_ttl,
       tokenDesync: row.token_desync,
       linkMode: row.link_mode,
-      options: JSON.parse(row.options) as Record<string, unknown>,
     }));
   }
 }

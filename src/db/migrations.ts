@@ -6,7 +6,7 @@ import type Database from 'better-sqlite3';
  *
  * Operators write SQL against these tables, so the names are part of the product.
  */
-export const migrations: readonly string[] = [
+const migrations: readonly string[] = [
   /* 1: the admin-facing tables */ `
   CREATE TABLE settings (
     name  TEXT PRIMARY KEY,

@@ -9,7 +9,9 @@ export class SettingsStore {
   constructor(db: Db) {
     this.getQuery = db.prepare('SELECT value FROM settings WHERE name = ?').pluck();
     this.insertQuery = db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING');
-    this.upsertQuery = db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value');
+    this.upsertQuery = db.prepare(
+      'INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+    );
   }
 
   get(name: string): string | undefined {

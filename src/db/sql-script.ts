@@ -1,14 +1,14 @@
 import { LineupError } from '../errors.js';
 import type { Db } from './open.js';
 
-export interface ScriptStatement {
+interface ScriptStatement {
   sql: string;
   /** 1-based line on which the statement starts. */
   line: number;
 }
 
 /** An admin script that failed; nothing of its file was applied. */
-export class SqlScriptError extends LineupError {
+class SqlScriptError extends LineupError {
   override name = 'SqlScriptError';
   constructor(
     readonly file: string,
@@ -47,7 +47,7 @@ function codeStart(raw: string): number {
  * Splits a script into statements at `;` outside strings, quoted names and comments, keeping
  * `CREATE TRIGGER … BEGIN …; …; END;` whole, and records the line each statement starts on.
  */
-export function splitStatements(script: string): ScriptStatement[] {
+function splitStatements(script: string): ScriptStatement[] {
   const statements: ScriptStatement[] = [];
   let start = 0;
   let startLine = 1;
@@ -84,7 +84,8 @@ export function splitStatements(script: string): ScriptStatement[] {
       let j = i + 1;
       while (j < script.length) {
         if (script[j] === closer) {
-          if (closer !== ']' && script[j + 1] === closer) j += 2; // doubled quote escapes itself
+          if (closer !== ']' && script[j + 1] === closer)
+            j += 2; // doubled quote escapes itself
           else break;
         } else j++;
       }

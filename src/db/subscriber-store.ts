@@ -87,9 +87,7 @@ export class SubscriberStore implements SubscriberStorage {
     this.byUsername = db.prepare(`${SELECT_SUBSCRIBER} WHERE s.username = ?`);
     this.all = db.prepare(`${SELECT_SUBSCRIBER} ORDER BY s.username`);
     this.lapsedBy = db.prepare(`${SELECT_SUBSCRIBER} WHERE ${LAPSED_BY('s')} ORDER BY s.username`);
-    this.insert = db.prepare(
-      'INSERT INTO subscribers (username, key_hash, expires_at, max_connections, note) VALUES (?, ?, ?, ?, ?)',
-    );
+    this.insert = db.prepare('INSERT INTO subscribers (username, key_hash, expires_at, max_connections, note) VALUES (?, ?, ?, ?, ?)');
     this.packageIdByName = db.prepare('SELECT id FROM packages WHERE name = ?').pluck();
     this.linkPackage = db.prepare('INSERT OR IGNORE INTO subscriber_packages (subscriber_id, package_id) VALUES (?, ?)');
     this.unlinkPackage = db.prepare('DELETE FROM subscriber_packages WHERE subscriber_id = ? AND package_id = ?');

@@ -1,15 +1,15 @@
 import type { BlockList } from 'node:net';
 import Koa from 'koa';
 import { NotFoundError } from '../errors.js';
-import { isKeyedPath, isPlaylistPath } from '../routes.js';
 import type { Logger } from '../logger.js';
 import type { LineupMetrics } from '../metrics.js';
 import type { PlaylistService } from '../playlist/playlist-service.js';
 import type { StreamRedirects } from '../playlist/stream-redirect.js';
+import { isKeyedPath, isPlaylistPath } from '../routes.js';
 import { clientIp } from './client-ip.js';
 import { epgRoutes } from './epg-routes.js';
 import { errorHandler } from './error-handler.js';
-import { type GuessLimits, GuessLimiter, guessLimit } from './guess-limiter.js';
+import { GuessLimiter, type GuessLimits, guessLimit } from './guess-limiter.js';
 import { healthRoutes } from './health-routes.js';
 import { inputLimits } from './input-limits.js';
 import { type MetricsExposition, metricsRoutes, playlistMetrics } from './metrics-routes.js';
@@ -52,7 +52,10 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   });
   app.use(inputLimits());
   app.use(guessLimit(new GuessLimiter(dependencies.guessLimits), isKeyedPath, metrics));
-  const exposition = dependencies.metricsExposition ?? { contentType: metrics.registry.contentType, text: () => metrics.registry.metrics() };
+  const exposition = dependencies.metricsExposition ?? {
+    contentType: metrics.registry.contentType,
+    text: () => metrics.registry.metrics(),
+  };
   // Busiest first: every router a request passes before its own costs it a match.
   app.use(playlist.routes());
   app.use(metricsRoutes(exposition, dependencies.metricsToken).routes());

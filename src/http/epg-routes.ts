@@ -4,6 +4,7 @@ import { pipeline, type Readable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import Router from '@koa/router';
 import { NotFoundError } from '../errors.js';
+import { EPG_PATH } from '../routes.js';
 import { acceptsGzip } from './accepts-gzip.js';
 
 interface GuideFile {
@@ -36,7 +37,7 @@ async function pickGuide(epgFile: string, acceptsGzip: boolean): Promise<GuideFi
 /** `/epg.xml`: the operator's XMLTV guide from EPG_FILE (or EPG_FILE.gz); 404 while there is none. */
 export function epgRoutes(epgFile: string): Router {
   const router = new Router();
-  router.get('/epg.xml', async (ctx) => {
+  router.get(EPG_PATH, async (ctx) => {
     const gzip = acceptsGzip(ctx);
     const guide = await pickGuide(epgFile, gzip);
     if (!guide) throw new NotFoundError('No programme guide');

@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
-import { BadInputError, ForbiddenError, GoneError, LineupError, NotFoundError, TooManyRequestsError, UnavailableError } from '../errors.js';
 import { isDatabaseBusy } from '../db/open.js';
+import { BadInputError, ForbiddenError, GoneError, LineupError, NotFoundError, TooManyRequestsError, UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** Seconds a client is asked to wait when the database (or another worker) is busy. */

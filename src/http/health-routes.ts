@@ -1,9 +1,10 @@
 import Router from '@koa/router';
+import { HEALTH_PATH } from '../routes.js';
 
 /** `/healthz`: 200 while the database answers, for load balancers and the container healthcheck. */
 export function healthRoutes(databaseAnswers: () => boolean): Router {
   const router = new Router();
-  router.get('/healthz', (ctx) => {
+  router.get(HEALTH_PATH, (ctx) => {
     const ok = databaseAnswers();
     ctx.set('Cache-Control', 'no-store');
     ctx.status = ok ? 200 : 503;

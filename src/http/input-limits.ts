@@ -1,12 +1,16 @@
 import type { ServerOptions } from 'node:http';
 import type { Context, Next } from 'koa';
 
-/** A playlist URL is ~60 characters; nothing legitimate comes near these. */
+/**
+ * A playlist URL is ~60 characters; nothing legitimate comes near these.
+ * @internal Exported so that tests send one byte over it.
+ */
 export const MAX_PATH_LENGTH = 1024;
+/** @internal Exported so that tests send one byte over it. */
 export const MAX_QUERY_LENGTH = 1024;
 /** Bodies are never read. A declared body past this is refused rather than drained. */
-export const MAX_BODY_BYTES = 64 * 1024;
-export const ALLOWED_METHODS = ['GET', 'HEAD', 'POST'] as const;
+const MAX_BODY_BYTES = 64 * 1024;
+const ALLOWED_METHODS = ['GET', 'HEAD', 'POST'] as const;
 
 /**
  * What node's HTTP server enforces before koa sees a request: header size (431 from node itself)

@@ -2,6 +2,7 @@ import { hash, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type { LineupMetrics } from '../metrics.js';
+import { METRICS_PATH } from '../routes.js';
 
 /**
  * Compares a presented bearer token with the configured one in constant time. Both sides are
@@ -21,7 +22,7 @@ export interface MetricsExposition {
 /** `/metrics` in the Prometheus text format; with a token configured, only for `Authorization: Bearer TOKEN`. */
 export function metricsRoutes(exposition: MetricsExposition, token: string | undefined): Router {
   const router = new Router();
-  router.get('/metrics', async (ctx) => {
+  router.get(METRICS_PATH, async (ctx) => {
     if (token !== undefined) {
       const presented = /^Bearer\s+(.+)$/i.exec(ctx.get('Authorization'))?.[1] ?? '';
       if (!tokenMatches(presented.trim(), token)) {

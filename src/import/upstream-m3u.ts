@@ -1,8 +1,8 @@
 // iptv-playlist-parser patches String.prototype when loaded, so this module is only ever loaded
 // lazily by `lineup import` (and tests), never by the server.
 import parser from 'iptv-playlist-parser';
-import { BadInputError } from '../errors.js';
 import type { ChannelValues } from '../channels/channel-fields.js';
+import { BadInputError } from '../errors.js';
 import { streamFromUrl, streamNameProblem } from './stream-name.js';
 
 /** One channel of an upstream M3U, as Lineup would store it, and the line it came from. */
@@ -13,7 +13,7 @@ export type ImportEntry = ChannelValues & {
 };
 
 /** An entry left out, and why; or a value that was ignored in an entry that was kept. */
-export interface ImportNote {
+interface ImportNote {
   line: number;
   reason: string;
 }
@@ -82,7 +82,10 @@ export function parseUpstreamM3u(text: string, streamSource: StreamSource = 'url
     if (stream === undefined || stream === '') {
       skipped.push({
         line,
-        reason: streamSource === 'tvg-id' ? 'no tvg-id to take the stream name from' : `cannot derive a stream name from URL ${JSON.stringify(url.replace(/\?.*$/, ''))} (expected …/NAME/index.m3u8, …/NAME/video.m3u8 or …/NAME/mpegts)`,
+        reason:
+          streamSource === 'tvg-id'
+            ? 'no tvg-id to take the stream name from'
+            : `cannot derive a stream name from URL ${JSON.stringify(url.replace(/\?.*$/, ''))} (expected …/NAME/index.m3u8, …/NAME/video.m3u8 or …/NAME/mpegts)`,
       });
       continue;
     }

@@ -20,7 +20,10 @@ export function schedulePrune(
   });
 }
 
-/** One tick of the schedule. It never throws: a failure is logged, counted, and left to the next tick. */
+/**
+ * One tick of the schedule. It never throws: a failure is logged, counted, and left to the next tick.
+ * @internal Exported so that tests run one tick.
+ */
 export function runPruneOnce(
   prune: () => PruneResult,
   logger: Logger,

@@ -1,7 +1,7 @@
 import { streamNameProblem } from '../import/stream-name.js';
 
 /** A channel as lint sees it: every row, enabled or not. */
-export interface LintChannel {
+interface LintChannel {
   id: number;
   stream: string;
   name: string;
@@ -20,7 +20,7 @@ export interface LintInput {
   packageNames: ReadonlyMap<number, string>;
 }
 
-export type Severity = 'error' | 'warning';
+type Severity = 'error' | 'warning';
 
 export interface Finding {
   severity: Severity;
@@ -118,7 +118,8 @@ export function lintLineup({ channels, subscribedPackageIds, packageNames }: Lin
   const unseen = enabled.filter((c) => c.packageIds.length > 0 && !c.packageIds.some((id) => subscribedPackageIds.has(id)));
   for (const group of groupBy(unseen, (c) => [...c.packageIds].sort((a, b) => a - b).join(',')).values()) {
     const packages = group[0]!.packageIds.map((id) => JSON.stringify(packageNames.get(id) ?? `#${id}`)).join(', ');
-    const shown = group.slice(0, MAX_LABELS).map(label).join(', ') + (group.length > MAX_LABELS ? `, … (${group.length - MAX_LABELS} more)` : '');
+    const shown =
+      group.slice(0, MAX_LABELS).map(label).join(', ') + (group.length > MAX_LABELS ? `, … (${group.length - MAX_LABELS} more)` : '');
     findings.push({
       severity: 'warning',
       code: 'unseen-channel',

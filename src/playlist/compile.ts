@@ -1,12 +1,5 @@
-import {
-  encodedStreamName,
-  encodedStreamPath,
-  type LinkMode,
-  type Origin,
-  type StreamFormat,
-  streamPath,
-} from '../signing/origin.js';
 import { playArchiveUrl, playLiveUrl } from '../routes.js';
+import { encodedStreamName, encodedStreamPath, type LinkMode, type Origin, type StreamFormat, streamPath } from '../signing/origin.js';
 import { type SignableStream, signableStream } from '../signing/sign.js';
 import { CATCHUP_FILE_TEMPLATE, catchupAttributes, signsCatchupTemplate } from './catchup.js';
 import type { Channel } from './lineup.js';
@@ -16,7 +9,7 @@ import { lineText, urlLine } from './sanitize.js';
  * One playlist entry with everything that does not depend on the viewer already written. The
  * viewer's part (the fill) is the signed query, or in redirect mode the subscriber's playlist key.
  */
-export interface CompiledEntry {
+interface CompiledEntry {
   /**
    * The entry's fixed text as UTF-8, cut where the fill goes: `#EXTINF…,Name\n` and the URL up to
    * and including `?` (or up to the key), then `\n`. A catch-up source carries the same fill again,
@@ -49,7 +42,10 @@ function attribute(name: string, value: string | number | null): string {
   return text === '' ? '' : ` ${name}="${text}"`;
 }
 
-/** `extra` is more attributes, already safe for the line (the catch-up ones). */
+/**
+ * `extra` is more attributes, already safe for the line (the catch-up ones).
+ * @internal Exported for the test that renders a reference playlist line by line.
+ */
 export function extinfLine(channel: Channel, extra = ''): string {
   const name = lineText(channel.name) || lineText(channel.stream);
   return (
@@ -109,7 +105,7 @@ function compileEntry(channel: Channel, origin: Origin, format: StreamFormat, li
   };
 }
 
-export function headerLine({ epgUrl }: HeaderOptions): string {
+function headerLine({ epgUrl }: HeaderOptions): string {
   if (!epgUrl) return '#EXTM3U\n';
   const url = lineText(epgUrl);
   return `#EXTM3U url-tvg="${url}" x-tvg-url="${url}"\n`;

@@ -1,5 +1,4 @@
 import type { ChannelValues } from '../channels/channel-fields.js';
-import type { Origin } from '../signing/origin.js';
 
 /** One row of `channels`, as the playlist needs it. */
 export interface Channel extends ChannelValues {
@@ -9,14 +8,6 @@ export interface Channel extends ChannelValues {
   origin: string | null;
   /** Packages the channel belongs to; empty means every subscriber sees it. */
   packageIds: number[];
-}
-
-/** Everything a playlist is made from, read in one go and cached until the database changes. */
-export interface Lineup {
-  /** Enabled channels, in playlist order. */
-  channels: Channel[];
-  /** Every origin by name, including the default one. */
-  origins: Map<string, Origin>;
 }
 
 /** The package rule: a channel in no package is public; one in packages needs one of them. */

@@ -152,7 +152,15 @@ export class PlaylistService {
     // already holds, so it is worked out only when bytes are: a refresh answered 304 or from the
     // cache needs no HMAC.
     const freshSalt = bucket > 0 ? undefined : this.salt();
-    const etag = this.etagOf([this.lineup.generation, subscriber.id, ip, format, signedAt, freshSalt ?? 'bucket', key === undefined ? '' : 'key']);
+    const etag = this.etagOf([
+      this.lineup.generation,
+      subscriber.id,
+      ip,
+      format,
+      signedAt,
+      freshSalt ?? 'bucket',
+      key === undefined ? '' : 'key',
+    ]);
     return {
       subscriberId: subscriber.id,
       etag,

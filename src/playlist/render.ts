@@ -17,7 +17,7 @@ export interface Viewer {
   key?: string;
 }
 
-export const UNKNOWN_VIEWER_KEY = '[key]';
+const UNKNOWN_VIEWER_KEY = '[key]';
 
 /** Where the output goes: a buffer of `size` bytes, whose every byte the render overwrites. */
 export type Allocate = (size: number) => Buffer;
@@ -189,12 +189,7 @@ function layoutFor(playlist: CompiledPlaylist, fillWidth: number): Layout {
 }
 
 /** Pieces and fills copied in one by one; reports where each fill went. */
-function assemble(
-  playlist: CompiledPlaylist,
-  fills: Fills,
-  allocate: Allocate,
-  onSlot?: (entry: number, offset: number) => void,
-): Buffer {
+function assemble(playlist: CompiledPlaylist, fills: Fills, allocate: Allocate, onSlot?: (entry: number, offset: number) => void): Buffer {
   const { entries, header } = playlist;
   let size = header.length;
   for (let i = 0; i < entries.length; i++) size += entries[i]!.fixedBytes + (entries[i]!.pieces.length - 1) * fills.widthOf(i);

@@ -3,6 +3,7 @@
  * close an attribute or start another entry is neutralised here, once per lineup change.
  */
 // CR, LF and the other C0/C1 controls, plus Unicode line and paragraph separators.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const LINE_BREAKERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
 
 /** A value for `key="…"`, or the display name after the comma: one line, no double quote. */

@@ -1,11 +1,11 @@
 import { NotFoundError } from '../errors.js';
-import { type AccessSource, assertActive, subscriberForKey } from '../subscribers/access.js';
 import type { StreamFormat } from '../signing/origin.js';
 import { signStreamFileUrl, signStreamUrl } from '../signing/sign.js';
+import { type AccessSource, assertActive, subscriberForKey } from '../subscribers/access.js';
 import type { Clock } from '../time.js';
 import { isArchiveFile } from './catchup.js';
-import type { LineupCache } from './lineup-cache.js';
 import { isVisible } from './lineup.js';
+import type { LineupCache } from './lineup-cache.js';
 import { randomSalt } from './token-bucket.js';
 
 /** What a redirect-mode link asks for: the live stream in a format, or one archive file. */

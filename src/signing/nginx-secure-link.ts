@@ -14,7 +14,5 @@ export interface SecureLinkInput {
  * base64url(md5(expires + uri + ip + " " + secret)) without padding.
  */
 export function secureLinkMd5(input: SecureLinkInput): string {
-  return createHash('md5')
-    .update(`${input.expires}${input.uri}${input.ip} ${input.secret}`)
-    .digest('base64url');
+  return createHash('md5').update(`${input.expires}${input.uri}${input.ip} ${input.secret}`).digest('base64url');
 }

@@ -39,7 +39,10 @@ export function securetokenFor(shared: Omit<SecuretokenInput, 'subject'>): Secur
   };
 }
 
-/** `sha1(subject + ip + start + end + key + salt)-salt-end-start`. */
+/**
+ * `sha1(subject + ip + start + end + key + salt)-salt-end-start`.
+ * @internal Exported for the spec's test vectors.
+ */
 export function securetoken(input: SecuretokenInput): string {
   const binding = securetokenFor(input);
   const digest = Buffer.alloc(SHA1_HEX_WIDTH);

@@ -17,7 +17,20 @@ const HEX_DIGITS = [...Buffer.from('0123456789abcdef', 'latin1')];
 const INITIAL_STATE = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0];
 const ROUND_CONSTANTS = [0x5a827999, 0x6ed9eba1, 0x8f1bbcdc, 0xca62c1d6];
 
-const PARAMS = ['table', 'count', 'subjects', 'suffix', 'suffixLength', 'frame', 'frameLength', 'digestAt', 'images', 'stride', 'out', 'scratch'] as const;
+const PARAMS = [
+  'table',
+  'count',
+  'subjects',
+  'suffix',
+  'suffixLength',
+  'frame',
+  'frameLength',
+  'digestAt',
+  'images',
+  'stride',
+  'out',
+  'scratch',
+] as const;
 
 /**
  * `fill(table, count, subjects, suffix, suffixLength, frame, frameLength, digestAt, images, stride,
@@ -31,7 +44,9 @@ function fillKernel() {
   const { get, set, tee } = local;
   const c = i32.const;
   const zero = v128.const(Array(16).fill(0));
-  const [slot, record, image, length, messageEnd, group, block, blocks, index] = Array.from({ length: 9 }, () => locals.add('i32')) as number[] as Nine;
+  const [slot, record, image, length, messageEnd, group, block, blocks, index] = Array.from({ length: 9 }, () =>
+    locals.add('i32'),
+  ) as number[] as Nine;
   const laneRecord = LANES.map(() => locals.add('i32'));
   const laneImage = LANES.map(() => locals.add('i32'));
   const state = INITIAL_STATE.map(() => locals.add('v128'));
@@ -71,7 +86,10 @@ function fillKernel() {
       word,
       v128.shuffle(
         BYTE_SWAP,
-        LANES.slice(1).reduce((vector, lane) => v128.load32Lane(get(laneImage[lane]!), vector, lane, t * 4), v128.load32Zero(get(laneImage[0]!), t * 4)),
+        LANES.slice(1).reduce(
+          (vector, lane) => v128.load32Lane(get(laneImage[lane]!), vector, lane, t * 4),
+          v128.load32Zero(get(laneImage[0]!), t * 4),
+        ),
         zero,
       ),
     ),
@@ -112,7 +130,10 @@ function fillKernel() {
   });
 
   const digestsToScratch = state.map((variable, i) =>
-    seq(set(mixed, v128.shuffle(BYTE_SWAP, get(variable), zero)), ...LANES.map((lane) => v128.store32Lane(param.scratch, get(mixed), lane, lane * 20 + i * 4))),
+    seq(
+      set(mixed, v128.shuffle(BYTE_SWAP, get(variable), zero)),
+      ...LANES.map((lane) => v128.store32Lane(param.scratch, get(mixed), lane, lane * 20 + i * 4)),
+    ),
   );
   const hexDigits = (bytes: Expr) =>
     seq(
@@ -121,7 +142,11 @@ function fillKernel() {
     );
   /** The hex of 8 bytes starting at `from`: each byte's high digit, then its low one. */
   const interleaved = (from: number) =>
-    v128.shuffle(Array.from({ length: 16 }, (_, i) => (i % 2 ? 16 : 0) + from + (i >> 1)), get(high), get(low));
+    v128.shuffle(
+      Array.from({ length: 16 }, (_, i) => (i % 2 ? 16 : 0) + from + (i >> 1)),
+      get(high),
+      get(low),
+    );
   const hexToFills = LANES.map((lane) => {
     const fillAt = i32.add(param.out, i32.load(get(laneRecord[lane]!), 8));
     const copyAt = i32.load(get(laneRecord[lane]!), 12);
@@ -146,7 +171,15 @@ function fillKernel() {
     ...lanesOfGroup,
     ...state.map((variable, i) => set(variable, v128.i32x4Splat(c(INITIAL_STATE[i]!)))),
     set(block, c(0)),
-    control.forLoop(block, get(blocks), c(1), ...words, ...rounds, ...mixIn, ...laneImage.map((pointer) => set(pointer, i32.add(get(pointer), c(64))))),
+    control.forLoop(
+      block,
+      get(blocks),
+      c(1),
+      ...words,
+      ...rounds,
+      ...mixIn,
+      ...laneImage.map((pointer) => set(pointer, i32.add(get(pointer), c(64)))),
+    ),
     ...digestsToScratch,
     ...hexToFills,
   );

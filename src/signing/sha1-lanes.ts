@@ -38,7 +38,7 @@ export interface Sha1Slots {
 }
 
 /** What every slot of the batch shares for one viewer. */
-export interface Sha1Fill {
+interface Sha1Fill {
   /** The fill's text, with room for the 40 hex digits at `digestAt`. */
   frame: Buffer;
   digestAt: number;
@@ -53,9 +53,11 @@ export interface Sha1Batch {
 
 export function sha1Slots(slots: readonly Sha1Slot[], subjects: readonly Buffer[]): Sha1Slots {
   const table = Buffer.alloc(slots.length * SLOT_FIELDS * 4);
-  slots.forEach((slot, i) =>
-    [slot.subjectStart, slot.subjectLength, slot.fillAt, slot.copyAt].forEach((value, field) => table.writeInt32LE(value, (i * SLOT_FIELDS + field) * 4)),
-  );
+  slots.forEach((slot, i) => {
+    [slot.subjectStart, slot.subjectLength, slot.fillAt, slot.copyAt].forEach((value, field) => {
+      table.writeInt32LE(value, (i * SLOT_FIELDS + field) * 4);
+    });
+  });
   return {
     subjects: Buffer.concat(subjects),
     table,
@@ -176,7 +178,20 @@ function fillWith(lanes: Kernel, out: Buffer, template: Buffer, batches: readonl
     const subjectsAt = place(slots.subjects);
     const suffixAt = place(fill.suffix);
     const frameAt = place(fill.frame);
-    fillSlots(tableAt, slotCount(batch), subjectsAt, suffixAt, fill.suffix.length, frameAt, fill.frame.length, fill.digestAt, next, strideOf(batch), OUTPUT_AT, scratchAt);
+    fillSlots(
+      tableAt,
+      slotCount(batch),
+      subjectsAt,
+      suffixAt,
+      fill.suffix.length,
+      frameAt,
+      fill.frame.length,
+      fill.digestAt,
+      next,
+      strideOf(batch),
+      OUTPUT_AT,
+      scratchAt,
+    );
   }
   out.set(heap.subarray(OUTPUT_AT, OUTPUT_AT + template.length), 0);
 }

@@ -48,7 +48,7 @@ export interface BoundQuery {
  * costs no more than its own hash. Pure; `salt` is `[0-9a-f]{16,32}` from a cryptographic source,
  * and schemes without a salt ignore it.
  */
-export type SchemeSigner = (ip: string, now: number, origin: Origin, salt: string) => BoundQuery;
+type SchemeSigner = (ip: string, now: number, origin: Origin, salt: string) => BoundQuery;
 
 /** A frame: the text before the digest, blanks as wide as it, the text after; and where the digest goes. */
 function frame(before: string, digestWidth: number, after: string): { frame: Buffer; digestAt: number } {
@@ -86,7 +86,7 @@ const nginx: SchemeSigner = (ip, now, origin) => {
 };
 
 /** New schemes plug in here; the playlist code only looks them up. */
-export const schemeSigners: Record<SigningScheme, SchemeSigner> = { flussonic, nginx };
+const schemeSigners: Record<SigningScheme, SchemeSigner> = { flussonic, nginx };
 
 /** Binds an origin's scheme to one viewer for a whole playlist. */
 export function bindQuery(ip: string, now: number, origin: Origin, salt: string): BoundQuery {
@@ -94,7 +94,7 @@ export function bindQuery(ip: string, now: number, origin: Origin, salt: string)
 }
 
 /** The query for one stream as text, for links signed one at a time. */
-export function queryText(bound: BoundQuery, stream: SignableStream): string {
+function queryText(bound: BoundQuery, stream: SignableStream): string {
   const query = Buffer.from(bound.frame);
   bound.writeDigest(stream, query, 0);
   return query.toString('latin1');

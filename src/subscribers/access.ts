@@ -19,8 +19,8 @@ export interface AccessSource {
   findAccessByUsername(username: string): SubscriberAccess;
 }
 
-export const REPLACED_KEY_MESSAGE = 'This playlist URL has been replaced. Ask your provider for the new one.';
-export const REMOVED_KEY_MESSAGE = 'This playlist URL is no longer valid. Contact your provider.';
+const REPLACED_KEY_MESSAGE = 'This playlist URL has been replaced. Ask your provider for the new one.';
+const REMOVED_KEY_MESSAGE = 'This playlist URL is no longer valid. Contact your provider.';
 
 /**
  * The subscriber behind a playlist key. @throws UnknownKeyError for a malformed or unknown key;

@@ -1,5 +1,5 @@
-import type { SubscriberStorage } from './subscriber-storage.js';
 import { type Clock, toSqlTime } from '../time.js';
+import type { SubscriberStorage } from './subscriber-storage.js';
 
 export interface PruneResult {
   /** Subscribers whose subscription ended more than the grace period ago: deleted, or would be. */

@@ -72,13 +72,30 @@ describe('the shape of src/', () => {
 
   it('when domain code imports, then it reaches neither HTTP, storage, the CLI nor their frameworks', () => {
     const domain = (file: string) => DOMAIN.has(folderOf(file));
-    expect(offenders(domain, (target) => FRAMEWORKS.has(target) || ['http', 'db', 'cli', 'cluster'].includes(folderOf(target)))).toEqual([]);
+    expect(offenders(domain, (target) => FRAMEWORKS.has(target) || ['http', 'db', 'cli', 'cluster'].includes(folderOf(target)))).toEqual(
+      [],
+    );
   });
 
   it('when anything below the CLI imports, then it never reaches the CLI, and only the CLI and the cluster reach the start-up parts', () => {
-    expect(offenders((file) => folderOf(file) !== 'cli', (target) => folderOf(target) === 'cli')).toEqual([]);
+    expect(
+      offenders(
+        (file) => folderOf(file) !== 'cli',
+        (target) => folderOf(target) === 'cli',
+      ),
+    ).toEqual([]);
     const startUp = (file: string) => START_UP.has(folderOf(file));
-    expect(offenders((file) => !startUp(file) && folderOf(file) !== 'cli', (target) => startUp(target))).toEqual([]);
-    expect(offenders((file) => folderOf(file) === 'cluster', (target) => target === 'standalone.ts')).toEqual([]);
+    expect(
+      offenders(
+        (file) => !startUp(file) && folderOf(file) !== 'cli',
+        (target) => startUp(target),
+      ),
+    ).toEqual([]);
+    expect(
+      offenders(
+        (file) => folderOf(file) === 'cluster',
+        (target) => target === 'standalone.ts',
+      ),
+    ).toEqual([]);
   });
 });

@@ -24,9 +24,13 @@ describe('the channel field table', () => {
   for (const table of ['channels', 'channel_imports']) {
     it(`when it is compared with the migrated ${table} table, then every field has a column of its type and nullability`, () => {
       const columns = new Map(
-        (db.prepare(`SELECT name, type, "notnull" FROM pragma_table_info(?)`).all(table) as Array<{ name: string; type: string; notnull: number }>).map(
-          ({ name, type, notnull }) => [name, { type, notnull }],
-        ),
+        (
+          db.prepare(`SELECT name, type, "notnull" FROM pragma_table_info(?)`).all(table) as Array<{
+            name: string;
+            type: string;
+            notnull: number;
+          }>
+        ).map(({ name, type, notnull }) => [name, { type, notnull }]),
       );
       for (const [field, { column, kind }] of Object.entries(CHANNEL_FIELDS)) {
         expect(columns.get(column), `${field} → ${table}.${column}`).toEqual(expectedColumn(kind));
@@ -42,8 +46,12 @@ describe('the channel field table', () => {
     db.exec('BEGIN');
     try {
       const insert = db.prepare(`INSERT INTO channels (stream, ${valueColumnList()}) VALUES (@stream, ${VALUE_PARAMETERS})`);
-      values.forEach((value, index) => insert.run({ stream: `s${index}`, ...toColumns(value) }));
-      const rows = db.prepare(`SELECT ${valueColumnList('c')} FROM channels c WHERE c.stream IN ('s0', 's1') ORDER BY c.stream`).all() as ChannelValueColumns[];
+      values.forEach((value, index) => {
+        insert.run({ stream: `s${index}`, ...toColumns(value) });
+      });
+      const rows = db
+        .prepare(`SELECT ${valueColumnList('c')} FROM channels c WHERE c.stream IN ('s0', 's1') ORDER BY c.stream`)
+        .all() as ChannelValueColumns[];
       expect(rows.map((row) => row.radio)).toEqual([1, 0]);
       expect(rows.map(fromColumns)).toEqual(values);
     } finally {

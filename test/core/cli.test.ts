@@ -119,7 +119,14 @@ describe('bad configuration', () => {
 
   it('when the environment is empty, then the documented defaults apply', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 8080, host: '0.0.0.0', tokenTtl: 10800, tokenDesync: 300, ipBinding: 'strict', pruneGraceDays: 7 });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      tokenTtl: 10800,
+      tokenDesync: 300,
+      ipBinding: 'strict',
+      pruneGraceDays: 7,
+    });
     expect(config.dbPath).toBe('data/lineup.db');
   });
 

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { GENERATED_KEY_SETTING } from '../../src/context.js';
 import { startLineup } from '../../src/standalone.js';
-import { captureLogs, fetchFrom, lastLine, onServer, runCliCaptured, tempDir, TEST_KEY } from '../helpers/lineup.js';
+import { captureLogs, fetchFrom, lastLine, onServer, runCliCaptured, TEST_KEY, tempDir } from '../helpers/lineup.js';
 import { expectAllTokensValid } from './support.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -17,7 +17,13 @@ afterEach(async () => {
 function fixture() {
   const { dir, cleanup } = tempDir();
   cleanups.push(cleanup);
-  const env: NodeJS.ProcessEnv = { LINEUP_DB: join(dir, 'lineup.db'), HOST: '127.0.0.1', PORT: '0', PUBLIC_URL: 'http://lineup.test', PRUNE_CRON: 'off' };
+  const env: NodeJS.ProcessEnv = {
+    LINEUP_DB: join(dir, 'lineup.db'),
+    HOST: '127.0.0.1',
+    PORT: '0',
+    PUBLIC_URL: 'http://lineup.test',
+    PRUNE_CRON: 'off',
+  };
   const start = async (extra: NodeJS.ProcessEnv = {}) => {
     const { logger, logs } = captureLogs();
     const lineup = await startLineup(loadConfig({ ...env, ...extra }), { logger, seedDemo: true });
@@ -107,7 +113,7 @@ describe('a generated securetoken key', () => {
 
     const second = await start();
     expect(storedKey()).toBe(key);
-    expect(count('SELECT count(*) FROM settings WHERE name = ' + `'${GENERATED_KEY_SETTING}'`)).toBe(1);
+    expect(count(`SELECT count(*) FROM settings WHERE name = '${GENERATED_KEY_SETTING}'`)).toBe(1);
     expect(second.logs.text()).not.toContain(key);
     expectAllTokensValid((await fetchFrom(onServer(second.lineup, demoUrl))).body, '127.0.0.1', key);
   });
@@ -137,7 +143,6 @@ describe('a generated securetoken key', () => {
     expect(rendered.stderr).not.toContain(key);
     expectAllTokensValid(rendered.stdout, '10.0.0.1', key);
   });
-
 });
 
 describe('URLs printed by admin commands', () => {

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderPlaylist } from '../../src/playlist/render.js';
 import { sha1LanesAvailable } from '../../src/signing/sha1-lanes.js';
-import { verifySecuretokenUrl } from '../helpers/securetoken-check.js';
 import { compileCase, GOLDEN_CASES } from '../fixtures/golden/cases.js';
+import { verifySecuretokenUrl } from '../helpers/securetoken-check.js';
 
 const golden = (name: string) => readFileSync(join(import.meta.dirname, '../fixtures/golden', `${name}.m3u`));
 

@@ -21,7 +21,9 @@ describe('a prepared hash subject', () => {
         fc.string({ unit: 'grapheme', maxLength: 30 }),
         // Padding up to 300 bytes crosses the 128 bytes of room a subject starts with.
         fc.array(
-          fc.tuple(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.nat({ max: 300 })).map(([text, padding]) => text + '.'.repeat(padding)),
+          fc
+            .tuple(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.nat({ max: 300 }))
+            .map(([text, padding]) => text + '.'.repeat(padding)),
           { minLength: 1, maxLength: 8 },
         ),
         (text, suffixes) => {

@@ -36,7 +36,9 @@ describe('hostile column values', () => {
     expect(urls.length).toBe(4);
     expect(lines.length).toBe(1 + 4 + 4);
     // strict alternation: header, then EXTINF/URL pairs
-    lines.slice(1).forEach((line, index) => expect(line.startsWith('#EXTINF:-1')).toBe(index % 2 === 0));
+    lines.slice(1).forEach((line, index) => {
+      expect(line.startsWith('#EXTINF:-1')).toBe(index % 2 === 0);
+    });
     const entries = parsePlaylist(body);
     expect(entries.map((entry) => entry.name)).toEqual([
       'Plain',

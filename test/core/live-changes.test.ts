@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LineupStore } from '../../src/db/lineup-store.js';
 import { type Db, openDatabase } from '../../src/db/open.js';
-import { fetchFrom, startTestLineup, tempDir, type TestLineup } from '../helpers/lineup.js';
+import { fetchFrom, startTestLineup, type TestLineup, tempDir } from '../helpers/lineup.js';
 import { addSubscriber, applySql, expectAllTokensValid, parsePlaylist } from './support.js';
 
 let lineup: TestLineup;
@@ -62,7 +62,9 @@ describe('changes made outside the service', () => {
       INSERT INTO channels (stream, name, number) VALUES ('gold/one', 'Gold', 9);
       INSERT INTO package_channels SELECT p.id, c.id FROM packages p, channels c WHERE p.name = 'gold' AND c.stream = 'gold/one';`);
     expect(await names()).toEqual(['Renamed']);
-    db.exec("INSERT INTO subscriber_packages SELECT s.id, p.id FROM subscribers s, packages p WHERE s.username = 'alice' AND p.name = 'gold'");
+    db.exec(
+      "INSERT INTO subscriber_packages SELECT s.id, p.id FROM subscribers s, packages p WHERE s.username = 'alice' AND p.name = 'gold'",
+    );
     db.close();
     expect(await names()).toEqual(['Renamed', 'Gold']);
   });

@@ -17,7 +17,14 @@ afterAll(async () => {
 /** The real service, logging at trace level into memory, so that even debug lines are searched. */
 async function start(env: NodeJS.ProcessEnv) {
   const { dir, cleanup } = tempDir();
-  const fullEnv = { LINEUP_DB: join(dir, 'lineup.db'), HOST: '127.0.0.1', PORT: '0', PUBLIC_URL: 'http://lineup.test', PRUNE_CRON: 'off', ...env };
+  const fullEnv = {
+    LINEUP_DB: join(dir, 'lineup.db'),
+    HOST: '127.0.0.1',
+    PORT: '0',
+    PUBLIC_URL: 'http://lineup.test',
+    PRUNE_CRON: 'off',
+    ...env,
+  };
   const { logger, logs } = captureLogs('trace');
   const lineup: RunningLineup = await startLineup(loadConfig(fullEnv), { logger, seedDemo: true });
   cleanups.push(cleanup, () => lineup.stop());
@@ -46,7 +53,10 @@ describe('no secret reaches a log', () => {
     };
 
     const sqlFile = join(dir, 'channels.sql');
-    (await import('node:fs')).writeFileSync(sqlFile, "INSERT INTO channels (stream, name, number) VALUES ('x/one', 'One', 10);\nINSERT INTO nope VALUES (1);\n");
+    (await import('node:fs')).writeFileSync(
+      sqlFile,
+      "INSERT INTO channels (stream, name, number) VALUES ('x/one', 'One', 10);\nINSERT INTO nope VALUES (1);\n",
+    );
     expect((await cli(['sql', sqlFile])).code).toBe(1);
     (await import('node:fs')).writeFileSync(sqlFile, "INSERT INTO channels (stream, name, number) VALUES ('x/one', 'One', 10);\n");
     expect((await cli(['sql', sqlFile])).code).toBe(0);

@@ -21,6 +21,7 @@ interface KernelExports {
 /** Ways a runtime can refuse the kernel, each set up until the returned function undoes it. */
 const refusals: Record<string, () => () => void> = {
   'WebAssembly refuses to compile the kernel': () => {
+    // biome-ignore lint/complexity/useArrowFunction: called with `new`, which an arrow function refuses.
     const spy = vi.spyOn(WebAssembly, 'Module').mockImplementation(function () {
       throw new Error('CompileError: WebAssembly.Module(): invalid simd opcode');
     });
@@ -43,6 +44,7 @@ const refusals: Record<string, () => () => void> = {
   'the kernel compiles but its digests are wrong': () => {
     const RealInstance = WebAssembly.Instance;
     // The real kernel told the suffix is empty: well-formed hex, and not the SHA-1 asked for.
+    // biome-ignore lint/complexity/useArrowFunction: called with `new`, which an arrow function refuses.
     const spy = vi.spyOn(WebAssembly, 'Instance').mockImplementation(function (module: WebAssembly.Module) {
       const real = new RealInstance(module).exports as unknown as KernelExports;
       const fill = (...args: number[]) => real.fill(...args.map((value, i) => (i === 4 ? 0 : value)));

@@ -92,10 +92,19 @@ describe('SHA-1 in SIMD lanes', () => {
   });
 
   it('when two batches share one template (two origins), then each writes only its own slots', () => {
-    const first = laidOut({ subjects: [Buffer.from('bbc'), Buffer.from('live/ch1')], suffix: Buffer.from('one'), before: 't=', after: '', copied: [] });
+    const first = laidOut({
+      subjects: [Buffer.from('bbc'), Buffer.from('live/ch1')],
+      suffix: Buffer.from('one'),
+      before: 't=',
+      after: '',
+      copied: [],
+    });
     const secondSlots: Sha1Slot[] = [{ subjectStart: 0, subjectLength: 3, fillAt: first.template.length, copyAt: -1 }];
-    const frame = Buffer.from('t=' + ' '.repeat(40), 'latin1');
-    const second: Sha1Batch = { slots: sha1Slots(secondSlots, [Buffer.from('cnn')]), fill: { frame, digestAt: 2, suffix: Buffer.from('two') } };
+    const frame = Buffer.from(`t=${' '.repeat(40)}`, 'latin1');
+    const second: Sha1Batch = {
+      slots: sha1Slots(secondSlots, [Buffer.from('cnn')]),
+      fill: { frame, digestAt: 2, suffix: Buffer.from('two') },
+    };
     const template = Buffer.concat([first.template, Buffer.alloc(frame.length, '~')]);
     const out = Buffer.alloc(template.length);
     writeSha1Fills(out, template, [first.batch, second]);
@@ -107,7 +116,13 @@ describe('SHA-1 in SIMD lanes', () => {
 
   it('when a playlist larger than any before is filled, then the kernel memory grows and the digests stay right', () => {
     const subjects = Array.from({ length: 20_000 }, (_, i) => Buffer.from(`live/channel-${i}`));
-    const input: Case = { subjects, suffix: Buffer.from('198.51.100.7170000000017000108000123456789abcdef'), before: '', after: '', copied: [] };
+    const input: Case = {
+      subjects,
+      suffix: Buffer.from('198.51.100.7170000000017000108000123456789abcdef'),
+      before: '',
+      after: '',
+      copied: [],
+    };
     const { template, batch, slots } = laidOut(input);
     const out = Buffer.alloc(template.length);
     writeSha1Fills(out, template, [batch]);

@@ -13,7 +13,10 @@ afterEach(() => {
 });
 
 function serve(dbName: string): Promise<ServeProcess> {
-  return serveProcess({ LINEUP_DB: join(temp.dir, dbName), HOST: '127.0.0.1', PORT: '0', SECURETOKEN_KEY: 'k', LOG_LEVEL: 'info' }, children);
+  return serveProcess(
+    { LINEUP_DB: join(temp.dir, dbName), HOST: '127.0.0.1', PORT: '0', SECURETOKEN_KEY: 'k', LOG_LEVEL: 'info' },
+    children,
+  );
 }
 
 describe('graceful shutdown', () => {
@@ -67,7 +70,10 @@ describe('graceful shutdown', () => {
       expect(JSON.parse(body)).toEqual({ status: 'ok', database: 'ok' });
     }
     // What the server answered (its log says so) is exactly what arrived whole.
-    const answered = served.output().split('\n').filter((line) => line.includes('"path":"/healthz"') && line.includes('"status":200'));
+    const answered = served
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"path":"/healthz"') && line.includes('"status":200'));
     expect(received.length).toBe(answered.length);
   });
 });

@@ -7,7 +7,6 @@ import { LINEUP_BIN } from '../build-once.js';
 import { startTestLineup, type TestLineup } from '../helpers/lineup.js';
 import { applySql } from './support.js';
 
-
 let lineup: TestLineup;
 beforeAll(async () => {
   lineup = await startTestLineup();
@@ -100,7 +99,10 @@ describe('lineup sql: all or nothing, errors name file:line', () => {
     expect(okResult.stdout).toContain('1 statements, 1 rows changed');
 
     const before = snapshot();
-    const bad = script('txn-bad.sql', "BEGIN;\nINSERT INTO packages (name) VALUES ('bronze');\nCOMMIT;\nINSERT INTO packages (name) VALUES ('silver');\nEND;\n");
+    const bad = script(
+      'txn-bad.sql',
+      "BEGIN;\nINSERT INTO packages (name) VALUES ('bronze');\nCOMMIT;\nINSERT INTO packages (name) VALUES ('silver');\nEND;\n",
+    );
     const badResult = await lineup.cli(['sql', bad]);
     expect(badResult.code).toBe(1);
     expect(badResult.stderr).toContain(`${bad}:4: UNIQUE constraint failed`);

@@ -22,15 +22,18 @@ describe('the subscriber rules, in TypeScript and in SQL', () => {
   const lapsedBy = db.prepare(`SELECT username FROM subscribers AS s WHERE ${LAPSED_BY('s')} ORDER BY username`).pluck();
   const activeAt = db.prepare(`SELECT username FROM subscribers AS s WHERE ${ACTIVE_AT('s')} ORDER BY username`).pluck();
 
-  it.each([-1, 0, 1])('when the clock stands at expiry %+d s, then SQL and TypeScript agree on who has lapsed and who is active', (offset) => {
-    const now = expiry + offset;
-    const subscribers = [
-      { username: 'off', enabled: false, expiresAt },
-      { username: 'on', enabled: true, expiresAt },
-    ];
-    expect(lapsedBy.all(toSqlTime(now))).toEqual(subscribers.filter((s) => hasLapsed(s, now)).map((s) => s.username));
-    expect(activeAt.all(toSqlTime(now))).toEqual(subscribers.filter((s) => stateOf(s, now) === 'active').map((s) => s.username));
-  });
+  it.each([-1, 0, 1])(
+    'when the clock stands at expiry %+d s, then SQL and TypeScript agree on who has lapsed and who is active',
+    (offset) => {
+      const now = expiry + offset;
+      const subscribers = [
+        { username: 'off', enabled: false, expiresAt },
+        { username: 'on', enabled: true, expiresAt },
+      ];
+      expect(lapsedBy.all(toSqlTime(now))).toEqual(subscribers.filter((s) => hasLapsed(s, now)).map((s) => s.username));
+      expect(activeAt.all(toSqlTime(now))).toEqual(subscribers.filter((s) => stateOf(s, now) === 'active').map((s) => s.username));
+    },
+  );
 
   it('when the clock reaches the very second of expires_at, then the subscription has lapsed, and disabled wins over expired', () => {
     expect(stateOf({ enabled: true, expiresAt }, expiry - 1)).toBe('active');

@@ -10,7 +10,12 @@ export async function applySql(lineup: TestLineup, sql: string, name = `script-$
   const file = join(lineup.dir, name);
   writeFileSync(file, sql);
   const result = await lineup.cli(['sql', file]);
-  expect(result.stderr.split('\n').filter((line) => !line.includes('warning')).join('')).toBe('');
+  expect(
+    result.stderr
+      .split('\n')
+      .filter((line) => !line.includes('warning'))
+      .join(''),
+  ).toBe('');
   expect(result.code).toBe(0);
   return { file, result };
 }

@@ -66,7 +66,9 @@ describe('docker-compose.yml', () => {
 
   it('when Lineup reads the compose environment, then it is a valid configuration, and every commented default is the real default', () => {
     expect(commented.size).toBeGreaterThanOrEqual(8);
-    const environment = Object.fromEntries(Object.entries(lineup.environment!).map(([name, value]) => [name, interpolateDefaults(String(value))]));
+    const environment = Object.fromEntries(
+      Object.entries(lineup.environment!).map(([name, value]) => [name, interpolateDefaults(String(value))]),
+    );
     expect(() => loadConfig(environment)).not.toThrow();
     const defaults = loadConfig({});
     for (const [variable, value] of commented) {

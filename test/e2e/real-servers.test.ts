@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchFrom } from '../helpers/lineup.js';
-import { verifySecuretokenUrl } from '../helpers/securetoken-check.js';
 import { secureLinkMd5 } from '../../src/signing/nginx-secure-link.js';
 import { securetoken } from '../../src/signing/securetoken.js';
+import { fetchFrom } from '../helpers/lineup.js';
+import { verifySecuretokenUrl } from '../helpers/securetoken-check.js';
 import { MEDIA_SECONDS } from './harness/media.js';
-import { canListen } from './harness/ports.js';
 import { type Probe, probe } from './harness/players.js';
-import { type Relay } from './harness/relay.js';
+import { canListen } from './harness/ports.js';
+import type { Relay } from './harness/relay.js';
 import { playWithVlc } from './harness/vlc.js';
 import {
   FLUSSONIC_STREAMS,
@@ -108,8 +108,22 @@ describe('end to end, against real nginx origins, ffprobe and VLC', () => {
     // Signed by the project's own signers with a `now` far enough back that the token has lapsed.
     const past = Math.floor(Date.now() / 1000) - 2 * 10_800;
     const salt = '0123456789abcdef0123456789abcdef';
-    const expiredToken = securetoken({ subject: 'bbc', ip: '127.0.0.1', starttime: past - 300, endtime: past + 10_500, key: SECURETOKEN_KEY, salt });
-    const freshToken = securetoken({ subject: 'bbc', ip: '127.0.0.1', starttime: past + 2 * 10_800 - 300, endtime: past + 3 * 10_800, key: SECURETOKEN_KEY, salt });
+    const expiredToken = securetoken({
+      subject: 'bbc',
+      ip: '127.0.0.1',
+      starttime: past - 300,
+      endtime: past + 10_500,
+      key: SECURETOKEN_KEY,
+      salt,
+    });
+    const freshToken = securetoken({
+      subject: 'bbc',
+      ip: '127.0.0.1',
+      starttime: past + 2 * 10_800 - 300,
+      endtime: past + 3 * 10_800,
+      key: SECURETOKEN_KEY,
+      salt,
+    });
     const flussonicBase = `http://127.0.0.1:${world.originPort.flussonic}/bbc/index.m3u8`;
     expect(await status(`${flussonicBase}?token=${freshToken}`)).toBe(200);
     expect(await status(`${flussonicBase}?token=${expiredToken}`)).toBe(403);
@@ -155,9 +169,15 @@ describe('end to end, against real nginx origins, ffprobe and VLC', () => {
     const context = `VLC exit ${result.code} (timed out: ${result.timedOut})\n${result.stderr.slice(-2000)}\naccess:\n${vlcLines.join('\n')}\n${world.nginx.errorTail(10)}`;
     for (const stream of ALL_STREAMS) {
       const segment = new RegExp(`^200 127\\.0\\.0\\.1 /${stream}/segment_\\d+\\.ts `);
-      expect(vlcLines.some((line) => segment.test(line)), `${stream}: no 200 segment request from VLC\n${context}`).toBe(true);
+      expect(
+        vlcLines.some((line) => segment.test(line)),
+        `${stream}: no 200 segment request from VLC\n${context}`,
+      ).toBe(true);
     }
-    expect(vlcLines.filter((line) => !line.startsWith('200 ')), context).toEqual([]);
+    expect(
+      vlcLines.filter((line) => !line.startsWith('200 ')),
+      context,
+    ).toEqual([]);
   });
 
   it('when a Kodi-style catch-up URL is derived from a live URL (same query), then origin A accepts the DVR paths', async () => {

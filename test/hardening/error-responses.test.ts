@@ -1,5 +1,5 @@
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -176,7 +176,9 @@ describe('a render failure on the real server', () => {
     expect(headers.get('content-type')).toBe('text/plain; charset=utf-8');
     expect(response.body).toBe('Internal error\n');
     expect(`${response.head}\r\n\r\n${response.body}`).not.toContain(TEST_KEY);
-    expect(`${response.head}\r\n\r\n${response.body}`).not.toContain(new URL(playlistUrl).pathname.slice('/playlist/'.length, -'.m3u'.length));
+    expect(`${response.head}\r\n\r\n${response.body}`).not.toContain(
+      new URL(playlistUrl).pathname.slice('/playlist/'.length, -'.m3u'.length),
+    );
 
     // And the next request, with nothing failing, is the playlist again.
     const next = await rawGet(lineup.url, new URL(playlistUrl).pathname);

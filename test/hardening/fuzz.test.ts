@@ -34,7 +34,10 @@ describe('fuzzing the HTTP surface', () => {
     );
     await fc.assert(
       fc.asyncProperty(target, fc.constantFrom('GET', 'HEAD', 'POST'), async (path, method) => {
-        const response = await rawRequest(lineup.url, Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 'utf8'));
+        const response = await rawRequest(
+          lineup.url,
+          Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 'utf8'),
+        );
         // Node's parser may refuse a target outright (400) or drop it; the app must never 5xx.
         if (response.status !== 0) expectCleanAnswer(response);
       }),
@@ -61,6 +64,7 @@ describe('fuzzing the HTTP surface', () => {
         const response = await rawGet(lineup.url, alicePath, [`X-Forwarded-For: ${forwardedFor.trim()}`]);
         expectCleanAnswer(response);
         // Node's parser refuses control characters in a header value (400) before the app runs.
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
         if (!/[\x00-\x1f\x7f]/.test(forwardedFor.trim())) expect(response.status).toBe(200);
       }),
       { numRuns: 120 },
@@ -70,11 +74,15 @@ describe('fuzzing the HTTP surface', () => {
   it('when keys are random, then every answer is 404 with the same body', async () => {
     const bodies = new Set<string>();
     await fc.assert(
-      fc.asyncProperty(fc.string({ minLength: 1, maxLength: 64, unit: 'binary' }), fc.constantFrom('.m3u', '.m3u8'), async (key, suffix) => {
-        const response = await fetchFrom(`${lineup.url}/playlist/${encodeURIComponent(key)}${suffix}`);
-        expect(response.status).toBe(404);
-        bodies.add(response.body);
-      }),
+      fc.asyncProperty(
+        fc.string({ minLength: 1, maxLength: 64, unit: 'binary' }),
+        fc.constantFrom('.m3u', '.m3u8'),
+        async (key, suffix) => {
+          const response = await fetchFrom(`${lineup.url}/playlist/${encodeURIComponent(key)}${suffix}`);
+          expect(response.status).toBe(404);
+          bodies.add(response.body);
+        },
+      ),
       { numRuns: 150 },
     );
     expect([...bodies]).toEqual(['No such playlist\n']);
@@ -88,7 +96,10 @@ describe('fuzzing operator data', () => {
 
   beforeAll(async () => {
     lineup = await startTestLineup();
-    await applySql(lineup, "INSERT INTO origins (name, base_url, scheme, secret, ip_binding) VALUES ('edge2', 'http://edge2.test', 'flussonic', 's2', 'strict');");
+    await applySql(
+      lineup,
+      "INSERT INTO origins (name, base_url, scheme, secret, ip_binding) VALUES ('edge2', 'http://edge2.test', 'flussonic', 's2', 'strict');",
+    );
     aliceUrl = await addSubscriber(lineup, 'alice');
     admin = new Database(lineup.dbPath);
   });
@@ -125,17 +136,20 @@ describe('fuzzing operator data', () => {
     });
     // A stream is unique per origin (the schema refuses a second), so each generated lineup is too.
     await fc.assert(
-      fc.asyncProperty(fc.uniqueArray(channel, { maxLength: 8, selector: (row) => `${row.origin ?? ''}\n${row.stream}` }), async (channels) => {
-        replace(channels);
-        const response = await fetchFrom(aliceUrl);
-        expect(response.status).toBe(200);
-        const visible = channels.filter((row) => row.enabled === 1).length;
-        expect(parsePlaylist(response.body)).toHaveLength(visible);
-        const lines = response.body.split('\n').filter(Boolean);
-        expect(lines.filter((line) => line.startsWith('#EXTINF'))).toHaveLength(visible);
-        expect(lines.filter((line) => line.startsWith('http'))).toHaveLength(visible);
-        for (const line of lines.filter((candidate) => candidate.startsWith('http'))) expect(line).not.toMatch(/[,\s]/);
-      }),
+      fc.asyncProperty(
+        fc.uniqueArray(channel, { maxLength: 8, selector: (row) => `${row.origin ?? ''}\n${row.stream}` }),
+        async (channels) => {
+          replace(channels);
+          const response = await fetchFrom(aliceUrl);
+          expect(response.status).toBe(200);
+          const visible = channels.filter((row) => row.enabled === 1).length;
+          expect(parsePlaylist(response.body)).toHaveLength(visible);
+          const lines = response.body.split('\n').filter(Boolean);
+          expect(lines.filter((line) => line.startsWith('#EXTINF'))).toHaveLength(visible);
+          expect(lines.filter((line) => line.startsWith('http'))).toHaveLength(visible);
+          for (const line of lines.filter((candidate) => candidate.startsWith('http'))) expect(line).not.toMatch(/[,\s]/);
+        },
+      ),
       { numRuns: 60 },
     );
   });

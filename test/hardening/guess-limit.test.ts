@@ -70,8 +70,7 @@ describe('GuessLimiter', () => {
 describe('key guessing against the real server', () => {
   let lineup: TestLineup;
   let aliceUrl: string;
-  const guess = (localAddress: string) =>
-    fetchFrom(`${lineup.url}/playlist/AAAAAAAAAAAAAAAAAAAAAAAA.m3u`, { localAddress });
+  const guess = (localAddress: string) => fetchFrom(`${lineup.url}/playlist/AAAAAAAAAAAAAAAAAAAAAAAA.m3u`, { localAddress });
 
   beforeAll(async () => {
     lineup = await startTestLineup({ env: { GUESS_LIMIT: '3', GUESS_WINDOW: '600', GUESS_BLOCK: '900' } });

@@ -14,12 +14,15 @@ describe('input limits', () => {
   });
   afterAll(() => lineup.close());
 
-  it.each(['PUT', 'DELETE', 'OPTIONS', 'PATCH', 'PROPFIND'])('when the method is %s, then 405 with Allow: GET, HEAD, POST', async (method) => {
-    const response = await rawGet(lineup.url, alicePath, [], method);
-    expect(response.status).toBe(405);
-    expect(response.head).toMatch(/\r\nAllow: GET, HEAD, POST\r\n/i);
-    expect(response.body).not.toMatch(STACK_TRACE);
-  });
+  it.each(['PUT', 'DELETE', 'OPTIONS', 'PATCH', 'PROPFIND'])(
+    'when the method is %s, then 405 with Allow: GET, HEAD, POST',
+    async (method) => {
+      const response = await rawGet(lineup.url, alicePath, [], method);
+      expect(response.status).toBe(405);
+      expect(response.head).toMatch(/\r\nAllow: GET, HEAD, POST\r\n/i);
+      expect(response.body).not.toMatch(STACK_TRACE);
+    },
+  );
 
   it('when HEAD asks for a playlist, then 200 without a body', async () => {
     const response = await rawGet(lineup.url, alicePath, [], 'HEAD');

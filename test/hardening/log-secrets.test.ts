@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPruneOnce } from '../../src/jobs/prune-schedule.js';
+import { flatLineLogger } from '../../src/logger.js';
 import { pruneLapsed } from '../../src/subscribers/prune.js';
 import { addSubscriber, applySql } from '../core/support.js';
-import { flatLineLogger } from '../../src/logger.js';
 import { captureLogs, fetchFrom, lastLine, onServer, startTestLineup, TEST_KEY, type TestLineup } from '../helpers/lineup.js';
 import { rawGet } from './raw-http.js';
 
@@ -88,7 +88,10 @@ describe('secrets in logs', () => {
 describe('the request log', () => {
   it('when a secret field reaches a flat line, then it is still redacted', () => {
     const { logger, logs } = captureLogs();
-    flatLineLogger(logger).info({ key: 'playlist-key-1', token: 'token-2', secret: 'secret-3', securetokenKey: 'key-4', status: 200 }, 'request');
+    flatLineLogger(logger).info(
+      { key: 'playlist-key-1', token: 'token-2', secret: 'secret-3', securetokenKey: 'key-4', status: 200 },
+      'request',
+    );
     const line = JSON.parse(logs.lines[0]!);
     expect(line).toMatchObject({ key: '[redacted]', token: '[redacted]', secret: '[redacted]', securetokenKey: '[redacted]', status: 200 });
   });

@@ -36,7 +36,8 @@ describe('/metrics', () => {
     for (let i = 0; i < 3; i++) expect((await fetchFrom(alice)).status).toBe(200);
     expect((await fetchFrom(bob)).status).toBe(403);
     expect((await fetchFrom(carol)).status).toBe(403);
-    for (let i = 0; i < 3; i++) expect((await fetchFrom(`${lineup.url}/playlist/nope.m3u`, { localAddress: '127.0.0.2' })).status).toBe(404);
+    for (let i = 0; i < 3; i++)
+      expect((await fetchFrom(`${lineup.url}/playlist/nope.m3u`, { localAddress: '127.0.0.2' })).status).toBe(404);
     expect((await fetchFrom(`${lineup.url}/playlist/nope.m3u`, { localAddress: '127.0.0.2' })).status).toBe(429);
     runPruneOnce(() => pruneLapsed(lineup.context.subscribers, lineup.context.clock, 7), captureLogs().logger, lineup.metrics);
   });

@@ -8,7 +8,7 @@ import { errorHandler } from '../../src/http/error-handler.js';
 import { runPruneOnce } from '../../src/jobs/prune-schedule.js';
 import { pruneLapsed } from '../../src/subscribers/prune.js';
 import { addSubscriber, applySql } from '../core/support.js';
-import { captureLogs, fetchFrom, runCliCaptured, startTestLineup, tempDir, type TestLineup } from '../helpers/lineup.js';
+import { captureLogs, fetchFrom, runCliCaptured, startTestLineup, type TestLineup, tempDir } from '../helpers/lineup.js';
 
 describe('an admin transaction holding the database', () => {
   let lineup: TestLineup;
@@ -113,7 +113,7 @@ describe('SQLITE_BUSY on the request path', () => {
 });
 
 describe('something briefly out of reach (UnavailableError)', () => {
-  it('when a scrape cannot get the other workers\' metrics, then 503 with Retry-After and the reason', async () => {
+  it("when a scrape cannot get the other workers' metrics, then 503 with Retry-After and the reason", async () => {
     const { logger } = captureLogs();
     const app = new Koa();
     app.silent = true;

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { request as httpRequest } from 'node:http';
 import { runCli } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/logger.js';
@@ -16,7 +16,7 @@ export function tempDir(prefix = 'lineup-test-'): { dir: string; cleanup: () => 
 }
 
 /** Every log line the service wrote, raw, so that tests can grep them for secrets. */
-export interface CapturedLogs {
+interface CapturedLogs {
   lines: string[];
   text(): string;
 }
@@ -58,9 +58,7 @@ export const TEST_KEY = 'test-securetoken-key';
  * The real service on 127.0.0.1:0 with a fresh SQLite file in a temp dir. No demo seed and no
  * cron schedule unless asked; `env` overrides the environment.
  */
-export async function startTestLineup(
-  options: { env?: NodeJS.ProcessEnv; clock?: Clock; seedDemo?: boolean } = {},
-): Promise<TestLineup> {
+export async function startTestLineup(options: { env?: NodeJS.ProcessEnv; clock?: Clock; seedDemo?: boolean } = {}): Promise<TestLineup> {
   const { dir, cleanup } = tempDir();
   const dbPath = join(dir, 'lineup.db');
   const env: NodeJS.ProcessEnv = {

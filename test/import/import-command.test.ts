@@ -41,7 +41,11 @@ describe('lineup import', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(summaryLine(result.stdout)).toBe(`${EXAMPLE}: 24 added, 0 updated, 0 unchanged, 0 skipped`);
-    expect(sql("SELECT stream, name, number, group_title, catchup_days, radio FROM channels WHERE stream IN ('live/bbc-news', 'radio/bbc-radio4') ORDER BY number")).toEqual([
+    expect(
+      sql(
+        "SELECT stream, name, number, group_title, catchup_days, radio FROM channels WHERE stream IN ('live/bbc-news', 'radio/bbc-radio4') ORDER BY number",
+      ),
+    ).toEqual([
       { stream: 'live/bbc-news', name: 'BBC News', number: 201, group_title: 'News', catchup_days: 3, radio: 0 },
       { stream: 'radio/bbc-radio4', name: 'BBC Radio 4', number: 702, group_title: 'Radio', catchup_days: 0, radio: 1 },
     ]);
@@ -49,7 +53,9 @@ describe('lineup import', () => {
     const url = lastLine((await lineup.cli(['subscriber', 'add', 'alice', '--days', '30'])).stdout);
     const playlist = await fetchFrom(onServer(lineup, url));
     expect(playlist.status).toBe(200);
-    expect(playlist.body).toMatch(/\n#EXTINF:-1 [^\n]*tvg-chno="201"[^\n]*,BBC News\nhttp:\/\/origin\.test\/live\/bbc-news\/index\.m3u8\?token=[0-9a-f]{40}-/);
+    expect(playlist.body).toMatch(
+      /\n#EXTINF:-1 [^\n]*tvg-chno="201"[^\n]*,BBC News\nhttp:\/\/origin\.test\/live\/bbc-news\/index\.m3u8\?token=[0-9a-f]{40}-/,
+    );
     expect(playlist.body).not.toContain('d41d8cd98f00b204e9800998ecf8427e');
   });
 
@@ -62,10 +68,16 @@ describe('lineup import', () => {
   });
 
   it('when the operator changed a number and upstream renamed the channel, then a re-import keeps the number and takes the name', async () => {
-    const v1 = writeM3u('v1.m3u', '#EXTM3U\n#EXTINF:-1 tvg-chno="5" tvg-logo="https://l/a.png" group-title="News",Alpha\nhttp://fl/alpha/index.m3u8\n');
+    const v1 = writeM3u(
+      'v1.m3u',
+      '#EXTM3U\n#EXTINF:-1 tvg-chno="5" tvg-logo="https://l/a.png" group-title="News",Alpha\nhttp://fl/alpha/index.m3u8\n',
+    );
     await lineup.cli(['import', v1]);
     sql("UPDATE channels SET number = 42 WHERE stream = 'alpha'");
-    const v2 = writeM3u('v2.m3u', '#EXTM3U\n#EXTINF:-1 tvg-chno="6" tvg-logo="https://l/a2.png" group-title="World",Alpha HD\nhttp://fl/alpha/index.m3u8\n');
+    const v2 = writeM3u(
+      'v2.m3u',
+      '#EXTM3U\n#EXTINF:-1 tvg-chno="6" tvg-logo="https://l/a2.png" group-title="World",Alpha HD\nhttp://fl/alpha/index.m3u8\n',
+    );
     const result = await lineup.cli(['import', v2]);
     expect(summaryLine(result.stdout)).toBe(`${v2}: 0 added, 1 updated, 0 unchanged, 0 skipped`);
     expect(sql("SELECT number, name, logo, group_title FROM channels WHERE stream = 'alpha'")).toEqual([
@@ -100,7 +112,9 @@ describe('lineup import', () => {
   it('when --package names a new package, then it is created and the imported channels are linked to it', async () => {
     const result = await lineup.cli(['import', EXAMPLE, '--package', 'basic']);
     expect(result.stdout).toContain('package "basic" (created): 24 channels linked');
-    expect(sql("SELECT count(*) AS n FROM package_channels JOIN packages p ON p.id = package_id WHERE p.name = 'basic'")).toEqual([{ n: 24 }]);
+    expect(sql("SELECT count(*) AS n FROM package_channels JOIN packages p ON p.id = package_id WHERE p.name = 'basic'")).toEqual([
+      { n: 24 },
+    ]);
     const again = await lineup.cli(['import', EXAMPLE, '--package', 'basic']);
     expect(again.stdout).toContain('package "basic": 0 channels linked');
   });
@@ -119,7 +133,9 @@ describe('lineup import', () => {
   it('when --dry-run, then the summary is printed and nothing is written', async () => {
     const result = await lineup.cli(['import', EXAMPLE, '--dry-run', '--package', 'p']);
     expect(summaryLine(result.stdout)).toBe(`dry run, nothing written: ${EXAMPLE}: 24 added, 0 updated, 0 unchanged, 0 skipped`);
-    expect(sql('SELECT (SELECT count(*) FROM channels) + (SELECT count(*) FROM packages) + (SELECT count(*) FROM channel_imports) AS n')).toEqual([{ n: 0 }]);
+    expect(
+      sql('SELECT (SELECT count(*) FROM channels) + (SELECT count(*) FROM packages) + (SELECT count(*) FROM channel_imports) AS n'),
+    ).toEqual([{ n: 0 }]);
   });
 
   it('when --stream-from tvg-id, then stream names are the tvg-ids', async () => {

@@ -14,12 +14,22 @@ const values = (overrides: Partial<ImportedValues> = {}): ImportedValues => ({
 
 describe('mergeReimport', () => {
   it('when nobody changed the channel, then it takes every upstream value', () => {
-    const incoming = values({ name: 'Alpha HD', number: 6, groupTitle: 'World', logo: 'https://l/a2.png', tvgId: 'a2.uk', catchupDays: 7, radio: true });
+    const incoming = values({
+      name: 'Alpha HD',
+      number: 6,
+      groupTitle: 'World',
+      logo: 'https://l/a2.png',
+      tvgId: 'a2.uk',
+      catchupDays: 7,
+      radio: true,
+    });
     expect(mergeReimport(values(), values(), incoming)).toEqual(incoming);
   });
 
   it('when the operator changed the number, then the number is kept and the rest follows upstream', () => {
-    expect(mergeReimport(values({ number: 42 }), values(), values({ number: 6, name: 'Alpha HD' }))).toEqual(values({ number: 42, name: 'Alpha HD' }));
+    expect(mergeReimport(values({ number: 42 }), values(), values({ number: 6, name: 'Alpha HD' }))).toEqual(
+      values({ number: 42, name: 'Alpha HD' }),
+    );
   });
 
   it('when the operator cleared a field, then it stays cleared', () => {

@@ -4,7 +4,10 @@ import { parseUpstreamM3u } from '../../src/import/upstream-m3u.js';
 
 const segment = fc.stringMatching(/^[a-z0-9][a-z0-9_.-]{0,11}$/).filter((s) => s !== '.' && s !== '..' && !s.includes('..'));
 const stream = fc.array(segment, { minLength: 1, maxLength: 3 }).map((parts) => parts.join('/'));
-const name = fc.stringMatching(/^[\p{L}\p{N} &+()!-]{1,30}$/u).map((s) => s.trim()).filter((s) => s !== '');
+const name = fc
+  .stringMatching(/^[\p{L}\p{N} &+()!-]{1,30}$/u)
+  .map((s) => s.trim())
+  .filter((s) => s !== '');
 const suffix = fc.constantFrom('index.m3u8', 'video.m3u8', 'mpegts');
 
 it('when any file of well-formed entries is written with any line ends and leading blank lines, then every entry comes back with its file line', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseUpstreamM3u } from '../../src/import/upstream-m3u.js';
 import { BadInputError } from '../../src/errors.js';
+import { parseUpstreamM3u } from '../../src/import/upstream-m3u.js';
 
 const entry = (attrs: string, name: string, url: string) => `#EXTINF:-1 ${attrs},${name}\n${url}\n`;
 const two = `#EXTM3U\n${entry('tvg-id="a.uk" tvg-chno="1"', 'Alpha', 'http://fl/alpha/index.m3u8')}${entry('tvg-chno="2"', 'Beta', 'http://fl/live/beta/mpegts')}`;

@@ -1,8 +1,8 @@
 import parser from 'iptv-playlist-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addSubscriber, applySql } from '../core/support.js';
 import { fetchFrom, startTestLineup, TEST_KEY, type TestLineup } from '../helpers/lineup.js';
 import { verifySecuretokenUrl } from '../helpers/securetoken-check.js';
-import { addSubscriber, applySql } from '../core/support.js';
 import { keyOf, redirectFrom } from './support.js';
 
 /** What a player does with a Flussonic catch-up source: fill in the programme's start and length. */
@@ -47,7 +47,9 @@ describe('catch-up in direct mode', () => {
     const sport = items.find((item) => item.name === 'Sport')!;
     expect(sport.catchup.type).toBe('flussonic-ts');
     expect(sport.catchup.source).toMatch(/^http:\/\/origin\.test\/live\/sport\/timeshift_abs-\{utc\}\.ts\?token=/);
-    expect(verifySecuretokenUrl(fillIn(sport.catchup.source, 1_700_000_000, 0), { key: TEST_KEY, ip: '127.0.0.1', stream: 'live/sport' }).valid).toBe(true);
+    expect(
+      verifySecuretokenUrl(fillIn(sport.catchup.source, 1_700_000_000, 0), { key: TEST_KEY, ip: '127.0.0.1', stream: 'live/sport' }).valid,
+    ).toBe(true);
   });
 
   it('when a Kodi-style catch-up URL is derived from the live URL (timeshift_abs, same query), then its token verifies', async () => {
@@ -133,7 +135,9 @@ describe('catch-up when every channel shares one origin (tokens signed in one ba
         expect(verifySecuretokenUrl(item.url, { key: TEST_KEY, ip: '127.0.0.1', stream }).reason).toBe('');
         if (!item.catchup.source) continue;
         expect(new URL(item.catchup.source).search).toBe(new URL(item.url).search);
-        expect(verifySecuretokenUrl(fillIn(item.catchup.source, 1_700_000_000, 600), { key: TEST_KEY, ip: '127.0.0.1', stream }).reason).toBe('');
+        expect(
+          verifySecuretokenUrl(fillIn(item.catchup.source, 1_700_000_000, 600), { key: TEST_KEY, ip: '127.0.0.1', stream }).reason,
+        ).toBe('');
       }
     }
   });

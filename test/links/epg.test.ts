@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import parser from 'iptv-playlist-parser';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { fetchFrom, startTestLineup, tempDir, type TestLineup } from '../helpers/lineup.js';
 import { addSubscriber, applySql } from '../core/support.js';
+import { fetchFrom, startTestLineup, type TestLineup, tempDir } from '../helpers/lineup.js';
 
 const GUIDE = `<?xml version="1.0" encoding="UTF-8"?>
 <tv><channel id="News.test"><display-name>News</display-name></channel>

@@ -1,8 +1,8 @@
 import parser from 'iptv-playlist-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expiredPlaylist } from '../../src/playlist/expiry-placeholder.js';
-import { fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
 import { addSubscriber, applySql, parsePlaylist } from '../core/support.js';
+import { fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
 import { keyOf } from './support.js';
 
 const INFO_STREAM = 'http://info.test/renew/index.m3u8';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addSubscriber, applySql, parsePlaylist } from '../core/support.js';
 import { fetchFrom, lastLine, onServer, startTestLineup, TEST_KEY, type TestLineup } from '../helpers/lineup.js';
 import { verifySecuretokenUrl } from '../helpers/securetoken-check.js';
-import { addSubscriber, applySql, parsePlaylist } from '../core/support.js';
 import { keyOf, redirectFrom } from './support.js';
 
 let lineup: TestLineup;

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { fetchFrom, type FetchResult } from '../helpers/lineup.js';
+import { type FetchResult, fetchFrom } from '../helpers/lineup.js';
 
 /** The playlist key inside a playlist URL (`…/playlist/KEY.m3u`). */
 export function keyOf(playlistUrl: string): string {

@@ -39,7 +39,9 @@ describe('lineup lint', () => {
   });
 
   it('when two enabled channels share a number, then it is an error naming both, and the exit code is 1', async () => {
-    exec(`INSERT INTO channels (id, stream, name, number) VALUES (1, 'a', 'A', 7), (2, 'b', 'B', 7), (3, 'c', 'C', NULL), (4, 'd', 'D', NULL)`);
+    exec(
+      `INSERT INTO channels (id, stream, name, number) VALUES (1, 'a', 'A', 7), (2, 'b', 'B', 7), (3, 'c', 'C', NULL), (4, 'd', 'D', NULL)`,
+    );
     const { code, findings } = await lint();
     expect(code).toBe(1);
     expect(findings).toEqual([expect.objectContaining({ severity: 'error', code: 'duplicate-number', channelIds: [1, 2] })]);
@@ -49,7 +51,9 @@ describe('lineup lint', () => {
     exec(`INSERT INTO origins (name, base_url, secret) VALUES ('default', 'http://other.test', 's');
           INSERT INTO channels (id, stream, name, number, origin) VALUES (1, 'live/a', 'A', 1, NULL), (3, 'live/a', 'A elsewhere', 3, 'default')`);
     expect(() => exec(`INSERT INTO channels (stream, name, number) VALUES ('live/a', 'A again', 2)`)).toThrow(/UNIQUE constraint failed/);
-    expect(() => exec(`INSERT INTO channels (stream, name, origin) VALUES ('live/a', 'A again', 'default')`)).toThrow(/UNIQUE constraint failed/);
+    expect(() => exec(`INSERT INTO channels (stream, name, origin) VALUES ('live/a', 'A again', 'default')`)).toThrow(
+      /UNIQUE constraint failed/,
+    );
     const { code, findings } = await lint();
     expect(code).toBe(0);
     expect(findings).toEqual([]);
@@ -83,7 +87,9 @@ describe('lineup lint', () => {
   });
 
   it('when two channels share a tvg_id, then it is a warning', async () => {
-    exec(`INSERT INTO channels (id, stream, name, number, tvg_id) VALUES (1, 'a', 'A', 1, 'bbc.uk'), (2, 'b', 'B', 2, 'bbc.uk'), (3, 'c', 'C', 3, '')`);
+    exec(
+      `INSERT INTO channels (id, stream, name, number, tvg_id) VALUES (1, 'a', 'A', 1, 'bbc.uk'), (2, 'b', 'B', 2, 'bbc.uk'), (3, 'c', 'C', 3, '')`,
+    );
     const { code, findings } = await lint();
     expect(code).toBe(0);
     expect(findings).toEqual([expect.objectContaining({ severity: 'warning', code: 'duplicate-tvg-id', channelIds: [1, 2] })]);
@@ -107,7 +113,9 @@ describe('lineup lint', () => {
   });
 
   it('when a disabled channel shares a number with an enabled one, then only its own problems are reported', async () => {
-    exec(`INSERT INTO channels (id, stream, name, number, enabled, logo) VALUES (1, 'a', 'A', 1, 1, ''), (2, 'a-old', 'A old', 1, 0, 'old.png')`);
+    exec(
+      `INSERT INTO channels (id, stream, name, number, enabled, logo) VALUES (1, 'a', 'A', 1, 1, ''), (2, 'a-old', 'A old', 1, 0, 'old.png')`,
+    );
     const { findings } = await lint();
     expect(findings.map((f) => [f.code, f.channelIds])).toEqual([['bad-logo', [2]]]);
   });

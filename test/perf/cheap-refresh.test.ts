@@ -1,9 +1,9 @@
 import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { addSubscriber, applySql, expectAllTokensValid, parsePlaylist } from '../core/support.js';
 import { startTestLineup, type TestLineup } from '../helpers/lineup.js';
 import { verifySecuretokenUrl } from '../helpers/securetoken-check.js';
-import { addSubscriber, applySql, expectAllTokensValid, parsePlaylist } from '../core/support.js';
 
 interface RawResponse {
   status: number;
@@ -12,7 +12,10 @@ interface RawResponse {
 }
 
 /** The bytes exactly as sent (no inflating), from an optional second loopback address. */
-function raw(url: string, { headers = {}, localAddress, method = 'GET' }: { headers?: Record<string, string>; localAddress?: string; method?: string } = {}): Promise<RawResponse> {
+function raw(
+  url: string,
+  { headers = {}, localAddress, method = 'GET' }: { headers?: Record<string, string>; localAddress?: string; method?: string } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method, headers, localAddress, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -197,6 +200,8 @@ describe('gzip', () => {
 
 describe('TOKEN_BUCKET validation', () => {
   it('when TOKEN_BUCKET is not less than TOKEN_TTL, then the start fails naming TOKEN_BUCKET', async () => {
-    await expect(startTestLineup({ env: { TOKEN_BUCKET: '3600', TOKEN_TTL: '3600' } })).rejects.toThrow(/^TOKEN_BUCKET must be less than TOKEN_TTL/);
+    await expect(startTestLineup({ env: { TOKEN_BUCKET: '3600', TOKEN_TTL: '3600' } })).rejects.toThrow(
+      /^TOKEN_BUCKET must be less than TOKEN_TTL/,
+    );
   });
 });

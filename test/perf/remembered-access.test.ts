@@ -10,7 +10,13 @@ function directory(known: string[]) {
     findAccess: (keyHash) => {
       asked.push(keyHash);
       return known.includes(keyHash)
-        ? ({ id: known.indexOf(keyHash), username: keyHash, expiresAt: '2030-01-01 00:00:00', enabled: true, packageIds: [] } satisfies SubscriberAccess)
+        ? ({
+            id: known.indexOf(keyHash),
+            username: keyHash,
+            expiresAt: '2030-01-01 00:00:00',
+            enabled: true,
+            packageIds: [],
+          } satisfies SubscriberAccess)
         : undefined;
     },
     retiredReason: () => undefined,

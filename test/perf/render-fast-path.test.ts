@@ -49,7 +49,7 @@ describe('the one-buffer render', () => {
           const compiled = compilePlaylist(channels, originOf, format, {});
           const expected =
             '#EXTM3U\n' +
-            channels.map((c) => extinfLine(c) + signStreamUrl(c.stream, ip, now, { origin: originOf(c), format, salt }) + '\n').join('');
+            channels.map((c) => `${extinfLine(c) + signStreamUrl(c.stream, ip, now, { origin: originOf(c), format, salt })}\n`).join('');
           const rendered = renderPlaylist(compiled, { ip, now, salt });
           expect(rendered.equals(Buffer.from(expected, 'utf8'))).toBe(true);
         },

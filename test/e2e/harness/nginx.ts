@@ -24,7 +24,7 @@ export interface NginxSites {
   proxy: { port: number; upstream: string };
 }
 
-export type Site = 'flussonic' | 'flussonicNoCheckIp' | 'secureLink' | 'proxy';
+type Site = 'flussonic' | 'flussonicNoCheckIp' | 'secureLink' | 'proxy';
 
 export interface RunningNginx {
   /** The site's access log: `STATUS REMOTE_ADDR PATH "USER_AGENT"` per request. */

@@ -17,8 +17,6 @@ export async function playWithVlc(playlistUrl: string, workDir: string): Promise
   const vlc = ['cvlc', '-I', 'dummy', '--vout', 'dummy', '--aout', 'dummy', '--no-video-title-show'];
   const args = [...vlc, '--play-and-exit', '--run-time', String(SECONDS_PER_ENTRY), playlistUrl];
   const asNobody = process.getuid?.() === 0;
-  const [command, ...rest] = asNobody
-    ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--', ...args]
-    : args;
+  const [command, ...rest] = asNobody ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--', ...args] : args;
   return runProcess(command!, rest, { timeoutMs: 60_000, env: { ...process.env, HOME: home, XDG_RUNTIME_DIR: home } });
 }

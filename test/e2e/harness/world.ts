@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { lastLine, startTestLineup, type TestLineup, tempDir, onServer } from '../../helpers/lineup.js';
+import { lastLine, onServer, startTestLineup, type TestLineup, tempDir } from '../../helpers/lineup.js';
 import { makeTestMedia } from './media.js';
 import { type RunningNginx, startNginx } from './nginx.js';
 import { canListen, freePorts } from './ports.js';
@@ -12,7 +12,7 @@ export const SECURE_LINK_SECRET = 'e2e-secure-link-secret';
 export const FLUSSONIC_STREAMS = ['bbc', 'live/ch1'] as const;
 /** Channels on origin B (nginx secure_link), in the same playlist. */
 export const SECURE_LINK_STREAMS = ['movies', 'live/ch2'] as const;
-export const SECURE_LINK_ORIGIN = 'secure-link';
+const SECURE_LINK_ORIGIN = 'secure-link';
 
 /** Everything the end-to-end cases talk to. */
 export interface World {
@@ -38,7 +38,10 @@ export interface World {
 
 async function addSubscriber(lineup: TestLineup, sqlFiles: string[]): Promise<string> {
   let stdout = '';
-  for (const argv of [['sql', ...sqlFiles], ['subscriber', 'add', 'alice', '--days', '30']]) {
+  for (const argv of [
+    ['sql', ...sqlFiles],
+    ['subscriber', 'add', 'alice', '--days', '30'],
+  ]) {
     const result = await lineup.cli(argv);
     if (result.code !== 0) throw new Error(`lineup ${argv.join(' ')} failed: ${result.stderr.trim()}`);
     stdout = result.stdout;
@@ -125,7 +128,11 @@ export async function startWorld(): Promise<World> {
       proxiedPlaylist: proxiedUrl.href,
       ...(onIpv6 ? { ipv6Playlist: onIpv6.playlist } : {}),
       originPort: { flussonic, flussonicNoCheckIp, secureLink },
-      from127002: { flussonic: await relay(flussonic), flussonicNoCheckIp: await relay(flussonicNoCheckIp), secureLink: await relay(secureLink) },
+      from127002: {
+        flussonic: await relay(flussonic),
+        flussonicNoCheckIp: await relay(flussonicNoCheckIp),
+        secureLink: await relay(secureLink),
+      },
       lineupLogTail: (lines = 5) =>
         lineups.map((one) => `Lineup ${one.url} log (last ${lines} lines):\n${one.logs.lines.slice(-lines).join('\n')}`).join('\n'),
       stop,
