@@ -48,7 +48,10 @@ interface Rendered {
 /** What is known about a response before its bytes: enough for a 304. */
 interface Prepared {
   subscriberId: number;
-  /** Strong ETag: a new one whenever the bytes can differ (database, subscriber, IP, format, bucket, salt). */
+  /**
+   * Strong ETag of the identity bytes: a new one whenever they can differ (database, subscriber,
+   * IP, format, bucket, salt). The cache's key; the gzip bytes answer with `gzipEtag` of it.
+   */
   etag: string;
   /** Whether responses with this ETag share one rendering through the cache (a bucketed one). */
   cacheable: boolean;
@@ -72,6 +75,12 @@ const GZIP_LEVEL = 1;
 const CACHE_CONTROL = 'no-store, private';
 /** Never application/vnd.apple.mpegurl: VLC then takes the list for one HLS stream. */
 const CONTENT_TYPE = 'audio/x-mpegurl; charset=utf-8';
+
+/**
+ * The gzip representation's ETag: the identity one with a suffix inside the quotes, so that it
+ * costs no second hash. The suffix cannot occur in an identity ETag, whose hash is base64url.
+ */
+const gzipEtag = (etag: string): string => `${etag.slice(0, -1)}.gz"`;
 
 export const randomInstanceId = (): string => randomBytes(8).toString('hex');
 
@@ -117,9 +126,12 @@ export class PlaylistService {
   respond(key: string, request: PlaylistHttpRequest): PlaylistResponse {
     this.lineup.refresh();
     const prepared = this.prepare(subscriberForKey(this.subscribers, key), request, key);
-    const headers: Record<string, string> = { 'Cache-Control': CACHE_CONTROL, ETag: prepared.etag, Vary: 'Accept-Encoding' };
+    // The gzip bytes are another representation, so they get their own strong ETag (RFC 9110):
+    // a cache holding one coding must never have it confirmed by the other's tag.
+    const etag = request.gzip ? gzipEtag(prepared.etag) : prepared.etag;
+    const headers: Record<string, string> = { 'Cache-Control': CACHE_CONTROL, ETag: etag, Vary: 'Accept-Encoding' };
     // A refresh that sends back the ETag costs a lookup and a hash of a few fields: nothing is signed.
-    if (request.holds(prepared.etag)) return { status: 304, subscriberId: prepared.subscriberId, headers };
+    if (request.holds(etag)) return { status: 304, subscriberId: prepared.subscriberId, headers };
     headers['Content-Type'] = CONTENT_TYPE;
     if (request.gzip) headers['Content-Encoding'] = 'gzip';
     const body = prepared.cacheable ? this.cachedBody(prepared, request.gzip) : this.ownBody(prepared, request.gzip);

@@ -187,6 +187,37 @@ describe('gzip', () => {
     expect(zipped.body.length).toBeLessThan(plain.body.length);
   });
 
+  // Issue 15, Why 11: the gzip and identity responses carried the same strong ETag, which RFC 9110 forbids.
+  it('when the gzip and the identity playlist are fetched, then each has its own strong ETag and revalidates to 304 only with it', async () => {
+    const { url } = await start({ TOKEN_BUCKET: '300' });
+    const gzip = { 'Accept-Encoding': 'gzip' };
+    const plain = await raw(url);
+    const zipped = await raw(url, { headers: gzip });
+    const plainTag = String(plain.headers.etag);
+    const zippedTag = String(zipped.headers.etag);
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(plainTag).toMatch(/^"[^"]+"$/);
+    expect(zippedTag).toMatch(/^"[^"]+"$/);
+    expect(zippedTag).not.toBe(plainTag);
+
+    const zippedAgain = await raw(url, { headers: { ...gzip, 'If-None-Match': zippedTag } });
+    expect(zippedAgain.status).toBe(304);
+    expect(zippedAgain.headers.etag).toBe(zippedTag);
+    const plainAgain = await raw(url, { headers: { 'If-None-Match': plainTag } });
+    expect(plainAgain.status).toBe(304);
+    expect(plainAgain.headers.etag).toBe(plainTag);
+
+    // The other coding's tag confirms nothing: the full body comes back in the coding asked for.
+    const zippedWithPlainTag = await raw(url, { headers: { ...gzip, 'If-None-Match': plainTag } });
+    expect(zippedWithPlainTag.status).toBe(200);
+    expect(zippedWithPlainTag.headers.etag).toBe(zippedTag);
+    expect(gunzipSync(zippedWithPlainTag.body).equals(plain.body)).toBe(true);
+    const plainWithZippedTag = await raw(url, { headers: { 'If-None-Match': zippedTag } });
+    expect(plainWithZippedTag.status).toBe(200);
+    expect(plainWithZippedTag.headers.etag).toBe(plainTag);
+    expect(plainWithZippedTag.body.equals(plain.body)).toBe(true);
+  });
+
   it('when the client sends no Accept-Encoding or refuses gzip, then the body is not compressed', async () => {
     const { url } = await start({ TOKEN_BUCKET: '300' });
     const variants: Record<string, string>[] = [{}, { 'Accept-Encoding': 'identity' }, { 'Accept-Encoding': 'gzip;q=0' }];
