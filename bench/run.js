@@ -50,12 +50,16 @@ function openRenderer(dbPath) {
   const config = loadConfig({ ...baseEnv, LINEUP_DB: dbPath, TOKEN_BUCKET: '0' });
   const context = openContext(config, { logger: createLogger('silent') });
   const key = benchKey(0);
-  const request = { ip: IP, format: 'hls', gzip: false, holds: () => false };
+  // As the server does: each response's buffer goes back once it has been sent.
+  let release = () => {};
+  const request = { ip: IP, format: 'hls', gzip: false, holds: () => false, afterResponse: (done) => (release = done) };
   const first = context.playlists.respond(key, request).body;
   return {
-    body: Buffer.from(first.read()),
-    // As the server does: each response's buffer goes back once it has been sent.
-    render: () => context.playlists.respond(key, request).body.destroy(),
+    body: Buffer.from(first),
+    render: () => {
+      context.playlists.respond(key, request);
+      release();
+    },
     close: () => context.close(),
   };
 }

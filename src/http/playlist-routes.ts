@@ -21,6 +21,8 @@ export function playlistRoutes(playlists: PlaylistService): Router {
       format: parseStreamFormat(ctx.query.output),
       gzip: acceptsGzip(ctx),
       holds: (etag) => conditional && fresh(ctx.req.headers, { etag }),
+      // 'close' follows the last byte handed to the socket, or an abandoned connection.
+      afterResponse: (done) => ctx.res.once('close', done),
     });
     ctx.state.subscriberId = response.subscriberId;
     ctx.status = response.status;

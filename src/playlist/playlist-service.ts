@@ -1,5 +1,4 @@
 import { hash, randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import type { StreamFormat } from '../signing/origin.js';
 import { type AccessSource, assertActive, hasLapsed, subscriberForKey } from '../subscribers/access.js';
@@ -8,7 +7,6 @@ import type { Clock } from '../time.js';
 import { BufferRecycler } from './buffer-recycler.js';
 import { expiredPlaylist } from './expiry-placeholder.js';
 import type { LineupCache } from './lineup-cache.js';
-import { RecycledBody } from './recycled-body.js';
 import { type Allocate, renderPlaylist, type Viewer } from './render.js';
 import { ResponseCache } from './response-cache.js';
 import { bucketSalt, bucketStart, randomSalt, type TokenBucketSettings } from './token-bucket.js';
@@ -23,6 +21,11 @@ export interface PlaylistHttpRequest extends PlaylistRequest {
   gzip: boolean;
   /** Whether a conditional request already holds the bytes of this ETag: answered 304, nothing rendered. */
   holds(etag: string): boolean;
+  /**
+   * Calls `done` once the response has been sent or abandoned, when nothing reads its body again.
+   * The service decides what that frees: a body rendered for one response goes back for reuse.
+   */
+  afterResponse(done: () => void): void;
 }
 
 /** Everything an HTTP answer to a playlist request needs, decided before any of it is sent. */
@@ -30,11 +33,8 @@ export interface PlaylistResponse {
   status: 200 | 304;
   subscriberId: number;
   headers: Record<string, string>;
-  /**
-   * 200 only. A stream when the bytes are this response's alone: its buffer is reused once the
-   * stream is destroyed, which the HTTP stack does when the response has finished.
-   */
-  body?: Buffer | Readable;
+  /** 200 only. */
+  body?: Buffer;
 }
 
 /** A served playlist's bytes, kept by ETag for refreshes within a bucket. */
@@ -134,8 +134,7 @@ export class PlaylistService {
     if (request.holds(etag)) return { status: 304, subscriberId: prepared.subscriberId, headers };
     headers['Content-Type'] = CONTENT_TYPE;
     if (request.gzip) headers['Content-Encoding'] = 'gzip';
-    const body = prepared.cacheable ? this.cachedBody(prepared, request.gzip) : this.ownBody(prepared, request.gzip);
-    headers['Content-Length'] = String(body instanceof RecycledBody ? body.byteLength : (body as Buffer).length);
+    const body = prepared.cacheable ? this.cachedBody(prepared, request.gzip) : this.ownBody(prepared, request);
     return { status: 200, subscriberId: prepared.subscriberId, headers, body };
   }
 
@@ -201,13 +200,20 @@ export class PlaylistService {
     return rendered.zipped;
   }
 
-  /** This response's alone: rendered into a recycled buffer, which goes back once it is sent (or zipped). */
-  private ownBody(prepared: Prepared, gzip: boolean): Buffer | RecycledBody {
+  /**
+   * This response's alone: rendered into a recycled buffer, which goes back once zipped, or once
+   * the response is over (the socket may hold it until then). A stream body would tell the end by
+   * itself, but costs more per response than the recycling saves.
+   */
+  private ownBody(prepared: Prepared, { gzip, afterResponse }: PlaylistHttpRequest): Buffer {
     const body = prepared.render((size) => this.recycler.take(size));
-    if (!gzip) return new RecycledBody(body, this.recycler);
-    const zipped = gzipSync(body, { level: GZIP_LEVEL });
-    this.recycler.give(body);
-    return zipped;
+    if (gzip) {
+      const zipped = gzipSync(body, { level: GZIP_LEVEL });
+      this.recycler.give(body);
+      return zipped;
+    }
+    afterResponse(() => this.recycler.give(body));
+    return body;
   }
 
   /**
