@@ -26,6 +26,12 @@ export interface PlayLocation {
 
 /** Unknown, disabled, outside the subscriber's packages: one answer, so no channel ids leak. */
 export const UNKNOWN_CHANNEL_MESSAGE = 'No such channel';
+/**
+ * A channel the subscriber sees, asked for an archive it does not keep. Saying so leaks nothing
+ * (the playlist already lists the channel, without catch-up attributes), and tells the operator
+ * looking at a player's error that the channel's catchup_days is 0, not that the link is broken.
+ */
+const NO_CATCHUP_MESSAGE = 'This channel has no catch-up';
 
 /**
  * Redirect mode: a playlist holds stable Lineup links, and each play request is checked against
@@ -40,8 +46,9 @@ export class StreamRedirects {
   ) {}
 
   /**
-   * @throws NotFoundError for an unknown key, channel or archive file; ForbiddenError for a
-   * disabled or expired subscriber (never the expiry placeholder: that is for playlists).
+   * @throws NotFoundError for an unknown key, channel or archive file, or an archive of a channel
+   * without catch-up (saying so); ForbiddenError for a disabled or expired subscriber (never the
+   * expiry placeholder: that is for playlists).
    */
   locate({ key, channelId, target, ip }: PlayRequest): PlayLocation {
     this.lineup.refresh();
@@ -58,9 +65,8 @@ export class StreamRedirects {
       const url = signStreamUrl(channel.stream, ip, now, { ...signing, format: target.live });
       return { url, subscriberId: subscriber.id };
     }
-    if (channel.catchupDays === 0 || !isArchiveFile(target.archiveFile)) {
-      throw new NotFoundError(UNKNOWN_CHANNEL_MESSAGE);
-    }
+    if (channel.catchupDays === 0) throw new NotFoundError(NO_CATCHUP_MESSAGE);
+    if (!isArchiveFile(target.archiveFile)) throw new NotFoundError(UNKNOWN_CHANNEL_MESSAGE);
     return { url: signStreamFileUrl(channel.stream, target.archiveFile, ip, now, signing), subscriberId: subscriber.id };
   }
 }

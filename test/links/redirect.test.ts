@@ -69,10 +69,28 @@ describe('redirect mode playlists', () => {
     expect(verifySecuretokenUrl(ts, { key: TEST_KEY, ip: '127.0.0.1', stream: 'live/sport' }).valid).toBe(true);
   });
 
-  it('when the archive file is not one Lineup announces, or the channel has no catch-up, then 404', async () => {
+  it('when the archive file is not one Lineup announces, then 404', async () => {
     expect((await fetchFrom(play(`${SPORT}/index.m3u8?x=1`))).status).toBe(404);
     expect((await fetchFrom(play(`${SPORT}/..%2f..%2fsecret-1.ts`))).status).toBe(404);
-    expect((await fetchFrom(play(`${NEWS}/index-1700000000-3600.m3u8`))).status).toBe(404);
+  });
+
+  it('when a player asks for catch-up on a channel that keeps no archive, then 404 saying the channel has no catch-up', async () => {
+    for (const file of ['index-1700000000-3600.m3u8', 'timeshift_abs-1700000000.ts']) {
+      const response = await fetchFrom(play(`${NEWS}/${file}`));
+      expect(response.status, file).toBe(404);
+      expect(response.body).toBe('This channel has no catch-up\n');
+    }
+  });
+
+  it('when catch-up is asked for on a channel the subscriber cannot see or that does not exist, then still "No such channel"', async () => {
+    // Premium keeps no archive either, but alice is not in its package: nothing may tell her it exists.
+    for (const channel of [PREMIUM, 999]) {
+      const response = await fetchFrom(play(`${channel}/index-1700000000-3600.m3u8`));
+      expect(response.status, String(channel)).toBe(404);
+      expect(response.body).toBe('No such channel\n');
+    }
+    const goldUrl = await addSubscriber(lineup, 'gold-archive', '--package', 'gold');
+    expect((await fetchFrom(play(`${PREMIUM}/index-1700000000-3600.m3u8`, keyOf(goldUrl)))).body).toBe('This channel has no catch-up\n');
   });
 
   it('when the channel is outside the subscriber\'s packages or does not exist, then 404 "No such channel"', async () => {
