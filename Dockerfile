@@ -20,7 +20,6 @@ RUN npm run build && npm prune --omit=dev
 FROM node:20-slim
 ENV NODE_ENV=production \
     LINEUP_DB=/app/data/lineup.db \
-    HOST=0.0.0.0 \
     PORT=8080
 WORKDIR /app
 COPY --from=build /app/package.json ./

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { DUAL_STACK_HOST } from './http/listen.js';
 import { IP_BINDINGS, LINK_MODES } from './signing/origin.js';
 
 /** PRUNE_CRON's value that leaves pruning to another node, or to `lineup prune`. */
@@ -65,7 +66,12 @@ const defaultTokenBucket = (ttl: number) => Math.min(DEFAULT_TOKEN_BUCKET, Math.
 const schema = z
   .object({
     LINEUP_DB: z.string().trim().min(1).default('data/lineup.db').describe('SQLite file (created, with its directory, if missing)'),
-    HOST: z.string().trim().min(1).default('0.0.0.0').describe('address to listen on'),
+    HOST: z
+      .string()
+      .trim()
+      .min(1)
+      .default(DUAL_STACK_HOST)
+      .describe('address to listen on; :: takes IPv6 and IPv4 clients (dual-stack), falling back to 0.0.0.0 where the system has no IPv6'),
     PORT: integer(8080, 0, 65535).describe('port to listen on'),
     PUBLIC_URL: httpUrl.optional().describe('base of the playlist URLs the CLI prints and of redirect-mode links'),
     ORIGIN_URL: httpUrl.default('http://localhost').describe('base URL of the default streaming server'),

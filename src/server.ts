@@ -1,9 +1,9 @@
-import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LineupContext } from './context.js';
 import { createHttpApp } from './http/app.js';
 import { SERVER_LIMITS } from './http/input-limits.js';
+import { hostsToTry, listenOnFirst } from './http/listen.js';
 import type { MetricsExposition } from './http/metrics-routes.js';
 import type { Logger } from './logger.js';
 import type { LineupMetrics } from './metrics.js';
@@ -51,10 +51,11 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   if (!sha1LanesAvailable()) {
     logger.warn('WebAssembly SIMD is not available here: signing playlists with node:crypto (the same tokens, more CPU each)');
   }
-  const server = createServer(SERVER_LIMITS, app.callback()).listen(config.port, config.host);
-  await once(server, 'listening');
+  const server = createServer(SERVER_LIMITS, app.callback());
+  const host = await listenOnFirst(server, config.port, hostsToTry(config.host));
+  if (host !== config.host) logger.warn({ host }, `IPv6 is not available here: listening on ${host} (IPv4 only) instead of ${config.host}`);
   const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -62,5 +63,5 @@ export async function startServer(context: LineupContext, { logger, metrics, met
       server.close(() => resolve());
       server.closeIdleConnections();
     }));
-  return { server, url: `http://${host}:${address.port}`, stop };
+  return { server, url: `http://${urlHost}:${address.port}`, stop };
 }
