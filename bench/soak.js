@@ -22,6 +22,7 @@ const clients = Number(values.clients);
 const seconds = Number(values.seconds);
 const channels = Number(values.channels);
 const adminEveryMs = Number(values['admin-every-ms']);
+const SOAK_METRICS_TOKEN = 'soak-metrics-token-0123456789';
 
 /** One admin "script": what an operator's SQL file does, in one transaction, on a live database. */
 function adminScript(db, round) {
@@ -47,6 +48,8 @@ const server = await startLineupServer({
   PRUNE_GRACE_DAYS: '7',
   LOG_LEVEL: 'warn',
   WORKERS: values.workers,
+  // The public port serves /metrics only with a token.
+  METRICS_TOKEN: SOAK_METRICS_TOKEN,
 });
 const admin = new Database(fixture.dbPath);
 admin.pragma('busy_timeout = 5000');
@@ -74,7 +77,7 @@ try {
   clearInterval(sampler);
   clearInterval(changer);
 }
-const metrics = await (await fetch(`${server.url}/metrics`)).text();
+const metrics = await (await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${SOAK_METRICS_TOKEN}` } })).text();
 const pruned = Number(/^lineup_prune_deleted_subscribers_total (\d+)/m.exec(metrics)?.[1] ?? 0);
 const pruneFailures = Number(/^lineup_prune_failures_total (\d+)/m.exec(metrics)?.[1] ?? 0);
 const ok200 = Number(/^lineup_playlist_requests_total\{outcome="200"\} (\d+)/m.exec(metrics)?.[1] ?? 0);

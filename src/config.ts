@@ -49,6 +49,9 @@ const trustProxy = z
     return { entries, list };
   });
 
+/** ADMIN_HOST's default: this machine only, so that an admin listener is never public by accident. */
+const ADMIN_HOST_DEFAULT = '127.0.0.1';
+
 /** WORKERS beyond this are a typo more likely than a machine. */
 const MAX_WORKERS = 64;
 
@@ -100,6 +103,15 @@ const schema = z
       .min(16, 'must be at least 16 characters')
       .optional()
       .describe('bearer token that /metrics wants (16+ characters)'),
+    ADMIN_HOST: z.string().trim().min(1).optional().describe('address of the admin listener (needs ADMIN_PORT)'),
+    ADMIN_PORT: z
+      .string()
+      .trim()
+      .regex(/^\d+$/, 'must be a whole number')
+      .transform(Number)
+      .pipe(z.number().int().min(0).max(65535))
+      .optional()
+      .describe('port of a second listener that serves /metrics without METRICS_TOKEN'),
     GUESS_LIMIT: integer(20, 1).describe('unknown-key lookups allowed per address (IPv6: per /64) within GUESS_WINDOW'),
     GUESS_WINDOW: integer(600, 1).describe('seconds over which failed lookups are counted'),
     GUESS_BLOCK: integer(900, 1).describe('seconds a blocked address is answered 429 with Retry-After'),
@@ -116,6 +128,9 @@ const schema = z
       .describe('processes serving HTTP on the one port, for more cores'),
   })
   .superRefine((env, ctx) => {
+    if (env.ADMIN_HOST !== undefined && env.ADMIN_PORT === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['ADMIN_HOST'], message: 'is set but ADMIN_PORT is not: the admin listener needs a port' });
+    }
     if (env.TOKEN_BUCKET !== undefined && env.TOKEN_BUCKET >= env.TOKEN_TTL) {
       ctx.addIssue({ code: 'custom', path: ['TOKEN_BUCKET'], message: `must be less than TOKEN_TTL (${env.TOKEN_TTL})` });
     }
@@ -138,6 +153,8 @@ const schema = z
     pruneGraceDays: env.PRUNE_GRACE_DAYS,
     logLevel: env.LOG_LEVEL,
     metricsToken: env.METRICS_TOKEN,
+    /** Undefined: no admin listener. */
+    admin: env.ADMIN_PORT === undefined ? undefined : { host: env.ADMIN_HOST ?? ADMIN_HOST_DEFAULT, port: env.ADMIN_PORT },
     guessLimits: {
       maxFailures: env.GUESS_LIMIT,
       windowSeconds: env.GUESS_WINDOW,

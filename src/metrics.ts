@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { SubscriberState } from './subscribers/subscriber.js';
 
 /**
  * What an operator watches on `/metrics`. Each running Lineup has its own registry (never
@@ -8,6 +9,8 @@ export interface LineupMetrics {
   registry: Registry;
   /** Playlist requests by outcome: the HTTP status (200, 304, 403, 404, 429, 503, …). */
   playlistRequests: Counter<'outcome'>;
+  /** Redirect mode's `/play` requests by outcome: 302, or the refusal (403, 404, 410, 429, …). */
+  playRequests: Counter<'outcome'>;
   /** Seconds from routing to a rendered playlist, for requests answered 200. */
   renderSeconds: Histogram;
   /** Unknown or malformed keys: what a key guesser produces. */
@@ -28,6 +31,12 @@ export function createMetrics(): LineupMetrics {
     playlistRequests: new Counter({
       name: 'lineup_playlist_requests_total',
       help: 'Playlist requests by outcome (HTTP status)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    playRequests: new Counter({
+      name: 'lineup_play_requests_total',
+      help: 'Redirect-mode /play requests by outcome (HTTP status: 302 or the refusal)',
       labelNames: ['outcome'],
       registers,
     }),
@@ -58,4 +67,30 @@ export function createMetrics(): LineupMetrics {
       registers,
     }),
   };
+}
+
+/** How many subscribers are in each state at one moment. */
+export type SubscriberCounts = Readonly<Record<SubscriberState, number>>;
+
+const SUBSCRIBER_STATES: readonly SubscriberState[] = ['active', 'expired', 'disabled'];
+
+/**
+ * `lineup_subscribers{state}`, counted when scraped rather than kept up to date: the CLI, SQL
+ * scripts and the clock change the states, and none of them tell this process. `count` comes from
+ * storage, so that this module holds no SQL.
+ */
+export function gaugeSubscriberStates(metrics: LineupMetrics, count: () => SubscriberCounts): void {
+  new Gauge({
+    name: 'lineup_subscribers',
+    help: 'Subscribers by state (active, expired, disabled), counted at scrape time',
+    labelNames: ['state'],
+    registers: [metrics.registry],
+    // With WORKERS > 1 every worker counts the one database: the cluster reports one count, not
+    // their sum.
+    aggregator: 'first',
+    collect() {
+      const counts = count();
+      for (const state of SUBSCRIBER_STATES) this.set({ state }, counts[state]);
+    },
+  });
 }

@@ -1,18 +1,23 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LineupContext } from './context.js';
+import { subscriberCounter } from './db/subscriber-counts.js';
+import { createAdminApp } from './http/admin-app.js';
 import { createHttpApp } from './http/app.js';
 import { SERVER_LIMITS } from './http/input-limits.js';
 import { hostsToTry, listenOnFirst } from './http/listen.js';
 import type { MetricsExposition } from './http/metrics-routes.js';
 import type { Logger } from './logger.js';
-import type { LineupMetrics } from './metrics.js';
+import { gaugeSubscriberStates, type LineupMetrics } from './metrics.js';
 import { sha1LanesAvailable } from './signing/sha1-lanes.js';
+import { toSqlTime } from './time.js';
 
 export interface RunningServer {
   server: Server;
   /** Where the server listens, e.g. `http://127.0.0.1:41234`. */
   url: string;
+  /** Where the admin listener listens, when ADMIN_PORT is set. */
+  adminUrl?: string;
   /** Stops accepting and lets requests in flight finish; the context stays open. */
   stop(): Promise<void>;
 }
@@ -24,10 +29,16 @@ export interface ServerOptions {
   metricsExposition?: MetricsExposition;
 }
 
-/** The HTTP listener of one process on HOST:PORT, serving from `context`. */
+/**
+ * The HTTP listeners of one process: HOST:PORT, serving from `context`, and with ADMIN_PORT the
+ * admin listener. A cluster worker runs this too; node then shares each port among the workers.
+ */
 export async function startServer(context: LineupContext, { logger, metrics, metricsExposition }: ServerOptions): Promise<RunningServer> {
   const { config } = context;
   const ping = context.db.prepare('SELECT 1').pluck();
+  const exposition = metricsExposition ?? { contentType: metrics.registry.contentType, text: () => metrics.registry.metrics() };
+  const countSubscribers = subscriberCounter(context.db);
+  gaugeSubscriberStates(metrics, () => countSubscribers(toSqlTime(context.clock())));
   const app = createHttpApp({
     playlists: context.playlists,
     redirects: context.redirects,
@@ -44,7 +55,7 @@ export async function startServer(context: LineupContext, { logger, metrics, met
     metrics,
     guessLimits: config.guessLimits,
     metricsToken: config.metricsToken,
-    ...(metricsExposition ? { metricsExposition } : {}),
+    metricsExposition: exposition,
   });
 
   // Asked now rather than at the first playlist, so that the operator learns it at start.
@@ -54,14 +65,35 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   const server = createServer(SERVER_LIMITS, app.callback());
   const host = await listenOnFirst(server, config.port, hostsToTry(config.host));
   if (host !== config.host) logger.warn({ host }, `IPv6 is not available here: listening on ${host} (IPv4 only) instead of ${config.host}`);
-  const address = server.address() as AddressInfo;
-  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  // Started after the public listener, so that a cluster primary hears from each worker about that one first.
+  let admin: Server | undefined;
+  if (config.admin) {
+    admin = createServer(SERVER_LIMITS, createAdminApp({ logger, metricsExposition: exposition }).callback());
+    try {
+      await listenOnFirst(admin, config.admin.port, [config.admin.host]);
+    } catch (error) {
+      server.close();
+      throw error;
+    }
+    logger.info({ url: urlOf(admin) }, 'admin listener: /metrics without a token');
+  }
 
   let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    }));
-  return { server, url: `http://${urlHost}:${address.port}`, stop };
+  const stop = () => (stopping ??= Promise.all([server, admin].map(closeGracefully)).then(() => undefined));
+  return { server, url: urlOf(server), ...(admin ? { adminUrl: urlOf(admin) } : {}), stop };
+}
+
+/** Stops accepting, closes idle keep-alive connections, and resolves once requests in flight are done. */
+function closeGracefully(server: Server | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (!server) return resolve();
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
+function urlOf(server: Server): string {
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
 }

@@ -12,7 +12,7 @@ import { errorHandler } from './error-handler.js';
 import { GuessLimiter, type GuessLimits, guessLimit } from './guess-limiter.js';
 import { healthRoutes } from './health-routes.js';
 import { inputLimits } from './input-limits.js';
-import { type MetricsExposition, metricsRoutes, playlistMetrics } from './metrics-routes.js';
+import { type MetricsExposition, metricsRoutes, requestMetrics } from './metrics-routes.js';
 import { playRoutes } from './play-routes.js';
 import { playlistRoutes } from './playlist-routes.js';
 import { requestLog } from './request-log.js';
@@ -27,11 +27,14 @@ export interface HttpDependencies {
   logger: Logger;
   metrics: LineupMetrics;
   guessLimits: GuessLimits;
-  /** When set, `/metrics` wants `Authorization: Bearer METRICS_TOKEN`. */
+  /** When set, `/metrics` is served here for `Authorization: Bearer METRICS_TOKEN`; unset, it is not served here (404). */
   metricsToken?: string | undefined;
   /** What `/metrics` answers; by default `metrics.registry`. */
   metricsExposition?: MetricsExposition;
 }
+
+/** The keyed paths that are not playlists: redirect mode's `/play/KEY/…`. */
+const isPlayPath = (path: string) => isKeyedPath(path) && !isPlaylistPath(path);
 
 export function createHttpApp(dependencies: HttpDependencies): Koa {
   const { playlists, databaseAnswers, trustProxy, logger, metrics } = dependencies;
@@ -44,7 +47,7 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   const health = healthRoutes(databaseAnswers);
 
   app.use(requestLog(logger));
-  app.use(playlistMetrics(metrics, isPlaylistPath));
+  app.use(requestMetrics(metrics, { isPlaylistPath, isPlayPath }));
   app.use(errorHandler(logger));
   app.use((ctx, next) => {
     ctx.state.clientIp = clientIp(ctx.req.socket.remoteAddress, ctx.get('X-Forwarded-For') || undefined, trustProxy);
@@ -58,7 +61,8 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   };
   // Busiest first: every router a request passes before its own costs it a match.
   app.use(playlist.routes());
-  app.use(metricsRoutes(exposition, dependencies.metricsToken).routes());
+  // The public port serves /metrics only behind a token; without one, the admin listener does (admin-app.ts).
+  if (dependencies.metricsToken !== undefined) app.use(metricsRoutes(exposition, { bearer: dependencies.metricsToken }).routes());
   app.use(playRoutes(dependencies.redirects).routes());
   app.use(epgRoutes(dependencies.epgFile).routes());
   app.use(health.routes());

@@ -19,13 +19,19 @@ export interface MetricsExposition {
   text(): Promise<string>;
 }
 
-/** `/metrics` in the Prometheus text format; with a token configured, only for `Authorization: Bearer TOKEN`. */
-export function metricsRoutes(exposition: MetricsExposition, token: string | undefined): Router {
+/**
+ * Who may scrape: on the public listener, only a client presenting `Authorization: Bearer TOKEN`;
+ * on the admin listener, anyone who can reach it (the operator keeps it private).
+ */
+export type MetricsAccess = { bearer: string } | 'open';
+
+/** `/metrics` in the Prometheus text format. */
+export function metricsRoutes(exposition: MetricsExposition, access: MetricsAccess): Router {
   const router = new Router();
   router.get(METRICS_PATH, async (ctx) => {
-    if (token !== undefined) {
+    if (access !== 'open') {
       const presented = /^Bearer\s+(.+)$/i.exec(ctx.get('Authorization'))?.[1] ?? '';
-      if (!tokenMatches(presented.trim(), token)) {
+      if (!tokenMatches(presented.trim(), access.bearer)) {
         ctx.throw(401, 'Bearer token required', { headers: { 'WWW-Authenticate': 'Bearer realm="metrics"' } });
       }
     }
@@ -36,19 +42,34 @@ export function metricsRoutes(exposition: MetricsExposition, token: string | und
   return router;
 }
 
+/** Which keyed paths are counted how: playlists by outcome and timed, `/play` redirects by outcome. */
+export interface CountedPaths {
+  isPlaylistPath(path: string): boolean;
+  isPlayPath(path: string): boolean;
+}
+
 /**
- * Counts playlist requests by their final status and times the ones answered 200. Sits outside
- * the error handler, so that refusals (403, 404, 429, 503) are counted with the status they got.
+ * Counts playlist and `/play` requests by their final status, and times the playlists answered
+ * 200. Sits outside the error handler, so that refusals (403, 404, 410, 429, 503) are counted
+ * with the status they got. One middleware for both, so that the playlist pays one check.
  */
-export function playlistMetrics(metrics: LineupMetrics, isPlaylistPath: (path: string) => boolean) {
-  return async function countPlaylistRequests(ctx: Context, next: Next): Promise<void> {
-    if (!isPlaylistPath(ctx.path)) return next();
-    const stopTimer = metrics.renderSeconds.startTimer();
+export function requestMetrics(metrics: LineupMetrics, { isPlaylistPath, isPlayPath }: CountedPaths) {
+  return async function countRequests(ctx: Context, next: Next): Promise<void> {
+    if (isPlaylistPath(ctx.path)) {
+      const stopTimer = metrics.renderSeconds.startTimer();
+      try {
+        await next();
+      } finally {
+        metrics.playlistRequests.inc({ outcome: String(ctx.status) });
+        if (ctx.status === 200) stopTimer();
+      }
+      return;
+    }
+    if (!isPlayPath(ctx.path)) return next();
     try {
       await next();
     } finally {
-      metrics.playlistRequests.inc({ outcome: String(ctx.status) });
-      if (ctx.status === 200) stopTimer();
+      metrics.playRequests.inc({ outcome: String(ctx.status) });
     }
   };
 }

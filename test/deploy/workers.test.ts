@@ -9,6 +9,9 @@ import { fetchFrom, lastLine, runCliCaptured, tempDir } from '../helpers/lineup.
 import { type ServeProcess, serveProcess } from '../helpers/serve-process.js';
 
 const KEY = 'workers-test-key';
+/** The public port serves /metrics only with a token. */
+const METRICS_TOKEN = 'workers-metrics-token-0123';
+const withToken = { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } };
 /** The shared cluster's TOKEN_BUCKET, set rather than defaulted, so that the ETag test knows where its boundaries fall. */
 const BUCKET_SECONDS = 300;
 const temp = tempDir('lineup-workers-');
@@ -96,7 +99,7 @@ describe('WORKERS=2', () => {
     let cluster: Cluster;
     let url: string;
     beforeAll(async () => {
-      cluster = await serveCluster('shared', { TOKEN_BUCKET: String(BUCKET_SECONDS) }, shared);
+      cluster = await serveCluster('shared', { TOKEN_BUCKET: String(BUCKET_SECONDS), METRICS_TOKEN }, shared);
       url = await withSubscriber(cluster);
     });
     afterAll(() => {
@@ -125,11 +128,11 @@ describe('WORKERS=2', () => {
     it('when /metrics is scraped on either worker, then it counts the requests of both', async () => {
       const served = /^lineup_playlist_requests_total\{outcome="200"\} (\d+)$/m;
       // The other tests here count too; the line is absent until a first 200.
-      const before = Number(served.exec((await fetchFrom(`${cluster.url}/metrics`)).body)?.[1] ?? 0);
+      const before = Number(served.exec((await fetchFrom(`${cluster.url}/metrics`, withToken)).body)?.[1] ?? 0);
       const output = outputFromNow();
       for (let i = 0; i < 7; i++) expect((await fetchFrom(url)).status).toBe(200);
       for (let scrape = 0; scrape < 4; scrape++) {
-        const metrics = await fetchFrom(`${cluster.url}/metrics`);
+        const metrics = await fetchFrom(`${cluster.url}/metrics`, withToken);
         expect(metrics.status).toBe(200);
         expect(served.exec(metrics.body)?.[1]).toBe(String(before + 7));
       }
