@@ -1,10 +1,10 @@
 import { stateOf } from '../subscribers/access.js';
 import type { Subscriber } from '../subscribers/subscriber.js';
-import { DEFAULT_SUBSCRIPTION_DAYS, parseUntil, type Term } from '../subscribers/subscriber-admin.js';
+import { DEFAULT_SUBSCRIPTION_DAYS, parseUntil, type Term, USERNAME_RULE } from '../subscribers/subscriber-admin.js';
 import { type CliIo, type Command, parseOptions, UsageError, wholeNumber, withContext } from './command.js';
 
-const HELP = `lineup subscriber add USER [--days N | --until DATE] [--package NAME]… [--max-connections N] [--note TEXT]
-lineup subscriber renew USER [--days N | --until DATE]
+const HELP = `lineup subscriber add USER [--days N | --until DATE [--allow-past]] [--package NAME]… [--max-connections N] [--note TEXT]
+lineup subscriber renew USER [--days N | --until DATE [--allow-past]]
 lineup subscriber packages USER [--add NAME]… [--remove NAME]…
 lineup subscriber disable|enable|rotate|remove USER
 lineup subscriber list [--expired] [--json]
@@ -14,14 +14,41 @@ renew    --days N extends from the current expiry, or from now if it has passed;
 packages adds and removes packages in one go (shows them without options); the URL stays the same
 disable  the playlist answers 403 until enable
 rotate   issues a new URL and prints it; the old one stops working at once
-remove   deletes USER and its package links
+remove   deletes USER and its package links; the URL then answers 410 Gone
 list     a table, or --json for scripts; --expired lists only lapsed subscribers
 
-DATE is UTC: YYYY-MM-DD (the end of that day) or "YYYY-MM-DD HH:MM:SS".`;
+USER for add: ${USERNAME_RULE} (apps put it in URLs).
+N is a whole number ≥ 1 (--days at most 36500).
+DATE is UTC: YYYY-MM-DD (the end of that day) or "YYYY-MM-DD HH:MM:SS", a real calendar date.
+A DATE already past is refused, since the subscriber would be expired at once; --allow-past means it.`;
 
-function termFrom(values: { days?: string | undefined; until?: string | undefined }, fallbackDays?: number): Term {
+/** Options whose value may look like a negative number, which parseArgs would take for an option. */
+const NUMERIC_OPTIONS = new Set(['--days', '--until', '--max-connections']);
+
+/**
+ * `--days -5` as `--days=-5`, so that the value reaches the check that names what is wrong with it
+ * instead of parseArgs calling the option "ambiguous".
+ */
+function attachNegativeValues(argv: string[]): string[] {
+  const attached: string[] = [];
+  for (let at = 0; at < argv.length; at++) {
+    const arg = argv[at]!;
+    const next = argv[at + 1];
+    if (NUMERIC_OPTIONS.has(arg) && next !== undefined && /^-\d/.test(next)) {
+      attached.push(`${arg}=${next}`);
+      at++;
+    } else attached.push(arg);
+  }
+  return attached;
+}
+
+function termFrom(
+  values: { days?: string | undefined; until?: string | undefined; 'allow-past'?: boolean | undefined },
+  fallbackDays?: number,
+): Term {
   if (values.days !== undefined && values.until !== undefined) throw new UsageError('give --days or --until, not both');
-  if (values.until !== undefined) return { until: parseUntil(values.until) };
+  if (values.until !== undefined) return { until: parseUntil(values.until), allowPast: values['allow-past'] === true };
+  if (values['allow-past']) throw new UsageError('--allow-past applies only with --until');
   const days = wholeNumber(values.days, '--days', 1) ?? fallbackDays;
   if (days === undefined) throw new UsageError('renew: give --days N or --until DATE');
   return { days };
@@ -73,8 +100,8 @@ export const subscriberCommand: Command = {
       return action === undefined ? 2 : 0;
     }
     const allowed: Record<string, string[]> = {
-      add: ['days', 'until', 'package', 'max-connections', 'note'],
-      renew: ['days', 'until'],
+      add: ['days', 'until', 'allow-past', 'package', 'max-connections', 'note'],
+      renew: ['days', 'until', 'allow-past'],
       packages: ['add', 'remove'],
       disable: [],
       enable: [],
@@ -86,9 +113,10 @@ export const subscriberCommand: Command = {
     if (!permitted) {
       throw new UsageError(`subscriber: unknown action "${action}" (add, renew, packages, disable, enable, rotate, remove, list)`);
     }
-    const { values, positionals } = parseOptions(rest, {
+    const { values, positionals } = parseOptions(attachNegativeValues(rest), {
       days: { type: 'string' },
       until: { type: 'string' },
+      'allow-past': { type: 'boolean' },
       package: { type: 'string', multiple: true },
       add: { type: 'string', multiple: true },
       remove: { type: 'string', multiple: true },

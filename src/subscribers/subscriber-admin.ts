@@ -7,9 +7,14 @@ import type { SubscriberStorage } from './subscriber-storage.js';
 
 const DAY = 86_400;
 export const DEFAULT_SUBSCRIPTION_DAYS = 30;
+/** A term longer than this is a typo more likely than a contract (and would leave SQL's 4-digit years). */
+const MAX_TERM_DAYS = 36_500;
 
-/** How long a subscription runs: a number of days, or until a date. */
-export type Term = { days: number } | { until: SqlTime };
+/**
+ * How long a subscription runs: a number of days, or until a date. A date already past is refused
+ * unless `allowPast`: a subscriber who is expired from the start is almost always a mistyped year.
+ */
+export type Term = { days: number } | { until: SqlTime; allowPast?: boolean };
 
 export interface IssuedUrl {
   subscriber: Subscriber;
@@ -17,16 +22,58 @@ export interface IssuedUrl {
   url: string;
 }
 
-/** `YYYY-MM-DD` (end of that day, UTC) or `YYYY-MM-DD HH:MM[:SS]` or ISO → `YYYY-MM-DD HH:MM:SS`. */
+/**
+ * New usernames: letters, digits, `.`, `_`, `-` and `@`, 1 to 64 of them. Xtream Codes apps put
+ * the username in URL paths, so it must need no escaping; `@` lets a billing system use e-mail
+ * addresses. Rows that predate the rule, or that SQL inserted, keep working under any name.
+ */
+const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
+export const USERNAME_RULE = '1 to 64 letters, digits, ".", "_", "-" or "@"';
+
+/** @throws BadInputError naming the rule, for a username a new subscriber may not have. */
+function assertValidUsername(username: string): void {
+  if (!USERNAME.test(username)) throw new BadInputError(`USER: "${username}" is not a valid username (${USERNAME_RULE})`);
+}
+
+const UNTIL_FORMAT = '(YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, UTC)';
+/** `YYYY-MM-DD`, optionally ` HH:MM[:SS[.fff]]` (or `T…`), optionally `Z` or a `±HH[:]MM` offset. */
+const UNTIL = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:[zZ]|([+-])(\d{2}):?(\d{2}))?)?$/;
+
+/**
+ * `YYYY-MM-DD` (the end of that day, UTC), `YYYY-MM-DD HH:MM[:SS]` (UTC) or ISO with an offset →
+ * `YYYY-MM-DD HH:MM:SS`. Only real calendar dates: `Date.parse` would read 2027-02-30 as March 2,
+ * and store a day nobody asked for.
+ */
 export function parseUntil(text: string): SqlTime {
   const trimmed = text.trim();
-  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(trimmed);
-  const iso = dateOnly ? `${trimmed}T23:59:59Z` : trimmed.replace(' ', 'T').replace(/(T\d{2}:\d{2})$/, '$1:00');
-  const millis = Date.parse(/[zZ]|[+-]\d{2}:?\d{2}$/.test(iso) ? iso : `${iso}Z`);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(trimmed) || Number.isNaN(millis)) {
-    throw new BadInputError(`--until: "${text}" is not a date (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, UTC)`);
+  const match = UNTIL.exec(trimmed);
+  if (!match) throw new BadInputError(`--until: "${text}" is not a date ${UNTIL_FORMAT}`);
+  const [year, month, day] = [match[1], match[2], match[3]].map(Number) as [number, number, number];
+  const dateOnly = match[4] === undefined;
+  const [hour, minute, second] = dateOnly ? [23, 59, 59] : [Number(match[4]), Number(match[5]), Number(match[6] ?? 0)];
+  const utc = Date.UTC(year, month - 1, day, hour, minute, second);
+  const real = new Date(utc);
+  // Date.UTC rolls an out-of-range field over into the next; a real date and time comes back unchanged.
+  if (
+    year < 1000 ||
+    real.getUTCFullYear() !== year ||
+    real.getUTCMonth() !== month - 1 ||
+    real.getUTCDate() !== day ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59
+  ) {
+    throw new BadInputError(`--until: "${text}" is not a real ${dateOnly ? 'date' : 'date and time'} ${UNTIL_FORMAT}`);
   }
-  return toSqlTime(Math.floor(millis / 1000));
+  const [sign, offsetHours, offsetMinutesPart] = [match[7], Number(match[8] ?? 0), Number(match[9] ?? 0)];
+  const offsetMinutes = (sign === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutesPart);
+  if (Math.abs(offsetMinutes) > 18 * 60 || offsetMinutesPart > 59) {
+    throw new BadInputError(`--until: "${text}" has no real UTC offset ${UNTIL_FORMAT}`);
+  }
+  const seconds = utc / 1000 - offsetMinutes * 60;
+  const result = toSqlTime(seconds);
+  if (!/^\d{4}-/.test(result)) throw new BadInputError(`--until: "${text}" is out of range ${UNTIL_FORMAT}`);
+  return result;
 }
 
 /** What operators do to subscribers, with the rules that the CLI and the seed share. */
@@ -37,12 +84,16 @@ export class SubscriberAdmin {
     private readonly clock: Clock,
   ) {}
 
+  /** @throws BadInputError for a username outside the rule, a bad term, a taken name or an unknown package. */
   add(input: { username: string; term: Term; packages: string[]; maxConnections: number; note?: string }): IssuedUrl {
+    assertValidUsername(input.username);
+    const now = this.clock();
+    const expiresAt = this.expiryFor(input.term, now, now);
     const key = generatePlaylistKey();
     const subscriber = this.store.add({
       username: input.username,
       keyHash: hashPlaylistKey(key),
-      expiresAt: this.expiryFor(input.term, this.clock()),
+      expiresAt,
       packages: input.packages,
       maxConnections: input.maxConnections,
       note: input.note ?? '',
@@ -52,9 +103,9 @@ export class SubscriberAdmin {
 
   /** `--days N` extends from the current expiry if it is still ahead, so early renewals lose nothing. */
   renew(username: string, term: Term): Subscriber {
+    const now = this.clock();
     const current = fromSqlTime(this.store.get(username).expiresAt);
-    const from = Math.max(current, this.clock());
-    this.store.setExpiry(username, this.expiryFor(term, from));
+    this.store.setExpiry(username, this.expiryFor(term, Math.max(current, now), now));
     return this.store.get(username);
   }
 
@@ -84,9 +135,22 @@ export class SubscriberAdmin {
     return options.expiredOnly ? this.store.listLapsedBy(toSqlTime(this.clock())) : this.store.list();
   }
 
-  private expiryFor(term: Term, from: number): SqlTime {
-    if ('until' in term) return term.until;
-    if (!Number.isInteger(term.days) || term.days < 1) throw new BadInputError('--days must be a whole number ≥ 1');
-    return toSqlTime(from + term.days * DAY);
+  /** `days` count from `from`; an `until` at or before `now` would lapse at once (the rule of access.ts). */
+  private expiryFor(term: Term, from: number, now: number): SqlTime {
+    if ('until' in term) {
+      if (!term.allowPast && fromSqlTime(term.until) <= now) {
+        throw new BadInputError(
+          `--until: ${term.until} UTC has already passed, so the subscription would be expired at once (--allow-past if that is meant)`,
+        );
+      }
+      return term.until;
+    }
+    if (!Number.isInteger(term.days) || term.days < 1 || term.days > MAX_TERM_DAYS) {
+      throw new BadInputError(`--days: "${term.days}" is not a whole number from 1 to ${MAX_TERM_DAYS}`);
+    }
+    const expiresAt = toSqlTime(from + term.days * DAY);
+    // A renewal far beyond a far expiry would leave the four-digit years that SQL compares as text.
+    if (!/^\d{4}-/.test(expiresAt)) throw new BadInputError(`--days: ${term.days} more days would end after the year 9999`);
+    return expiresAt;
   }
 }

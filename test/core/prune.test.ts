@@ -22,10 +22,10 @@ afterEach(async () => {
 async function lineupAtBoundary(): Promise<TestLineup> {
   const started = await startTestLineup({ clock: () => NOW, env: { PRUNE_GRACE_DAYS: String(GRACE_DAYS) } });
   await applySql(started, "INSERT INTO packages (name) VALUES ('gold'); INSERT INTO channels (stream, name) VALUES ('one', 'One');");
-  await addSubscriber(started, 'at-grace', '--until', AT_GRACE, '--package', 'gold');
-  await addSubscriber(started, 'past-grace', '--until', PAST_GRACE, '--package', 'gold');
-  await addSubscriber(started, 'long-gone', '--until', '2001-01-01', '--package', 'gold');
-  await addSubscriber(started, 'just-lapsed', '--until', toSqlTime(NOW - 1), '--package', 'gold');
+  await addSubscriber(started, 'at-grace', '--until', AT_GRACE, '--allow-past', '--package', 'gold');
+  await addSubscriber(started, 'past-grace', '--until', PAST_GRACE, '--allow-past', '--package', 'gold');
+  await addSubscriber(started, 'long-gone', '--until', '2001-01-01', '--allow-past', '--package', 'gold');
+  await addSubscriber(started, 'just-lapsed', '--until', toSqlTime(NOW - 1), '--allow-past', '--package', 'gold');
   await addSubscriber(started, 'active', '--days', '5', '--package', 'gold');
   return started;
 }
@@ -90,7 +90,7 @@ describe('prune', () => {
 
   it('when a subscriber has lapsed but is within grace, then the playlist already answers 403', async () => {
     lineup = await lineupAtBoundary();
-    const url = await addSubscriber(lineup, 'edge', '--until', toSqlTime(NOW)); // expires this very second
+    const url = await addSubscriber(lineup, 'edge', '--until', toSqlTime(NOW), '--allow-past'); // expires this very second
     const response = await fetchFrom(url);
     expect(response.status).toBe(403);
     expect(response.body).toContain(toSqlTime(NOW));
