@@ -97,6 +97,9 @@ const schema = z
       .describe('node-cron expression of the prune job, in UTC')
       .refine((value) => value === PRUNE_OFF || cron.validate(value), `is not a valid cron expression (or ${PRUNE_OFF})`),
     PRUNE_GRACE_DAYS: integer(7, 0, 36500).describe('days after expiry before a subscriber is deleted (0 allowed)'),
+    RETIRED_KEY_DAYS: integer(90, 1, 36500).describe(
+      "days a removed, pruned or rotated subscriber's old URL keeps its answer (410 Gone, or 403 replaced) and never counts as a key guess",
+    ),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino level'),
     METRICS_TOKEN: z
       .string()
@@ -151,6 +154,7 @@ const schema = z
     /** Undefined: no schedule in this process. */
     pruneCron: env.PRUNE_CRON === PRUNE_OFF ? undefined : env.PRUNE_CRON,
     pruneGraceDays: env.PRUNE_GRACE_DAYS,
+    retiredKeyDays: env.RETIRED_KEY_DAYS,
     logLevel: env.LOG_LEVEL,
     metricsToken: env.METRICS_TOKEN,
     /** Undefined: no admin listener. */

@@ -72,7 +72,7 @@ export function openContext(
 ): LineupContext {
   const db = openDatabase(config.dbPath);
   const settings = new SettingsStore(db);
-  const subscribers = new SubscriberStore(db);
+  const subscribers = new SubscriberStore(db, { days: config.retiredKeyDays, clock });
   const lineupStore = new LineupStore(db);
   let secret = adminCommand ? undefined : defaultOriginSecret(config, settings, logger);
   const publicUrl = adminCommand && !config.publicUrlIsSet ? (settings.get(SERVED_URL_SETTING) ?? config.publicUrl) : config.publicUrl;

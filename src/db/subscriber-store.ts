@@ -1,7 +1,7 @@
 import { BadInputError, NotFoundError } from '../errors.js';
 import type { NewSubscriber, RetiredReason, Subscriber, SubscriberAccess } from '../subscribers/subscriber.js';
 import type { SubscriberStorage } from '../subscribers/subscriber-storage.js';
-import type { SqlTime } from '../time.js';
+import { type Clock, type SqlTime, toSqlTime } from '../time.js';
 import { idList } from './id-list.js';
 import type { Db } from './open.js';
 import { LAPSED_BY } from './subscriber-rules.js';
@@ -63,6 +63,12 @@ function toAccess(row: AccessRecord): SubscriberAccess {
   };
 }
 
+/** How long a retired key keeps its answer (410 Gone, 403 replaced), on which clock. */
+export interface RetiredKeyRetention {
+  days: number;
+  clock: Clock;
+}
+
 /** Subscribers and their packages. Every method is one statement or one transaction. */
 export class SubscriberStore implements SubscriberStorage {
   private readonly accessByKeyHash;
@@ -80,8 +86,13 @@ export class SubscriberStore implements SubscriberStorage {
   private readonly deleteByUsername;
   private readonly deleteLapsedBy;
   private readonly retiredKey;
+  private readonly retiredKeysBy;
+  private readonly deleteRetiredKeysBy;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly retention: RetiredKeyRetention,
+  ) {
     this.accessByKeyHash = db.prepare(`${SELECT_ACCESS} WHERE s.key_hash = ?`);
     this.accessByUsername = db.prepare(`${SELECT_ACCESS} WHERE s.username = ?`);
     this.byUsername = db.prepare(`${SELECT_SUBSCRIBER} WHERE s.username = ?`);
@@ -96,7 +107,9 @@ export class SubscriberStore implements SubscriberStorage {
     this.updateKeyHash = db.prepare('UPDATE subscribers SET key_hash = ? WHERE username = ?');
     this.deleteByUsername = db.prepare('DELETE FROM subscribers WHERE username = ?');
     this.deleteLapsedBy = db.prepare(`DELETE FROM subscribers AS s WHERE ${LAPSED_BY('s')} RETURNING username`).pluck();
-    this.retiredKey = db.prepare('SELECT reason FROM retired_keys WHERE key_hash = ?').pluck();
+    this.retiredKey = db.prepare('SELECT reason FROM retired_keys WHERE key_hash = ? AND retired_at > ?').pluck();
+    this.retiredKeysBy = db.prepare('SELECT count(*) FROM retired_keys WHERE retired_at <= ?').pluck();
+    this.deleteRetiredKeysBy = db.prepare('DELETE FROM retired_keys WHERE retired_at <= ?');
   }
 
   findAccess(keyHash: string): SubscriberAccess | undefined {
@@ -104,8 +117,17 @@ export class SubscriberStore implements SubscriberStorage {
     return row && toAccess(row);
   }
 
+  /** Only while the key is within its retention: a row the prune job has not reached yet is already forgotten. */
   retiredReason(keyHash: string): RetiredReason | undefined {
-    return this.retiredKey.get(keyHash) as RetiredReason | undefined;
+    return this.retiredKey.get(keyHash, this.retiredKeysForgottenBy(this.retention.clock())) as RetiredReason | undefined;
+  }
+
+  countForgottenRetiredKeys(now: number): number {
+    return this.retiredKeysBy.get(this.retiredKeysForgottenBy(now)) as number;
+  }
+
+  forgetRetiredKeys(now: number): number {
+    return this.deleteRetiredKeysBy.run(this.retiredKeysForgottenBy(now)).changes;
   }
 
   find(username: string): Subscriber | undefined {
@@ -183,6 +205,14 @@ export class SubscriberStore implements SubscriberStorage {
   /** One statement; package links cascade. */
   removeLapsedBy(time: SqlTime): string[] {
     return (this.deleteLapsedBy.all(time) as string[]).sort();
+  }
+
+  /**
+   * A key retired at T is forgotten from the very second T + the retention, the way a subscription
+   * lapses at the very second of expires_at: retired_at at or before this time is past it.
+   */
+  private retiredKeysForgottenBy(now: number): SqlTime {
+    return toSqlTime(now - this.retention.days * 86_400);
   }
 
   private packageId(name: string): number {

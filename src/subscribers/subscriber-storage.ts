@@ -5,7 +5,9 @@ import type { NewSubscriber, Subscriber } from './subscriber.js';
 /**
  * What the subscriber rules need from storage; db/subscriber-store.ts implements it. Each method is
  * one statement or one transaction. "Lapsed by T" means `expires_at` is at or before T, the rule of
- * subscribers/access.ts.
+ * subscribers/access.ts. A retired key (rotated away, or its subscriber deleted) is remembered for
+ * the retention the store was opened with (RETIRED_KEY_DAYS), and forgotten after it: lookups
+ * ignore it at once, and the prune job deletes its row.
  */
 export interface SubscriberStorage extends AccessSource {
   find(username: string): Subscriber | undefined;
@@ -23,4 +25,8 @@ export interface SubscriberStorage extends AccessSource {
   setEnabled(username: string, enabled: boolean): void;
   setKeyHash(username: string, keyHash: string): void;
   remove(username: string): void;
+  /** Retired keys past their retention at `now` (Unix seconds): how many there are. */
+  countForgottenRetiredKeys(now: number): number;
+  /** Deletes the retired keys past their retention at `now`, in one statement; returns how many. */
+  forgetRetiredKeys(now: number): number;
 }

@@ -1,9 +1,11 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runPruneOnce } from '../../src/jobs/prune-schedule.js';
+import { hashPlaylistKey } from '../../src/subscribers/keys.js';
 import { pruneLapsed } from '../../src/subscribers/prune.js';
-import { fromSqlTime, toSqlTime } from '../../src/time.js';
-import { captureLogs, fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
+import { fromSqlTime, systemClock, toSqlTime } from '../../src/time.js';
+import { captureLogs, fetchFrom, lastLine, onServer, startTestLineup, type TestLineup } from '../helpers/lineup.js';
+import { keyOf } from '../links/support.js';
 import { addSubscriber, applySql } from './support.js';
 
 const DAY = 86_400;
@@ -103,5 +105,107 @@ describe('prune', () => {
     expect(result?.usernames.length).toBe(2);
     const line = logs.lines.map((l) => JSON.parse(l) as { deleted?: number }).find((entry) => entry.deleted !== undefined);
     expect(line?.deleted).toBe(2);
+  });
+});
+
+describe('prune forgets retired keys after RETIRED_KEY_DAYS', () => {
+  const RETIRED_KEY_DAYS = 30;
+  // Keys retire by trigger, stamped with SQLite's own clock, so this clock starts from the real one.
+  const TODAY = systemClock();
+  const FORGOTTEN_FROM = toSqlTime(TODAY - RETIRED_KEY_DAYS * DAY); // retired exactly that long ago: forgotten
+  const KEPT_FROM = toSqlTime(TODAY - RETIRED_KEY_DAYS * DAY + 1); // one second less: kept
+
+  /** Sets when a URL's key retired, as if its subscriber had been removed or rotated then. */
+  function retiredAt(dbPath: string, url: string, time: string): void {
+    const db = new Database(dbPath);
+    try {
+      expect(db.prepare('UPDATE retired_keys SET retired_at = ? WHERE key_hash = ?').run(time, hashPlaylistKey(keyOf(url))).changes).toBe(
+        1,
+      );
+    } finally {
+      db.close();
+    }
+  }
+
+  const retiredKeyCount = (dbPath: string) => {
+    const db = new Database(dbPath, { readonly: true });
+    try {
+      return db.prepare('SELECT count(*) FROM retired_keys').pluck().get() as number;
+    } finally {
+      db.close();
+    }
+  };
+
+  /** A removed URL and a rotated-away URL on each side of the retention boundary. */
+  async function retiredOnBothSides(started: TestLineup) {
+    const urls = { forgottenRemoved: '', keptRemoved: '', forgottenRotated: '', keptRotated: '' };
+    for (const [name, time] of [
+      ['forgottenRemoved', FORGOTTEN_FROM],
+      ['keptRemoved', KEPT_FROM],
+    ] as const) {
+      urls[name] = await addSubscriber(started, name, '--days', '5');
+      expect((await started.cli(['subscriber', 'remove', name])).code).toBe(0);
+      retiredAt(started.dbPath, urls[name], time);
+    }
+    for (const [name, time] of [
+      ['forgottenRotated', FORGOTTEN_FROM],
+      ['keptRotated', KEPT_FROM],
+    ] as const) {
+      urls[name] = await addSubscriber(started, name, '--days', '5');
+      expect((await started.cli(['subscriber', 'rotate', name])).code).toBe(0);
+      retiredAt(started.dbPath, urls[name], time);
+    }
+    return urls;
+  }
+
+  it('when a retired key reaches RETIRED_KEY_DAYS, then lookups forget it at once: 404 instead of 410 or 403, before any prune', async () => {
+    lineup = await startTestLineup({ clock: () => TODAY, env: { RETIRED_KEY_DAYS: String(RETIRED_KEY_DAYS) } });
+    const urls = await retiredOnBothSides(lineup);
+    expect((await fetchFrom(urls.keptRemoved)).status).toBe(410);
+    expect((await fetchFrom(urls.keptRotated)).status).toBe(403);
+    expect((await fetchFrom(urls.forgottenRemoved)).status).toBe(404);
+    expect((await fetchFrom(urls.forgottenRotated)).status).toBe(404);
+  });
+
+  it('when the prune job runs, then in the same run it deletes the retired keys at or past RETIRED_KEY_DAYS, and keeps the younger', async () => {
+    lineup = await startTestLineup({ clock: () => TODAY, env: { RETIRED_KEY_DAYS: String(RETIRED_KEY_DAYS) } });
+    const urls = await retiredOnBothSides(lineup);
+    await addSubscriber(lineup, 'long-gone', '--until', '2001-01-01', '--allow-past');
+    expect(retiredKeyCount(lineup.dbPath)).toBe(4);
+    const result = runPruneOnce(() => pruneLapsed(lineup!.context.subscribers, () => TODAY, GRACE_DAYS), captureLogs().logger);
+    expect(result).toMatchObject({ usernames: ['long-gone'], forgottenKeys: 2 });
+    // The two kept, and the key of the subscriber this very run deleted.
+    expect(retiredKeyCount(lineup.dbPath)).toBe(3);
+    expect((await fetchFrom(urls.keptRemoved)).status).toBe(410);
+    expect((await fetchFrom(urls.keptRotated)).status).toBe(403);
+  });
+
+  it('when lineup prune runs, then it says how many keys it forgot; with --dry-run, how many it would, and forgets none', async () => {
+    lineup = await startTestLineup({ clock: () => TODAY, env: { RETIRED_KEY_DAYS: String(RETIRED_KEY_DAYS) } });
+    await retiredOnBothSides(lineup);
+    const dry = await lineup.cli(['prune', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('would forget 2 retired keys (older than RETIRED_KEY_DAYS, 30 days)');
+    expect(retiredKeyCount(lineup.dbPath)).toBe(4);
+    const pruned = await lineup.cli(['prune']);
+    expect(pruned.stdout).toContain('forgot 2 retired keys');
+    expect(retiredKeyCount(lineup.dbPath)).toBe(2);
+    expect((await lineup.cli(['prune'])).stdout).toContain('forgot 0 retired keys');
+  });
+
+  it('when a rotated subscriber is pruned, then both its URLs answer 410, and once RETIRED_KEY_DAYS have passed the prune forgets them (404)', async () => {
+    let now = TODAY;
+    lineup = await startTestLineup({ clock: () => now, env: { RETIRED_KEY_DAYS: String(RETIRED_KEY_DAYS), PRUNE_GRACE_DAYS: '0' } });
+    const first = await addSubscriber(lineup, 'rotated-lapsed', '--until', toSqlTime(TODAY + DAY));
+    const second = onServer(lineup, lastLine((await lineup.cli(['subscriber', 'rotate', 'rotated-lapsed'])).stdout));
+    now = TODAY + 2 * DAY;
+    expect((await lineup.cli(['prune'])).stdout).toContain('deleted rotated-lapsed');
+    for (const url of [first, second]) expect((await fetchFrom(url)).status).toBe(410);
+    now = TODAY + (RETIRED_KEY_DAYS - 1) * DAY;
+    expect((await lineup.cli(['prune'])).stdout).toContain('forgot 0 retired keys');
+    for (const url of [first, second]) expect((await fetchFrom(url)).status).toBe(410);
+    now = TODAY + (RETIRED_KEY_DAYS + 3) * DAY;
+    expect((await lineup.cli(['prune'])).stdout).toContain('forgot 2 retired keys');
+    for (const url of [first, second]) expect((await fetchFrom(url)).status).toBe(404);
   });
 });
