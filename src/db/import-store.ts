@@ -1,9 +1,10 @@
 import type { ChannelValueColumns } from '../channels/channel-fields.js';
 import { BadInputError } from '../errors.js';
-import { type ImportedValues, importedValues, mergeReimport, sameValues } from '../import/reimport.js';
+import { type ImportedValues, importedValues, mergeReimport, sameValues, withUnsaidKept } from '../import/reimport.js';
 import type { ImportEntry } from '../import/upstream-m3u.js';
 import { fromColumns, toColumns, VALUE_PARAMETERS, valueAssignments, valueColumnList } from './channel-columns.js';
 import type { Db } from './open.js';
+import type { TransactionHooks } from './transaction-hooks.js';
 
 export interface ImportTarget {
   /** The file's name, recorded per channel so that an operator can see where a channel came from. */
@@ -15,6 +16,8 @@ export interface ImportTarget {
   /** Computes the summary, then rolls everything back. */
   dryRun?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Run inside the import's transaction, around the writes (a dry run's too). */
+  hooks?: TransactionHooks;
 }
 
 export interface ImportSummary {
@@ -80,6 +83,7 @@ export function importChannels(db: Db, entries: readonly ImportEntry[], target: 
 
   db.exec('BEGIN IMMEDIATE');
   try {
+    target.hooks?.begin?.();
     if (target.origin !== null && db.prepare('SELECT 1 FROM origins WHERE name = ?').get(target.origin) === undefined) {
       throw new BadInputError(`--origin "${target.origin}": no such origin; add it to the origins table first`);
     }
@@ -106,7 +110,9 @@ export function importChannels(db: Db, entries: readonly ImportEntry[], target: 
     const link = db.prepare('INSERT INTO package_channels (package_id, channel_id) VALUES (?, ?) ON CONFLICT DO NOTHING');
 
     entries.forEach((entry, index) => {
-      const incoming = importedValues(entry);
+      const previous = tracked.get(entry.stream);
+      const handMade = untracked.get(entry.stream);
+      const incoming = previous ? withUnsaidKept(importedValues(entry), previous.lastImported) : importedValues(entry);
       const record = (channelId: number) =>
         recordImport.run({
           channel_id: channelId,
@@ -116,8 +122,6 @@ export function importChannels(db: Db, entries: readonly ImportEntry[], target: 
           ...toColumns(incoming),
         });
       let channelId: number;
-      const previous = tracked.get(entry.stream);
-      const handMade = untracked.get(entry.stream);
       if (previous) {
         channelId = previous.channelId;
         const merged = mergeReimport(previous.current, previous.lastImported, incoming);
@@ -140,6 +144,7 @@ export function importChannels(db: Db, entries: readonly ImportEntry[], target: 
       target.onProgress?.(index + 1, entries.length);
     });
 
+    target.hooks?.beforeCommit?.();
     db.exec(target.dryRun ? 'ROLLBACK' : 'COMMIT');
   } catch (error) {
     if (db.inTransaction) db.exec('ROLLBACK');

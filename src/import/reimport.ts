@@ -24,3 +24,21 @@ export function mergeReimport(current: ImportedValues, lastImported: ImportedVal
   }
   return merged;
 }
+
+/**
+ * Values that an entry may leave out: an M3U without `tvg-logo` says nothing about the logo, it
+ * does not say "no logo". Two files often describe one channel (an upstream export and a list of
+ * one's own), and only one of them carries logos.
+ */
+const UNSAID_WHEN_EMPTY = ['logo'] as const satisfies readonly ChannelField[];
+
+/**
+ * `incoming` with each value it leaves unsaid taken from what the import wrote last time. Merged
+ * and recorded in place of `incoming`, it keeps a logo that another file (or, by the three-way
+ * merge, the operator) set, and a later file that has one still updates it.
+ */
+export function withUnsaidKept(incoming: ImportedValues, lastImported: ImportedValues): ImportedValues {
+  const kept = { ...incoming };
+  for (const field of UNSAID_WHEN_EMPTY) if (incoming[field] === '') kept[field] = lastImported[field];
+  return kept;
+}

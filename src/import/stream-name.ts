@@ -1,8 +1,10 @@
 /**
  * The stream name inside a Flussonic-style playback URL: `…/NAME/index.m3u8`, `…/NAME/video.m3u8`,
- * `…/NAME/mono.m3u8`, `…/NAME/index.mpd` or `…/NAME/mpegts`. Nested names (`live/ch1`) are kept
- * whole; the query string (an old token, usually) is dropped. Undefined when the URL has no such
- * shape, since guessing would sign a name the server does not know.
+ * `…/NAME/mono.m3u8`, `…/NAME/index.mpd` or `…/NAME/mpegts`, in any letter case (exports from
+ * some panels write `INDEX.M3U8`). Nested names (`live/ch1`) are kept whole and as written, since
+ * the server's stream names are case-sensitive; the query string (an old token, usually) is
+ * dropped. Undefined when the URL has no such shape, since guessing would sign a name the server
+ * does not know.
  */
 export function streamFromUrl(url: string): string | undefined {
   let path: string;
@@ -11,7 +13,7 @@ export function streamFromUrl(url: string): string | undefined {
   } catch {
     return undefined;
   }
-  const match = /^\/(.+?)\/(?:(?:index|video|mono)\.(?:m3u8|mpd)|mpegts)$/.exec(path);
+  const match = /^\/(.+?)\/(?:(?:index|video|mono)\.(?:m3u8|mpd)|mpegts)$/i.exec(path);
   if (!match) return undefined;
   try {
     return match[1]!.split('/').map(decodeURIComponent).join('/');

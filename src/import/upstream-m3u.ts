@@ -49,6 +49,19 @@ function cleanForParser(text: string): { text: string; droppedLines: number } {
 }
 
 /**
+ * The `#EXTGRP:` lines of the cleaned text: their 1-based line and group. An `#EXTGRP` begins a
+ * named group that holds for the entries after it, up to the next one (as VLC reads it), whether
+ * it stands between an `#EXTINF` and its URL or before the `#EXTINF`.
+ */
+function groupLines(cleaned: string): Array<{ line: number; group: string }> {
+  return cleaned.split('\n').flatMap((content, index) => {
+    const match = /^\s*#EXTGRP:(.*)$/i.exec(content);
+    const group = match?.[1]?.trim() ?? '';
+    return group === '' ? [] : [{ line: index + 1, group }];
+  });
+}
+
+/**
  * Reads an upstream M3U into the channels to import. Entries without a URL, or whose stream name
  * cannot be derived, are skipped with their line; so is a second entry for a stream already seen.
  * Throws BadInputError when the text is not an M3U playlist at all.
@@ -70,8 +83,14 @@ export function parseUpstreamM3u(text: string, streamSource: StreamSource = 'url
     }
   });
 
+  const groups = groupLines(cleaned);
+  let groupAt = -1;
   for (const item of playlist.items) {
     const line = item.line + droppedLines;
+    // The group in effect at the entry's URL, the last line of the entry.
+    const lastLine = item.line + item.raw.split('\n').length - 1;
+    while (groupAt + 1 < groups.length && groups[groupAt + 1]!.line <= lastLine) groupAt++;
+    const extgrp = groupAt >= 0 ? groups[groupAt]!.group : '';
     const url = item.url?.trim() ?? '';
     if (url === '') {
       skipped.push({ line, reason: 'no URL after this #EXTINF' });
@@ -120,7 +139,8 @@ export function parseUpstreamM3u(text: string, streamSource: StreamSource = 'url
       stream,
       name: item.name.trim() || item.tvg.name.trim(),
       number,
-      groupTitle: item.group.title.trim(),
+      // The parser lets an #EXTGRP override group-title; the entry's own attribute should win.
+      groupTitle: extinfAttribute(item.raw, 'group-title') || extgrp,
       logo: item.tvg.logo.trim(),
       tvgId,
       catchupDays,

@@ -12,6 +12,12 @@ describe('streamFromUrl', () => {
     ['http://fl.example/live/news/ch1/mpegts', 'live/news/ch1'],
     ['http://fl.example/live/ch1/index.m3u8?token=abc-def-1-2&x=1', 'live/ch1'],
     ['http://fl.example/caf%C3%A9/index.m3u8', 'café'],
+    // Some panels export the file part in capitals; the stream name keeps its case, which the server matches exactly.
+    ['http://FL.EXAMPLE/Live/BBC-One/INDEX.M3U8', 'Live/BBC-One'],
+    ['http://fl.example/bbc-one/Video.M3u8', 'bbc-one'],
+    ['http://fl.example/bbc-one/MONO.M3U8', 'bbc-one'],
+    ['http://fl.example/bbc-one/MPEGTS', 'bbc-one'],
+    ['http://fl.example/bbc-one/Index.MPD', 'bbc-one'],
   ])('when the URL is %s, then the stream is %s', (url, stream) => {
     expect(streamFromUrl(url)).toBe(stream);
   });

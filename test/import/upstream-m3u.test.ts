@@ -63,6 +63,36 @@ describe('parseUpstreamM3u', () => {
     expect(skipped[3]!.reason).toMatch(/no URL/);
   });
 
+  it("when groups are given by #EXTGRP, then each holds for the entries after it, and an entry's group-title wins", () => {
+    const text = [
+      '#EXTM3U',
+      '#EXTGRP:News',
+      '#EXTINF:-1,One',
+      'http://fl/one/index.m3u8',
+      '#EXTINF:-1,Two',
+      'http://fl/two/index.m3u8',
+      '#EXTINF:-1 group-title="Own",Three',
+      'http://fl/three/index.m3u8',
+      '#EXTINF:-1,Four',
+      '#EXTGRP:Sport',
+      'http://fl/four/index.m3u8',
+      '#EXTINF:-1,Five',
+      'http://fl/five/index.m3u8',
+      '',
+    ].join('\n');
+    expect(parseUpstreamM3u(text).entries.map((e) => [e.stream, e.groupTitle])).toEqual([
+      ['one', 'News'],
+      ['two', 'News'],
+      ['three', 'Own'],
+      ['four', 'Sport'],
+      ['five', 'Sport'],
+    ]);
+  });
+
+  it('when there is neither group-title nor #EXTGRP, then the group is empty', () => {
+    expect(parseUpstreamM3u(two).entries.map((e) => e.groupTitle)).toEqual(['', '']);
+  });
+
   it('when the old URL carries a token, then the reason for a skip does not repeat it', () => {
     const text = `#EXTM3U\n${entry('', 'X', 'http://cdn/x.ts?token=secret-token-value')}`;
     expect(parseUpstreamM3u(text).skipped[0]!.reason).not.toContain('secret-token-value');
