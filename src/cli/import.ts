@@ -2,7 +2,11 @@ import { basename } from 'node:path';
 import { importChannels } from '../db/import-store.js';
 import { BadInputError } from '../errors.js';
 import type { StreamSource, UpstreamPlaylist } from '../import/upstream-m3u.js';
+import { toSqlTime } from '../time.js';
 import { type CliIo, type Command, parseOptions, readInputFile, UsageError, withContext } from './command.js';
+import { LineupGuard, reportGuard, withGuardReport } from './lineup-guard.js';
+import { printFindings } from './lint.js';
+import { count } from './plural.js';
 
 const BAR_WIDTH = 30;
 
@@ -22,30 +26,36 @@ function progressBar(io: CliIo): ((done: number, total: number) => void) | undef
 export const importCommand: Command = {
   name: 'import',
   summary: 'import channels from an upstream M3U (upsert; keeps hand edits)',
-  help: `lineup import FILE [--package NAME] [--origin NAME] [--stream-from url|tvg-id] [--dry-run]
+  help: `lineup import FILE [--package NAME] [--origin NAME] [--stream-from url|tvg-id] [--dry-run] [--force]
 
 Reads an M3U (a UTF-8 BOM, CRLF line ends and leading blank lines are fine) and upserts its
 channels in one transaction. The stream name comes from Flussonic-style URLs
-(…/NAME/index.m3u8, …/NAME/video.m3u8, …/NAME/mpegts; nested names such as live/ch1 are kept,
-the query string is dropped), or from tvg-id with --stream-from tvg-id. tvg-chno becomes the
-number, group-title the group; tvg-logo, tvg-id, catchup-days and radio are kept too.
+(…/NAME/index.m3u8, …/NAME/video.m3u8, …/NAME/mpegts, in any letter case; nested names such as
+live/ch1 are kept, the query string is dropped), or from tvg-id with --stream-from tvg-id.
+tvg-chno becomes the number, group-title the group (else the #EXTGRP in effect); tvg-logo,
+tvg-id, catchup-days and radio are kept too.
 
 Importing the same file again changes nothing. A re-import updates what changed upstream, but a
-field that was changed by hand since the last import (a number, say) keeps the hand-set value.
-Entries without a URL or a usable stream name are skipped and listed with their line.
+field that was changed by hand since the last import (a number, say) keeps the hand-set value,
+and an entry without tvg-logo keeps the logo the channel has. Entries without a URL or a usable
+stream name are skipped and listed with their line. Like lineup sql, an import that would leave
+lint errors the lineup did not have is rolled back (exit 1), and the first import removes the
+demo lineup, saying so.
 
   --package NAME   link the imported channels to this package (created if missing); note that
                    a channel in a package is seen only by that package's subscribers
   --origin NAME    the channels play from this row of origins (default: the default origin)
   --stream-from tvg-id
                    take the stream name from tvg-id instead of the URL (the default, url)
-  --dry-run        print the summary and change nothing`,
+  --dry-run        print the summary and change nothing
+  --force          commit even if the import brings in new lint errors`,
   run: async (argv, io) => {
     const { values, positionals } = parseOptions(argv, {
       package: { type: 'string' },
       origin: { type: 'string' },
       'stream-from': { type: 'string' },
       'dry-run': { type: 'boolean' },
+      force: { type: 'boolean' },
     });
     if (positionals.length !== 1) throw new UsageError('import: name exactly one FILE');
     const file = positionals[0]!;
@@ -64,22 +74,34 @@ Entries without a URL or a usable stream name are skipped and listed with their 
       throw error;
     }
     const dryRun = values['dry-run'] === true;
-    return withContext(io, ({ db }) => {
+    return withContext(io, ({ db, clock }) => {
       const onProgress = progressBar(io);
-      const summary = importChannels(db, parsed.entries, {
-        source: basename(file),
-        origin: values.origin ?? null,
-        ...(values.package !== undefined ? { packageName: values.package } : {}),
-        dryRun,
-        ...(onProgress ? { onProgress } : {}),
+      // A file of which nothing could be read leaves the demo alone: it is not a real import yet.
+      const guard = new LineupGuard(db, file, toSqlTime(clock()), {
+        force: values.force === true,
+        demo: parsed.entries.length > 0 ? 'import' : 'keep',
       });
       for (const note of parsed.skipped) io.stdout(`${file}:${note.line}: skipped: ${note.reason}\n`);
       for (const note of parsed.warnings) io.stdout(`${file}:${note.line}: warning: ${note.reason}\n`);
+      const summary = withGuardReport(io, () =>
+        importChannels(db, parsed.entries, {
+          source: basename(file),
+          origin: values.origin ?? null,
+          ...(values.package !== undefined ? { packageName: values.package } : {}),
+          dryRun,
+          ...(onProgress ? { onProgress } : {}),
+          hooks: guard,
+        }),
+      );
+      const prefix = dryRun ? 'dry run, nothing written: ' : '';
+      reportGuard(guard, io, dryRun ? 'dry run, would have: ' : '');
+      // The lineup's report only when there is something to say: the summary stays the last line.
+      if (guard.findings.length > 0) printFindings(guard.findings, io);
       if (values.package !== undefined) {
-        io.stdout(`package "${values.package}"${summary.packageCreated ? ' (created)' : ''}: ${summary.linked} channels linked\n`);
+        io.stdout(`package "${values.package}"${summary.packageCreated ? ' (created)' : ''}: ${count(summary.linked, 'channel')} linked\n`);
       }
       io.stdout(
-        `${dryRun ? 'dry run, nothing written: ' : ''}${file}: ${summary.added} added, ${summary.updated} updated, ` +
+        `${prefix}${file}: ${summary.added} added, ${summary.updated} updated, ` +
           `${summary.unchanged} unchanged, ${parsed.skipped.length} skipped\n`,
       );
       return 0;

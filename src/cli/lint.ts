@@ -2,12 +2,17 @@ import { readLintInput } from '../db/lint-store.js';
 import { type Finding, lintLineup } from '../lint/lint.js';
 import { toSqlTime } from '../time.js';
 import { type CliIo, type Command, parseOptions, withContext } from './command.js';
+import { count } from './plural.js';
 
 /** Prints findings, one a line; returns whether any is an error. */
 export function printFindings(findings: Finding[], io: CliIo): boolean {
   for (const finding of findings) io.stdout(`${finding.severity}: ${finding.code}: ${finding.message}\n`);
   const errors = findings.filter((finding) => finding.severity === 'error').length;
-  io.stdout(findings.length === 0 ? 'lineup: no problems found\n' : `lineup: ${errors} errors, ${findings.length - errors} warnings\n`);
+  io.stdout(
+    findings.length === 0
+      ? 'lineup: no problems found\n'
+      : `lineup: ${count(errors, 'error')}, ${count(findings.length - errors, 'warning')}\n`,
+  );
   return errors > 0;
 }
 

@@ -1,5 +1,6 @@
 import { LineupError } from '../errors.js';
 import { type CliIo, type Command, UsageError } from './command.js';
+import { demoCommand } from './demo.js';
 import { importCommand } from './import.js';
 import { lintCommand } from './lint.js';
 import { pruneCommand } from './prune.js';
@@ -8,7 +9,16 @@ import { serveCommand } from './serve.js';
 import { sqlCommand } from './sql.js';
 import { subscriberCommand } from './subscriber.js';
 
-export const commands: Command[] = [serveCommand, sqlCommand, importCommand, subscriberCommand, pruneCommand, renderCommand, lintCommand];
+export const commands: Command[] = [
+  serveCommand,
+  sqlCommand,
+  importCommand,
+  subscriberCommand,
+  pruneCommand,
+  renderCommand,
+  lintCommand,
+  demoCommand,
+];
 
 function overview(): string {
   const width = Math.max(...commands.map((command) => command.name.length));

@@ -11,6 +11,9 @@ const DEMO_CHANNELS = [
   { stream: 'kids/cartoons', name: 'Demo Cartoons', number: 4, group: 'Kids' },
 ];
 
+/** The subscriber the first start creates beside the demo channels (see housekeeping.ts). */
+const DEMO_SUBSCRIBER = { username: 'demo', note: 'created by the first start' };
+
 /**
  * On the first start of an empty database, adds the demo channels and returns true so that the
  * caller creates the demo subscriber. A database that holds data, or that was seeded once
@@ -29,6 +32,62 @@ export function seedDemoLineup(db: Db, settings: SettingsStore): boolean {
       const insert = db.prepare('INSERT INTO channels (stream, name, number, group_title) VALUES (?, ?, ?, ?)');
       for (const channel of DEMO_CHANNELS) insert.run(channel.stream, channel.name, channel.number, channel.group);
       return true;
+    })
+    .immediate();
+}
+
+/** What `removeDemoLineup` took out: channel names, and the demo subscriber's name if it went too. */
+export interface RemovedDemo {
+  channels: string[];
+  subscriber: string | undefined;
+}
+
+/**
+ * The demo rows still as the first start made them. A demo channel that an operator renamed,
+ * renumbered, put in a package or claimed by an import is theirs now, and so is a `demo`
+ * subscriber whose note they changed: those are never taken for the demo.
+ */
+function findDemo(db: Db): { channels: Array<{ id: number; name: string }>; subscriberId: number | undefined } {
+  const channel = db.prepare(
+    `SELECT id, name FROM channels c
+     WHERE origin IS NULL AND stream = ? AND name = ? AND number IS ? AND group_title = ?
+       AND logo = '' AND tvg_id = '' AND enabled = 1 AND catchup_days = 0 AND radio = 0
+       AND NOT EXISTS (SELECT 1 FROM package_channels WHERE channel_id = c.id)
+       AND NOT EXISTS (SELECT 1 FROM channel_imports WHERE channel_id = c.id)`,
+  );
+  const channels = DEMO_CHANNELS.flatMap(
+    (demo) => channel.all(demo.stream, demo.name, demo.number, demo.group) as Array<{ id: number; name: string }>,
+  );
+  const subscriberId = db
+    .prepare('SELECT id FROM subscribers WHERE username = ? AND note = ?')
+    .pluck()
+    .get(DEMO_SUBSCRIBER.username, DEMO_SUBSCRIBER.note) as number | undefined;
+  return { channels, subscriberId };
+}
+
+/** The ids of the channels that are still recognisably the demo's. */
+export function demoChannelIds(db: Db): number[] {
+  return findDemo(db).channels.map((channel) => channel.id);
+}
+
+/**
+ * Removes the demo channels and the demo subscriber, those still recognisably the demo. With
+ * `onlyWithDemoChannels` (the first real import or channel script), nothing goes once the demo
+ * channels are gone, so that a demo subscriber the operator kept after deleting them stays. Runs
+ * in the caller's transaction when there is one. The subscriber's URL then answers 410 Gone.
+ */
+export function removeDemoLineup(db: Db, { onlyWithDemoChannels = false } = {}): RemovedDemo {
+  return db
+    .transaction((): RemovedDemo => {
+      const demo = findDemo(db);
+      if (onlyWithDemoChannels && demo.channels.length === 0) return { channels: [], subscriber: undefined };
+      const deleteChannel = db.prepare('DELETE FROM channels WHERE id = ?');
+      for (const { id } of demo.channels) deleteChannel.run(id);
+      if (demo.subscriberId !== undefined) db.prepare('DELETE FROM subscribers WHERE id = ?').run(demo.subscriberId);
+      return {
+        channels: demo.channels.map((channel) => channel.name),
+        subscriber: demo.subscriberId === undefined ? undefined : DEMO_SUBSCRIBER.username,
+      };
     })
     .immediate();
 }

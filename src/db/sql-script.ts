@@ -1,5 +1,6 @@
 import { LineupError } from '../errors.js';
 import type { Db } from './open.js';
+import type { TransactionHooks } from './transaction-hooks.js';
 
 interface ScriptStatement {
   sql: string;
@@ -107,6 +108,23 @@ function splitStatements(script: string): ScriptStatement[] {
   return statements;
 }
 
+/**
+ * SQLite's "FOREIGN KEY constraint failed" names neither the table nor the way out. The schema has
+ * two refusals an operator meets (a package that holds channels, an origin that channels play
+ * from); anything else is a row that names one that does not exist.
+ */
+function foreignKeyAdvice(sql: string): string {
+  const statement = withoutComments(sql);
+  const deleted = /^DELETE\s+FROM\s+["`[]?(\w+)/i.exec(statement)?.[1]?.toLowerCase();
+  if (deleted === 'packages') {
+    return 'a package that still holds channels cannot be deleted; delete its package_channels rows first';
+  }
+  if (deleted === 'origins') {
+    return 'an origin that channels still play from cannot be deleted; move those channels to another origin (or NULL, the default) or delete them first';
+  }
+  return 'a row names a package, channel, subscriber or origin that does not exist (or one still in use); check the ids and names it uses';
+}
+
 export interface ScriptResult {
   statements: number;
   /** Rows inserted, updated or deleted. */
@@ -115,14 +133,16 @@ export interface ScriptResult {
 
 /**
  * Runs a script in one transaction: all of it, or on the first error none of it. The script's own
- * BEGIN/COMMIT are skipped (the file is already one transaction); a ROLLBACK is refused.
+ * BEGIN/COMMIT are skipped (the file is already one transaction); a ROLLBACK is refused. `hooks`
+ * run inside the transaction, around the statements; a `beforeCommit` that throws undoes the file.
  */
-export function applySqlScript(db: Db, file: string, script: string): ScriptResult {
+export function applySqlScript(db: Db, file: string, script: string, hooks: TransactionHooks = {}): ScriptResult {
   const statements = splitStatements(script.replace(/^\uFEFF/, ''));
   let changes = 0;
   let executed = 0;
   db.exec('BEGIN IMMEDIATE');
   try {
+    hooks.begin?.();
     for (const statement of statements) {
       const kind = withoutComments(statement.sql).replace(/;$/, '').trim();
       if (TRANSACTION_CONTROL.test(kind)) continue;
@@ -136,9 +156,13 @@ export function applySqlScript(db: Db, file: string, script: string): ScriptResu
         executed++;
       } catch (error) {
         if (error instanceof SqlScriptError) throw error;
-        throw new SqlScriptError(file, statement.line, (error as Error).message);
+        // A RESTRICT action fails as SQLITE_CONSTRAINT_TRIGGER, a missing parent as _FOREIGNKEY: the message is what they share.
+        const { message } = error as Error;
+        const reason = /^FOREIGN KEY constraint failed$/.test(message) ? `${message}: ${foreignKeyAdvice(statement.sql)}` : message;
+        throw new SqlScriptError(file, statement.line, reason);
       }
     }
+    hooks.beforeCommit?.();
     db.exec('COMMIT');
   } catch (error) {
     if (db.inTransaction) db.exec('ROLLBACK');

@@ -129,3 +129,16 @@ export function lintLineup({ channels, subscribedPackageIds, packageNames }: Lin
   }
   return findings;
 }
+
+/** A finding's identity across two runs: its code and the channels it is about, not its wording. */
+const identity = (finding: Finding) => `${finding.code}:${[...finding.channelIds].sort((a, b) => a - b).join(',')}`;
+
+/**
+ * The errors in `after` that `before` did not have: what a change brought in. A finding about the
+ * same channels under the same code is the same problem, even if a name in its message changed;
+ * one that now takes in another channel (a third channel on a shared number) is new.
+ */
+export function newErrors(before: readonly Finding[], after: readonly Finding[]): Finding[] {
+  const known = new Set(before.filter((finding) => finding.severity === 'error').map(identity));
+  return after.filter((finding) => finding.severity === 'error' && !known.has(identity(finding)));
+}

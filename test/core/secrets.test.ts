@@ -58,7 +58,11 @@ describe('no secret reaches a log', () => {
       "INSERT INTO channels (stream, name, number) VALUES ('x/one', 'One', 10);\nINSERT INTO nope VALUES (1);\n",
     );
     expect((await cli(['sql', sqlFile])).code).toBe(1);
-    (await import('node:fs')).writeFileSync(sqlFile, "INSERT INTO channels (stream, name, number) VALUES ('x/one', 'One', 10);\n");
+    // Several channels, so that every playlist below carries tokens: this first real script removes the demo's.
+    (await import('node:fs')).writeFileSync(
+      sqlFile,
+      "INSERT INTO channels (stream, name, number) VALUES ('x/one', 'One', 10), ('x/two', 'Two', 11), ('x/three', 'Three', 12);\n",
+    );
     expect((await cli(['sql', sqlFile])).code).toBe(0);
 
     const added = await cli(['subscriber', 'add', 'alice', '--days', '30']);
@@ -69,7 +73,9 @@ describe('no secret reaches a log', () => {
 
     expect((await fetchAndCollect(aliceUrl)).status).toBe(200);
     expect((await fetchAndCollect(`${aliceUrl}?output=ts`, { method: 'POST' })).status).toBe(200);
-    expect((await fetchAndCollect(onServer(lineup, lineup.demoUrl!), { localAddress: '127.0.0.2' })).status).toBe(200);
+    // The channel script above was the first real one, so it removed the demo: its URL is gone.
+    expect((await fetchAndCollect(onServer(lineup, lineup.demoUrl!), { localAddress: '127.0.0.2' })).status).toBe(410);
+    expect((await fetchAndCollect(aliceUrl, { localAddress: '127.0.0.2' })).status).toBe(200);
     expect((await fetchAndCollect(onServer(lineup, lastLine(lapsed.stdout)))).status).toBe(403);
     expect((await fetchAndCollect(`${lineup.url}/playlist/AAAAAAAAAAAAAAAAAAAAAAAA.m3u`)).status).toBe(404);
     expect((await fetchAndCollect(`${lineup.url}/playlist/${keyOf(aliceUrl)}x.m3u`)).status).toBe(404);

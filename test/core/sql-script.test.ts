@@ -96,7 +96,7 @@ describe('lineup sql: all or nothing, errors name file:line', () => {
     const ok = script('txn-ok.sql', "BEGIN TRANSACTION;\nINSERT INTO packages (name) VALUES ('silver');\nCOMMIT;\n");
     const okResult = await lineup.cli(['sql', ok]);
     expect(okResult.code).toBe(0);
-    expect(okResult.stdout).toContain('1 statements, 1 rows changed');
+    expect(okResult.stdout).toContain(`${ok}: 1 statement, 1 row changed\n`);
 
     const before = snapshot();
     const bad = script(
@@ -126,6 +126,50 @@ describe('lineup sql: all or nothing, errors name file:line', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`${second}:2:`);
     expect(snapshot().packages).toBe(before.packages + 1);
+  });
+
+  it('when a script deletes a package that holds channels, then one line names the file and line and says what to do first', async () => {
+    await applySql(
+      lineup,
+      "INSERT INTO packages (name) VALUES ('x');\n" +
+        "INSERT INTO package_channels SELECT p.id, c.id FROM packages p, channels c WHERE p.name = 'x' AND c.stream = 'base';\n",
+    );
+    const before = snapshot();
+    const file = script(
+      'drop-package.sql',
+      "UPDATE channels SET name = 'Renamed' WHERE stream = 'base';\nDELETE FROM packages WHERE name = 'x';\n",
+    );
+    const result = await lineup.cli(['sql', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `lineup: ${file}:2: FOREIGN KEY constraint failed: a package that still holds channels cannot be deleted; delete its package_channels rows first\n`,
+    );
+    expect(snapshot()).toEqual(before);
+
+    const advised = script(
+      'drop-package-advised.sql',
+      "DELETE FROM package_channels WHERE package_id = (SELECT id FROM packages WHERE name = 'x');\nDELETE FROM packages WHERE name = 'x';\n",
+    );
+    const followed = await lineup.cli(['sql', advised]);
+    expect(followed.stderr).toBe('');
+    expect(snapshot().packages).toBe(before.packages - 1);
+  });
+
+  it('when a script deletes an origin that channels play from, then the line is named with what to do first', async () => {
+    await applySql(
+      lineup,
+      "INSERT INTO origins (name, base_url, secret) VALUES ('edge9', 'http://edge9.test', 's');\n" +
+        "INSERT INTO channels (stream, name, origin) VALUES ('on-edge9', 'On edge9', 'edge9');\n",
+    );
+    const file = script('drop-origin.sql', "DELETE FROM origins WHERE name = 'edge9';\n");
+    const result = await lineup.cli(['sql', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `^lineup: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:1: FOREIGN KEY constraint failed: an origin that channels still play from cannot be deleted; move those channels`,
+      ),
+    );
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   it('when the file does not exist, then exit 2 naming it', async () => {

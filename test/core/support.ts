@@ -5,11 +5,15 @@ import { expect } from 'vitest';
 import { lastLine, onServer, TEST_KEY, type TestLineup } from '../helpers/lineup.js';
 import { verifySecuretokenUrl } from '../helpers/securetoken-check.js';
 
-/** Writes `sql` to a file in the lineup's temp dir and applies it through the CLI's own code path. */
+/**
+ * Writes `sql` to a file in the lineup's temp dir and applies it through the CLI's own code path.
+ * With --force: a fixture is what its test wants, lint errors included (a tie on a number, say);
+ * the lint guard has tests of its own.
+ */
 export async function applySql(lineup: TestLineup, sql: string, name = `script-${Math.random().toString(36).slice(2)}.sql`) {
   const file = join(lineup.dir, name);
   writeFileSync(file, sql);
-  const result = await lineup.cli(['sql', file]);
+  const result = await lineup.cli(['sql', file, '--force']);
   expect(
     result.stderr
       .split('\n')

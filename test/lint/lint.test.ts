@@ -120,10 +120,10 @@ describe('lineup lint', () => {
     expect(findings.map((f) => [f.code, f.channelIds])).toEqual([['bad-logo', [2]]]);
   });
 
-  it('when lineup sql applies a script, then it prints the same report', async () => {
+  it('when lineup sql applies a script with --force, then it prints the same report', async () => {
     const file = join(lineup.dir, 'dupes.sql');
     writeFileSync(file, "INSERT INTO channels (stream, name, number) VALUES ('a', 'A', 1), ('b', 'B', 1);\n");
-    const applied = await lineup.cli(['sql', file]);
+    const applied = await lineup.cli(['sql', file, '--force']);
     expect(applied.code).toBe(0);
     const linted = await lineup.cli(['lint']);
     expect(linted.code).toBe(1);

@@ -1,0 +1,114 @@
+import { readLintInput } from '../db/lint-store.js';
+import type { Db } from '../db/open.js';
+import { demoChannelIds, type RemovedDemo, removeDemoLineup } from '../db/seed.js';
+import type { TransactionHooks } from '../db/transaction-hooks.js';
+import { LineupError } from '../errors.js';
+import { type Finding, type LintInput, lintLineup, newErrors } from '../lint/lint.js';
+import type { SqlTime } from '../time.js';
+import type { CliIo } from './command.js';
+import { describeRemovedDemo } from './demo.js';
+import { printFindings } from './lint.js';
+import { count } from './plural.js';
+
+/** A file rolled back because it would have left lint errors that the lineup did not have. */
+class NewLintErrorsError extends LineupError {
+  override name = 'NewLintErrorsError';
+  constructor(
+    file: string,
+    added: Finding[],
+    /** Every finding of the lineup as the file would have left it, for the report. */
+    readonly findings: Finding[],
+  ) {
+    super(
+      `${file}: rolled back: it would add ${count(added.length, 'lint error')} (${added
+        .map((finding) => `${finding.code}: ${finding.message}`)
+        .join('; ')}); fix the file, or apply it anyway with --force`,
+    );
+  }
+}
+
+interface GuardOptions {
+  /** Commit even when the file adds lint errors. */
+  force: boolean;
+  /**
+   * When the demo lineup goes: as an import begins (`import`), once a script has changed a
+   * channel that was not the demo's (`script`), or not at all (`keep`).
+   */
+  demo: 'import' | 'script' | 'keep';
+}
+
+/** The channels that differ between two readings of the lineup: added, removed or changed. */
+function changedChannelIds(before: LintInput, after: LintInput): number[] {
+  const rows = (input: LintInput) => new Map(input.channels.map((channel) => [channel.id, JSON.stringify(channel)]));
+  const was = rows(before);
+  const is = rows(after);
+  const ids = new Set([...was.keys(), ...is.keys()]);
+  return [...ids].filter((id) => was.get(id) !== is.get(id));
+}
+
+/**
+ * The checks `lineup sql` and `lineup import` make inside each file's transaction: the lineup is
+ * linted before and after, and a file that brings in new lint errors is rolled back unless
+ * forced, while errors that were there before never block. The first real channel change takes
+ * the demo lineup out in the same transaction; editing or deleting demo channels is not one.
+ */
+export class LineupGuard implements TransactionHooks {
+  /** The findings as committed (or as the file would have left them). */
+  findings: Finding[] = [];
+  /** New errors that --force let through. */
+  forced: Finding[] = [];
+  removedDemo: RemovedDemo | undefined;
+  private before: LintInput | undefined;
+  private demoBefore = new Set<number>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly file: string,
+    private readonly now: SqlTime,
+    private readonly options: GuardOptions,
+  ) {}
+
+  begin(): void {
+    this.before = readLintInput(this.db, this.now);
+    if (this.options.demo === 'import') this.removeDemo();
+    if (this.options.demo === 'script') this.demoBefore = new Set(demoChannelIds(this.db));
+  }
+
+  beforeCommit(): void {
+    const before = this.before!;
+    let after = readLintInput(this.db, this.now);
+    const realChange = () => changedChannelIds(before, after).some((id) => !this.demoBefore.has(id));
+    if (this.options.demo === 'script' && this.demoBefore.size > 0 && realChange() && this.removeDemo()) {
+      after = readLintInput(this.db, this.now);
+    }
+    this.findings = lintLineup(after);
+    const added = newErrors(lintLineup(before), this.findings);
+    if (added.length > 0 && !this.options.force) throw new NewLintErrorsError(this.file, added, this.findings);
+    this.forced = added;
+  }
+
+  /** Whether anything of the demo went. */
+  private removeDemo(): boolean {
+    const removed = removeDemoLineup(this.db, { onlyWithDemoChannels: true });
+    if (removed.channels.length === 0 && removed.subscriber === undefined) return false;
+    this.removedDemo = removed;
+    return true;
+  }
+}
+
+/** What the guard did besides checking: the demo it removed, the errors --force let through. */
+export function reportGuard(guard: LineupGuard, io: CliIo, prefix = ''): void {
+  const demo = guard.removedDemo && describeRemovedDemo(guard.removedDemo);
+  if (demo) io.stdout(`${prefix}removed the demo lineup: ${demo}; lineup demo remove does this by hand\n`);
+  if (guard.forced.length > 0) io.stdout(`${prefix}applied with --force despite ${count(guard.forced.length, 'new lint error')}\n`);
+}
+
+/** Runs `body`; when the guard refuses, prints the findings the file would have left, then lets the error through. */
+export function withGuardReport<T>(io: CliIo, body: () => T): T {
+  try {
+    return body();
+  } catch (error) {
+    if (error instanceof NewLintErrorsError) printFindings(error.findings, io);
+    throw error;
+  }
+}
