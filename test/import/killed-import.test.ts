@@ -3,6 +3,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, expect, it } from 'vitest';
+import { migrate } from '../../src/db/migrations.js';
 import { LINEUP_BIN } from '../build-once.js';
 import { runCliCaptured, tempDir } from '../helpers/lineup.js';
 import { bigM3u } from './big-m3u.js';
@@ -38,6 +39,10 @@ afterAll(() => temp.cleanup());
 it('when an import is killed with SIGKILL in the middle, then the database is as it was before', async () => {
   const small = join(temp.dir, 'small.m3u');
   writeFileSync(small, '#EXTM3U\n#EXTINF:-1 tvg-chno="1",Before\nhttp://fl/before/index.m3u8\n');
+  // The server creates the database; an admin command only opens one that exists.
+  const created = new Database(dbPath);
+  migrate(created);
+  created.close();
   expect((await runCliCaptured(['import', small], env)).code).toBe(0);
   const before = snapshot();
   expect(before.channels).toHaveLength(1);
