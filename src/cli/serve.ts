@@ -29,8 +29,9 @@ the environment (see the README's Configuration table).`,
     const config = loadConfig(io.env);
     const logger = createLogger(config.logLevel, serverLogDestination());
     if (cluster.isWorker) {
-      const worker = await startWorker(config, logger.child({ worker: cluster.worker!.id }), io.env);
-      await untilStopped(worker.stop, logger);
+      const workerLogger = logger.child({ worker: cluster.worker!.id });
+      const worker = await startWorker(config, workerLogger, io.env);
+      await untilStopped(worker.stop, workerLogger);
       return 0;
     }
 
@@ -56,15 +57,23 @@ the environment (see the README's Configuration table).`,
   },
 };
 
-/** Resolves once a signal has stopped the service gracefully, or with the error that stopped it. */
+/**
+ * Resolves once a signal has stopped the service gracefully, or with the error that stopped it.
+ * One shutdown per process, whatever signals follow: Ctrl-C in a terminal sends SIGINT to every
+ * process of the group, so a cluster worker gets that and then the primary's SIGTERM. Later
+ * signals are held by this handler, so that none of them kills the process mid-stop.
+ */
 function untilStopped(stop: () => Promise<void>, logger: Logger, failed?: Promise<Error>): Promise<Error | undefined> {
   return new Promise((resolve) => {
+    let stopping = false;
     const shutdown = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
       logger.info({ signal }, 'shutting down');
       stop().then(() => resolve(undefined), resolve);
     };
-    process.once('SIGTERM', shutdown);
-    process.once('SIGINT', shutdown);
+    process.on('SIGTERM', shutdown);
+    process.on('SIGINT', shutdown);
     failed?.then((error) => stop().finally(() => resolve(error)));
   });
 }

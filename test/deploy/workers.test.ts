@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { LINEUP_BIN } from '../build-once.js';
 import { expectAllTokensValid } from '../core/support.js';
+import { serveCommandLine } from '../helpers/command-line.js';
 import { fetchFrom, lastLine, runCliCaptured, tempDir } from '../helpers/lineup.js';
 import { type ServeProcess, serveProcess } from '../helpers/serve-process.js';
 
@@ -208,6 +209,30 @@ describe('WORKERS=2', () => {
     expect(cluster.output().match(/"msg":"shutting down"/g)).toHaveLength(3);
     const wal = `${cluster.dbPath}-wal`;
     expect(existsSync(wal) ? statSync(wal).size : 0).toBe(0);
+  });
+
+  it('when Ctrl-C reaches the whole process group, then each of the three processes logs "shutting down" once and it exits 0', async () => {
+    const env = {
+      LINEUP_DB: join(temp.dir, 'ctrl-c.db'),
+      HOST: '127.0.0.1',
+      PORT: '0',
+      SECURETOKEN_KEY: KEY,
+      LOG_LEVEL: 'info',
+      WORKERS: '2',
+    };
+    const cluster = await serveCommandLine(['node', LINEUP_BIN, 'serve'], env, children, { terminal: true });
+    await until(() => childrenOf(cluster.child.pid!).length === 2, 'both workers');
+    // A terminal's Ctrl-C: SIGINT to every process of the group, the workers included; the
+    // primary then sends each worker SIGTERM as it stops them.
+    process.kill(-cluster.child.pid!, 'SIGINT');
+    expect(await cluster.exited).toEqual({ code: 0, signal: null });
+    const shuttingDown = cluster
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"msg":"shutting down"'))
+      .map((line) => (JSON.parse(line) as { worker?: number }).worker ?? 'primary');
+    expect(shuttingDown.sort()).toEqual([...new Set(shuttingDown)].sort());
+    expect(shuttingDown).toHaveLength(3);
   });
 
   it('when the port is taken, then serve exits 1 naming the error instead of restarting workers', async () => {
