@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { fromHome, LINEUP_HOME } from './home.js';
 import { DUAL_STACK_HOST } from './http/listen.js';
 import { IP_BINDINGS, LINK_MODES } from './signing/origin.js';
 
@@ -68,7 +69,12 @@ const defaultTokenBucket = (ttl: number) => Math.min(DEFAULT_TOKEN_BUCKET, Math.
 
 const schema = z
   .object({
-    LINEUP_DB: z.string().trim().min(1).default('data/lineup.db').describe('SQLite file (created, with its directory, if missing)'),
+    LINEUP_DB: z
+      .string()
+      .trim()
+      .min(1)
+      .default('data/lineup.db')
+      .describe("SQLite file, taken from Lineup's home directory when relative; only lineup serve and lineup init create it"),
     HOST: z
       .string()
       .trim()
@@ -197,11 +203,15 @@ function rawDefault(type: z.ZodType): string | undefined {
   return undefined;
 }
 
-/** Reads and validates the environment once, at start. Empty variables count as unset. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Reads and validates the environment once, at start. Empty variables count as unset. Relative
+ * paths are taken from Lineup's home (tests pass another), never from the current directory, so
+ * that the server and a command run anywhere reach the same files.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, home = LINEUP_HOME): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = schema.safeParse(present);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) return { ...parsed.data, dbPath: fromHome(parsed.data.dbPath, home), epgFile: fromHome(parsed.data.epgFile, home) };
   const issue = parsed.error.issues[0];
   const variable = String(issue?.path[0] ?? 'environment');
   // The value itself is not echoed: it may be a key.

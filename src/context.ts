@@ -4,7 +4,7 @@ import { LineupStore } from './db/lineup-store.js';
 import { type Db, openDatabase } from './db/open.js';
 import { SettingsStore } from './db/settings-store.js';
 import { SubscriberStore } from './db/subscriber-store.js';
-import type { Logger } from './logger.js';
+import { ConfigError } from './errors.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
@@ -34,17 +34,30 @@ export interface LineupContext {
   playlists: PlaylistService;
   /** Redirect mode's `/play` links. */
   redirects: StreamRedirects;
+  /**
+   * The default origin's key. Undefined only for an admin command with SECURETOKEN_KEY unset on a
+   * database where no server has generated one: such a command cannot sign.
+   */
+  defaultKey: DefaultKey | undefined;
   close(): void;
 }
 
+/** The default origin's key, and where it comes from. Only its existence is ever logged. */
+interface DefaultKey {
+  value: string;
+  /** SECURETOKEN_KEY is unset: the key the server generated and kept in settings. */
+  generated: boolean;
+  /** This process generated it just now, on the first start of a database. */
+  created: boolean;
+}
+
 export interface ContextOptions {
-  logger: Logger;
   clock?: Clock;
   /**
-   * Admin commands (the CLI) pass true. A generated key is then made only if they actually sign
-   * (`render`), so that `lineup sql` next to a server started with SECURETOKEN_KEY neither stores
-   * a stray key nor warns about one. Without PUBLIC_URL they print URLs on the base the server
-   * announced, which knows its PORT, where the command's own environment may not.
+   * Admin commands (the CLI) pass true. They open an existing database only, and never generate or
+   * store a key: with SECURETOKEN_KEY unset they sign with the key the server generated, if any.
+   * Without PUBLIC_URL they print URLs on the base the server announced, which knows its PORT,
+   * where the command's own environment may not.
    */
   adminCommand?: boolean;
   /** Part of every ETag; workers of one cluster share the primary's. Random when absent. */
@@ -52,36 +65,39 @@ export interface ContextOptions {
 }
 
 /**
- * The default origin's key: SECURETOKEN_KEY, or one generated on first use and kept in the
- * database so that it survives restarts. Only its existence is ever logged.
+ * The server's key: SECURETOKEN_KEY, or one generated on the first start and kept in the database
+ * so that it survives restarts (housekeeping warns about it).
  */
-function defaultOriginSecret(config: Config, settings: SettingsStore, logger: Logger): string {
-  if (config.securetokenKey) return config.securetokenKey;
+function serverKey(config: Config, settings: SettingsStore): DefaultKey {
+  if (config.securetokenKey) return { value: config.securetokenKey, generated: false, created: false };
   const { value, created } = settings.getOrCreate(GENERATED_KEY_SETTING, () => randomBytes(24).toString('hex'));
-  if (created) {
-    logger.warn(
-      `SECURETOKEN_KEY is not set: generated a random key and stored it in the settings table (name ${GENERATED_KEY_SETTING}); configure the same key on the streaming server, or set SECURETOKEN_KEY`,
-    );
-  }
-  return value;
+  return { value, generated: true, created };
 }
 
-export function openContext(
-  config: Config,
-  { logger, clock = systemClock, adminCommand = false, instanceId }: ContextOptions,
-): LineupContext {
-  const db = openDatabase(config.dbPath);
+/** An admin command's key: SECURETOKEN_KEY, or the one the server generated; never a new one. */
+function adminKey(config: Config, settings: SettingsStore): DefaultKey | undefined {
+  if (config.securetokenKey) return { value: config.securetokenKey, generated: false, created: false };
+  const stored = settings.get(GENERATED_KEY_SETTING);
+  return stored === undefined ? undefined : { value: stored, generated: true, created: false };
+}
+
+export const NO_KEY_MESSAGE =
+  "SECURETOKEN_KEY is not set, and no server has generated a key in this database yet: set SECURETOKEN_KEY to the streaming server's key";
+
+export function openContext(config: Config, { clock = systemClock, adminCommand = false, instanceId }: ContextOptions): LineupContext {
+  const db = openDatabase(config.dbPath, { create: !adminCommand });
   const settings = new SettingsStore(db);
   const subscribers = new SubscriberStore(db, { days: config.retiredKeyDays, clock });
   const lineupStore = new LineupStore(db);
-  let secret = adminCommand ? undefined : defaultOriginSecret(config, settings, logger);
+  const defaultKey = adminCommand ? adminKey(config, settings) : serverKey(config, settings);
   const publicUrl = adminCommand && !config.publicUrlIsSet ? (settings.get(SERVED_URL_SETTING) ?? config.publicUrl) : config.publicUrl;
   const defaultOrigin: Origin = {
     name: DEFAULT_ORIGIN_NAME,
     baseUrl: config.originUrl,
     scheme: 'flussonic',
     get secret() {
-      return (secret ??= defaultOriginSecret(config, settings, logger));
+      if (!defaultKey) throw new ConfigError(NO_KEY_MESSAGE);
+      return defaultKey.value;
     },
     ipBinding: config.ipBinding,
     hashSubject: 'stream',
@@ -108,10 +124,14 @@ export function openContext(
       ...(instanceId ? { instanceId } : {}),
       tokenBucket: {
         seconds: config.tokenBucket,
-        secret: settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex')).value,
+        // An admin command borrows the server's, or signs with a passing one that it does not keep.
+        secret: adminCommand
+          ? (settings.get(BUCKET_SECRET_SETTING) ?? randomBytes(32).toString('hex'))
+          : settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex')).value,
       },
     }),
     redirects: new StreamRedirects(cache, access, clock),
+    defaultKey,
     close: () => db.close(),
   };
 }

@@ -1,8 +1,9 @@
-import { type LineupContext, SERVED_URL_SETTING } from './context.js';
+import { GENERATED_KEY_SETTING, type LineupContext, SERVED_URL_SETTING } from './context.js';
 import { seedDemoLineup } from './db/seed.js';
 import { schedulePrune } from './jobs/prune-schedule.js';
 import type { Logger } from './logger.js';
 import type { LineupMetrics } from './metrics.js';
+import { recordServerSigning } from './signing-record.js';
 import { pruneLapsed } from './subscribers/prune.js';
 import { DEFAULT_SUBSCRIPTION_DAYS } from './subscribers/subscriber-admin.js';
 
@@ -16,24 +17,37 @@ export interface Housekeeping {
 export interface HousekeepingOptions {
   logger: Logger;
   metrics: Pick<LineupMetrics, 'pruneDeletions' | 'pruneFailures'>;
-  /** Seeds the demo lineup and subscriber on an empty database. */
+  /** Seeds the demo lineup and subscriber on an empty database: `npm start` (`lineup serve --demo`) only. */
   seedDemo: boolean;
 }
 
 /**
  * The chores one process per database does, however many serve HTTP: remember the URL the server
- * announces (admin commands print links on it), seed the demo on an empty database, and prune on
- * PRUNE_CRON. The database was migrated when the context opened it.
+ * announces and how it signs (admin commands print links on the one, and refuse to sign unlike
+ * the other), say once when it signs with a generated key, seed the demo on an empty database if
+ * asked, and prune on PRUNE_CRON. The database was migrated when the context opened it.
  */
 export function startHousekeeping(context: LineupContext, { logger, metrics, seedDemo }: HousekeepingOptions): Housekeeping {
   const { config } = context;
   context.settings.set(SERVED_URL_SETTING, config.publicUrl);
+  recordServerSigning(context);
+  warnAboutGeneratedKey(context, logger);
   const demoUrl = seedDemo ? seedDemoSubscriber(context) : undefined;
   const job =
     config.pruneCron === undefined
       ? undefined
       : schedulePrune(config.pruneCron, () => pruneLapsed(context.subscribers, context.clock, config.pruneGraceDays), logger, metrics);
   return { ...(demoUrl ? { demoUrl } : {}), stop: async () => void (await job?.stop()) };
+}
+
+/** One warning per start, from the one process that does the housekeeping, however many serve. */
+function warnAboutGeneratedKey({ defaultKey }: LineupContext, logger: Logger): void {
+  if (!defaultKey?.generated) return;
+  logger.warn(
+    defaultKey.created
+      ? `SECURETOKEN_KEY is not set: generated a random key and stored it in the settings table (name ${GENERATED_KEY_SETTING}); configure the same key on the streaming server, or set SECURETOKEN_KEY`
+      : `SECURETOKEN_KEY is not set: signing with the generated key in the settings table (name ${GENERATED_KEY_SETTING}); the streaming server must use the same key`,
+  );
 }
 
 /** The demo lineup and subscriber on the first start of an empty database; returns the demo URL. */

@@ -23,12 +23,12 @@ export interface RunningLineup {
 export interface StandaloneOptions {
   logger: Logger;
   clock?: Clock;
-  /** Seeds the demo lineup on an empty database; on unless said otherwise. */
+  /** Seeds the demo lineup on an empty database (`lineup serve --demo`); off unless asked. */
   seedDemo?: boolean;
 }
 
-export async function startLineup(config: Config, { logger, clock, seedDemo = true }: StandaloneOptions): Promise<RunningLineup> {
-  const context = openContext(config, { logger, ...(clock ? { clock } : {}) });
+export async function startLineup(config: Config, { logger, clock, seedDemo = false }: StandaloneOptions): Promise<RunningLineup> {
+  const context = openContext(config, clock ? { clock } : {});
   const metrics = createMetrics();
   let housekeeping: Housekeeping | undefined;
   try {

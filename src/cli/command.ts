@@ -1,14 +1,21 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
+import { type Config, loadConfig } from '../config.js';
 import { type LineupContext, openContext } from '../context.js';
-import { LineupError } from '../errors.js';
+import { ConfigError, LineupError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
+import { checkSignsLikeServer } from '../signing-record.js';
 import type { Clock } from '../time.js';
+import { lineupCommand } from './self.js';
 
 /** Where a command reads its environment and writes its output; tests pass their own. */
 export interface CliIo {
+  /** The process environment, over the env file's once `runCli` has read it. */
   env: NodeJS.ProcessEnv;
+  /** Lineup's home directory (relative paths, the default env file); tests pass a temp one. */
+  home?: string;
+  /** The env file `runCli` read, if any. */
+  envFile?: string;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   /** For tests that stand on a boundary; commands use the wall clock otherwise. */
@@ -64,13 +71,41 @@ function cliLogger(io: CliIo): Logger {
   });
 }
 
-/** Loads the config, opens the database, runs `body`, and closes the database whatever happens. */
-export async function withContext<T>(io: CliIo, body: (context: LineupContext) => T | Promise<T>): Promise<T> {
-  const config = loadConfig(io.env);
-  const context = openContext(config, { logger: cliLogger(io), adminCommand: true, ...(io.clock ? { clock: io.clock } : {}) });
+/** The configuration a command runs with: its environment (env file included), paths from Lineup's home. */
+export function configOf(io: CliIo): Config {
+  return io.home === undefined ? loadConfig(io.env) : loadConfig(io.env, io.home);
+}
+
+export interface WithContextOptions {
+  /** The command prints signed URLs: it refuses to sign unlike the server (see signing-record.ts). */
+  signs?: boolean;
+}
+
+/**
+ * Loads the config, opens the existing database, runs `body`, and closes the database whatever
+ * happens. A missing database is an error: an admin command never creates one.
+ */
+export async function withContext<T>(
+  io: CliIo,
+  body: (context: LineupContext) => T | Promise<T>,
+  { signs = false }: WithContextOptions = {},
+): Promise<T> {
+  const config = configOf(io);
+  if (!existsSync(config.dbPath)) throw new ConfigError(missingDatabase(config.dbPath, io));
+  const context = openContext(config, { adminCommand: true, ...(io.clock ? { clock: io.clock } : {}) });
   try {
+    if (signs) {
+      const warning = checkSignsLikeServer(context);
+      if (warning) cliLogger(io).warn(warning);
+    }
     return await body(context);
   } finally {
     context.close();
   }
+}
+
+/** One line: the resolved path, the variable, and the two ways to make a database. */
+function missingDatabase(path: string, io: CliIo): string {
+  const self = lineupCommand(io.env, io.home);
+  return `LINEUP_DB: cannot open ${path}: no database there. Point LINEUP_DB at the server's database, or create one with \`${self} init\` (or by starting the server)`;
 }

@@ -9,7 +9,10 @@ export const renderCommand: Command = {
   help: `lineup render USER --ip ADDR [--output hls|ts]
 
 Prints USER's playlist exactly as the service would serve it to ADDR now, with live tokens.
-A disabled or expired subscriber gets the same reason the HTTP answer gives, and exit 1.`,
+A disabled or expired subscriber gets the same reason the HTTP answer gives, and exit 1.
+Refuses (exit 1, naming each variable) when it would sign unlike the server last started on the
+database: another SECURETOKEN_KEY, ORIGIN_URL, IP_BINDING, TOKEN_TTL or TOKEN_DESYNC. With
+SECURETOKEN_KEY unset it signs with the key the server generated; it never makes one.`,
   run: async (argv, io) => {
     const { values, positionals } = parseOptions(argv, { ip: { type: 'string' }, output: { type: 'string' } });
     const [user, extra] = positionals;
@@ -23,9 +26,13 @@ A disabled or expired subscriber gets the same reason the HTTP answer gives, and
     } catch (error) {
       throw new UsageError(`--output: ${(error as BadInputError).message}`);
     }
-    return withContext(io, ({ playlists }) => {
-      io.stdout(playlists.textFor(user, { ip, format }));
-      return 0;
-    });
+    return withContext(
+      io,
+      ({ playlists }) => {
+        io.stdout(playlists.textFor(user, { ip, format }));
+        return 0;
+      },
+      { signs: true },
+    );
   },
 };

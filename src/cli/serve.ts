@@ -1,16 +1,15 @@
 import cluster from 'node:cluster';
 import { startCluster } from '../cluster/primary.js';
 import { startWorker } from '../cluster/worker.js';
-import { loadConfig } from '../config.js';
-import { GENERATED_KEY_SETTING } from '../context.js';
 import { createLogger, type Logger, serverLogDestination } from '../logger.js';
 import { startLineup } from '../standalone.js';
-import { type Command, parseOptions } from './command.js';
+import { type Command, configOf, parseOptions } from './command.js';
+import { lineupCommand } from './self.js';
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'run the HTTP server and the prune schedule (migrates the database first)',
-  help: `lineup serve
+  summary: 'run the HTTP server and the prune schedule (creates and migrates the database first)',
+  help: `lineup serve [--demo]
 
 Serves on HOST:PORT:
   /playlist/KEY.m3u (or .m3u8)   a subscriber's signed playlist (GET, HEAD, POST; ?output=ts)
@@ -20,13 +19,17 @@ Serves on HOST:PORT:
   /healthz                       200 while the database answers, else 503
   /metrics                       Prometheus metrics (a bearer token with METRICS_TOKEN)
 
-Migrates the database first, and prunes on PRUNE_CRON unless that is off. On the first start of
-an empty database it seeds a demo lineup and prints the demo subscriber's URL. With WORKERS=N (or
-auto) N processes share the port. Stops gracefully on SIGTERM or SIGINT. Configuration comes from
-the environment (see the README's Configuration table).`,
+Creates the database if it is missing and migrates it first, and prunes on PRUNE_CRON unless that
+is off. Seeds nothing, unless --demo (what npm start runs): then, on the first start of an empty
+database, it seeds a demo lineup and prints the demo subscriber's URL. With WORKERS=N (or auto) N
+processes share the port. Stops gracefully on SIGTERM or SIGINT. Configuration comes from the
+environment and the env file (see the README's Configuration table).
+
+  --demo   seed the demo lineup and subscriber on an empty database`,
   run: async (argv, io) => {
-    parseOptions(argv, {}, false);
-    const config = loadConfig(io.env);
+    const { values } = parseOptions(argv, { demo: { type: 'boolean' } }, false);
+    const seedDemo = values.demo === true;
+    const config = configOf(io);
     const logger = createLogger(config.logLevel, serverLogDestination());
     if (cluster.isWorker) {
       const workerLogger = logger.child({ worker: cluster.worker!.id });
@@ -35,16 +38,14 @@ the environment (see the README's Configuration table).`,
       return 0;
     }
 
-    const running = config.workers > 1 ? await startCluster(config, logger) : await startLineup(config, { logger });
-    logger.info({ url: running.url, db: config.dbPath, origin: config.originUrl, workers: config.workers }, 'lineup listening');
-    if (!config.securetokenKey) {
-      logger.warn(
-        `SECURETOKEN_KEY is not set: signing with the generated key in the settings table (name ${GENERATED_KEY_SETTING}); the streaming server must use the same key`,
-      );
-    }
+    const running = config.workers > 1 ? await startCluster(config, logger, { seedDemo }) : await startLineup(config, { logger, seedDemo });
+    logger.info(
+      { url: running.url, db: config.dbPath, envFile: io.envFile, origin: config.originUrl, workers: config.workers },
+      'lineup listening',
+    );
     if (running.demoUrl) {
       io.stdout(
-        `\nDemo subscriber "demo" created. Its playlist URL (shown once; rotate with \`npx lineup subscriber rotate demo\`):\n${running.demoUrl}\n\n`,
+        `\nDemo subscriber "demo" created. Its playlist URL (shown once; rotate with \`${lineupCommand(io.env, io.home)} subscriber rotate demo\`):\n${running.demoUrl}\n\n`,
       );
     }
     const failure = await untilStopped(running.stop, logger, 'failed' in running ? running.failed : undefined);

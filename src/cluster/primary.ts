@@ -24,8 +24,8 @@ export interface RunningCluster {
  * shared port. A worker that dies after it was listening is replaced; one that
  * dies before (a port in use, say) stops the cluster, since its replacement would die the same way.
  */
-export async function startCluster(config: Config, logger: Logger): Promise<RunningCluster> {
-  const context = openContext(config, { logger });
+export async function startCluster(config: Config, logger: Logger, { seedDemo }: { seedDemo: boolean }): Promise<RunningCluster> {
+  const context = openContext(config, {});
   const metrics = createMetrics();
   let housekeeping: Housekeeping | undefined;
   const stopServingMetrics = serveClusterMetrics(metrics.registry);
@@ -78,7 +78,7 @@ export async function startCluster(config: Config, logger: Logger): Promise<Runn
 
   let address: Address;
   try {
-    housekeeping = startHousekeeping(context, { logger, metrics, seedDemo: true });
+    housekeeping = startHousekeeping(context, { logger, metrics, seedDemo });
     [address] = (await Promise.all(Array.from({ length: config.workers }, fork))) as [Address];
   } catch (error) {
     await stop();

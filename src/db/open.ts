@@ -35,12 +35,21 @@ function assertWritable(db: Db): void {
   }
 }
 
-/** Opens (creating if needed) and migrates the database. */
-export function openDatabase(path: string): Db {
+export interface OpenOptions {
+  /**
+   * Create the file (and its directory) when it is missing: the server and `lineup init` do.
+   * Admin commands do not, so that a command run with another LINEUP_DB than the server's fails
+   * instead of working on a new, empty database.
+   */
+  create?: boolean;
+}
+
+/** Opens and migrates the database, creating it first if asked to. */
+export function openDatabase(path: string, { create = true }: OpenOptions = {}): Db {
   let db: Db;
   try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    db = new Database(path);
+    if (create && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path, { fileMustExist: !create });
     db.pragma('journal_mode = WAL');
   } catch (error) {
     throw new ConfigError(`LINEUP_DB: cannot open ${path}: ${(error as Error).message}`);

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commands } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config.js';
@@ -11,6 +12,8 @@ beforeAll(async () => {
   await applySql(lineup, "INSERT INTO channels (stream, name, number) VALUES ('one', 'One', 1), ('live/two', 'Two', 2);");
 });
 afterAll(() => lineup.close());
+
+const ROOT = join(import.meta.dirname, '../..');
 
 const oneLine = (text: string) => text.endsWith('\n') && text.trimEnd().split('\n').length === 1;
 
@@ -37,7 +40,7 @@ describe('help and usage errors', () => {
 
   it.each([
     [['prune', '--bogus'], '--bogus'],
-    [['sql', '--force', 'x.sql'], '--force'],
+    [['sql', '--frob', 'x.sql'], '--frob'],
     [['subscriber', 'add', 'zed', '--dayz', '3'], '--dayz'],
     [['subscriber', 'frob', 'zed'], 'frob'],
     [['subscriber', 'renew', 'zed', '--json'], '--json'],
@@ -121,13 +124,15 @@ describe('bad configuration', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
       port: 8080,
-      host: '0.0.0.0',
+      host: '::',
       tokenTtl: 10800,
       tokenDesync: 300,
       ipBinding: 'strict',
       pruneGraceDays: 7,
     });
-    expect(config.dbPath).toBe('data/lineup.db');
+    // Relative paths are taken from Lineup's home (this checkout), not the current directory.
+    expect(config.dbPath).toBe(join(ROOT, 'data/lineup.db'));
+    expect(config.epgFile).toBe(join(ROOT, 'data/epg.xml'));
   });
 
   it.each([

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -7,10 +8,13 @@ import { loadConfig } from '../../src/config.js';
 import { GENERATED_KEY_SETTING } from '../../src/context.js';
 import { startLineup } from '../../src/standalone.js';
 import { captureLogs, fetchFrom, lastLine, onServer, runCliCaptured, TEST_KEY, tempDir } from '../helpers/lineup.js';
+import { serveProcess } from '../helpers/serve-process.js';
 import { expectAllTokensValid } from './support.js';
 
 const cleanups: (() => unknown)[] = [];
+const children: ChildProcess[] = [];
 afterEach(async () => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
@@ -82,6 +86,7 @@ describe('first run', () => {
     const { start, count, env } = fixture();
     const sql = join(env.LINEUP_DB!, '..', 'mine.sql');
     (await import('node:fs')).writeFileSync(sql, "INSERT INTO channels (stream, name) VALUES ('mine', 'Mine');");
+    expect((await runCliCaptured(['init'], env)).code).toBe(0);
     expect((await runCliCaptured(['sql', sql], { ...env, SECURETOKEN_KEY: TEST_KEY })).code).toBe(0);
     const { lineup } = await start({ SECURETOKEN_KEY: TEST_KEY });
     expect(lineup.demoUrl).toBeUndefined();
@@ -125,23 +130,57 @@ describe('a generated securetoken key', () => {
     expect(logs.text()).not.toContain(TEST_KEY);
   });
 
-  it('when admin commands run without SECURETOKEN_KEY, then they neither store a key nor warn, and render uses the stored one', async () => {
-    const { env, count } = fixture();
+  it('when admin commands run without SECURETOKEN_KEY beside a server that generated one, then they store nothing, and render signs with its key', async () => {
+    const { env, count, start } = fixture();
+    await start();
+    const settingsBefore = count('SELECT count(*) FROM settings');
     const sql = join(env.LINEUP_DB!, '..', 'one.sql');
     (await import('node:fs')).writeFileSync(sql, "INSERT INTO channels (stream, name) VALUES ('one', 'One');");
     const applied = await runCliCaptured(['sql', sql], env);
     const added = await runCliCaptured(['subscriber', 'add', 'alice'], env);
     expect(applied.code + added.code).toBe(0);
     expect(applied.stderr + added.stderr).not.toContain('SECURETOKEN_KEY');
-    expect(count(`SELECT count(*) FROM settings WHERE name = '${GENERATED_KEY_SETTING}'`)).toBe(0);
 
     const rendered = await runCliCaptured(['render', 'alice', '--ip', '10.0.0.1'], env);
     expect(rendered.code).toBe(0);
+    expect(count('SELECT count(*) FROM settings')).toBe(settingsBefore);
     const db = new Database(env.LINEUP_DB!, { readonly: true });
     const key = db.prepare('SELECT value FROM settings WHERE name = ?').pluck().get(GENERATED_KEY_SETTING) as string;
     db.close();
     expect(rendered.stderr).not.toContain(key);
     expectAllTokensValid(rendered.stdout, '10.0.0.1', key);
+  });
+
+  it('when no server has generated a key and SECURETOKEN_KEY is unset, then render refuses in one line and no key is stored', async () => {
+    const { env, count } = fixture();
+    expect((await runCliCaptured(['init'], env)).code).toBe(0);
+    expect((await runCliCaptured(['subscriber', 'add', 'alice'], env)).code).toBe(0);
+    const rendered = await runCliCaptured(['render', 'alice', '--ip', '10.0.0.1'], env);
+    expect(rendered.code).toBe(1);
+    expect(rendered.stdout).toBe('');
+    expect(rendered.stderr).toMatch(/^lineup: SECURETOKEN_KEY is not set, and no server has generated a key in this database yet[^\n]*\n$/);
+    expect(count(`SELECT count(*) FROM settings WHERE name = '${GENERATED_KEY_SETTING}'`)).toBe(0);
+  });
+
+  it('when `lineup serve` first starts without SECURETOKEN_KEY, then one line warns about the generated key, not two', async () => {
+    const { env } = fixture();
+    const served = await serveProcess({ ...env, LOG_LEVEL: 'info' }, children);
+    const warnings = () =>
+      served
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('SECURETOKEN_KEY'));
+    expect(warnings()).toHaveLength(1);
+    expect(warnings()[0]).toContain('generated a random key');
+    served.child.kill('SIGTERM');
+    await served.exited;
+    const again = await serveProcess({ ...env, LOG_LEVEL: 'info' }, children);
+    const later = again
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('SECURETOKEN_KEY'));
+    expect(later).toHaveLength(1);
+    expect(later[0]).toContain('signing with the generated key');
   });
 });
 
