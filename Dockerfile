@@ -14,7 +14,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts && npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+# The runtime runs none of npm's scripts (they build, and need the compilers): without them,
+# `npx lineup` in the container runs bin/lineup.js as it is.
+RUN npm run build && npm prune --omit=dev && npm pkg delete scripts
 
 # --- runtime: compiled code, production dependencies, no compilers --------------------------
 FROM node:20-slim
@@ -27,6 +29,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY playlists ./playlists
+# `lineup` on PATH: `docker compose exec lineup lineup subscriber add alice`.
+RUN ln -s /app/bin/lineup.js /usr/local/bin/lineup
 # The image's `node` user (uid 1000) owns the database directory; nothing runs as root.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node

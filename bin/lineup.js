@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// The compiled CLI; `npm install` builds it (the `prepare` script), `npm run build` refreshes it.
+// The `lineup` command: `npx lineup` from any directory of a checkout, `lineup` on the Docker
+// image's PATH (a symlink; dist/ is found from this file's real path). It runs the compiled CLI,
+// which `npm install` builds (the prepare script) and `npm run build` refreshes.
 import { existsSync } from 'node:fs';
 
 const entry = new URL('../dist/cli/main.js', import.meta.url);

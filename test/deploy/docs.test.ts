@@ -88,6 +88,39 @@ describe('README command line table', () => {
   });
 });
 
+describe('what a first-time operator needs from the README', () => {
+  it('when the machine is prepared, then Start names the Node version and the toolchain better-sqlite3 compiles with', () => {
+    const start = section(readme, 'Start');
+    expect(start).toMatch(/Node 20\.12 or later/);
+    for (const tool of ['python3', 'make', 'g++']) expect(start).toContain(tool);
+  });
+
+  it("when deploying with Docker, then the README warns that port publishing can replace the client's address, and says how to avoid it", () => {
+    const docker = section(readme, 'Deployment (Docker)');
+    expect(docker).toMatch(/port publishing replaces the subscriber's address/);
+    expect(docker).toContain('`network_mode: host`');
+    expect(docker).toContain('`TRUST_PROXY`');
+  });
+
+  it('when deploying with Docker, then the README gives the log volume at info, and backups with sqlite3 .backup or Litestream', () => {
+    const docker = section(readme, 'Deployment (Docker)');
+    expect(docker).toMatch(/`LOG_LEVEL=info`[^.]*every request writes one JSON line/);
+    expect(docker).toContain('`LOG_LEVEL=warn`');
+    expect(docker).toContain('sqlite3 data/lineup.db ".backup data/backup.db"');
+    expect(docker).toContain('Litestream');
+  });
+
+  it('when a README or compose line runs a command in the container, then it runs `lineup` there, which the image has on PATH', () => {
+    const compose = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
+    const execs = [...`${section(readme, 'Deployment (Docker)')}\n${readme}\n${compose}`.matchAll(/docker compose exec [^\n`]*/g)].map(
+      ([line]) => line,
+    );
+    expect(execs.length).toBeGreaterThanOrEqual(4);
+    for (const line of execs) expect(line).toMatch(/^docker compose exec lineup lineup [a-z]/);
+    expect(section(readme, 'Deployment (Docker)')).not.toContain('npx lineup');
+  });
+});
+
 /** Tracked files and new ones not ignored, as they are on disk: what a clone would hold. */
 function repositoryFiles(): string[] {
   const listed = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: ROOT, encoding: 'utf8' });
