@@ -166,7 +166,7 @@ describe('a database that cannot be opened or written at start', () => {
     chmodSync(scratch.dir, 0o755);
     chmodSync(dir, 0o777);
     const dbPath = join(dir, 'lineup.db');
-    expect((await listAs(dbPath)).code).toBe(0); // creates and migrates it
+    expect((await runCliCaptured(['init'], { LINEUP_DB: dbPath })).code).toBe(0); // creates and migrates it
     chmodSync(dbPath, 0o444);
     const result = await asUnprivileged(() => listAs(dbPath));
     expect(result.code).toBe(1);
