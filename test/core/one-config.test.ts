@@ -1,11 +1,11 @@
-import { type ChildProcess, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { LINEUP_BIN } from '../build-once.js';
-import { serveCommandLine } from '../helpers/command-line.js';
+import { databasesUnder, lineupFrom, serveCommandLine } from '../helpers/command-line.js';
 import { type CliResult, fetchFrom, lastLine, runCliCaptured, TEST_KEY, tempDir } from '../helpers/lineup.js';
 import { expectAllTokensValid } from './support.js';
 
@@ -32,18 +32,7 @@ async function cliAt(home: string, argv: string[], env: NodeJS.ProcessEnv = {}):
   return { code, stdout, stderr };
 }
 
-/** `node …/bin/lineup.js ARGS` run from `cwd`, as an operator types it in a shell there. */
-function lineupFrom(cwd: string, argv: string[], env: NodeJS.ProcessEnv): CliResult {
-  const run = spawnSync(process.execPath, [LINEUP_BIN, ...argv], { cwd, env: { ...process.env, ...env }, encoding: 'utf8' });
-  return { code: run.status ?? -1, stdout: run.stdout, stderr: run.stderr };
-}
-
 const oneLine = (text: string) => text.endsWith('\n') && text.trimEnd().split('\n').length === 1;
-
-/** Every `*.db` file under `dir`. */
-function databasesUnder(dir: string): string[] {
-  return (readdirSync(dir, { recursive: true, encoding: 'utf8' }) as string[]).filter((file) => file.endsWith('.db')).sort();
-}
 
 function usernames(dbPath: string): string[] {
   const db = new Database(dbPath, { readonly: true });

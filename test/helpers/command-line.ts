@@ -1,12 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { LINEUP_BIN } from '../build-once.js';
+import type { CliResult } from './lineup.js';
 import type { ServeProcess } from './serve-process.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
 /**
  * A serving command line as an operator or a deployment types it (`node bin/lineup.js serve
- * --demo`, `lineup --env-file F serve`), run from the checkout with `env` over this process's.
+ * --demo`, `lineup --env-file F serve`), run from the checkout (or `cwd`) with `env` over this process's.
  * Like `serveProcess`, it resolves once the server logs where it listens, and rejects with its
  * output if it exits first; `children` collects it for the caller to kill. `terminal: true` gives
  * it a process group of its own, as a shell does, so that `process.kill(-pid, 'SIGINT')` is Ctrl-C.
@@ -15,10 +18,10 @@ export async function serveCommandLine(
   [program, ...args]: string[],
   env: NodeJS.ProcessEnv,
   children: ChildProcess[],
-  { terminal = false }: { terminal?: boolean } = {},
+  { terminal = false, cwd = ROOT }: { terminal?: boolean; cwd?: string } = {},
 ): Promise<ServeProcess> {
   const child = spawn(program === 'node' ? process.execPath : program!, args, {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: terminal,
@@ -44,4 +47,15 @@ export async function serveCommandLine(
     });
   });
   return { child, url, output: () => output, exited };
+}
+
+/** `node …/bin/lineup.js ARGS` run from `cwd`, as an operator types it in a shell there. */
+export function lineupFrom(cwd: string, argv: string[], env: NodeJS.ProcessEnv): CliResult {
+  const run = spawnSync(process.execPath, [LINEUP_BIN, ...argv], { cwd, env: { ...process.env, ...env }, encoding: 'utf8' });
+  return { code: run.status ?? -1, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** Every `*.db` file under `dir`, relative to it. */
+export function databasesUnder(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true, encoding: 'utf8' }) as string[]).filter((file) => file.endsWith('.db')).sort();
 }
