@@ -22,6 +22,23 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 }
 
 /**
+ * A configured URL as it may be logged: without `user:password@`, and with its query (where some
+ * origins take a token) replaced by `?[redacted]`. Start-up lines end up in journald, Docker's
+ * log driver and support tickets; a credential there is a credential given away.
+ */
+export function loggableUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // Not a URL: still drop whatever sits between `//` and an `@`, and any query.
+    return url.replace(/\/\/[^/]*@/, '//').replace(/\?.*$/s, '?[redacted]');
+  }
+  if (parsed.username === '' && parsed.password === '' && parsed.search === '') return url;
+  return `${parsed.protocol}//${parsed.host}${parsed.pathname}${parsed.search === '' ? '' : '?[redacted]'}`;
+}
+
+/**
  * For lines whose fields are all flat values, such as the request log. The wildcard paths can
  * match nothing in such a line, yet looking for them was a large part of its cost.
  */

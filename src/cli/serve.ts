@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { startCluster } from '../cluster/primary.js';
 import { startWorker } from '../cluster/worker.js';
-import { createLogger, type Logger, serverLogDestination } from '../logger.js';
+import { createLogger, type Logger, loggableUrl, serverLogDestination } from '../logger.js';
 import { startLineup } from '../standalone.js';
 import { type Command, configOf, parseOptions } from './command.js';
 import { lineupCommand } from './self.js';
@@ -40,7 +40,7 @@ environment and the env file (see the README's Configuration table).
 
     const running = config.workers > 1 ? await startCluster(config, logger, { seedDemo }) : await startLineup(config, { logger, seedDemo });
     logger.info(
-      { url: running.url, db: config.dbPath, envFile: io.envFile, origin: config.originUrl, workers: config.workers },
+      { url: running.url, db: config.dbPath, envFile: io.envFile, origin: loggableUrl(config.originUrl), workers: config.workers },
       'lineup listening',
     );
     if (running.demoUrl) {

@@ -125,6 +125,25 @@ function foreignKeyAdvice(sql: string): string {
   return 'a row names a package, channel, subscriber or origin that does not exist (or one still in use); check the ids and names it uses';
 }
 
+/**
+ * SQLite's message without any text of the script. SQLite quotes the token it stopped at, and in a
+ * broken script that token is often the tail of a string: a password or stream key left
+ * unterminated (`unrecognized token: "'SECRET…"`), or the part after a stray quote (`near "RET"`).
+ * An operator's terminal history and CI logs keep what is printed, so nothing quoted is repeated:
+ * the file and line say where to look. SQLite does not escape a quote inside the token it quotes,
+ * so everything from the first `"` to the last one goes.
+ */
+function withoutScriptText(message: string): string {
+  const token = /^unrecognized token: "([\s\S]?)/.exec(message);
+  if (token) {
+    if (token[1] === "'") return "unterminated string: a closing ' is missing";
+    if (token[1] === '"' || token[1] === '`' || token[1] === '[') return 'unterminated quoted name: a closing quote is missing';
+    return 'unrecognized token';
+  }
+  if (/^near "[\s\S]*": syntax error$/.test(message)) return 'syntax error (the token is not repeated here: it may be part of a string)';
+  return message.replace(/"[\s\S]*"/, '"…"');
+}
+
 export interface ScriptResult {
   statements: number;
   /** Rows inserted, updated or deleted. */
@@ -158,7 +177,9 @@ export function applySqlScript(db: Db, file: string, script: string, hooks: Tran
         if (error instanceof SqlScriptError) throw error;
         // A RESTRICT action fails as SQLITE_CONSTRAINT_TRIGGER, a missing parent as _FOREIGNKEY: the message is what they share.
         const { message } = error as Error;
-        const reason = /^FOREIGN KEY constraint failed$/.test(message) ? `${message}: ${foreignKeyAdvice(statement.sql)}` : message;
+        const reason = /^FOREIGN KEY constraint failed$/.test(message)
+          ? `${message}: ${foreignKeyAdvice(statement.sql)}`
+          : withoutScriptText(message);
         throw new SqlScriptError(file, statement.line, reason);
       }
     }
