@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LineupContext } from './context.js';
+import { databaseHealth } from './db/database-health.js';
 import { subscriberCounter } from './db/subscriber-counts.js';
 import { createAdminApp } from './http/admin-app.js';
 import { createHttpApp } from './http/app.js';
@@ -35,7 +36,6 @@ export interface ServerOptions {
  */
 export async function startServer(context: LineupContext, { logger, metrics, metricsExposition }: ServerOptions): Promise<RunningServer> {
   const { config } = context;
-  const ping = context.db.prepare('SELECT 1').pluck();
   const exposition = metricsExposition ?? { contentType: metrics.registry.contentType, text: () => metrics.registry.metrics() };
   const countSubscribers = subscriberCounter(context.db);
   gaugeSubscriberStates(metrics, () => countSubscribers(toSqlTime(context.clock())));
@@ -43,13 +43,7 @@ export async function startServer(context: LineupContext, { logger, metrics, met
     playlists: context.playlists,
     redirects: context.redirects,
     epgFile: config.epgFile,
-    databaseAnswers: () => {
-      try {
-        return ping.get() === 1;
-      } catch {
-        return false;
-      }
-    },
+    health: databaseHealth(context.db, config.dbPath, context.lineupStore),
     trustProxy: config.trustProxy.list,
     logger,
     metrics,

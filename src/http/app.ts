@@ -1,5 +1,6 @@
 import type { BlockList } from 'node:net';
 import Koa from 'koa';
+import type { HealthProblem } from '../db/database-health.js';
 import { NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { LineupMetrics } from '../metrics.js';
@@ -22,7 +23,8 @@ export interface HttpDependencies {
   redirects: StreamRedirects;
   /** XMLTV guide served at `/epg.xml` (or its `.gz`), when present. */
   epgFile: string;
-  databaseAnswers: () => boolean;
+  /** What `/healthz` asks: undefined while the database can serve, else the check that failed. */
+  health: () => HealthProblem | undefined;
   trustProxy: BlockList;
   logger: Logger;
   metrics: LineupMetrics;
@@ -37,14 +39,14 @@ export interface HttpDependencies {
 const isPlayPath = (path: string) => isKeyedPath(path) && !isPlaylistPath(path);
 
 export function createHttpApp(dependencies: HttpDependencies): Koa {
-  const { playlists, databaseAnswers, trustProxy, logger, metrics } = dependencies;
+  const { playlists, health: healthCheck, trustProxy, logger, metrics } = dependencies;
   // koa's own proxy support believes the left-most X-Forwarded-For entry; client-ip.ts does not.
   const app = new Koa({ proxy: false });
   // Errors are answered and logged by errorHandler; koa's default handler would print stacks.
   app.silent = true;
 
   const playlist = playlistRoutes(playlists);
-  const health = healthRoutes(databaseAnswers);
+  const health = healthRoutes(healthCheck);
 
   app.use(requestLog(logger));
   app.use(requestMetrics(metrics, { isPlaylistPath, isPlayPath }));

@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import { isDatabaseBusy } from '../db/open.js';
+import { isDatabaseBusy, isDatabaseDamaged } from '../db/open.js';
 import { BadInputError, ForbiddenError, GoneError, LineupError, NotFoundError, TooManyRequestsError, UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -10,6 +10,8 @@ function statusOf(error: unknown): number {
   if (error instanceof TooManyRequestsError) return 429;
   // A lock held by a long admin transaction, or a worker slow to answer: temporary, so a 503.
   if (isDatabaseBusy(error) || error instanceof UnavailableError) return 503;
+  // A damaged database file: the server cannot serve until an operator restores it, and /healthz says so.
+  if (isDatabaseDamaged(error)) return 503;
   // decodeURIComponent on malformed percent-encoding: the request's fault, whoever decoded it.
   if (error instanceof URIError) return 400;
   if (error instanceof NotFoundError) return 404;
@@ -59,8 +61,10 @@ export function errorHandler(logger: Logger) {
       if (status < 500) setErrorHeaders(ctx, error);
       if (status === 503) {
         ctx.set('Retry-After', String(BUSY_RETRY_AFTER_SECONDS));
-        ctx.body = error instanceof UnavailableError ? `${error.message}\n` : 'Busy, try again shortly\n';
-        logger.warn({ code: (error as { code?: string }).code, path: ctx.state.logPath }, (error as Error).message);
+        const damaged = isDatabaseDamaged(error);
+        ctx.body =
+          error instanceof UnavailableError ? `${error.message}\n` : damaged ? 'Database unavailable\n' : 'Busy, try again shortly\n';
+        logger[damaged ? 'error' : 'warn']({ code: (error as { code?: string }).code, path: ctx.state.logPath }, (error as Error).message);
       } else if (error instanceof LineupError) {
         ctx.body = `${error.message}\n`;
       } else if (status < 500) {

@@ -1,14 +1,18 @@
 import Router from '@koa/router';
+import type { HealthProblem } from '../db/database-health.js';
 import { HEALTH_PATH } from '../routes.js';
 
-/** `/healthz`: 200 while the database answers, for load balancers and the container healthcheck. */
-export function healthRoutes(databaseAnswers: () => boolean): Router {
+/**
+ * `/healthz`, for load balancers and the container healthcheck: 200 while the database can serve,
+ * else 503 naming the check that failed (`file`, `lineup` or `write`) with a short reason.
+ */
+export function healthRoutes(health: () => HealthProblem | undefined): Router {
   const router = new Router();
   router.get(HEALTH_PATH, (ctx) => {
-    const ok = databaseAnswers();
+    const problem = health();
     ctx.set('Cache-Control', 'no-store');
-    ctx.status = ok ? 200 : 503;
-    ctx.body = { status: ok ? 'ok' : 'unavailable', database: ok ? 'ok' : 'error' };
+    ctx.status = problem ? 503 : 200;
+    ctx.body = problem ? { status: 'unavailable', database: 'error', ...problem } : { status: 'ok', database: 'ok' };
   });
   return router;
 }
