@@ -1,5 +1,6 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_PATH_LENGTH, MAX_QUERY_LENGTH } from '../../src/http/input-limits.js';
+import { MAX_PATH_LENGTH, MAX_QUERY_LENGTH, SERVER_LIMITS } from '../../src/http/input-limits.js';
 import { addSubscriber } from '../core/support.js';
 import { fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
 import { rawGet, rawRequest, STACK_TRACE } from './raw-http.js';
@@ -73,6 +74,18 @@ describe('input limits', () => {
     expect(response.head).toMatch(/\r\nConnection: close/i);
   });
 
+  it('when clients send half their headers, or trickle them, then each gets 408 and is dropped soon after headersTimeout', async () => {
+    const { headersTimeout = 0, connectionsCheckingInterval = 0 } = SERVER_LIMITS;
+    // What the README states: node looks for overdue headers once per checking interval.
+    expect(headersTimeout).toBe(10_000);
+    expect(connectionsCheckingInterval).toBeLessThanOrEqual(1_000);
+    const bound = headersTimeout + connectionsCheckingInterval + 3_000;
+    const half = slowHeaders(lineup.url, { bound, trickle: false });
+    const trickled = slowHeaders(lineup.url, { bound, trickle: true });
+    for (const dropped of await Promise.all([half, trickled])) expect(dropped.answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect((await fetchFrom(`${lineup.url}/healthz`)).status).toBe(200);
+  }, 20_000);
+
   it('when a POST streams a chunked body that never ends, then the answer comes anyway and the connection is closed', async () => {
     const response = await rawRequest(
       lineup.url,
@@ -83,3 +96,29 @@ describe('input limits', () => {
     expect((await fetchFrom(`${lineup.url}/healthz`)).status).toBe(200);
   });
 });
+
+/**
+ * Half a request's headers, then nothing (or one more byte every 500 ms, which keeps the socket
+ * busy): resolves with what the server answered once it closes the connection, and fails if it
+ * is still open after `bound` ms.
+ */
+function slowHeaders(baseUrl: string, { bound, trickle }: { bound: number; trickle: boolean }): Promise<{ answer: string }> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    const chunks: Buffer[] = [];
+    let ticker: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => socket.destroy(new Error(`still connected after ${bound} ms`)), bound);
+    socket.on('connect', () => {
+      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+      if (trickle) ticker = setInterval(() => socket.write('X'), 500);
+    });
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', (error) => (error.message.startsWith('still connected') ? reject(error) : undefined));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      clearInterval(ticker);
+      resolve({ answer: Buffer.concat(chunks).toString('latin1') });
+    });
+  });
+}
