@@ -103,6 +103,15 @@ const schema = z
       .describe('node-cron expression of the prune job, in UTC')
       .refine((value) => value === PRUNE_OFF || cron.validate(value), `is not a valid cron expression (or ${PRUNE_OFF})`),
     PRUNE_GRACE_DAYS: integer(7, 0, 36500).describe('days after expiry before a subscriber is deleted (0 allowed)'),
+    PRUNE_KEEP_DAYS: integer(30, 1, 36500).describe(
+      'days a pruned subscriber stays restorable (lineup subscriber restore) before the prune job deletes it for good',
+    ),
+    PRUNE_MAX_GAP_DAYS: integer(2, 1, 36500).describe(
+      'days the clock may run ahead of the last time Lineup saw it before a prune that would remove anyone is refused',
+    ),
+    PRUNE_MAX_SHARE: integer(10, 0, 100).describe(
+      'percent of the subscribers one prune run may remove (at least one); more is refused, 100 turns the check off',
+    ),
     RETIRED_KEY_DAYS: integer(90, 1, 36500).describe(
       "days a removed, pruned or rotated subscriber's old URL keeps its answer (410 Gone, or 403 replaced) and never counts as a key guess",
     ),
@@ -160,6 +169,9 @@ const schema = z
     /** Undefined: no schedule in this process. */
     pruneCron: env.PRUNE_CRON === PRUNE_OFF ? undefined : env.PRUNE_CRON,
     pruneGraceDays: env.PRUNE_GRACE_DAYS,
+    pruneKeepDays: env.PRUNE_KEEP_DAYS,
+    pruneMaxGapDays: env.PRUNE_MAX_GAP_DAYS,
+    pruneMaxSharePercent: env.PRUNE_MAX_SHARE,
     retiredKeyDays: env.RETIRED_KEY_DAYS,
     logLevel: env.LOG_LEVEL,
     metricsToken: env.METRICS_TOKEN,

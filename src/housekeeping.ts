@@ -1,5 +1,6 @@
 import { GENERATED_KEY_SETTING, type LineupContext, SERVED_URL_SETTING } from './context.js';
 import { seedDemoLineup } from './db/seed.js';
+import { holdServerLock } from './db/server-lock.js';
 import { schedulePrune } from './jobs/prune-schedule.js';
 import type { Logger } from './logger.js';
 import type { LineupMetrics } from './metrics.js';
@@ -29,6 +30,8 @@ export interface HousekeepingOptions {
  */
 export function startHousekeeping(context: LineupContext, { logger, metrics, seedDemo }: HousekeepingOptions): Housekeeping {
   const { config } = context;
+  // Until stop: `lineup db restore` refuses to replace the file this server has open.
+  const lock = holdServerLock(config.dbPath, (message) => logger.warn(message));
   context.settings.set(SERVED_URL_SETTING, config.publicUrl);
   recordServerSigning(context);
   warnAboutGeneratedKey(context, logger);
@@ -37,7 +40,13 @@ export function startHousekeeping(context: LineupContext, { logger, metrics, see
     config.pruneCron === undefined
       ? undefined
       : schedulePrune(config.pruneCron, () => pruneLapsed(context.subscribers, context.clock, config.pruneGraceDays), logger, metrics);
-  return { ...(demoUrl ? { demoUrl } : {}), stop: async () => void (await job?.stop()) };
+  return {
+    ...(demoUrl ? { demoUrl } : {}),
+    stop: async () => {
+      await job?.stop();
+      lock.release();
+    },
+  };
 }
 
 /** One warning per start, from the one process that does the housekeeping, however many serve. */

@@ -20,6 +20,8 @@ export interface LineupMetrics {
   pruneDeletions: Counter;
   /** Prune runs that failed (a busy database, say) and wait for the next tick. */
   pruneFailures: Counter;
+  /** Prune runs that removed nobody because the clock or the count looked wrong, by reason (clock_gap, share). */
+  pruneRefusals: Counter<'reason'>;
 }
 
 export function createMetrics(): LineupMetrics {
@@ -64,6 +66,12 @@ export function createMetrics(): LineupMetrics {
     pruneFailures: new Counter({
       name: 'lineup_prune_failures_total',
       help: 'Prune runs that failed and wait for the next tick',
+      registers,
+    }),
+    pruneRefusals: new Counter({
+      name: 'lineup_prune_refusals_total',
+      help: 'Prune runs refused because the clock or the share of subscribers looked wrong (lineup prune --confirm-clock)',
+      labelNames: ['reason'],
       registers,
     }),
   };

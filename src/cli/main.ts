@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { LineupError } from '../errors.js';
 import { LINEUP_HOME } from '../home.js';
 import { type CliIo, type Command, UsageError } from './command.js';
+import { dbCommand } from './db.js';
 import { demoCommand } from './demo.js';
 import { DEFAULT_ENV_FILE, environmentWithFile, takeEnvFileOption } from './env-file.js';
 import { importCommand } from './import.js';
@@ -23,6 +24,7 @@ export const commands: Command[] = [
   renderCommand,
   lintCommand,
   demoCommand,
+  dbCommand,
 ];
 
 function overview(home: string): string {

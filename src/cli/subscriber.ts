@@ -6,7 +6,7 @@ import { type CliIo, type Command, parseOptions, UsageError, wholeNumber, withCo
 const HELP = `lineup subscriber add USER [--days N | --until DATE [--allow-past]] [--package NAME]… [--max-connections N] [--note TEXT]
 lineup subscriber renew USER [--days N | --until DATE [--allow-past]]
 lineup subscriber packages USER [--add NAME]… [--remove NAME]…
-lineup subscriber disable|enable|rotate|remove USER
+lineup subscriber disable|enable|rotate|remove|restore USER
 lineup subscriber list [--expired] [--json]
 
 add      creates USER (default ${DEFAULT_SUBSCRIPTION_DAYS} days) and prints the playlist URL alone on the last line
@@ -14,7 +14,8 @@ renew    --days N extends from the current expiry, or from now if it has passed;
 packages adds and removes packages in one go (shows them without options); the URL stays the same
 disable  the playlist answers 403 until enable
 rotate   issues a new URL and prints it; the old one stops working at once
-remove   deletes USER and its package links; the URL then answers 410 Gone
+remove   deletes USER and its package links for good; the URL then answers 410 Gone
+restore  puts back USER as the prune job took it (within PRUNE_KEEP_DAYS): the same URL works again
 list     a table, or --json for scripts; --expired lists only lapsed subscribers
 
 USER for add: ${USERNAME_RULE} (apps put it in URLs).
@@ -91,7 +92,7 @@ function printTable(subscribers: Subscriber[], now: number, io: CliIo): void {
 
 export const subscriberCommand: Command = {
   name: 'subscriber',
-  summary: 'add, renew, change packages, disable, enable, rotate, remove and list subscribers',
+  summary: 'add, renew, change packages, disable, enable, rotate, remove, restore and list subscribers',
   help: HELP,
   run: async (argv, io) => {
     const [action, ...rest] = argv;
@@ -107,11 +108,12 @@ export const subscriberCommand: Command = {
       enable: [],
       rotate: [],
       remove: [],
+      restore: [],
       list: ['expired', 'json'],
     };
     const permitted = allowed[action];
     if (!permitted) {
-      throw new UsageError(`subscriber: unknown action "${action}" (add, renew, packages, disable, enable, rotate, remove, list)`);
+      throw new UsageError(`subscriber: unknown action "${action}" (add, renew, packages, disable, enable, rotate, remove, restore, list)`);
     }
     const { values, positionals } = parseOptions(attachNegativeValues(rest), {
       days: { type: 'string' },
@@ -170,6 +172,17 @@ export const subscriberCommand: Command = {
           const user = username(positionals, action);
           subscriberAdmin.remove(user);
           io.stdout(`removed ${user}\n`);
+          return 0;
+        }
+        case 'restore': {
+          const { subscriber, missingPackages } = subscriberAdmin.restore(username(positionals, action));
+          io.stdout(`restored ${describe(subscriber, now)}; its URL works again\n`);
+          if (missingPackages.length > 0) io.stdout(`packages that no longer exist, not linked: ${missingPackages.join(',')}\n`);
+          if (stateOf(subscriber, now) === 'expired') {
+            io.stdout(
+              `it has lapsed: renew it (lineup subscriber renew ${subscriber.username} --days N), or the next prune takes it again\n`,
+            );
+          }
           return 0;
         }
         default: {

@@ -174,6 +174,25 @@ const migrations: readonly string[] = [
       SELECT OLD.key_hash, NULL, 'removed' WHERE OLD.key_hash IS NOT NULL;
   END;
   `,
+  /* 6: pruned subscribers wait in a recycle table, so that a wrong clock cannot destroy them */ `
+  -- The prune job moves a subscriber here instead of only deleting it: its row values, the names
+  -- of its packages (a JSON array) and its key hash. \`lineup subscriber restore USER\` puts it back
+  -- with the same URL until PRUNE_KEEP_DAYS after pruned_at; then the prune job purges the row.
+  -- One row per username: pruning a later subscriber of the same name replaces the earlier one.
+  -- \`subscriber remove\` and an admin's DELETE do not come here: those are meant.
+  CREATE TABLE pruned_subscribers (
+    username        TEXT PRIMARY KEY,
+    key_hash        TEXT CHECK (key_hash IS NULL OR length(key_hash) = 64),
+    expires_at      TEXT NOT NULL,
+    enabled         INTEGER NOT NULL,
+    max_connections INTEGER NOT NULL,
+    note            TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    packages        TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(packages)),
+    pruned_at       TEXT NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX pruned_subscribers_pruned_at ON pruned_subscribers (pruned_at);
+  `,
 ];
 
 /** Brings the schema up to date, each step in its own transaction. */

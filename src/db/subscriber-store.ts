@@ -1,6 +1,6 @@
 import { BadInputError, NotFoundError } from '../errors.js';
 import type { NewSubscriber, RetiredReason, Subscriber, SubscriberAccess } from '../subscribers/subscriber.js';
-import type { SubscriberStorage } from '../subscribers/subscriber-storage.js';
+import type { RestoredSubscriber, SubscriberStorage } from '../subscribers/subscriber-storage.js';
 import { type Clock, type SqlTime, toSqlTime } from '../time.js';
 import { idList } from './id-list.js';
 import type { Db } from './open.js';
@@ -16,6 +16,17 @@ interface SubscriberRecord {
   created_at: string;
   has_key: number;
   packages: string | null;
+}
+
+interface PrunedRecord {
+  username: string;
+  key_hash: string | null;
+  expires_at: string;
+  enabled: number;
+  max_connections: number;
+  note: string;
+  created_at: string;
+  packages: string;
 }
 
 interface AccessRecord {
@@ -85,6 +96,14 @@ export class SubscriberStore implements SubscriberStorage {
   private readonly updateKeyHash;
   private readonly deleteByUsername;
   private readonly deleteLapsedBy;
+  private readonly count;
+  private readonly recycleLapsed;
+  private readonly pruned;
+  private readonly insertRestored;
+  private readonly unretireRemovedKey;
+  private readonly deletePruned;
+  private readonly prunedBy;
+  private readonly deletePrunedBy;
   private readonly retiredKey;
   private readonly retiredKeysBy;
   private readonly deleteRetiredKeysBy;
@@ -107,6 +126,24 @@ export class SubscriberStore implements SubscriberStorage {
     this.updateKeyHash = db.prepare('UPDATE subscribers SET key_hash = ? WHERE username = ?');
     this.deleteByUsername = db.prepare('DELETE FROM subscribers WHERE username = ?');
     this.deleteLapsedBy = db.prepare(`DELETE FROM subscribers AS s WHERE ${LAPSED_BY('s')} RETURNING username`).pluck();
+    this.count = db.prepare('SELECT count(*) FROM subscribers').pluck();
+    this.recycleLapsed = db.prepare(`
+      INSERT OR REPLACE INTO pruned_subscribers
+        (username, key_hash, expires_at, enabled, max_connections, note, created_at, packages, pruned_at)
+      SELECT s.username, s.key_hash, s.expires_at, s.enabled, s.max_connections, s.note, s.created_at,
+             (SELECT json_group_array(p.name) FROM subscriber_packages sp JOIN packages p ON p.id = sp.package_id
+               WHERE sp.subscriber_id = s.id),
+             ?
+      FROM subscribers s WHERE ${LAPSED_BY('s')}`);
+    this.pruned = db.prepare('SELECT * FROM pruned_subscribers WHERE username = ?');
+    this.insertRestored = db.prepare(
+      'INSERT INTO subscribers (username, key_hash, expires_at, enabled, max_connections, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    // Only the row the delete trigger wrote ('removed', no subscriber): a rotated-away key stays retired.
+    this.unretireRemovedKey = db.prepare("DELETE FROM retired_keys WHERE key_hash = ? AND reason = 'removed' AND subscriber_id IS NULL");
+    this.deletePruned = db.prepare('DELETE FROM pruned_subscribers WHERE username = ?');
+    this.prunedBy = db.prepare('SELECT count(*) FROM pruned_subscribers WHERE pruned_at <= ?').pluck();
+    this.deletePrunedBy = db.prepare('DELETE FROM pruned_subscribers WHERE pruned_at <= ?');
     this.retiredKey = db.prepare('SELECT reason FROM retired_keys WHERE key_hash = ? AND retired_at > ?').pluck();
     this.retiredKeysBy = db.prepare('SELECT count(*) FROM retired_keys WHERE retired_at <= ?').pluck();
     this.deleteRetiredKeysBy = db.prepare('DELETE FROM retired_keys WHERE retired_at <= ?');
@@ -202,9 +239,58 @@ export class SubscriberStore implements SubscriberStorage {
     this.mustChange(this.deleteByUsername.run(username).changes, username);
   }
 
-  /** One statement; package links cascade. */
-  removeLapsedBy(time: SqlTime): string[] {
-    return (this.deleteLapsedBy.all(time) as string[]).sort();
+  countAll(): number {
+    return this.count.get() as number;
+  }
+
+  /** One transaction: copied to pruned_subscribers, then deleted (package links cascade, the key retires). */
+  recycleLapsedBy(time: SqlTime, prunedAt: SqlTime): string[] {
+    return this.db
+      .transaction(() => {
+        this.recycleLapsed.run(prunedAt, time);
+        return (this.deleteLapsedBy.all(time) as string[]).sort();
+      })
+      .immediate();
+  }
+
+  countPurgeableBy(time: SqlTime): number {
+    return this.prunedBy.get(time) as number;
+  }
+
+  purgePrunedBy(time: SqlTime): number {
+    return this.deletePrunedBy.run(time).changes;
+  }
+
+  restore(username: string): RestoredSubscriber {
+    const missingPackages = this.db
+      .transaction(() => {
+        const row = this.pruned.get(username) as PrunedRecord | undefined;
+        if (!row) throw new NotFoundError(`no pruned subscriber named "${username}" (restorable for PRUNE_KEEP_DAYS after the prune)`);
+        if (this.find(username)) throw new BadInputError(`subscriber "${username}" exists again; remove or rename it first`);
+        if (row.key_hash !== null && this.findAccess(row.key_hash)) {
+          throw new BadInputError(`the old key of "${username}" belongs to another subscriber now`);
+        }
+        if (row.key_hash !== null) this.unretireRemovedKey.run(row.key_hash);
+        const { lastInsertRowid } = this.insertRestored.run(
+          row.username,
+          row.key_hash,
+          row.expires_at,
+          row.enabled,
+          row.max_connections,
+          row.note,
+          row.created_at,
+        );
+        const missing: string[] = [];
+        for (const name of JSON.parse(row.packages) as string[]) {
+          const packageId = this.packageIdByName.get(name) as number | undefined;
+          if (packageId === undefined) missing.push(name);
+          else this.linkPackage.run(lastInsertRowid, packageId);
+        }
+        this.deletePruned.run(username);
+        return missing;
+      })
+      .immediate();
+    return { subscriber: this.get(username), missingPackages };
   }
 
   /**

@@ -46,7 +46,9 @@ export class GuessLimiter {
 
   constructor(
     private readonly limits: GuessLimits,
-    private readonly nowSeconds: () => number = () => Date.now() / 1000,
+    // Monotonic: windows and blocks are durations, so a wall-clock jump (back or forth) neither
+    // stretches a block to the size of the jump nor lifts one early.
+    private readonly nowSeconds: () => number = () => performance.now() / 1000,
   ) {}
 
   /** Seconds until `bucket` may try again, or undefined when it is not blocked. */

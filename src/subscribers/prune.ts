@@ -1,29 +1,141 @@
-import { type Clock, toSqlTime } from '../time.js';
+import { type Clock, fromSqlTime, toSqlTime } from '../time.js';
 import type { SubscriberStorage } from './subscriber-storage.js';
 
+const DAY = 86_400;
+
+/** The settings row holding the last time (`YYYY-MM-DD HH:MM:SS`, UTC) Lineup saw the clock: server start and every prune run. */
+export const PRUNE_HEARTBEAT_SETTING = 'prune_heartbeat';
+
+/** How long a pruned subscriber stays restorable when the caller does not say (PRUNE_KEEP_DAYS' default). */
+const DEFAULT_PRUNE_KEEP_DAYS = 30;
+
+/** Name/value settings; db/settings-store.ts fits. */
+export interface HeartbeatStore {
+  get(name: string): string | undefined;
+  set(name: string, value: string): void;
+}
+
+/** Why a run removed nobody: the clock jumped far past the heartbeat, or too many would go at once. */
+type PruneRefusalReason = 'clock_gap' | 'share';
+
+interface PruneRefusal {
+  reason: PruneRefusalReason;
+  /** One line for the log and the CLI: what looked wrong and how to go on. */
+  message: string;
+}
+
+/** What keeps a wrong clock or a wrong rule from emptying the subscribers table. */
+interface PruneSafety {
+  heartbeat: HeartbeatStore;
+  /** PRUNE_MAX_GAP_DAYS. */
+  maxGapDays: number;
+  /** PRUNE_MAX_SHARE: percent of the subscribers one run may remove (one subscriber is always allowed). */
+  maxSharePercent: number;
+  /** `lineup prune --confirm-clock`: the operator vouches for the clock and the count. */
+  confirmClock?: boolean;
+}
+
+export interface PruneOptions {
+  dryRun?: boolean;
+  /** PRUNE_KEEP_DAYS: days a pruned subscriber stays restorable before the run purges it. */
+  keepDays?: number;
+  /** Every run of the server and the CLI passes it; without it (tests of the deletion rule alone) nothing is refused. */
+  safety?: PruneSafety;
+}
+
 export interface PruneResult {
-  /** Subscribers whose subscription ended more than the grace period ago: deleted, or would be. */
+  /** Subscribers whose subscription ended more than the grace period ago: recycled, or would be (or would have been, if refused). */
   usernames: string[];
   /** Retired keys older than RETIRED_KEY_DAYS: forgotten (their URLs are unknown keys again), or would be. */
   forgottenKeys: number;
+  /** Recycled subscribers older than PRUNE_KEEP_DAYS: deleted for good, or would be. */
+  purged: number;
   dryRun: boolean;
+  /** Set when the run changed nothing because the clock or the count looked wrong. */
+  refusal?: PruneRefusal;
 }
 
 /**
- * Deletes, in one statement, the subscribers whose `expires_at` is more than `graceDays` in the
- * past; their package links go with them, and their keys are retired (a trigger), so that their
- * URLs answer 410 Gone. Lapsed subscribers within the grace period stay (the playlist already
- * answers them 403), so that a late renewal keeps their URL. In the same run, retired keys past
- * the store's retention are forgotten, so that the table does not grow for ever.
+ * Moves the heartbeat to `now` (server start, and every prune run that is not refused), forward
+ * only and by at most `maxGapDays`, unless `confirmed` (`--confirm-clock`), which sets it to `now`
+ * whatever it was. So a jumped clock cannot move the heartbeat along with it: neither a restart nor
+ * a run that happens to remove nobody hides the gap from the next run that would remove someone.
+ * Returns whether it moved.
  */
-export function pruneLapsed(store: SubscriberStorage, clock: Clock, graceDays: number, dryRun = false): PruneResult {
+export function advanceHeartbeat(heartbeat: HeartbeatStore, now: number, maxGapDays: number, confirmed = false): boolean {
+  const last = lastHeartbeat(heartbeat);
+  if (!confirmed && last !== undefined && (now <= last || now - last > maxGapDays * DAY)) return false;
+  heartbeat.set(PRUNE_HEARTBEAT_SETTING, toSqlTime(now));
+  return true;
+}
+
+/**
+ * The last heartbeat, or undefined when there is none or it is unreadable (a database that no
+ * server started since the heartbeat came, or a hand edit): then the gap rule cannot judge.
+ */
+function lastHeartbeat(heartbeat: HeartbeatStore): number | undefined {
+  const value = heartbeat.get(PRUNE_HEARTBEAT_SETTING);
+  if (value === undefined) return undefined;
+  const seconds = fromSqlTime(value);
+  return Number.isFinite(seconds) ? seconds : undefined;
+}
+
+/**
+ * A run that would remove someone is refused when the wall clock is more than `maxGapDays` ahead
+ * of the heartbeat (a wrong NTP source, a typo in `date -s`, a restored VM: the clock is the one
+ * thing that decides who has lapsed), or when it would remove more than `maxSharePercent` of the
+ * subscribers. A run that would remove nobody is never refused (it moves the heartbeat on, within
+ * the gap).
+ */
+function refusalOf(safety: PruneSafety, now: number, removing: number, total: number): PruneRefusal | undefined {
+  if (removing === 0 || safety.confirmClock) return undefined;
+  const last = lastHeartbeat(safety.heartbeat);
+  if (last !== undefined && now - last > safety.maxGapDays * DAY) {
+    const days = Math.floor((now - last) / DAY);
+    return {
+      reason: 'clock_gap',
+      message: `prune refused: the clock reads ${toSqlTime(now)} UTC, ${days} days after Lineup last saw it (${toSqlTime(last)} UTC, more than PRUNE_MAX_GAP_DAYS ${safety.maxGapDays}), and ${removing} would be pruned; check the clock, then run lineup prune --confirm-clock`,
+    };
+  }
+  const allowed = Math.max(1, Math.floor((total * safety.maxSharePercent) / 100));
+  if (removing > allowed) {
+    return {
+      reason: 'share',
+      message: `prune refused: ${removing} of ${total} subscribers would be pruned, more than PRUNE_MAX_SHARE ${safety.maxSharePercent}%; check the clock and the expiry dates (lineup prune --dry-run), then run lineup prune --confirm-clock`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * Moves, in one transaction, the subscribers whose `expires_at` is more than `graceDays` in the
+ * past to the recycle table and deletes them; their package links go with them, and their keys
+ * are retired (a trigger), so that their URLs answer 410 Gone until `lineup subscriber restore`.
+ * Lapsed subscribers within the grace period stay (the playlist already answers them 403), so that
+ * a late renewal keeps their URL. In the same run, recycled subscribers past `keepDays` are purged
+ * and retired keys past the store's retention are forgotten, so that neither table grows for ever.
+ * With `safety`, a run that looks wrong (see refusalOf) changes nothing, not even the heartbeat.
+ */
+export function pruneLapsed(store: SubscriberStorage, clock: Clock, graceDays: number, options: PruneOptions = {}): PruneResult {
+  const { dryRun = false, keepDays = DEFAULT_PRUNE_KEEP_DAYS, safety } = options;
   const now = clock();
   // Lapsed for longer than the grace period: already lapsed one second before it began.
-  const lapsedBy = toSqlTime(now - graceDays * 86_400 - 1);
-  if (dryRun) {
-    const usernames = store.listLapsedBy(lapsedBy).map((subscriber) => subscriber.username);
-    return { usernames, forgottenKeys: store.countForgottenRetiredKeys(now), dryRun };
+  const lapsedBy = toSqlTime(now - graceDays * DAY - 1);
+  // Pruned exactly keepDays ago: no longer kept, the way a retired key is forgotten.
+  const purgeBy = toSqlTime(now - keepDays * DAY);
+  const lapsed = store.listLapsedBy(lapsedBy).map((subscriber) => subscriber.username);
+  const refusal = safety ? refusalOf(safety, now, lapsed.length, store.countAll()) : undefined;
+  if (dryRun || refusal) {
+    return {
+      usernames: lapsed,
+      forgottenKeys: store.countForgottenRetiredKeys(now),
+      purged: store.countPurgeableBy(purgeBy),
+      dryRun,
+      ...(refusal ? { refusal } : {}),
+    };
   }
-  const usernames = store.removeLapsedBy(lapsedBy);
-  return { usernames, forgottenKeys: store.forgetRetiredKeys(now), dryRun };
+  const usernames = store.recycleLapsedBy(lapsedBy, toSqlTime(now));
+  const result = { usernames, forgottenKeys: store.forgetRetiredKeys(now), purged: store.purgePrunedBy(purgeBy), dryRun };
+  if (safety) advanceHeartbeat(safety.heartbeat, now, safety.maxGapDays, safety.confirmClock);
+  return result;
 }

@@ -3,7 +3,7 @@ import { playlistUrl } from '../routes.js';
 import { type Clock, fromSqlTime, type SqlTime, toSqlTime } from '../time.js';
 import { generatePlaylistKey, hashPlaylistKey } from './keys.js';
 import type { Subscriber } from './subscriber.js';
-import type { SubscriberStorage } from './subscriber-storage.js';
+import type { RestoredSubscriber, SubscriberStorage } from './subscriber-storage.js';
 
 const DAY = 86_400;
 export const DEFAULT_SUBSCRIPTION_DAYS = 30;
@@ -126,8 +126,17 @@ export class SubscriberAdmin {
     return this.store.get(username);
   }
 
+  /** For good: an explicit operator action, so it skips the recycle table that the prune job fills. */
   remove(username: string): void {
     this.store.remove(username);
+  }
+
+  /**
+   * Puts back a subscriber the prune job took, with its key, packages and expiry as they were: its
+   * old URL works again. Still lapsed, it is pruned again by the next run unless renewed.
+   */
+  restore(username: string): RestoredSubscriber {
+    return this.store.restore(username);
   }
 
   /** Everyone, or with `expiredOnly` those who have lapsed by now. */

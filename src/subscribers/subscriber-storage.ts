@@ -2,6 +2,12 @@ import type { SqlTime } from '../time.js';
 import type { AccessSource } from './access.js';
 import type { NewSubscriber, Subscriber } from './subscriber.js';
 
+export interface RestoredSubscriber {
+  subscriber: Subscriber;
+  /** Packages it had that no longer exist, so were not linked again. */
+  missingPackages: string[];
+}
+
 /**
  * What the subscriber rules need from storage; db/subscriber-store.ts implements it. Each method is
  * one statement or one transaction. "Lapsed by T" means `expires_at` is at or before T, the rule of
@@ -15,8 +21,22 @@ export interface SubscriberStorage extends AccessSource {
   get(username: string): Subscriber;
   list(): Subscriber[];
   listLapsedBy(time: SqlTime): Subscriber[];
-  /** Deletes them, package links included; returns their usernames, sorted. */
-  removeLapsedBy(time: SqlTime): string[];
+  /** How many subscribers there are. */
+  countAll(): number;
+  /**
+   * Moves the subscribers lapsed by `time` to the recycle table (stamped `prunedAt`) and deletes
+   * them, package links included, in one transaction; returns their usernames, sorted.
+   */
+  recycleLapsedBy(time: SqlTime, prunedAt: SqlTime): string[];
+  /** Recycled subscribers pruned at or before `time`: how many there are. */
+  countPurgeableBy(time: SqlTime): number;
+  /** Deletes the recycled subscribers pruned at or before `time`, for good; returns how many. */
+  purgePrunedBy(time: SqlTime): number;
+  /**
+   * Puts a recycled subscriber back, with its old key (so its old URL works again), in one transaction.
+   * @throws NotFoundError when none of that name is recycled; BadInputError when the name is taken again.
+   */
+  restore(username: string): RestoredSubscriber;
   /** @throws BadInputError for a taken username or an unknown package. */
   add(subscriber: NewSubscriber): Subscriber;
   /** Adds and removes packages in one transaction; an unknown package name changes nothing. */

@@ -1,8 +1,10 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { runPruneOnce } from '../../src/jobs/prune-schedule.js';
+import { startLineup } from '../../src/standalone.js';
 import { hashPlaylistKey } from '../../src/subscribers/keys.js';
-import { pruneLapsed } from '../../src/subscribers/prune.js';
+import { advanceHeartbeat, PRUNE_HEARTBEAT_SETTING, pruneLapsed } from '../../src/subscribers/prune.js';
 import { fromSqlTime, systemClock, toSqlTime } from '../../src/time.js';
 import { captureLogs, fetchFrom, lastLine, onServer, startTestLineup, type TestLineup } from '../helpers/lineup.js';
 import { keyOf } from '../links/support.js';
@@ -22,7 +24,8 @@ afterEach(async () => {
 
 /** Subscribers on both sides of the grace boundary, each with a package link. */
 async function lineupAtBoundary(): Promise<TestLineup> {
-  const started = await startTestLineup({ clock: () => NOW, env: { PRUNE_GRACE_DAYS: String(GRACE_DAYS) } });
+  // Two of five go in one run: above the default PRUNE_MAX_SHARE, which has tests of its own below.
+  const started = await startTestLineup({ clock: () => NOW, env: { PRUNE_GRACE_DAYS: String(GRACE_DAYS), PRUNE_MAX_SHARE: '50' } });
   await applySql(started, "INSERT INTO packages (name) VALUES ('gold'); INSERT INTO channels (stream, name) VALUES ('one', 'One');");
   await addSubscriber(started, 'at-grace', '--until', AT_GRACE, '--allow-past', '--package', 'gold');
   await addSubscriber(started, 'past-grace', '--until', PAST_GRACE, '--allow-past', '--package', 'gold');
@@ -207,5 +210,199 @@ describe('prune forgets retired keys after RETIRED_KEY_DAYS', () => {
     now = TODAY + (RETIRED_KEY_DAYS + 3) * DAY;
     expect((await lineup.cli(['prune'])).stdout).toContain('forgot 2 retired keys');
     for (const url of [first, second]) expect((await fetchFrom(url)).status).toBe(404);
+  });
+});
+
+/** What is left in the subscribers and recycle tables. */
+function tables(dbPath: string) {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return {
+      subscribers: db.prepare('SELECT username FROM subscribers ORDER BY username').pluck().all() as string[],
+      recycled: db.prepare('SELECT username FROM pruned_subscribers ORDER BY username').pluck().all() as string[],
+    };
+  } finally {
+    db.close();
+  }
+}
+
+describe('prune that cannot destroy', () => {
+  // Keys retire by trigger, stamped with SQLite's own clock, so this clock starts from the real one.
+  const START = systemClock();
+
+  it('when the clock jumps 40 days ahead, then prune deletes nobody who had time left: the CLI exits 1 with one line, the job warns and counts the refusal', async () => {
+    let now = START;
+    lineup = await startTestLineup({ clock: () => now });
+    const thirtyLeft = await addSubscriber(lineup, 'thirty-left', '--days', '30');
+    await addSubscriber(lineup, 'year-left', '--days', '365');
+    for (let n = 0; n < 8; n++) await addSubscriber(lineup, `long-${n}`, '--days', '3650');
+    now = START + 40 * DAY;
+
+    const refused = await lineup.cli(['prune']);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/^lineup: prune refused: .*40 days after Lineup last saw it.*PRUNE_MAX_GAP_DAYS 2.*--confirm-clock/);
+
+    const { logger, logs } = captureLogs();
+    const job = () =>
+      pruneLapsed(lineup!.context.subscribers, () => now, 7, {
+        safety: { heartbeat: lineup!.context.settings, maxGapDays: 2, maxSharePercent: 10 },
+      });
+    expect(runPruneOnce(job, logger, lineup.metrics)?.refusal?.reason).toBe('clock_gap');
+    const warning = logs.lines.map((line) => JSON.parse(line) as { level: number; reason?: string; msg: string }).find((l) => l.reason);
+    expect(warning).toMatchObject({ level: 40, reason: 'clock_gap' });
+    expect(await lineup.metrics.registry.getSingleMetricAsString('lineup_prune_refusals_total')).toContain(
+      'lineup_prune_refusals_total{reason="clock_gap"} 1',
+    );
+    expect(tables(lineup.dbPath)).toMatchObject({ recycled: [] });
+    expect(tables(lineup.dbPath).subscribers).toHaveLength(10);
+    // Back on the real time, the URL was never touched.
+    now = START;
+    expect((await fetchFrom(thirtyLeft)).status).toBe(200);
+  });
+
+  it('when the operator confirms the clock, then the run goes ahead and resets the heartbeat, so the next run needs no confirmation', async () => {
+    let now = START;
+    lineup = await startTestLineup({ clock: () => now, env: { PRUNE_MAX_SHARE: '100' } });
+    await addSubscriber(lineup, 'ends-soon', '--days', '1');
+    await addSubscriber(lineup, 'ends-later', '--days', '20');
+    now = START + 10 * DAY;
+    expect((await lineup.cli(['prune'])).code).toBe(1);
+    const dry = await lineup.cli(['prune', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('would delete ends-soon');
+    expect(dry.stdout).toContain('a real run would be refused');
+    const confirmed = await lineup.cli(['prune', '--confirm-clock']);
+    expect(confirmed.code).toBe(0);
+    expect(confirmed.stdout).toContain('deleted ends-soon');
+    expect(lineup.context.settings.get(PRUNE_HEARTBEAT_SETTING)).toBe(toSqlTime(now));
+    now = START + 30 * DAY;
+    expect((await lineup.cli(['prune'])).code).toBe(1); // 20 days on: a gap again
+    now = START + 10 * DAY + 2 * DAY; // within PRUNE_MAX_GAP_DAYS of the confirmed run
+    await addSubscriber(lineup, 'gone-by-then', '--until', toSqlTime(START), '--allow-past');
+    const next = await lineup.cli(['prune']);
+    expect(next.code).toBe(0);
+    expect(next.stdout).toContain('deleted gone-by-then');
+  });
+
+  it('when one run would remove more than PRUNE_MAX_SHARE percent of the subscribers, then it is refused, however right the clock', async () => {
+    lineup = await startTestLineup({ clock: () => NOW });
+    const rowsSql = Array.from({ length: 20 }, (_, n) => {
+      const expires = n < 3 ? '2001-01-01 00:00:00' : '2099-01-01 00:00:00';
+      return `INSERT INTO subscribers (username, expires_at) VALUES ('s${n}', '${expires}');`;
+    }).join('\n');
+    await applySql(lineup, rowsSql);
+    // 3 of 20 is 15%, above the default 10% (2 of 20).
+    const refused = await lineup.cli(['prune']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('3 of 20 subscribers would be pruned, more than PRUNE_MAX_SHARE 10%');
+    expect(tables(lineup.dbPath).subscribers).toHaveLength(20);
+    const { logger } = captureLogs();
+    const job = () =>
+      pruneLapsed(lineup!.context.subscribers, () => NOW, 7, {
+        safety: { heartbeat: lineup!.context.settings, maxGapDays: 2, maxSharePercent: 10 },
+      });
+    expect(runPruneOnce(job, logger, lineup.metrics)?.refusal?.reason).toBe('share');
+    expect(await lineup.metrics.registry.getSingleMetricAsString('lineup_prune_refusals_total')).toContain('{reason="share"} 1');
+    expect((await lineup.cli(['prune', '--confirm-clock'])).stdout).toContain('deleted 3 subscribers');
+  });
+
+  it('when a subscriber pruned legitimately is restored, then its old URL works again: 410 while pruned, then its own state, 200 once renewed', async () => {
+    let now = START;
+    lineup = await startTestLineup({ clock: () => now, env: { PRUNE_GRACE_DAYS: '0' } });
+    await applySql(lineup, "INSERT INTO packages (name) VALUES ('gold'); INSERT INTO channels (stream, name) VALUES ('one', 'One');");
+    const url = await addSubscriber(lineup, 'lapsing', '--days', '1', '--package', 'gold', '--max-connections', '3', '--note', 'vip');
+    await addSubscriber(lineup, 'staying', '--days', '365');
+    const before = lineup.context.subscribers.get('lapsing');
+    now = START + 2 * DAY;
+    expect((await lineup.cli(['prune'])).stdout).toContain('deleted lapsing');
+    expect(tables(lineup.dbPath)).toEqual({ subscribers: ['staying'], recycled: ['lapsing'] });
+    expect((await fetchFrom(url)).status).toBe(410);
+
+    const restored = await lineup.cli(['subscriber', 'restore', 'lapsing']);
+    expect(restored.code).toBe(0);
+    expect(restored.stdout).toContain('restored lapsing: expired');
+    expect(restored.stdout).toContain('lineup subscriber renew lapsing');
+    expect(tables(lineup.dbPath)).toEqual({ subscribers: ['lapsing', 'staying'], recycled: [] });
+    const after = lineup.context.subscribers.get('lapsing');
+    expect({ ...after, id: 0 }).toEqual({ ...before, id: 0 });
+    expect((await fetchFrom(url)).status).toBe(403);
+    expect((await lineup.cli(['subscriber', 'renew', 'lapsing', '--days', '30'])).code).toBe(0);
+    const served = await fetchFrom(url);
+    expect(served.status).toBe(200);
+    expect(served.body).toContain('One');
+  });
+
+  it('when PRUNE_KEEP_DAYS have passed since the prune, then the prune job purges the row and restore says there is none', async () => {
+    let now = START;
+    lineup = await startTestLineup({ clock: () => now, env: { PRUNE_GRACE_DAYS: '0', PRUNE_KEEP_DAYS: '30' } });
+    await addSubscriber(lineup, 'lapsing', '--days', '1');
+    await addSubscriber(lineup, 'staying', '--days', '3650');
+    now = START + 2 * DAY;
+    expect((await lineup.cli(['prune'])).code).toBe(0);
+    now = START + 2 * DAY + 30 * DAY - 1;
+    expect((await lineup.cli(['prune'])).stdout).toContain('purged 0 pruned subscribers (older than PRUNE_KEEP_DAYS, 30 days)');
+    expect(tables(lineup.dbPath).recycled).toEqual(['lapsing']);
+    now += 1;
+    expect((await lineup.cli(['prune', '--dry-run'])).stdout).toContain('would purge 1 pruned subscriber');
+    expect((await lineup.cli(['prune'])).stdout).toContain('purged 1 pruned subscriber');
+    expect(tables(lineup.dbPath).recycled).toEqual([]);
+    const restore = await lineup.cli(['subscriber', 'restore', 'lapsing']);
+    expect(restore.code).not.toBe(0);
+    expect(restore.stderr).toMatch(/^lineup: no pruned subscriber named "lapsing"/);
+  });
+
+  it('when the name was taken again since the prune, then restore refuses with one line and changes nothing', async () => {
+    let now = START;
+    lineup = await startTestLineup({ clock: () => now, env: { PRUNE_GRACE_DAYS: '0' } });
+    await addSubscriber(lineup, 'reused', '--days', '1');
+    await addSubscriber(lineup, 'staying', '--days', '3650');
+    now = START + 2 * DAY;
+    expect((await lineup.cli(['prune'])).code).toBe(0);
+    await addSubscriber(lineup, 'reused', '--days', '5');
+    const restore = await lineup.cli(['subscriber', 'restore', 'reused']);
+    expect(restore.code).not.toBe(0);
+    expect(restore.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(restore.stderr).toContain('subscriber "reused" exists again');
+    expect(tables(lineup.dbPath).recycled).toEqual(['reused']);
+  });
+});
+
+describe('the prune heartbeat', () => {
+  const store = (value?: string) => {
+    const settings = new Map<string, string>(value === undefined ? [] : [[PRUNE_HEARTBEAT_SETTING, value]]);
+    return { get: (name: string) => settings.get(name), set: (name: string, v: string) => void settings.set(name, v) };
+  };
+  const T = fromSqlTime('2030-01-01 00:00:00');
+
+  it('when the clock moves on within PRUNE_MAX_GAP_DAYS, then it follows; when it jumps further or back, then it stays, unless confirmed', () => {
+    const heartbeat = store(toSqlTime(T));
+    expect(advanceHeartbeat(heartbeat, T + 2 * DAY, 2)).toBe(true);
+    expect(heartbeat.get(PRUNE_HEARTBEAT_SETTING)).toBe(toSqlTime(T + 2 * DAY));
+    expect(advanceHeartbeat(heartbeat, T + 40 * DAY, 2)).toBe(false);
+    expect(advanceHeartbeat(heartbeat, T, 2)).toBe(false);
+    expect(heartbeat.get(PRUNE_HEARTBEAT_SETTING)).toBe(toSqlTime(T + 2 * DAY));
+    expect(advanceHeartbeat(heartbeat, T + 40 * DAY, 2, true)).toBe(true);
+    expect(heartbeat.get(PRUNE_HEARTBEAT_SETTING)).toBe(toSqlTime(T + 40 * DAY));
+    const fresh = store();
+    expect(advanceHeartbeat(fresh, T, 2)).toBe(true);
+  });
+
+  it('when the server restarts after a jump, then the heartbeat stays where it was, so the jump still refuses the prune', async () => {
+    let now = fromSqlTime('2030-06-15 12:00:00');
+    lineup = await startTestLineup({ clock: () => now });
+    const started = lineup.context.settings.get(PRUNE_HEARTBEAT_SETTING);
+    expect(started).toBe(toSqlTime(now));
+    await addSubscriber(lineup, 'thirty-left', '--days', '30');
+    now += 40 * DAY;
+    const env = { ...lineup.env, PORT: '0' };
+    const second = await startLineup(loadConfig(env), { logger: captureLogs().logger, clock: () => now, seedDemo: false });
+    try {
+      expect(lineup.context.settings.get(PRUNE_HEARTBEAT_SETTING)).toBe(started);
+      expect((await lineup.cli(['prune'])).code).toBe(1);
+    } finally {
+      await second.stop();
+    }
   });
 });
