@@ -52,16 +52,82 @@ export function parsePlayChannel(segment: string): number | undefined {
 /** Paths whose second segment is a playlist key; the key must never reach a log line. */
 const KEYED_PATH = /^\/(playlist|play)\/[^/]*/;
 
-/** A path that carries a playlist key: logged without it, and guarded against key guessing. */
+/** The first segment of every public path, in its one spelling. */
+const FIXED_SEGMENTS = new Set([PLAYLIST_ROUTE, PLAY_LIVE_ROUTE, EPG_PATH, HEALTH_PATH, METRICS_PATH].map((path) => path.split('/')[1]!));
+
+/** `%XX` that encodes an unreserved character (RFC 3986: letters, digits, `-._~`), which means the same unencoded. */
+const ENCODED_UNRESERVED = /%(2[dDeE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]|7[eE])/g;
+const decodeEscape = (encoded: string) => String.fromCharCode(Number.parseInt(encoded.slice(1), 16));
+/** Anything `canonicalPath` would change, but the case of the first segment. */
+const NOT_CANONICAL = /%|\/\/|\/\.\.?(\/|$)|.\/$/;
+
+/**
+ * The one spelling of a request's path that the routers, the guess limiter, the request metrics
+ * and the request log all see, decided here once (http/app.ts applies it before anything else):
+ * unreserved characters percent-decoded, empty segments (doubled or trailing slashes) dropped,
+ * `.` and `..` resolved, and the fixed first segment in lower case. Any spelling that a client
+ * could use to reach a key is therefore the spelling that is limited, counted and redacted; the
+ * routers match this spelling only. Other escapes (`%2F`, `%25`) stay as they are: decoding them
+ * would change what a segment is.
+ */
+export function canonicalPath(path: string): string {
+  if (!path.startsWith('/')) return path;
+  if (!NOT_CANONICAL.test(path)) {
+    const end = path.indexOf('/', 1);
+    const first = end === -1 ? path.slice(1) : path.slice(1, end);
+    if (FIXED_SEGMENTS.has(first) || !FIXED_SEGMENTS.has(first.toLowerCase())) return path;
+  }
+  // Until nothing changes: `%%37%30` decodes to `%70`, which must not be left for a later reader to decode again.
+  let decoded = path;
+  for (let previous = ''; decoded !== previous; ) {
+    previous = decoded;
+    decoded = decoded.replace(ENCODED_UNRESERVED, decodeEscape);
+  }
+  const segments: string[] = [];
+  for (const segment of decoded.split('/')) {
+    if (segment === '..') segments.pop();
+    else if (segment !== '' && segment !== '.') segments.push(segment);
+  }
+  const first = segments[0]?.toLowerCase();
+  if (first !== undefined && FIXED_SEGMENTS.has(first)) segments[0] = first;
+  return `/${segments.join('/')}`;
+}
+
+/** A path that carries a playlist key: logged without it, and guarded against key guessing. Expects a canonical path. */
 export function isKeyedPath(path: string): boolean {
   return KEYED_PATH.test(path);
 }
 
-/** The path with its key, if any, replaced by `[key]`. */
-export function loggablePath(path: string): string {
-  return path.replace(KEYED_PATH, '/$1/[key]');
+/** A playlist key's length (subscribers/keys.ts): a segment this long may be one. */
+const KEY_LENGTH = 24;
+
+/** Decodes every escape it can, again and again, for recognising a segment however it is spelled; never throws. */
+function looselyDecoded(segment: string): string {
+  let decoded = segment;
+  for (let previous = ''; decoded !== previous; ) {
+    previous = decoded;
+    decoded = decoded.replace(/%[0-9a-fA-F]{2}/g, decodeEscape);
+  }
+  return decoded;
 }
 
+/**
+ * The path with its key, if any, replaced by `[key]`, whatever its spelling: the raw path may be
+ * given. A canonical keyed path keeps its shape (`/play/[key]/1.m3u8`). Any other path is cut at
+ * the first segment that mentions `play` in any case or encoding (`/x/playlist%2FKEY.m3u`,
+ * `/PLAYLİST/KEY`), since what follows may be a key that a client spelled oddly, and any segment
+ * as long as a key is replaced too.
+ */
+export function loggablePath(path: string): string {
+  const canonical = canonicalPath(path);
+  if (KEYED_PATH.test(canonical)) return canonical.replace(KEYED_PATH, '/$1/[key]');
+  const segments = canonical.split('/');
+  const cut = segments.findIndex((segment) => looselyDecoded(segment).toLowerCase().includes('play'));
+  const kept = cut === -1 ? segments : [...segments.slice(0, cut), '[key]'];
+  return kept.map((segment) => (looselyDecoded(segment).replace(/[^A-Za-z0-9_-]/g, '').length >= KEY_LENGTH ? '[key]' : segment)).join('/');
+}
+
+/** Expects a canonical path. */
 export function isPlaylistPath(path: string): boolean {
   return path.startsWith('/playlist/');
 }

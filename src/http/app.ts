@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import type { LineupMetrics } from '../metrics.js';
 import type { PlaylistService } from '../playlist/playlist-service.js';
 import type { StreamRedirects } from '../playlist/stream-redirect.js';
-import { isKeyedPath, isPlaylistPath } from '../routes.js';
+import { canonicalPath, isKeyedPath, isPlaylistPath } from '../routes.js';
 import { clientIp } from './client-ip.js';
 import { epgRoutes } from './epg-routes.js';
 import { errorHandler } from './error-handler.js';
@@ -48,6 +48,14 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   const playlist = playlistRoutes(playlists);
   const health = healthRoutes(healthCheck);
 
+  // First of all: every middleware and router after this sees the one spelling of the path
+  // (routes.ts, canonicalPath), so that no spelling is routed that the limiter, the metrics or
+  // the log redaction would not recognise.
+  app.use((ctx, next) => {
+    const path = canonicalPath(ctx.path);
+    if (path !== ctx.path) ctx.path = path;
+    return next();
+  });
   app.use(requestLog(logger));
   app.use(requestMetrics(metrics, { isPlaylistPath, isPlayPath }));
   app.use(errorHandler(logger));

@@ -8,7 +8,8 @@ import { PLAY_ARCHIVE_ROUTE, PLAY_LIVE_ROUTE, parsePlayChannel, parsePlayLiveFil
  * address that made this request; nothing may cache it.
  */
 export function playRoutes(redirects: StreamRedirects): Router {
-  const router = new Router();
+  // Only the canonical spelling (routes.ts, canonicalPath) may reach a key lookup.
+  const router = new Router({ sensitive: true, strict: true });
 
   const redirectTo = (ctx: RouterContext, channelId: number | undefined, target: PlayTarget): void => {
     if (channelId === undefined) throw new NotFoundError(UNKNOWN_CHANNEL_MESSAGE);

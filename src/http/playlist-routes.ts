@@ -8,7 +8,8 @@ import { acceptsGzip } from './accepts-gzip.js';
 
 /** The personal playlist. Never a redirect: some players do not follow one. */
 export function playlistRoutes(playlists: PlaylistService): Router {
-  const router = new Router();
+  // Only the canonical spelling (routes.ts, canonicalPath) may reach a key lookup.
+  const router = new Router({ sensitive: true, strict: true });
   // One route for GET (and so HEAD) and POST: each route is another match and another middleware
   // chain built per request.
   router.register(PLAYLIST_ROUTE, ['GET', 'POST'], (ctx) => {
