@@ -5,7 +5,7 @@ import { schedulePrune } from './jobs/prune-schedule.js';
 import type { Logger } from './logger.js';
 import type { LineupMetrics } from './metrics.js';
 import { recordServerSigning } from './signing-record.js';
-import { pruneLapsed } from './subscribers/prune.js';
+import { advanceHeartbeat, pruneLapsed } from './subscribers/prune.js';
 import { DEFAULT_SUBSCRIPTION_DAYS } from './subscribers/subscriber-admin.js';
 
 export interface Housekeeping {
@@ -17,7 +17,7 @@ export interface Housekeeping {
 
 export interface HousekeepingOptions {
   logger: Logger;
-  metrics: Pick<LineupMetrics, 'pruneDeletions' | 'pruneFailures'>;
+  metrics: Pick<LineupMetrics, 'pruneDeletions' | 'pruneFailures' | 'pruneRefusals'>;
   /** Seeds the demo lineup and subscriber on an empty database: `npm start` (`lineup serve --demo`) only. */
   seedDemo: boolean;
 }
@@ -36,10 +36,14 @@ export function startHousekeeping(context: LineupContext, { logger, metrics, see
   recordServerSigning(context);
   warnAboutGeneratedKey(context, logger);
   const demoUrl = seedDemo ? seedDemoSubscriber(context) : undefined;
-  const job =
-    config.pruneCron === undefined
-      ? undefined
-      : schedulePrune(config.pruneCron, () => pruneLapsed(context.subscribers, context.clock, config.pruneGraceDays), logger, metrics);
+  // The prune job's heartbeat: moved on at each start, but never across a jump of the clock (see prune.ts).
+  advanceHeartbeat(context.settings, context.clock(), config.pruneMaxGapDays);
+  const prune = () =>
+    pruneLapsed(context.subscribers, context.clock, config.pruneGraceDays, {
+      keepDays: config.pruneKeepDays,
+      safety: { heartbeat: context.settings, maxGapDays: config.pruneMaxGapDays, maxSharePercent: config.pruneMaxSharePercent },
+    });
+  const job = config.pruneCron === undefined ? undefined : schedulePrune(config.pruneCron, prune, logger, metrics);
   return {
     ...(demoUrl ? { demoUrl } : {}),
     stop: async () => {
