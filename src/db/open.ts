@@ -81,25 +81,25 @@ function refuseEmptyFile(path: string): void {
 }
 
 /**
- * Refuses a file that SQLite opens but that is not Lineup's (tables, and no Lineup schema version:
- * another program's database, which migrating would mix Lineup's tables into), and, when asked, a
- * damaged one. `quick_check` reads every page once, without cross-checking indexes as
- * `integrity_check` does, so it grows with the file only (milliseconds for a lineup of thousands);
- * `(1)` stops at the first problem.
+ * Refuses a file (`name`, as the message calls it) that SQLite opens but that is not Lineup's
+ * (tables, and no Lineup schema version: another program's database, which migrating would mix
+ * Lineup's tables into), and, when asked, a damaged one. `quick_check` reads every page once,
+ * without cross-checking indexes as `integrity_check` does, so it grows with the file only
+ * (milliseconds for a lineup of thousands); `(1)` stops at the first problem.
  */
-export function assertLineupDatabase(db: Db, path: string, { integrity }: { integrity: boolean }): void {
+export function assertLineupDatabase(db: Db, name: string, { integrity }: { integrity: boolean }): void {
   if (integrity) {
     const problem = db.pragma('quick_check(1)', { simple: true }) as string;
     if (problem !== 'ok') {
       throw new ConfigError(
-        `LINEUP_DB: ${path} is damaged (quick_check: ${problem.replace(/\s*\n\s*/g, '; ')}): restore a backup (lineup db restore FILE)`,
+        `${name} is damaged (quick_check: ${problem.replace(/\s*\n\s*/g, '; ')}): restore a backup (lineup db restore FILE)`,
       );
     }
   }
   const version = db.pragma('user_version', { simple: true }) as number;
   const tables = db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table'").pluck().get() as number;
   if (version === 0 && tables > 0) {
-    throw new ConfigError(`LINEUP_DB: ${path} is an SQLite database but not Lineup's (${tables} tables, no Lineup schema version)`);
+    throw new ConfigError(`${name} is an SQLite database but not Lineup's (${tables} tables, no Lineup schema version)`);
   }
 }
 
@@ -133,7 +133,7 @@ export function openDatabase(path: string, { create = true }: OpenOptions = {}):
   db.pragma('foreign_keys = ON');
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   try {
-    assertLineupDatabase(db, path, { integrity: create && path !== ':memory:' });
+    assertLineupDatabase(db, `LINEUP_DB: ${path}`, { integrity: create && path !== ':memory:' });
   } catch (error) {
     db.close();
     throw error;
