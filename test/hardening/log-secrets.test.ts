@@ -61,6 +61,17 @@ describe('secrets in logs', () => {
     expect((await fetchFrom(alice, { localAddress: '127.0.0.3' })).status).toBe(429);
     await rawGet(lineup.url, `/playlist/${keyOf(alice)}.m3u?key=${keyOf(alice)}`, [], 'DELETE');
     await rawGet(lineup.url, `/playlist/${keyOf(alice)}%ZZ.m3u`);
+    // Odd spellings of a keyed path, served or refused: the key is not logged either way.
+    for (const target of [
+      '/PLAYLIST/K.m3u',
+      '//playlist/K.m3u',
+      '/playlist//K.m3u',
+      '/%70laylist/K.m3u',
+      '/x/playlist%2FK.m3u',
+      '/Play/K/1.m3u8',
+    ]) {
+      await rawGet(lineup.url, target.replace('K', keyOf(alice)));
+    }
     await fetchFrom(`${lineup.url}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } });
     await fetchFrom(`${lineup.url}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}x` } });
   });
