@@ -133,6 +133,15 @@ const schema = z
     GUESS_LIMIT: integer(20, 1).describe('unknown-key lookups allowed per address (IPv6: per /64) within GUESS_WINDOW'),
     GUESS_WINDOW: integer(600, 1).describe('seconds over which failed lookups are counted'),
     GUESS_BLOCK: integer(900, 1).describe('seconds a blocked address is answered 429 with Retry-After'),
+    PLAYLIST_CONCURRENCY_PER_KEY: integer(20, 1).describe(
+      'playlist responses in flight at once for one key; one more is answered 429 with Retry-After',
+    ),
+    PLAYLIST_CONCURRENCY_PER_ADDRESS: integer(64, 1).describe(
+      'playlist responses in flight at once for one client address (IPv6: per /64); one more is answered 429 with Retry-After',
+    ),
+    SEND_TIMEOUT: integer(60, 1, 3600).describe(
+      'seconds a client may take to receive a playlist before its connection is reset, and any connection may go without taking a byte of its response',
+    ),
     LINK_MODE: z.enum(LINK_MODES).default('direct').describe('what playlists link to'),
     EPG_URL: httpUrl.optional().describe('XMLTV guide URL put in the playlist header as url-tvg and x-tvg-url'),
     EPG_FILE: z.string().trim().min(1).default('data/epg.xml').describe('local XMLTV guide served at /epg.xml'),
@@ -183,6 +192,12 @@ const schema = z
       blockSeconds: env.GUESS_BLOCK,
       maxTracked: GUESS_TRACKED_ADDRESSES,
     },
+    playlistConcurrency: {
+      perKey: env.PLAYLIST_CONCURRENCY_PER_KEY,
+      perAddress: env.PLAYLIST_CONCURRENCY_PER_ADDRESS,
+      sendTimeoutSeconds: env.SEND_TIMEOUT,
+    },
+    sendTimeoutSeconds: env.SEND_TIMEOUT,
     linkMode: env.LINK_MODE,
     epgUrl: env.EPG_URL,
     epgFile: env.EPG_FILE,

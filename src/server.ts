@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { LineupContext } from './context.js';
 import { databaseHealth } from './db/database-health.js';
 import { subscriberCounter } from './db/subscriber-counts.js';
@@ -48,6 +48,7 @@ export async function startServer(context: LineupContext, { logger, metrics, met
     logger,
     metrics,
     guessLimits: config.guessLimits,
+    playlistConcurrency: config.playlistConcurrency,
     metricsToken: config.metricsToken,
     metricsExposition: exposition,
   });
@@ -57,6 +58,9 @@ export async function startServer(context: LineupContext, { logger, metrics, met
     logger.warn('WebAssembly SIMD is not available here: signing playlists with node:crypto (the same tokens, more CPU each)');
   }
   const server = createServer(SERVER_LIMITS, app.callback());
+  // Socket inactivity: a client that takes none of its response's bytes for SEND_TIMEOUT is dropped.
+  // Between requests node's keep-alive timeout holds instead, and each request restores this one.
+  server.setTimeout(config.sendTimeoutSeconds * 1000, dropTimedOut);
   const host = await listenOnFirst(server, config.port, hostsToTry(config.host));
   if (host !== config.host) logger.warn({ host }, `IPv6 is not available here: listening on ${host} (IPv4 only) instead of ${config.host}`);
   // Started after the public listener, so that a cluster primary hears from each worker about that one first.
@@ -75,6 +79,18 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= Promise.all([server, admin].map(closeGracefully)).then(() => undefined));
   return { server, url: urlOf(server), ...(admin ? { adminUrl: urlOf(admin) } : {}), stop };
+}
+
+/**
+ * A socket that timed out. With bytes still queued (the kernel's buffers are full: the client
+ * stopped reading), a reset, which frees those buffers at once; a plain close would leave the
+ * kernel holding them for a client that never takes them. Otherwise (an idle or slow request, an
+ * idle keep-alive connection) a plain close, as node's own, so that bytes already handed to the
+ * kernel still reach a slow reader.
+ */
+function dropTimedOut(socket: Socket): void {
+  if (socket.writableLength > 0) socket.resetAndDestroy();
+  else socket.destroy();
 }
 
 /** Stops accepting, closes idle keep-alive connections, and resolves once requests in flight are done. */

@@ -8,6 +8,7 @@ import type { PlaylistService } from '../playlist/playlist-service.js';
 import type { StreamRedirects } from '../playlist/stream-redirect.js';
 import { canonicalPath, isKeyedPath, isPlaylistPath } from '../routes.js';
 import { clientIp } from './client-ip.js';
+import { type ConcurrencyCaps, ConcurrencyLimiter } from './concurrency-limiter.js';
 import { epgRoutes } from './epg-routes.js';
 import { errorHandler } from './error-handler.js';
 import { GuessLimiter, type GuessLimits, guessLimit } from './guess-limiter.js';
@@ -29,6 +30,8 @@ export interface HttpDependencies {
   logger: Logger;
   metrics: LineupMetrics;
   guessLimits: GuessLimits;
+  /** Playlist responses in flight at once per key and per client address; past either, 429. */
+  playlistConcurrency: ConcurrencyCaps;
   /** When set, `/metrics` is served here for `Authorization: Bearer METRICS_TOKEN`; unset, it is not served here (404). */
   metricsToken?: string | undefined;
   /** What `/metrics` answers; by default `metrics.registry`. */
@@ -45,7 +48,7 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   // Errors are answered and logged by errorHandler; koa's default handler would print stacks.
   app.silent = true;
 
-  const playlist = playlistRoutes(playlists);
+  const playlist = playlistRoutes(playlists, new ConcurrencyLimiter(dependencies.playlistConcurrency));
   const health = healthRoutes(healthCheck);
 
   // First of all: every middleware and router after this sees the one spelling of the path

@@ -5,9 +5,10 @@ import type { PlaylistService } from '../playlist/playlist-service.js';
 import { PLAYLIST_ROUTE, playlistKeyOf } from '../routes.js';
 import { parseStreamFormat } from '../signing/origin.js';
 import { acceptsGzip } from './accepts-gzip.js';
+import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 
 /** The personal playlist. Never a redirect: some players do not follow one. */
-export function playlistRoutes(playlists: PlaylistService): Router {
+export function playlistRoutes(playlists: PlaylistService, inFlight: ConcurrencyLimiter): Router {
   // Only the canonical spelling (routes.ts, canonicalPath) may reach a key lookup.
   const router = new Router({ sensitive: true, strict: true });
   // One route for GET (and so HEAD) and POST: each route is another match and another middleware
@@ -15,6 +16,8 @@ export function playlistRoutes(playlists: PlaylistService): Router {
   router.register(PLAYLIST_ROUTE, ['GET', 'POST'], (ctx) => {
     const key = playlistKeyOf(ctx.params.file ?? '');
     if (key === undefined) throw new UnknownKeyError();
+    // Before the lookup and the render, so that a refusal costs nothing.
+    inFlight.admit(key, ctx.state.clientIp, ctx.res);
     // As koa's ctx.fresh: only GET and HEAD are conditional.
     const conditional = ctx.method === 'GET' || ctx.method === 'HEAD';
     const response = playlists.respond(key, {
