@@ -22,8 +22,8 @@ interface Entry {
 /**
  * The address a guesser is counted under. An IPv6 household or server usually holds a whole /64
  * and can pick any address in it, so IPv6 is counted per /64; IPv4 per address. Expects the
- * normalised form from `normalizeIp` (compressed IPv6, mapped IPv4 already unwrapped).
- * @internal Exported for its unit test.
+ * normalised form from `normalizeIp` (compressed IPv6, mapped IPv4 already unwrapped). The
+ * concurrency limiter counts addresses the same way.
  */
 export function guessBucket(ip: string): string {
   if (isIP(ip) !== 6) return ip;

@@ -3,7 +3,10 @@ import type { SubscriberStorage } from './subscriber-storage.js';
 
 const DAY = 86_400;
 
-/** The settings row holding the last time (`YYYY-MM-DD HH:MM:SS`, UTC) Lineup saw the clock: server start and every prune run. */
+/**
+ * The settings row holding the last time (`YYYY-MM-DD HH:MM:SS`, UTC) Lineup saw the clock: server start and every prune run.
+ * @internal Exported for the tests that read the heartbeat.
+ */
 export const PRUNE_HEARTBEAT_SETTING = 'prune_heartbeat';
 
 /** How long a pruned subscriber stays restorable when the caller does not say (PRUNE_KEEP_DAYS' default). */
