@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import Database from 'better-sqlite3';
 import { runCli } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/logger.js';
@@ -147,4 +148,14 @@ export function fetchFrom(
 export function onServer(lineup: RunningLineup, playlistUrl: string): string {
   const { pathname, search } = new URL(playlistUrl);
   return `${lineup.url}${pathname}${search}`;
+}
+
+/** Statements run straight on a test database's file, as an admin's `sqlite3` session would, behind Lineup's back. */
+export function execOn(dbPath: string, statements: string): void {
+  const db = new Database(dbPath);
+  try {
+    db.exec(statements);
+  } finally {
+    db.close();
+  }
 }

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { lastLine, startTestLineup, type TestLineup } from '../helpers/lineup.js';
+import { execOn, lastLine, startTestLineup, type TestLineup } from '../helpers/lineup.js';
 
 const EXAMPLE_M3U = new URL('../../playlists/example.m3u', import.meta.url).pathname;
 
@@ -32,14 +32,7 @@ function lineupRows(): unknown {
   }
 }
 
-function exec(statements: string): void {
-  const db = new Database(lineup.dbPath);
-  try {
-    db.exec(statements);
-  } finally {
-    db.close();
-  }
-}
+const exec = (statements: string) => execOn(lineup.dbPath, statements);
 
 const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

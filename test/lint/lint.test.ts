@@ -1,9 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Finding } from '../../src/lint/lint.js';
-import { startTestLineup, type TestLineup } from '../helpers/lineup.js';
+import { execOn, startTestLineup, type TestLineup } from '../helpers/lineup.js';
 
 let lineup: TestLineup;
 beforeEach(async () => {
@@ -13,14 +12,7 @@ afterEach(async () => {
   await lineup.close();
 });
 
-function exec(statements: string): void {
-  const db = new Database(lineup.dbPath);
-  try {
-    db.exec(statements);
-  } finally {
-    db.close();
-  }
-}
+const exec = (statements: string) => execOn(lineup.dbPath, statements);
 
 async function lint(): Promise<{ code: number; findings: Finding[] }> {
   const result = await lineup.cli(['lint', '--json']);
