@@ -39,6 +39,9 @@ environment and the env file (see the README's Configuration table).
     }
 
     const running = config.workers > 1 ? await startCluster(config, logger, { seedDemo }) : await startLineup(config, { logger, seedDemo });
+    // Signals are taken before the service says it listens: a supervisor (or a test) may send
+    // SIGTERM the moment it reads that line, and without a handler the default action kills.
+    const stopped = untilStopped(running.stop, logger, 'failed' in running ? running.failed : undefined);
     logger.info(
       { url: running.url, db: config.dbPath, envFile: io.envFile, origin: loggableUrl(config.originUrl), workers: config.workers },
       'lineup listening',
@@ -48,7 +51,7 @@ environment and the env file (see the README's Configuration table).
         `\nDemo subscriber "demo" created. Its playlist URL (shown once; rotate with \`${lineupCommand(io.env, io.home)} subscriber rotate demo\`):\n${running.demoUrl}\n\n`,
       );
     }
-    const failure = await untilStopped(running.stop, logger, 'failed' in running ? running.failed : undefined);
+    const failure = await stopped;
     if (failure) {
       io.stderr(`lineup: ${failure.message}\n`);
       return 1;

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
@@ -45,16 +45,21 @@ function usernames(dbPath: string): string[] {
 
 describe('relative paths', () => {
   it('when `subscriber add` runs from a subdirectory with a relative LINEUP_DB, then it reaches the server database and creates none', () => {
-    const dir = scratch();
+    // Inside the checkout (node_modules is ignored by git), so that the relative path climbs no
+    // `..`: from /tmp, a path like ../../tmp/x/lineup.db resolves to the right file from many
+    // directories, and the test could not tell the wrong resolution from the right one.
+    mkdirSync(join(ROOT, 'node_modules/.cache'), { recursive: true });
+    const dir = mkdtempSync(join(ROOT, 'node_modules/.cache/lineup-test-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const dbPath = join(dir, 'lineup.db');
     // What the operator wrote in the environment: a path relative to Lineup's home (the checkout).
     const env = { LINEUP_DB: relative(ROOT, dbPath), SECURETOKEN_KEY: TEST_KEY, PUBLIC_URL: 'http://lineup.test' };
+    expect(env.LINEUP_DB).not.toMatch(/\.\./);
     expect(lineupFrom(dir, ['init'], env).code).toBe(0);
     const data = join(dir, 'data');
     mkdirSync(join(data, 'deeper'), { recursive: true });
     // Had the path been taken from the current directory, this is the database it would have made.
     const wrong = resolve(data, env.LINEUP_DB);
-    cleanups.push(() => rmSync(dirname(wrong), { recursive: true, force: true }));
 
     const added = lineupFrom(data, ['subscriber', 'add', 'zed'], env);
     expect(added.stderr).toBe('');

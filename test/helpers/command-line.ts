@@ -28,23 +28,20 @@ export async function serveCommandLine(
   });
   children.push(child);
   let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
+  // Resolved on the very chunk that says where it listens, not on a later poll: a caller that
+  // signals at once then finds the server as a supervisor would, the moment it announced itself.
   const url = await new Promise<string>((resolve, reject) => {
-    const poll = setInterval(() => {
+    const take = (chunk: Buffer) => {
+      output += chunk;
       const listening = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output);
-      if (listening) {
-        clearInterval(poll);
-        resolve(listening[1]!);
-      }
-    }, 20);
-    child.on('exit', () => {
-      clearInterval(poll);
-      reject(new Error(`${args.join(' ')} exited before listening:\n${output}`));
-    });
+      if (listening) resolve(listening[1]!);
+    };
+    child.stdout!.on('data', take);
+    child.stderr!.on('data', take);
+    child.on('exit', () => reject(new Error(`${args.join(' ')} exited before listening:\n${output}`)));
   });
   return { child, url, output: () => output, exited };
 }
