@@ -110,7 +110,7 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
     linkMode: config.linkMode,
     publicUrl: config.publicUrl,
   });
-  const access = new RememberedAccess(subscribers, () => cache.generation, REMEMBERED_SUBSCRIBERS);
+  const access = new RememberedAccess(subscribers, () => cache.databaseGeneration, REMEMBERED_SUBSCRIBERS);
   return {
     config,
     db,

@@ -30,6 +30,7 @@ export class LineupStore {
   private readonly ownChangesQuery;
   /** data_version as of this event-loop turn; undefined once the turn is over. */
   private dataVersionThisTurn: number | undefined;
+  private readonly lineupVersionQuery;
   private readonly channelsQuery;
   private readonly originsQuery;
 
@@ -37,6 +38,11 @@ export class LineupStore {
     // data_version moves when another connection commits; total_changes when this one writes.
     this.dataVersionQuery = db.prepare('PRAGMA data_version').pluck();
     this.ownChangesQuery = db.prepare('SELECT total_changes()').pluck();
+    // Triggers move lineup_changes on writes to the lineup's tables; a schema change (a column
+    // added by hand, say) shows in schema_version.
+    this.lineupVersionQuery = db
+      .prepare("SELECT (SELECT version FROM lineup_changes) || ':' || (SELECT schema_version FROM pragma_schema_version)")
+      .pluck();
     this.channelsQuery = db.prepare(`
       SELECT c.id, c.stream, ${valueColumnList('c')}, c.origin,
              (SELECT group_concat(pc.package_id) FROM package_channels pc WHERE pc.channel_id = c.id) AS package_ids
@@ -63,6 +69,14 @@ export class LineupStore {
       });
     }
     return `${this.dataVersionThisTurn}:${this.ownChangesQuery.get() as number}`;
+  }
+
+  /**
+   * Changes whenever the lineup (channels, origins, packages and their channels) may have changed,
+   * and not when only subscribers did. Read only once `changeMarkerValue` has moved.
+   */
+  lineupVersion(): string {
+    return this.lineupVersionQuery.get() as string;
   }
 
   channels(): Channel[] {

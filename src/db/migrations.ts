@@ -193,6 +193,29 @@ const migrations: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX pruned_subscribers_pruned_at ON pruned_subscribers (pruned_at);
   `,
+  /* 7: a counter of lineup changes, so that a write to subscribers alone recompiles no playlist */ `
+  -- Moved by a trigger on every row written to the tables a playlist is compiled from, whoever
+  -- writes (Lineup, \`lineup sql\`, the sqlite3 shell). Writes to subscribers, their packages,
+  -- settings and the recycle table leave it alone: a server then forgets what it remembered of
+  -- subscribers, but keeps its compiled playlists and their ETags.
+  CREATE TABLE lineup_changes (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO lineup_changes (id, version) VALUES (1, 0);
+  CREATE TRIGGER channels_insert_moves_lineup AFTER INSERT ON channels BEGIN UPDATE lineup_changes SET version = version + 1; END;
+  CREATE TRIGGER channels_update_moves_lineup AFTER UPDATE ON channels BEGIN UPDATE lineup_changes SET version = version + 1; END;
+  CREATE TRIGGER channels_delete_moves_lineup AFTER DELETE ON channels BEGIN UPDATE lineup_changes SET version = version + 1; END;
+  CREATE TRIGGER origins_insert_moves_lineup AFTER INSERT ON origins BEGIN UPDATE lineup_changes SET version = version + 1; END;
+  CREATE TRIGGER origins_update_moves_lineup AFTER UPDATE ON origins BEGIN UPDATE lineup_changes SET version = version + 1; END;
+  CREATE TRIGGER origins_delete_moves_lineup AFTER DELETE ON origins BEGIN UPDATE lineup_changes SET version = version + 1; END;
+  CREATE TRIGGER packages_insert_moves_lineup AFTER INSERT ON packages BEGIN UPDATE lineup_changes SET version = version + 1; END;
+  CREATE TRIGGER packages_update_moves_lineup AFTER UPDATE ON packages BEGIN UPDATE lineup_changes SET version = version + 1; END;
+  CREATE TRIGGER packages_delete_moves_lineup AFTER DELETE ON packages BEGIN UPDATE lineup_changes SET version = version + 1; END;
+  CREATE TRIGGER package_channels_insert_moves_lineup AFTER INSERT ON package_channels BEGIN UPDATE lineup_changes SET version = version + 1; END;
+  CREATE TRIGGER package_channels_update_moves_lineup AFTER UPDATE ON package_channels BEGIN UPDATE lineup_changes SET version = version + 1; END;
+  CREATE TRIGGER package_channels_delete_moves_lineup AFTER DELETE ON package_channels BEGIN UPDATE lineup_changes SET version = version + 1; END;
+  `,
 ];
 
 /** Brings the schema up to date, each step in its own transaction. */

@@ -96,6 +96,7 @@ export class SubscriberStore implements SubscriberStorage {
   private readonly updateKeyHash;
   private readonly deleteByUsername;
   private readonly deleteLapsedBy;
+  private readonly countLapsed;
   private readonly count;
   private readonly recycleLapsed;
   private readonly pruned;
@@ -125,7 +126,11 @@ export class SubscriberStore implements SubscriberStorage {
     this.updateEnabled = db.prepare('UPDATE subscribers SET enabled = ? WHERE username = ?');
     this.updateKeyHash = db.prepare('UPDATE subscribers SET key_hash = ? WHERE username = ?');
     this.deleteByUsername = db.prepare('DELETE FROM subscribers WHERE username = ?');
-    this.deleteLapsedBy = db.prepare(`DELETE FROM subscribers AS s WHERE ${LAPSED_BY('s')} RETURNING username`).pluck();
+    // The first `limit` lapsed, in the order of the expires_at index: the same rows for both
+    // statements of one chunk's transaction.
+    const lapsedChunk = `SELECT s.id FROM subscribers s WHERE ${LAPSED_BY('s')} ORDER BY s.expires_at, s.id LIMIT ?`;
+    this.deleteLapsedBy = db.prepare(`DELETE FROM subscribers WHERE id IN (${lapsedChunk}) RETURNING username`).pluck();
+    this.countLapsed = db.prepare(`SELECT count(*) FROM subscribers s WHERE ${LAPSED_BY('s')}`).pluck();
     this.count = db.prepare('SELECT count(*) FROM subscribers').pluck();
     this.recycleLapsed = db.prepare(`
       INSERT OR REPLACE INTO pruned_subscribers
@@ -134,7 +139,7 @@ export class SubscriberStore implements SubscriberStorage {
              (SELECT json_group_array(p.name) FROM subscriber_packages sp JOIN packages p ON p.id = sp.package_id
                WHERE sp.subscriber_id = s.id),
              ?
-      FROM subscribers s WHERE ${LAPSED_BY('s')}`);
+      FROM subscribers s WHERE s.id IN (${lapsedChunk})`);
     this.pruned = db.prepare('SELECT * FROM pruned_subscribers WHERE username = ?');
     this.insertRestored = db.prepare(
       'INSERT INTO subscribers (username, key_hash, expires_at, enabled, max_connections, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -243,14 +248,28 @@ export class SubscriberStore implements SubscriberStorage {
     return this.count.get() as number;
   }
 
+  countLapsedBy(time: SqlTime): number {
+    return this.countLapsed.get(time) as number;
+  }
+
   /** One transaction: copied to pruned_subscribers, then deleted (package links cascade, the key retires). */
-  recycleLapsedBy(time: SqlTime, prunedAt: SqlTime): string[] {
+  recycleLapsedBy(time: SqlTime, prunedAt: SqlTime, limit: number): string[] {
     return this.db
       .transaction(() => {
-        this.recycleLapsed.run(prunedAt, time);
-        return (this.deleteLapsedBy.all(time) as string[]).sort();
+        this.recycleLapsed.run(prunedAt, time, limit);
+        return (this.deleteLapsedBy.all(time, limit) as string[]).sort();
       })
       .immediate();
+  }
+
+  /**
+   * Copies the write-ahead log into the database and empties the file. After a bulk write it would
+   * otherwise keep its largest size on disk for good. A reader still holding an older state makes
+   * it a no-op for now (returns false); the next writes' automatic checkpoints catch up.
+   */
+  truncateWriteAheadLog(): boolean {
+    const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+    return result?.busy === 0;
   }
 
   countPurgeableBy(time: SqlTime): number {

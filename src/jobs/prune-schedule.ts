@@ -63,7 +63,8 @@ export function runPruneOnce(prune: () => PruneResult, logger: Logger, metrics?:
     }
     metrics?.pruneDeletions.inc(result.usernames.length);
     logger.info(
-      { job: 'prune', deleted: result.usernames.length, usernames: result.usernames, purged: result.purged },
+      // The count, not the names: a prune of 200,000 would write them all into one log line.
+      { job: 'prune', deleted: result.usernames.length, purged: result.purged, forgottenKeys: result.forgottenKeys },
       'prune finished; pruned subscribers are restorable for PRUNE_KEEP_DAYS',
     );
     return result;

@@ -6,6 +6,8 @@ import { type Channel, isVisible } from './lineup.js';
 /** Where the lineup comes from (the database), and a marker that moves when it may have changed. */
 export interface LineupSource {
   changeMarkerValue(): string;
+  /** A marker that moves when the lineup's own tables may have changed: not on a write to subscribers alone. */
+  lineupVersion(): string;
   channels(): Channel[];
   origins(): OriginRow[];
 }
@@ -19,12 +21,16 @@ export interface LineupSettings extends HeaderOptions {
 }
 
 /**
- * Compiled playlists per package set and format, rebuilt when the database changes. A change from
+ * Compiled playlists per package set and format, rebuilt when the lineup changes. A change from
  * any process (the sqlite3 shell, `lineup sql`) shows in the very next request: each request calls
  * `refresh()` once, and everything else answers as of that check, so one request sees one state.
+ * A write to subscribers alone (a renewal, a prune) moves `databaseGeneration` but recompiles
+ * nothing: a prune of 200,000 subscribers in chunks would otherwise recompile after each chunk.
  */
 export class LineupCache {
   private marker: string | undefined;
+  private version: string | undefined;
+  private databaseGenerationCount = 0;
   private channels: Channel[] = [];
   private origins = new Map<string, Origin>();
   private linkModes = new Map<string, LinkMode>();
@@ -40,10 +46,14 @@ export class LineupCache {
     this.links = { publicUrl: settings.publicUrl, linkModeOf: (channel) => this.linkModeOf(channel) };
   }
 
-  /** Asks the database whether anything changed since the last call, and recompiles if so. */
+  /** Asks the database whether anything changed since the last call, and recompiles if the lineup did. */
   refresh(): void {
     const marker = this.source.changeMarkerValue();
     if (marker === this.marker) return;
+    this.marker = marker;
+    this.databaseGenerationCount++;
+    const version = this.source.lineupVersion();
+    if (version === this.version) return;
     const defaults = this.settings.defaultOrigin;
     this.channels = this.source.channels();
     const rows = this.source.origins();
@@ -55,7 +65,7 @@ export class LineupCache {
     );
     this.compiled.clear();
     this.generationCount++;
-    this.marker = marker;
+    this.version = version;
   }
 
   playlistFor(packageIds: readonly number[], format: StreamFormat): CompiledPlaylist {
@@ -71,11 +81,16 @@ export class LineupCache {
   }
 
   /**
-   * Moves each time the database changed and the playlists were compiled again (any write: the
-   * lineup, a subscriber, a package), as of the last `refresh`. Part of every ETag.
+   * Moves each time the lineup changed and the playlists were compiled again (channels, origins,
+   * packages), as of the last `refresh`. Part of every ETag.
    */
   get generation(): number {
     return this.generationCount;
+  }
+
+  /** Moves each time anything in the database may have changed (subscribers too), as of the last `refresh`. */
+  get databaseGeneration(): number {
+    return this.databaseGenerationCount;
   }
 
   /** The least `token_ttl − token_desync` of any origin, as of the last `refresh`. */

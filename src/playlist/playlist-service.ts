@@ -49,8 +49,8 @@ interface Rendered {
 interface Prepared {
   subscriberId: number;
   /**
-   * Strong ETag of the identity bytes: a new one whenever they can differ (database, subscriber,
-   * IP, format, bucket, salt). The cache's key; the gzip bytes answer with `gzipEtag` of it.
+   * Strong ETag of the identity bytes: a new one whenever they can differ (lineup, subscriber and
+   * its packages and key, IP, format, bucket, salt). The cache's key; the gzip bytes answer with `gzipEtag` of it.
    */
   etag: string;
   /** Whether responses with this ETag share one rendering through the cache (a bucketed one). */
@@ -163,14 +163,18 @@ export class PlaylistService {
     // already holds, so it is worked out only when bytes are: a refresh answered 304 or from the
     // cache needs no HMAC.
     const freshSalt = bucket > 0 ? undefined : this.salt();
+    // The lineup's generation moves only with the lineup, so what of the subscriber shapes the
+    // bytes is named here: its packages, and the key that redirect-mode links carry (a rotation
+    // gives the same subscriber a new one). The ETag is a hash: the key never shows in it.
     const etag = this.etagOf([
       this.lineup.generation,
       subscriber.id,
+      [...subscriber.packageIds].sort((a, b) => a - b).join(','),
       ip,
       format,
       signedAt,
       freshSalt ?? 'bucket',
-      key === undefined ? '' : 'key',
+      key ?? '',
     ]);
     return {
       subscriberId: subscriber.id,

@@ -9,6 +9,13 @@ const DAY = 86_400;
  */
 export const PRUNE_HEARTBEAT_SETTING = 'prune_heartbeat';
 
+/**
+ * Subscribers moved per transaction. One statement for 200,000 held the write lock for 7–10 s and
+ * grew the write-ahead log to 244 MB, since no page could be checkpointed before its commit; a
+ * thousand take a few tens of milliseconds, and a run stopped half-way leaves whole chunks done.
+ */
+const PRUNE_CHUNK = 1000;
+
 /** How long a pruned subscriber stays restorable when the caller does not say (PRUNE_KEEP_DAYS' default). */
 const DEFAULT_PRUNE_KEEP_DAYS = 30;
 
@@ -44,6 +51,10 @@ export interface PruneOptions {
   keepDays?: number;
   /** Every run of the server and the CLI passes it; without it (tests of the deletion rule alone) nothing is refused. */
   safety?: PruneSafety;
+  /** Called with each chunk's usernames once it has committed (`lineup prune --verbose`). */
+  onChunk?: (usernames: readonly string[]) => void;
+  /** Subscribers per transaction; tests make it small. */
+  chunkSize?: number;
 }
 
 export interface PruneResult {
@@ -111,34 +122,46 @@ function refusalOf(safety: PruneSafety, now: number, removing: number, total: nu
 }
 
 /**
- * Moves, in one transaction, the subscribers whose `expires_at` is more than `graceDays` in the
- * past to the recycle table and deletes them; their package links go with them, and their keys
+ * Moves the subscribers whose `expires_at` is more than `graceDays` in the past to the recycle
+ * table and deletes them, a chunk per transaction; their package links go with them, and their keys
  * are retired (a trigger), so that their URLs answer 410 Gone until `lineup subscriber restore`.
+ * A run stopped half-way has moved whole chunks only, and the next run takes the rest. The
+ * write-ahead log is truncated afterwards.
  * Lapsed subscribers within the grace period stay (the playlist already answers them 403), so that
  * a late renewal keeps their URL. In the same run, recycled subscribers past `keepDays` are purged
  * and retired keys past the store's retention are forgotten, so that neither table grows for ever.
  * With `safety`, a run that looks wrong (see refusalOf) changes nothing, not even the heartbeat.
  */
 export function pruneLapsed(store: SubscriberStorage, clock: Clock, graceDays: number, options: PruneOptions = {}): PruneResult {
-  const { dryRun = false, keepDays = DEFAULT_PRUNE_KEEP_DAYS, safety } = options;
+  const { dryRun = false, keepDays = DEFAULT_PRUNE_KEEP_DAYS, safety, onChunk, chunkSize = PRUNE_CHUNK } = options;
   const now = clock();
   // Lapsed for longer than the grace period: already lapsed one second before it began.
   const lapsedBy = toSqlTime(now - graceDays * DAY - 1);
   // Pruned exactly keepDays ago: no longer kept, the way a retired key is forgotten.
   const purgeBy = toSqlTime(now - keepDays * DAY);
-  const lapsed = store.listLapsedBy(lapsedBy).map((subscriber) => subscriber.username);
-  const refusal = safety ? refusalOf(safety, now, lapsed.length, store.countAll()) : undefined;
+  const lapsed = store.countLapsedBy(lapsedBy);
+  const refusal = safety ? refusalOf(safety, now, lapsed, store.countAll()) : undefined;
   if (dryRun || refusal) {
     return {
-      usernames: lapsed,
+      usernames: store.listLapsedBy(lapsedBy).map((subscriber) => subscriber.username),
       forgottenKeys: store.countForgottenRetiredKeys(now),
       purged: store.countPurgeableBy(purgeBy),
       dryRun,
       ...(refusal ? { refusal } : {}),
     };
   }
-  const usernames = store.recycleLapsedBy(lapsedBy, toSqlTime(now));
+  const usernames: string[] = [];
+  // No more than were counted and judged above: one that lapses meanwhile (an admin's UPDATE) waits
+  // for the next run and its own check.
+  while (usernames.length < lapsed) {
+    const chunk = store.recycleLapsedBy(lapsedBy, toSqlTime(now), Math.min(chunkSize, lapsed - usernames.length));
+    if (chunk.length === 0) break; // renewed meanwhile
+    onChunk?.(chunk);
+    for (const username of chunk) usernames.push(username);
+  }
+  usernames.sort();
   const result = { usernames, forgottenKeys: store.forgetRetiredKeys(now), purged: store.purgePrunedBy(purgeBy), dryRun };
   if (safety) advanceHeartbeat(safety.heartbeat, now, safety.maxGapDays, safety.confirmClock);
+  store.truncateWriteAheadLog();
   return result;
 }

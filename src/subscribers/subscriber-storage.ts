@@ -23,11 +23,16 @@ export interface SubscriberStorage extends AccessSource {
   listLapsedBy(time: SqlTime): Subscriber[];
   /** How many subscribers there are. */
   countAll(): number;
+  /** How many subscribers have lapsed by `time`. */
+  countLapsedBy(time: SqlTime): number;
   /**
-   * Moves the subscribers lapsed by `time` to the recycle table (stamped `prunedAt`) and deletes
-   * them, package links included, in one transaction; returns their usernames, sorted.
+   * Moves at most `limit` of the subscribers lapsed by `time` to the recycle table (stamped
+   * `prunedAt`) and deletes them, package links included, in one transaction; returns their
+   * usernames, sorted. Each subscriber goes whole or not at all.
    */
-  recycleLapsedBy(time: SqlTime, prunedAt: SqlTime): string[];
+  recycleLapsedBy(time: SqlTime, prunedAt: SqlTime, limit: number): string[];
+  /** Gives the disk space of the write-ahead log back after a bulk write; false when a reader kept it for now. */
+  truncateWriteAheadLog(): boolean;
   /** Recycled subscribers pruned at or before `time`: how many there are. */
   countPurgeableBy(time: SqlTime): number;
   /** Deletes the recycled subscribers pruned at or before `time`, for good; returns how many. */

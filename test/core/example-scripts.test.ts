@@ -18,12 +18,17 @@ afterEach(async () => {
   await lineup.close();
 });
 
-/** Every row of every table, so that "the same database" means the same everywhere. */
+/**
+ * Every row of every table, so that "the same database" means the same everywhere; but for the
+ * counter the lineup's triggers move on every write, an upsert that changes nothing included.
+ */
 function dump(): Record<string, unknown[]> {
   const db = new Database(lineup.dbPath, { readonly: true });
   try {
     const tables = db
-      .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+      .prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'lineup_changes' ORDER BY name",
+      )
       .pluck()
       .all();
     return Object.fromEntries((tables as string[]).map((table) => [table, db.prepare(`SELECT * FROM "${table}" ORDER BY 1, 2`).all()]));

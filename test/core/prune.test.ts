@@ -62,10 +62,10 @@ describe('prune', () => {
     expect(after.orphanLinks).toBe(0);
   });
 
-  it('when lineup prune runs, then it deletes the same set, with their subscriber_packages rows, and says how many', async () => {
+  it('when lineup prune --verbose runs, then it deletes the same set, with their subscriber_packages rows, and names them and says how many', async () => {
     lineup = await lineupAtBoundary();
     expect(rows(lineup.dbPath).links).toBe(5);
-    const pruned = await lineup.cli(['prune']);
+    const pruned = await lineup.cli(['prune', '--verbose']);
     expect(pruned.code).toBe(0);
     expect(pruned.stdout).toContain('deleted long-gone');
     expect(pruned.stdout).toContain('deleted past-grace');
@@ -74,10 +74,10 @@ describe('prune', () => {
     expect((await lineup.cli(['prune'])).stdout).toContain('deleted 0 subscribers');
   });
 
-  it('when lineup prune --dry-run runs, then it lists them and deletes none', async () => {
+  it('when lineup prune --dry-run --verbose runs, then it lists them and deletes none', async () => {
     lineup = await lineupAtBoundary();
     const before = rows(lineup.dbPath);
-    const dry = await lineup.cli(['prune', '--dry-run']);
+    const dry = await lineup.cli(['prune', '--dry-run', '--verbose']);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('would delete long-gone');
     expect(dry.stdout).toContain('would delete past-grace');
@@ -202,7 +202,7 @@ describe('prune forgets retired keys after RETIRED_KEY_DAYS', () => {
     const first = await addSubscriber(lineup, 'rotated-lapsed', '--until', toSqlTime(TODAY + DAY));
     const second = onServer(lineup, lastLine((await lineup.cli(['subscriber', 'rotate', 'rotated-lapsed'])).stdout));
     now = TODAY + 2 * DAY;
-    expect((await lineup.cli(['prune'])).stdout).toContain('deleted rotated-lapsed');
+    expect((await lineup.cli(['prune', '--verbose'])).stdout).toContain('deleted rotated-lapsed');
     for (const url of [first, second]) expect((await fetchFrom(url)).status).toBe(410);
     now = TODAY + (RETIRED_KEY_DAYS - 1) * DAY;
     expect((await lineup.cli(['prune'])).stdout).toContain('forgot 0 retired keys');
@@ -269,11 +269,11 @@ describe('prune that cannot destroy', () => {
     await addSubscriber(lineup, 'ends-later', '--days', '20');
     now = START + 10 * DAY;
     expect((await lineup.cli(['prune'])).code).toBe(1);
-    const dry = await lineup.cli(['prune', '--dry-run']);
+    const dry = await lineup.cli(['prune', '--dry-run', '--verbose']);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('would delete ends-soon');
     expect(dry.stdout).toContain('a real run would be refused');
-    const confirmed = await lineup.cli(['prune', '--confirm-clock']);
+    const confirmed = await lineup.cli(['prune', '--confirm-clock', '--verbose']);
     expect(confirmed.code).toBe(0);
     expect(confirmed.stdout).toContain('deleted ends-soon');
     expect(lineup.context.settings.get(PRUNE_HEARTBEAT_SETTING)).toBe(toSqlTime(now));
@@ -281,7 +281,7 @@ describe('prune that cannot destroy', () => {
     expect((await lineup.cli(['prune'])).code).toBe(1); // 20 days on: a gap again
     now = START + 10 * DAY + 2 * DAY; // within PRUNE_MAX_GAP_DAYS of the confirmed run
     await addSubscriber(lineup, 'gone-by-then', '--until', toSqlTime(START), '--allow-past');
-    const next = await lineup.cli(['prune']);
+    const next = await lineup.cli(['prune', '--verbose']);
     expect(next.code).toBe(0);
     expect(next.stdout).toContain('deleted gone-by-then');
   });
@@ -316,7 +316,7 @@ describe('prune that cannot destroy', () => {
     await addSubscriber(lineup, 'staying', '--days', '365');
     const before = lineup.context.subscribers.get('lapsing');
     now = START + 2 * DAY;
-    expect((await lineup.cli(['prune'])).stdout).toContain('deleted lapsing');
+    expect((await lineup.cli(['prune', '--verbose'])).stdout).toContain('deleted lapsing');
     expect(tables(lineup.dbPath)).toEqual({ subscribers: ['staying'], recycled: ['lapsing'] });
     expect((await fetchFrom(url)).status).toBe(410);
 

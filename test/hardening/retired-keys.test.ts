@@ -54,7 +54,7 @@ describe('a removed or pruned subscriber behind a shared address, with the defau
     const neighbour = await addSubscriber(lineup, 'paying');
     const lapsed = await addSubscriber(lineup, 'stopped-paying', '--until', '2020-01-01', '--allow-past');
     expect((await fetchFrom(lapsed, { localAddress: '127.0.0.3' })).status).toBe(403);
-    const pruned = await lineup.cli(['prune']);
+    const pruned = await lineup.cli(['prune', '--verbose']);
     expect(pruned.stdout).toContain('deleted stopped-paying');
     expect(await fetchRepeatedly(lapsed, FETCHES, '127.0.0.3')).toEqual(Array<number>(FETCHES).fill(410));
     expect((await fetchFrom(neighbour, { localAddress: '127.0.0.3' })).status).toBe(200);

@@ -1,0 +1,190 @@
+// The prune plan: `lineup prune` of 200,000 lapsed subscribers out of 1,000,000 while a fleet of
+// boxes fetches playlists at a steady rate. Playlist latency is taken before, during and after the
+// prune; the spike is the slowest response that started during the prune or in the second after;
+// the WAL is measured once the prune has exited, with the server still holding the database open.
+// `node bench/prune.js [--runs 3] [--rate 100] [--seconds 10]` after `npm run build`; `npm run
+// bench` runs it once. Building the 1M-subscriber database takes about a minute; each run copies it.
+import { spawn } from 'node:child_process';
+import { hash } from 'node:crypto';
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { Agent, get } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
+import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
+import { startLineupServer } from './http.js';
+import { round } from './stats.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const SUBSCRIBERS = 1_000_000;
+/** One in five has lapsed long past the grace period: 200,000. */
+const LAPSED_EVERY = 5;
+/** Distinct boxes fetching, each once per bucket at most: the fleet's shape, where almost every request is a miss. */
+const FLEET = 10_000;
+
+/** 1,000 channels; every subscriber has a key and one package, as an operator's would. */
+export function createPruneFixture() {
+  const fixture = createFixture({ channels: 1000, subscribers: 0 });
+  const db = new Database(fixture.dbPath);
+  db.function('bench_key_hash', (i) => hash('sha256', benchKey(i)));
+  db.transaction(() => {
+    const packageId = db.prepare("INSERT INTO packages (name) VALUES ('basic')").run().lastInsertRowid;
+    db.prepare(`
+      WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)
+      INSERT INTO subscribers (id, username, key_hash, expires_at)
+      SELECT i + 1, 'user' || i, bench_key_hash(i),
+             CASE WHEN i % ? = 0 THEN datetime('now', '-60 days') ELSE datetime('now', '+30 days') END
+      FROM n`).run(SUBSCRIBERS, LAPSED_EVERY);
+    db.prepare('INSERT INTO subscriber_packages (subscriber_id, package_id) SELECT id, ? FROM subscribers').run(packageId);
+  }).immediate();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+  return fixture;
+}
+
+/** An active subscriber's key: never one the prune takes. */
+const activeKey = (n) => {
+  const i = n % FLEET;
+  return benchKey(i + Math.floor(i / (LAPSED_EVERY - 1)) + 1);
+};
+
+const percentile = (samples, p) => {
+  if (samples.length === 0) return 0;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+};
+
+/** Requests at a steady rate (open loop: a slow answer does not slow the next request down). */
+function startFleet(url, rate) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const samples = [];
+  let n = 0;
+  let errors = 0;
+  const fire = () => {
+    const started = performance.now();
+    get(`${url}/playlist/${activeKey(n++)}.m3u`, { agent }, (response) => {
+      response.on('data', () => {});
+      response.on('end', () => {
+        if (response.statusCode !== 200) errors++;
+        samples.push({ started, ms: performance.now() - started });
+      });
+    }).on('error', () => errors++);
+  };
+  const timer = setInterval(fire, 1000 / rate);
+  return {
+    samples,
+    errors: () => errors,
+    stop: async () => {
+      clearInterval(timer);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      agent.destroy();
+    },
+  };
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `lineup prune`, as an operator runs it; resolves with its wall time, output lines and exit code. */
+function runPrune(env) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, ['bin/lineup.js', 'prune', '--confirm-clock'], { cwd: root, env: { ...process.env, ...env } });
+    let lines = 0;
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      for (const byte of chunk) if (byte === 10) lines++;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, lines, stderr, started, ended: performance.now() }));
+  });
+}
+
+function countSubscribers(dbPath) {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return db.prepare('SELECT count(*) FROM subscribers').pluck().get();
+  } finally {
+    db.close();
+  }
+}
+
+const walBytes = (dbPath) => (existsSync(`${dbPath}-wal`) ? statSync(`${dbPath}-wal`).size : 0);
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+/** One run on a fresh copy of the database. */
+export async function runPrunePlan(templatePath, { rate = 100, seconds = 10 } = {}) {
+  const dbPath = join(templatePath, '..', 'run.db');
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
+  copyFileSync(templatePath, dbPath);
+  const env = { LINEUP_DB: dbPath, SECURETOKEN_KEY, ORIGIN_URL: 'http://flussonic.example.net', PRUNE_CRON: 'off', LOG_LEVEL: 'warn' };
+  const server = await startLineupServer(env);
+  try {
+    // Warm-up: the server's first seconds compile code and fill caches.
+    const warm = startFleet(server.url, rate);
+    await sleep(3000);
+    await warm.stop();
+    const fleet = startFleet(server.url, rate);
+    const beforeStart = performance.now();
+    await sleep(seconds * 1000);
+    const loadBefore = loadavg();
+    const prune = await runPrune(env);
+    if (prune.code !== 0) throw new Error(`prune exited ${prune.code}: ${prune.stderr}`);
+    const wal = walBytes(dbPath);
+    await sleep(seconds * 1000);
+    const afterEnd = performance.now();
+    await fleet.stop();
+    const loadAfter = loadavg();
+    const phase = (from, to) => fleet.samples.filter((sample) => sample.started >= from && sample.started < to).map((sample) => sample.ms);
+    const before = phase(beforeStart, prune.started);
+    const during = phase(prune.started, prune.ended);
+    const after = phase(prune.ended + 1000, afterEnd);
+    const spike = Math.max(0, ...phase(prune.started, prune.ended + 1000));
+    const p99Before = percentile(before, 0.99);
+    return {
+      pruneSeconds: round((prune.ended - prune.started) / 1000, 1),
+      pruneOutputLines: prune.lines,
+      requests: fleet.samples.length,
+      errors: fleet.errors(),
+      p99BeforeMs: round(p99Before, 1),
+      p99DuringMs: round(percentile(during, 0.99), 1),
+      p99AfterMs: round(percentile(after, 0.99), 1),
+      medianDuringMs: round(percentile(during, 0.5), 1),
+      spikeMs: round(spike, 1),
+      duringRatio: round(percentile(during, 0.99) / p99Before, 2),
+      spikeRatio: round(spike / p99Before, 2),
+      walMbAfter: round(wal / 1024 / 1024, 1),
+      remaining: countSubscribers(dbPath),
+      loadavg: [loadBefore, loadAfter],
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Builds the database once, then runs the plan `runs` times on copies of it. */
+export async function prunePlan({ runs = 1, rate = 100, seconds = 10 } = {}) {
+  const fixture = createPruneFixture();
+  try {
+    const results = [];
+    for (let run = 0; run < runs; run++) results.push(await runPrunePlan(fixture.dbPath, { rate, seconds }));
+    return results;
+  } finally {
+    fixture.cleanup();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '1' },
+      rate: { type: 'string', default: '100' },
+      seconds: { type: 'string', default: '10' },
+    },
+  });
+  const results = await prunePlan({ runs: Number(values.runs), rate: Number(values.rate), seconds: Number(values.seconds) });
+  for (const result of results) console.log(JSON.stringify(result));
+}

@@ -1,0 +1,158 @@
+import { statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pruneLapsed } from '../../src/subscribers/prune.js';
+import { systemClock } from '../../src/time.js';
+import { execOn, fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
+import { addSubscriber, applySql } from './support.js';
+
+// Fixed, so that the token bucket (and with it the ETag) cannot roll over during a test.
+const NOW = systemClock();
+
+let lineup: TestLineup | undefined;
+afterEach(async () => {
+  await lineup?.close();
+  lineup = undefined;
+});
+
+/** Five long-lapsed subscribers, gone-1 lapsed first, each with a key and a package link, and one active. */
+async function lineupWithLapsed(): Promise<TestLineup> {
+  const started = await startTestLineup({ clock: () => NOW, env: { PRUNE_GRACE_DAYS: '7', PRUNE_MAX_SHARE: '100' } });
+  await applySql(started, "INSERT INTO packages (name) VALUES ('gold'); INSERT INTO channels (stream, name) VALUES ('one', 'One');");
+  for (let n = 1; n <= 5; n++) await addSubscriber(started, `gone-${n}`, '--until', `2001-01-0${n}`, '--allow-past', '--package', 'gold');
+  await addSubscriber(started, 'paying', '--days', '30', '--package', 'gold');
+  return started;
+}
+
+function tables(dbPath: string) {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    const names = (sql: string) => db.prepare(sql).pluck().all() as string[];
+    return {
+      subscribers: names('SELECT username FROM subscribers ORDER BY username'),
+      pruned: names('SELECT username FROM pruned_subscribers ORDER BY username'),
+      links: db.prepare('SELECT count(*) FROM subscriber_packages').pluck().get() as number,
+      removedKeys: db.prepare("SELECT count(*) FROM retired_keys WHERE reason = 'removed'").pluck().get() as number,
+    };
+  } finally {
+    db.close();
+  }
+}
+
+const walBytes = (dbPath: string) => statSync(`${dbPath}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+
+describe('prune in chunks', () => {
+  it('when the prune runs in chunks of two, then each chunk commits whole, and together they move every lapsed subscriber', async () => {
+    lineup = await lineupWithLapsed();
+    const chunks: string[][] = [];
+    const result = pruneLapsed(lineup.context.subscribers, () => NOW, 7, { chunkSize: 2, onChunk: (chunk) => chunks.push([...chunk]) });
+    expect(chunks).toEqual([['gone-1', 'gone-2'], ['gone-3', 'gone-4'], ['gone-5']]);
+    expect(result.usernames).toEqual(['gone-1', 'gone-2', 'gone-3', 'gone-4', 'gone-5']);
+    expect(tables(lineup.dbPath)).toEqual({
+      subscribers: ['paying'],
+      pruned: ['gone-1', 'gone-2', 'gone-3', 'gone-4', 'gone-5'],
+      links: 1,
+      removedKeys: 5,
+    });
+  });
+
+  it('when a chunk fails half-way, then the chunks before it stay done, the failed one changed nothing, and the next run finishes the job', async () => {
+    lineup = await lineupWithLapsed();
+    // Stands in for a crash in the middle of the second chunk: its first delete has run, its second aborts.
+    execOn(
+      lineup.dbPath,
+      "CREATE TRIGGER stop_at_gone_4 BEFORE DELETE ON subscribers WHEN OLD.username = 'gone-4' BEGIN SELECT RAISE(ABORT, 'stopped'); END;",
+    );
+    expect(() => pruneLapsed(lineup!.context.subscribers, () => NOW, 7, { chunkSize: 2 })).toThrow('stopped');
+    expect(tables(lineup.dbPath)).toEqual({
+      subscribers: ['gone-3', 'gone-4', 'gone-5', 'paying'],
+      pruned: ['gone-1', 'gone-2'],
+      links: 4,
+      removedKeys: 2,
+    });
+    execOn(lineup.dbPath, 'DROP TRIGGER stop_at_gone_4;');
+    const rerun = await lineup.cli(['prune']);
+    expect(rerun.code).toBe(0);
+    expect(rerun.stdout).toContain('deleted 3 subscribers');
+    expect(tables(lineup.dbPath)).toEqual({
+      subscribers: ['paying'],
+      pruned: ['gone-1', 'gone-2', 'gone-3', 'gone-4', 'gone-5'],
+      links: 1,
+      removedKeys: 5,
+    });
+  });
+
+  it('when lineup prune runs, then it prints one summary line; with --verbose, a line per subscriber before it', async () => {
+    lineup = await lineupWithLapsed();
+    const dry = await lineup.cli(['prune', '--dry-run']);
+    expect(dry.stdout.trimEnd().split('\n')).toEqual([
+      'would delete 5 subscribers (grace 7 days); would purge 0 pruned subscribers (older than PRUNE_KEEP_DAYS, 30 days); would forget 0 retired keys (older than RETIRED_KEY_DAYS, 90 days)',
+    ]);
+    const quiet = await lineup.cli(['prune']);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stdout.trimEnd().split('\n')).toEqual([
+      'deleted 5 subscribers (grace 7 days); purged 0 pruned subscribers (older than PRUNE_KEEP_DAYS, 30 days); forgot 0 retired keys (older than RETIRED_KEY_DAYS, 90 days)',
+    ]);
+    await addSubscriber(lineup, 'gone-6', '--until', '2001-01-06', '--allow-past');
+    const verbose = await lineup.cli(['prune', '--verbose']);
+    expect(verbose.stdout.trimEnd().split('\n')).toEqual([
+      'deleted gone-6',
+      'deleted 1 subscriber (grace 7 days); purged 0 pruned subscribers (older than PRUNE_KEEP_DAYS, 30 days); forgot 0 retired keys (older than RETIRED_KEY_DAYS, 90 days)',
+    ]);
+  });
+
+  it('when a prune has deleted thousands under a running server, then the write-ahead log is truncated to nothing', async () => {
+    lineup = await lineupWithLapsed();
+    execOn(
+      lineup.dbPath,
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+       INSERT INTO subscribers (username, key_hash, expires_at) SELECT 'bulk-' || i, hex(randomblob(32)), '2001-02-01 00:00:00' FROM n;`,
+    );
+    // The server's connection stays open, so nothing has removed the log.
+    expect(walBytes(lineup.dbPath)).toBeGreaterThan(0);
+    const pruned = await lineup.cli(['prune']);
+    expect(pruned.code).toBe(0);
+    expect(pruned.stdout).toContain('deleted 5005 subscribers');
+    expect(walBytes(lineup.dbPath)).toBe(0);
+    expect(tables(lineup.dbPath).subscribers).toEqual(['paying']);
+  });
+});
+
+describe('a write to subscribers alone', () => {
+  it('when another subscriber is renewed, pruned or given a package, then a held ETag still answers 304; when the lineup changes, it does not', async () => {
+    lineup = await lineupWithLapsed();
+    const url = await addSubscriber(lineup, 'watcher', '--days', '30');
+    const first = await fetchFrom(url);
+    expect(first.status).toBe(200);
+    const etag = first.headers.etag as string;
+    const refetch = () => fetchFrom(url, { headers: { 'If-None-Match': etag } });
+
+    execOn(lineup.dbPath, "UPDATE subscribers SET expires_at = '2099-01-01 00:00:00' WHERE username = 'gone-1';");
+    expect((await refetch()).status).toBe(304);
+    expect((await lineup.cli(['prune'])).code).toBe(0);
+    expect((await refetch()).status).toBe(304);
+    expect((await lineup.cli(['subscriber', 'packages', 'paying', '--remove', 'gold'])).code).toBe(0);
+    expect((await refetch()).status).toBe(304);
+
+    execOn(lineup.dbPath, "UPDATE channels SET name = 'One renamed' WHERE stream = 'one';");
+    const changed = await refetch();
+    expect(changed.status).toBe(200);
+    expect(changed.headers.etag).not.toBe(etag);
+    expect(changed.body).toContain('One renamed');
+  });
+
+  it('when the subscriber itself gains a package, then its ETag and bytes change at once', async () => {
+    lineup = await lineupWithLapsed();
+    await applySql(
+      lineup,
+      "INSERT INTO channels (stream, name) VALUES ('gold-only', 'Gold only'); INSERT INTO package_channels SELECT p.id, c.id FROM packages p, channels c WHERE c.stream = 'gold-only';",
+    );
+    const url = await addSubscriber(lineup, 'upgrader', '--days', '30');
+    const first = await fetchFrom(url);
+    expect(first.body).not.toContain('Gold only');
+    expect((await lineup.cli(['subscriber', 'packages', 'upgrader', '--add', 'gold'])).code).toBe(0);
+    const upgraded = await fetchFrom(url, { headers: { 'If-None-Match': first.headers.etag as string } });
+    expect(upgraded.status).toBe(200);
+    expect(upgraded.body).toContain('Gold only');
+  });
+});
