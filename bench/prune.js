@@ -60,16 +60,20 @@ function startFleet(url, rate) {
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const samples = [];
   let n = 0;
-  let errors = 0;
+  /** By status code, or by error code when there was no response. */
+  const errors = {};
+  const failed = (kind) => {
+    errors[kind] = (errors[kind] ?? 0) + 1;
+  };
   const fire = () => {
     const started = performance.now();
     get(`${url}/playlist/${activeKey(n++)}.m3u`, { agent }, (response) => {
       response.on('data', () => {});
       response.on('end', () => {
-        if (response.statusCode !== 200) errors++;
+        if (response.statusCode !== 200) failed(response.statusCode);
         samples.push({ started, ms: performance.now() - started });
       });
-    }).on('error', () => errors++);
+    }).on('error', (error) => failed(error.code ?? 'error'));
   };
   const timer = setInterval(fire, 1000 / rate);
   return {
@@ -83,13 +87,19 @@ function startFleet(url, rate) {
   };
 }
 
+const TIME_MARK = 'lineup-bench-time';
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `lineup prune`, as an operator runs it; resolves with its wall time, output lines and exit code. */
 function runPrune(env) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, ['bin/lineup.js', 'prune', '--confirm-clock'], { cwd: root, env: { ...process.env, ...env } });
+    // GNU time reports the prune's own CPU and writes, which the machine's load does not inflate the way it does wall time.
+    const child = spawn('/usr/bin/time', ['-f', `${TIME_MARK} %U %S %O`, process.execPath, 'bin/lineup.js', 'prune', '--confirm-clock'], {
+      cwd: root,
+      env: { ...process.env, ...env },
+    });
     let lines = 0;
     let stderr = '';
     child.stdout.on('data', (chunk) => {
@@ -99,7 +109,10 @@ function runPrune(env) {
       stderr += chunk;
     });
     child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, lines, stderr, started, ended: performance.now() }));
+    child.on('exit', (code) => {
+      const [user, system, outputs] = (new RegExp(`${TIME_MARK} (\\S+) (\\S+) (\\S+)`).exec(stderr) ?? []).slice(1).map(Number);
+      resolve({ code, lines, stderr, started, ended: performance.now(), cpuSeconds: user + system, writtenMb: (outputs * 512) / 1024 / 1024 });
+    });
   });
 }
 
@@ -146,6 +159,8 @@ export async function runPrunePlan(templatePath, { rate = 100, seconds = 10 } = 
     const p99Before = percentile(before, 0.99);
     return {
       pruneSeconds: round((prune.ended - prune.started) / 1000, 1),
+      pruneCpuSeconds: round(prune.cpuSeconds, 1),
+      pruneWrittenMb: Math.round(prune.writtenMb),
       pruneOutputLines: prune.lines,
       requests: fleet.samples.length,
       errors: fleet.errors(),

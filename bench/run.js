@@ -1,5 +1,5 @@
 // `npm run bench`: the hashing floor, in-process rendering, HTTP against the pre-rendered ceiling,
-// and memory. Prints a table and one JSON line. Numbers on a shared 2-core machine are noisy.
+// memory, and a prune of 200k subscribers under load (bench/prune.js). Prints a table and one JSON line. Numbers on a shared 2-core machine are noisy.
 import { hash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { openContext } from '../dist/context.js';
 import { createLogger } from '../dist/logger.js';
 import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
 import { loadTest, rssMb, startCeilingServer, startLineupServer } from './http.js';
+import { prunePlan } from './prune.js';
 import { measure, median, round } from './stats.js';
 
 /** Seconds of each HTTP run; every plan runs once per round, between two runs of its ceiling. */
@@ -240,6 +241,18 @@ for (const channels of [100, 1000, 5000]) {
   } finally {
     fixture.cleanup();
   }
+}
+
+// (e) Prune: 200,000 lapsed of 1,000,000 subscribers while a fleet fetches (bench/prune.js).
+{
+  const [result] = await prunePlan();
+  report.prune = result;
+  rows.push([
+    'prune 200k of 1M subscribers',
+    `${result.pruneSeconds} s, WAL after ${result.walMbAfter} MB`,
+    `p99 ${result.p99BeforeMs} → ${result.p99DuringMs} → ${result.p99AfterMs} ms`,
+    `during ${result.duringRatio}× before, spike ${result.spikeRatio}× p99`,
+  ]);
 }
 
 const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column].length)));

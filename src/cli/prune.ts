@@ -9,7 +9,7 @@ export const pruneCommand: Command = {
   help: `lineup prune [--dry-run] [--confirm-clock] [--verbose]
 
 Moves the subscribers whose expires_at is more than PRUNE_GRACE_DAYS in the past to the recycle
-table, with their package names, and deletes them, a thousand per transaction; their URLs then
+table, with their package names, and deletes them, 5,000 per transaction; their URLs then
 answer 410 Gone. Each stays restorable with its URL for PRUNE_KEEP_DAYS (lineup subscriber restore
 USER); the same run deletes for good those pruned longer ago. Then forgets the retired keys (of
 removed, pruned or rotated URLs) older than RETIRED_KEY_DAYS: those URLs are unknown keys again

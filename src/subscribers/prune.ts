@@ -10,11 +10,14 @@ const DAY = 86_400;
 export const PRUNE_HEARTBEAT_SETTING = 'prune_heartbeat';
 
 /**
- * Subscribers moved per transaction. One statement for 200,000 held the write lock for 7–10 s and
- * grew the write-ahead log to 244 MB, since no page could be checkpointed before its commit; a
- * thousand take a few tens of milliseconds, and a run stopped half-way leaves whole chunks done.
+ * Subscribers moved per transaction. One statement for 200,000 held the write lock for the whole
+ * run (30–50 s on the loaded bench machine) and grew the write-ahead log to 342 MB, which stayed.
+ * Each chunk rewrites the index pages its random keys land on, so small chunks multiply the
+ * writes: 200 chunks of 1,000 took 20 s of CPU and 8 GB of writes, 40 of 5,000 16.6 s and 5.6 GB,
+ * one statement 12.6 s and 3.5 GB (docs/performance.md). 5,000 keeps each transaction well under
+ * the 5 s other writers wait for a lock.
  */
-const PRUNE_CHUNK = 1000;
+const PRUNE_CHUNK = 5000;
 
 /** How long a pruned subscriber stays restorable when the caller does not say (PRUNE_KEEP_DAYS' default). */
 const DEFAULT_PRUNE_KEEP_DAYS = 30;
