@@ -17,8 +17,11 @@ async function freePort() {
   return port;
 }
 
+/** A server on a large database (the prune plan's million subscribers) first runs quick_check over it. */
+const HEALTH_WAIT_MS = 60_000;
+
 async function waitForHealth(url, child) {
-  for (let attempt = 0; attempt < 200; attempt++) {
+  for (const deadline = Date.now() + HEALTH_WAIT_MS; Date.now() < deadline; ) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
     try {
       if ((await fetch(`${url}/healthz`)).ok) return;
