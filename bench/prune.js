@@ -111,7 +111,15 @@ function runPrune(env) {
     child.on('error', reject);
     child.on('exit', (code) => {
       const [user, system, outputs] = (new RegExp(`${TIME_MARK} (\\S+) (\\S+) (\\S+)`).exec(stderr) ?? []).slice(1).map(Number);
-      resolve({ code, lines, stderr, started, ended: performance.now(), cpuSeconds: user + system, writtenMb: (outputs * 512) / 1024 / 1024 });
+      resolve({
+        code,
+        lines,
+        stderr,
+        started,
+        ended: performance.now(),
+        cpuSeconds: user + system,
+        writtenMb: (outputs * 512) / 1024 / 1024,
+      });
     });
   });
 }

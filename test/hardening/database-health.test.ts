@@ -21,10 +21,14 @@ function corruptChannelsRootPage(dbPath: string): void {
   closeSync(fd);
 }
 
-/** A commit from another connection: the server's next request sees a change and reads the lineup again. */
+/**
+ * A lineup commit from another connection (a new package: its trigger moves lineup_changes), so
+ * that the server's next request reads the lineup again; a write to settings or subscribers alone
+ * would not make it.
+ */
 function touchFromOutside(dbPath: string): void {
   const db = new Database(dbPath);
-  db.prepare("INSERT OR REPLACE INTO settings (name, value) VALUES ('touched', 'yes')").run();
+  db.prepare("INSERT INTO packages (name) VALUES ('touched-' || hex(randomblob(4)))").run();
   db.close();
 }
 
