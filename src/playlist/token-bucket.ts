@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomFillSync } from 'node:crypto';
 
 /**
  * TOKEN_BUCKET: within one bucket of time, the same subscriber at the same address gets the same
@@ -25,5 +25,20 @@ export function bucketSalt(secret: string, subscriberId: number, ip: string, sta
   return createHmac('sha256', secret).update(`${subscriberId}\n${ip}\n${start}`).digest('hex').slice(0, 32);
 }
 
+const SALT_BYTES = 16;
+/**
+ * Random bytes for 256 salts, drawn at once: a call into the RNG per response cost about 5.7 µs
+ * (5% of a cold 1,000-channel response), a slice of this buffer about 0.1 µs. Bytes are used once.
+ */
+const saltPool = Buffer.alloc(256 * SALT_BYTES);
+let saltAt = saltPool.length;
+
 /** With bucketing off, one salt per response: the hash already differs per stream, and the RNG is the costly part. */
-export const randomSalt = (): string => randomBytes(16).toString('hex');
+export function randomSalt(): string {
+  if (saltAt === saltPool.length) {
+    randomFillSync(saltPool);
+    saltAt = 0;
+  }
+  saltAt += SALT_BYTES;
+  return saltPool.toString('hex', saltAt - SALT_BYTES, saltAt);
+}
