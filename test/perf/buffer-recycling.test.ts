@@ -34,6 +34,16 @@ describe('the output buffer recycler', () => {
     recycler.give(Buffer.alloc(51));
     expect(recycler.bytes).toBe(0);
   });
+
+  it('when the budget is raised to the largest body times the responses in flight, then buffers up to it are kept, and a lower figure never shrinks it', () => {
+    const recycler = new BufferRecycler(50);
+    recycler.reserve(3 * 60);
+    recycler.reserve(10);
+    const buffers = [Buffer.alloc(60), Buffer.alloc(60), Buffer.alloc(60)];
+    for (const buffer of buffers) recycler.give(buffer);
+    expect(recycler.bytes).toBe(180);
+    expect(buffers).toContain(recycler.take(60));
+  });
 });
 
 /** A response whose body the client does not read until told to: the server's write stays pending. */
