@@ -40,7 +40,8 @@ async function run(server, pathOf, { seconds = SECONDS, headers = {} } = {}) {
   });
   const after = cpuSeconds(server.pid);
   const responses = result.requests.total;
-  if (responses === 0) throw new Error(`bench: no responses from ${server.url}${pathOf(0)} (errors ${result.errors}, timeouts ${result.timeouts})`);
+  if (responses === 0)
+    throw new Error(`bench: no responses from ${server.url}${pathOf(0)} (errors ${result.errors}, timeouts ${result.timeouts})`);
   const perRequest = (seconds) => round((seconds * 1e6) / responses, 1);
   return {
     responses,
@@ -93,7 +94,9 @@ for (const channels of CHANNELS) {
     for (let pass = 0; pass < ROUNDS; pass++) {
       for (const plan of plans) results[plan.name].push(await run(plan.server, plan.pathOf));
       loads.push(loadavg());
-      console.error(`${channels} ch round ${pass + 1}: ${plans.map((plan) => `${plan.name} ${results[plan.name][pass].cpuUs} µs`).join(', ')}`);
+      console.error(
+        `${channels} ch round ${pass + 1}: ${plans.map((plan) => `${plan.name} ${results[plan.name][pass].cpuUs} µs`).join(', ')}`,
+      );
     }
     const memory = rssMb(fleet.pid);
     const typical = Object.fromEntries(Object.entries(results).map(([name, runs]) => [name, medianRound(runs)]));
