@@ -76,6 +76,8 @@ const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
  * reuses its buffers too instead of allocating each one afresh.
  */
 const RECYCLED_BYTES = 8 * 1024 * 1024;
+/** …but never more than this, so that one burst of slow clients does not hold its memory for good. */
+const MOST_RECYCLED_BYTES = 64 * 1024 * 1024;
 
 /** Tokens are hex and compress poorly; level 1 gets most of the gain on the static text for a fraction of the time. */
 const GZIP_LEVEL = 1;
@@ -243,7 +245,7 @@ export class PlaylistService {
   private readonly take = (size: number): Buffer => {
     if (size > this.largestBody) {
       this.largestBody = size;
-      this.recycler.reserve(size * this.mostInFlight);
+      this.recycler.reserve(Math.min(MOST_RECYCLED_BYTES, size * this.mostInFlight));
     }
     return this.recycler.take(size);
   };
@@ -252,7 +254,7 @@ export class PlaylistService {
     this.inFlight++;
     if (this.inFlight > this.mostInFlight) {
       this.mostInFlight = this.inFlight;
-      this.recycler.reserve(this.largestBody * this.mostInFlight);
+      this.recycler.reserve(Math.min(MOST_RECYCLED_BYTES, this.largestBody * this.mostInFlight));
     }
   }
 
