@@ -243,7 +243,7 @@ for (const channels of [100, 1000, 5000]) {
   }
 }
 
-// (e) Prune: 200,000 lapsed of 1,000,000 subscribers while a fleet fetches (bench/prune.js).
+// (g) Prune: 200,000 lapsed of 1,000,000 subscribers while a fleet fetches (bench/prune.js).
 {
   const [result] = await prunePlan();
   report.prune = result;
