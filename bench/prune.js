@@ -2,7 +2,8 @@
 // boxes fetches playlists at a steady rate. Playlist latency is taken before, during and after the
 // prune; the spike is the slowest response that started during the prune or in the second after;
 // the WAL is measured once the prune has exited, with the server still holding the database open.
-// `npm run bench:prune [-- --runs 3 --rate 100 --seconds 10]`; `npm run bench` runs it once. Building the 1M-subscriber database takes about a minute; each run copies it.
+// `npm run bench:prune [-- --runs 3 --rate 100 --seconds 10]`; `npm run bench` runs it once.
+// Building the 1M-subscriber database takes about a minute; each run copies it.
 import { spawn } from 'node:child_process';
 import { hash } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';

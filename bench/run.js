@@ -1,5 +1,6 @@
 // `npm run bench`: the hashing floor, in-process rendering, HTTP against the pre-rendered ceiling,
-// memory, and a prune of 200k subscribers under load (bench/prune.js). Prints a table and one JSON line. Numbers on a shared 2-core machine are noisy.
+// memory, and a prune of 200k subscribers under load (bench/prune.js). Prints a table and one
+// JSON line. Numbers on a shared 2-core machine are noisy.
 import { hash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
