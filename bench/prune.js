@@ -163,7 +163,9 @@ export async function runPrunePlan(templatePath, { rate = 100, seconds = 10 } = 
     const before = phase(beforeStart, prune.started);
     const during = phase(prune.started, prune.ended);
     const after = phase(prune.ended + 1000, afterEnd);
-    const spike = Math.max(0, ...phase(prune.started, prune.ended + 1000));
+    const around = fleet.samples.filter((sample) => sample.started >= prune.started && sample.started < prune.ended + 1000);
+    const slowest = around.reduce((worst, sample) => (sample.ms > worst.ms ? sample : worst), { ms: 0, started: prune.started });
+    const spike = slowest.ms;
     const p99Before = percentile(before, 0.99);
     return {
       pruneSeconds: round((prune.ended - prune.started) / 1000, 1),
@@ -177,6 +179,8 @@ export async function runPrunePlan(templatePath, { rate = 100, seconds = 10 } = 
       p99AfterMs: round(percentile(after, 0.99), 1),
       medianDuringMs: round(percentile(during, 0.5), 1),
       spikeMs: round(spike, 1),
+      /** When the slowest response started, in seconds from the prune's start: the end, or its course? */
+      spikeAtSeconds: round((slowest.started - prune.started) / 1000, 1),
       duringRatio: round(percentile(during, 0.99) / p99Before, 2),
       spikeRatio: round(spike / p99Before, 2),
       walMbAfter: round(wal / 1024 / 1024, 1),
