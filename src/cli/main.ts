@@ -10,6 +10,7 @@ import { initCommand } from './init.js';
 import { lintCommand } from './lint.js';
 import { pruneCommand } from './prune.js';
 import { renderCommand } from './render.js';
+import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
 import { sqlCommand } from './sql.js';
 import { subscriberCommand } from './subscriber.js';
@@ -22,6 +23,7 @@ export const commands: Command[] = [
   subscriberCommand,
   pruneCommand,
   renderCommand,
+  reportCommand,
   lintCommand,
   demoCommand,
   dbCommand,

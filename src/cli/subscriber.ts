@@ -2,12 +2,14 @@ import { stateOf } from '../subscribers/access.js';
 import type { Subscriber } from '../subscribers/subscriber.js';
 import { DEFAULT_SUBSCRIPTION_DAYS, parseUntil, type Term, USERNAME_RULE } from '../subscribers/subscriber-admin.js';
 import { type CliIo, type Command, parseOptions, UsageError, wholeNumber, withContext } from './command.js';
+import { showSubscriber } from './subscriber-show.js';
 
 const HELP = `lineup subscriber add USER [--days N | --until DATE [--allow-past]] [--package NAME]… [--max-connections N] [--note TEXT]
 lineup subscriber renew USER [--days N | --until DATE [--allow-past]]
 lineup subscriber packages USER [--add NAME]… [--remove NAME]…
 lineup subscriber disable|enable|rotate|remove|restore USER
 lineup subscriber list [--expired] [--json]
+lineup subscriber show USER [--json]
 
 add      creates USER (default ${DEFAULT_SUBSCRIPTION_DAYS} days) and prints the playlist URL alone on the last line
 renew    --days N extends from the current expiry, or from now if it has passed; --until sets it
@@ -17,6 +19,7 @@ rotate   issues a new URL and prints it; the old one stops working at once
 remove   deletes USER and its package links for good; the URL then answers 410 Gone
 restore  puts back USER as the prune job took it (within PRUNE_KEEP_DAYS): the same URL works again
 list     a table, or --json for scripts; --expired lists only lapsed subscribers
+show     USER's details, and the addresses its playlist was fetched from in the last 24 h
 
 USER for add: ${USERNAME_RULE} (apps put it in URLs).
 N is a whole number ≥ 1 (--days at most 36500).
@@ -92,7 +95,7 @@ function printTable(subscribers: Subscriber[], now: number, io: CliIo): void {
 
 export const subscriberCommand: Command = {
   name: 'subscriber',
-  summary: 'add, renew, change packages, disable, enable, rotate, remove, restore and list subscribers',
+  summary: 'add, renew, change packages, disable, enable, rotate, remove, restore, list and show subscribers',
   help: HELP,
   run: async (argv, io) => {
     const [action, ...rest] = argv;
@@ -110,10 +113,13 @@ export const subscriberCommand: Command = {
       remove: [],
       restore: [],
       list: ['expired', 'json'],
+      show: ['json'],
     };
     const permitted = allowed[action];
     if (!permitted) {
-      throw new UsageError(`subscriber: unknown action "${action}" (add, renew, packages, disable, enable, rotate, remove, restore, list)`);
+      throw new UsageError(
+        `subscriber: unknown action "${action}" (add, renew, packages, disable, enable, rotate, remove, restore, list, show)`,
+      );
     }
     const { values, positionals } = parseOptions(attachNegativeValues(rest), {
       days: { type: 'string' },
@@ -134,7 +140,8 @@ export const subscriberCommand: Command = {
     const misplaced = Object.keys(values).find((option) => option !== 'help' && !permitted.includes(option));
     if (misplaced) throw new UsageError(`subscriber ${action}: --${misplaced} does not apply here`);
 
-    return withContext(io, ({ subscriberAdmin, clock }) => {
+    return withContext(io, (context) => {
+      const { subscriberAdmin, clock } = context;
       const now = clock();
       switch (action) {
         case 'add': {
@@ -185,6 +192,8 @@ export const subscriberCommand: Command = {
           }
           return 0;
         }
+        case 'show':
+          return showSubscriber(context, username(positionals, action), values.json === true, io);
         default: {
           if (positionals.length > 0) throw new UsageError(`subscriber list: unexpected argument "${positionals[0]}"`);
           const subscribers = subscriberAdmin.list({ expiredOnly: values.expired === true });
