@@ -153,7 +153,7 @@ const schema = z
       .transform((value) => (value === PLAYLIST_IP_LIMIT_OFF ? undefined : Number(value)))
       .pipe(z.number().int().min(1).max(1000).optional())
       .describe(
-        "addresses per max_connections a subscriber's playlist may be fetched from within TOKEN_TTL; a further address is answered 403 (off: none refused)",
+        "addresses per max_connections a subscriber's playlist may be fetched from within TOKEN_TTL; a further address is answered 403 with a reason (off: none refused)",
       ),
     LINK_MODE: z.enum(LINK_MODES).default('direct').describe('what playlists link to'),
     EPG_URL: httpUrl.optional().describe('XMLTV guide URL put in the playlist header as url-tvg and x-tvg-url'),
