@@ -59,7 +59,7 @@ const MAX_QUEUED = 100_000;
 /** How often old addresses are forgotten, in seconds. */
 const FORGET_EVERY = 3600;
 
-export const PLAYLIST_IP_LIMIT_MESSAGE =
+const PLAYLIST_IP_LIMIT_MESSAGE =
   'This playlist has been fetched from more places than your subscription allows. Use it on your own devices only, or contact your provider.';
 
 /**

@@ -10,9 +10,9 @@ import { type Relay, startRelay } from './relay.js';
 const FLUSSONIC_BACKEND_LUA = join(dirname(fileURLToPath(import.meta.url)), 'flussonic-backend.lua');
 
 /** X-AuthDuration that Lineup sends (AUTH_DURATION): how long the Flussonic stand-in holds a decision, and a replaced session stays refused. */
-export const AUTH_DURATION = 3;
+const AUTH_DURATION = 3;
 /** How long nginx's proxy_cache holds an auth_request decision. */
-export const NGINX_DECISION_CACHE = 2;
+const NGINX_DECISION_CACHE = 2;
 /** SESSION_IDLE: long enough that a session opened by one case still counts during the next step. */
 const SESSION_IDLE = 30;
 
