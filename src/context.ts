@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { AuthBackend } from './auth/auth-backend.js';
+import { RememberedSubjects } from './auth/auth-subjects.js';
+import { SessionLimiter } from './auth/session-limiter.js';
 import type { Config } from './config.js';
 import { LineupStore } from './db/lineup-store.js';
 import { type Db, openDatabase } from './db/open.js';
 import { PlaylistIpStore } from './db/playlist-ip-store.js';
+import { openSessionDatabase, SessionStore, sessionDbPath } from './db/session-store.js';
 import { SettingsStore } from './db/settings-store.js';
 import { SubscriberStore } from './db/subscriber-store.js';
 import { ConfigError } from './errors.js';
@@ -52,7 +56,16 @@ export interface LineupContext {
    * database where no server has generated one: such a command cannot sign.
    */
   defaultKey: DefaultKey | undefined;
+  /** Viewer sessions (their own file, opened on first use: most commands never need it). */
+  sessions(): SessionStore;
+  /** The auth backend and its session limiter, made on first use. */
+  auth(): AuthParts;
   close(): void;
+}
+
+export interface AuthParts {
+  backend: AuthBackend;
+  limiter: SessionLimiter;
 }
 
 /** The default origin's key, and where it comes from. Only its existence is ever logged. */
@@ -139,6 +152,18 @@ export function openContext(
     onWriteError: (error) =>
       logger?.warn({ err: (error as Error).message }, 'playlist addresses not written yet; trying again with the next ones'),
   });
+  let sessionStore: SessionStore | undefined;
+  const sessions = () => (sessionStore ??= new SessionStore(openSessionDatabase(sessionDbPath(config.dbPath))));
+  let auth: AuthParts | undefined;
+  const authParts = (): AuthParts => {
+    if (auth) return auth;
+    const limiter = new SessionLimiter(sessions(), {
+      idleSeconds: config.authBackend.sessionIdle,
+      replacedBanSeconds: config.authBackend.authDuration,
+    });
+    const subjects = new RememberedSubjects(subscribers, () => cache.generation, REMEMBERED_SUBSCRIBERS);
+    return (auth = { backend: new AuthBackend(cache, subjects, limiter), limiter });
+  };
   return {
     config,
     db,
@@ -163,8 +188,11 @@ export function openContext(
     playlistIpStore,
     playlistIps,
     defaultKey,
+    sessions,
+    auth: authParts,
     close: () => {
       playlistIps.stop();
+      sessionStore?.close();
       db.close();
     },
   };

@@ -22,6 +22,7 @@ interface OriginRecord {
   token_ttl: number | null;
   token_desync: number | null;
   link_mode: LinkMode | null;
+  previous_secret: string | null;
 }
 
 /** Reads the lineup, and tells cheaply whether anyone (this process or another) has written since. */
@@ -50,7 +51,7 @@ export class LineupStore {
       WHERE c.enabled = 1
       ORDER BY c.number IS NULL, c.number, c.name, c.id`);
     this.originsQuery = db.prepare(`
-      SELECT name, base_url, scheme, secret, ip_binding, hash_subject, token_ttl, token_desync, link_mode
+      SELECT name, base_url, scheme, secret, ip_binding, hash_subject, token_ttl, token_desync, link_mode, previous_secret
       FROM origins ORDER BY name`);
   }
 
@@ -72,7 +73,7 @@ export class LineupStore {
     const writes = `${this.dataVersionThisTurn}:${this.ownChangesQuery.get() as number}`;
     if (writes === this.writesSeen) return this.marker;
     // Something was written: the lineup, or only activity (playlist_ips). The triggers of
-    // migration 7 move lineup_version for the first kind only, so activity recompiles nothing.
+    // migration 8 move lineup_version for the first kind only, so activity recompiles nothing.
     const version = this.lineupVersionQuery.get() as number;
     this.marker = version < 0 ? `writes ${writes}` : `version ${version}`;
     this.writesSeen = writes;
@@ -100,6 +101,7 @@ export class LineupStore {
       tokenTtl: row.token_ttl,
       tokenDesync: row.token_desync,
       linkMode: row.link_mode,
+      ...(row.previous_secret === null ? {} : { previousSecret: row.previous_secret }),
     }));
   }
 }
