@@ -59,7 +59,15 @@ export class PlaylistIpStore implements PlaylistIpStorage {
         GROUP BY recent.subscriber_id HAVING count(*) > min(owner.max_connections))
       ORDER BY s.username, p.last_seen DESC, p.ip`);
     this.recordAll = db.transaction((fetches: readonly PlaylistFetch[]) => {
-      for (const fetch of fetches) this.upsert.run(fetch);
+      for (const fetch of fetches) {
+        // One row the CHECKs refuse is skipped alone (SQLite undoes just that statement): it must
+        // not keep the whole batch queued for ever.
+        try {
+          this.upsert.run(fetch);
+        } catch (error) {
+          if (!String((error as { code?: unknown }).code).startsWith('SQLITE_CONSTRAINT')) throw error;
+        }
+      }
     });
     this.admitOne = db.transaction((fetch: PlaylistFetch, since: SqlTime, limit: number): boolean => {
       const known = this.known.get(fetch.subscriberId, fetch.ip, since) !== undefined;

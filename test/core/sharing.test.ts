@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/open.js';
 import { PlaylistIpStore } from '../../src/db/playlist-ip-store.js';
 import { PlaylistIps } from '../../src/subscribers/playlist-ips.js';
-import { execOn, fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
+import { execOn, fetchFrom, startTestLineup, type TestLineup, tempDir } from '../helpers/lineup.js';
 import { addSubscriber, applySql } from './support.js';
 
 /** A clock the test moves by hand. */
@@ -113,6 +113,23 @@ describe('playlist addresses, recorded once per subscriber, address and bucket',
     // Behind the server's back, before its one-second flush.
     execOn(lineup.dbPath, "DELETE FROM subscribers WHERE username = 'alice'");
     expect((await writtenRows(lineup.dbPath, 1))[0]?.username).toBe('bob');
+  });
+
+  it('when one queued fetch breaks a CHECK of the table, then the others of its batch are written all the same', () => {
+    const { dir, cleanup } = tempDir();
+    const db = openDatabase(`${dir}/lineup.db`);
+    try {
+      db.exec("INSERT INTO subscribers (username, expires_at) VALUES ('alice', '2030-01-01 00:00:00')");
+      const at = '2026-11-28 12:00:00';
+      new PlaylistIpStore(db).record([
+        { subscriberId: 1, ip: 'x'.repeat(46), at },
+        { subscriberId: 1, ip: '192.0.2.1', at },
+      ]);
+      expect(db.prepare('SELECT ip FROM playlist_ips').pluck().all()).toEqual(['192.0.2.1']);
+    } finally {
+      db.close();
+      cleanup();
+    }
   });
 
   it('when `lineup render` prints a playlist, then no address is recorded for it', async () => {
