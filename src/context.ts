@@ -50,7 +50,7 @@ export interface LineupContext {
   close(): void;
 }
 
-export interface AuthParts {
+interface AuthParts {
   backend: AuthBackend;
   limiter: SessionLimiter;
 }
