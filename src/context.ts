@@ -63,7 +63,7 @@ export interface LineupContext {
   close(): void;
 }
 
-export interface AuthParts {
+interface AuthParts {
   backend: AuthBackend;
   limiter: SessionLimiter;
 }

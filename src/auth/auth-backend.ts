@@ -70,6 +70,12 @@ export class AuthBackend {
     return { allow: true, subscriberId: subject.id, maxSessions: subject.maxConnections };
   }
 
+  /** Moves whenever the database changed (as of a check made now). */
+  databaseGeneration(): number {
+    this.lineup.refresh();
+    return this.lineup.generation;
+  }
+
   /**
    * Why an open session would now be refused, had its server asked again: the subscriber gone,
    * disabled, lapsed, its key rotated, or the stream no longer in its packages. Undefined while it

@@ -8,16 +8,17 @@ import type { StreamCheck } from './stream-check.js';
 
 type Query = Record<string, string | string[] | undefined>;
 
-/** The first value of a parameter sent once or more. */
-function first(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+/** A parameter sent once; one sent twice is ambiguous (which one would the server act on?), so none. */
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? undefined : value;
 }
 
 /** The `token` parameter of a query string (`a=1&token=T`), or of a path with one (`/x?token=T`). */
 function tokenIn(queryOrUri: string | undefined): string | undefined {
   if (!queryOrUri) return undefined;
   const at = queryOrUri.indexOf('?');
-  return new URLSearchParams(at === -1 ? queryOrUri : queryOrUri.slice(at + 1)).get('token') ?? undefined;
+  const tokens = new URLSearchParams(at === -1 ? queryOrUri : queryOrUri.slice(at + 1)).getAll('token');
+  return tokens.length === 1 ? tokens[0] : undefined;
 }
 
 /** A path without its query. */
@@ -31,14 +32,14 @@ const ipOf = (value: string | undefined) => (value ? normalizeIp(value) : undefi
 
 /** Flussonic's `on_play`: the session's facts as query parameters (`name`, `ip`, `token`, `session_id`, `proto`, `qs`, …). */
 export function flussonicCheck(query: Query): StreamCheck {
-  const name = first(query.name);
+  const name = single(query.name);
   return {
     dialect: 'flussonic',
-    token: first(query.token) || tokenIn(first(query.qs)),
-    ip: ipOf(first(query.ip)),
+    token: single(query.token) || tokenIn(single(query.qs)),
+    ip: ipOf(single(query.ip)),
     stream: name === undefined || name === '' ? undefined : name.replace(/^\/+/, ''),
-    sessionId: first(query.session_id) || undefined,
-    proto: first(query.proto),
+    sessionId: single(query.session_id) || undefined,
+    proto: single(query.proto),
   };
 }
 

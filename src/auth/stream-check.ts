@@ -3,8 +3,7 @@
  * what it is answered.
  */
 
-export const DIALECTS = ['flussonic', 'cesbo', 'nginx'] as const;
-export type Dialect = (typeof DIALECTS)[number];
+export type Dialect = 'flussonic' | 'cesbo' | 'nginx';
 
 export interface StreamCheck {
   dialect: Dialect;

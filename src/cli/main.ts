@@ -12,6 +12,7 @@ import { pruneCommand } from './prune.js';
 import { renderCommand } from './render.js';
 import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
+import { sessionsCommand } from './sessions.js';
 import { sqlCommand } from './sql.js';
 import { subscriberCommand } from './subscriber.js';
 
@@ -21,6 +22,7 @@ export const commands: Command[] = [
   sqlCommand,
   importCommand,
   subscriberCommand,
+  sessionsCommand,
   pruneCommand,
   renderCommand,
   reportCommand,

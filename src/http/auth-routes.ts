@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AuthBackend } from '../auth/auth-backend.js';
 import { cesboCheck, flussonicCheck, nginxCheck } from '../auth/dialects.js';
-import type { StreamCheck } from '../auth/stream-check.js';
+import { DENY_REASONS, type StreamCheck } from '../auth/stream-check.js';
 import type { LineupMetrics } from '../metrics.js';
 import { AUTH_CESBO_PATH, AUTH_FLUSSONIC_PATH, AUTH_NGINX_PATH } from '../routes.js';
 import type { Clock } from '../time.js';
@@ -21,6 +21,8 @@ export interface AuthRouteOptions {
 export function authRoutes(backend: AuthBackend, clock: Clock, metrics: LineupMetrics, { authDuration }: AuthRouteOptions): Router {
   const router = new Router({ sensitive: true, strict: true });
   const duration = String(authDuration);
+  // Every reason from the start at 0, so that a rate over a reason not seen yet is 0, not absent.
+  for (const reason of DENY_REASONS) metrics.authDenials.inc({ reason }, 0);
 
   const answer = (ctx: Context, check: StreamCheck): void => {
     const started = performance.now();

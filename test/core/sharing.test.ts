@@ -194,11 +194,16 @@ describe('lineup report sharing and subscriber show', () => {
     const { lineup } = await sharedWorld();
     const shown = await lineup.cli(['subscriber', 'show', 'alice']);
     expect(shown.code).toBe(0);
-    expect(shown.stdout).toMatch(/^username +alice$/m);
-    expect(shown.stdout).toMatch(/^max connections +1$/m);
+    expect(shown.stdout).toMatch(/^alice: active, expires .*, max connections 1$/m);
     const block = shown.stdout.split('\n\n')[1]!.trimEnd().split('\n');
-    expect(block[0]).toBe('playlist fetched from 3 addresses since 2026-11-27 12:00:00 UTC, more than its 1 max connections');
-    expect(block.slice(2).map((line) => line.split(/ {2,}/)[0])).toEqual(['127.0.0.1', '127.0.0.2', '127.0.0.3']);
+    expect(block[0]).toBe('playlist fetched from, last 24 h: 3 addresses, more than its 1 max connections');
+    expect(block[1]).toMatch(/^IP +FIRST SEEN \(UTC\) +LAST SEEN \(UTC\) +BUCKETS$/);
+    expect(block.slice(2).map((line) => line.split(/ {2,}/))).toEqual(
+      ['127.0.0.1', '127.0.0.2', '127.0.0.3'].map((ip) => [ip, '2026-11-28 12:00:00', '2026-11-28 12:00:00', '1']),
+    );
+    const quiet = await addSubscriber(lineup, 'carol', '--days', '30');
+    expect(quiet).toBeTruthy();
+    expect((await lineup.cli(['subscriber', 'show', 'carol'])).stdout).toContain('\nplaylist fetched from, last 24 h: none\n');
 
     const json = JSON.parse((await lineup.cli(['subscriber', 'show', 'bob', '--json'])).stdout) as {
       username: string;
