@@ -4,7 +4,7 @@ import { count } from './plural.js';
 import { formatTable } from './table.js';
 
 /** How far back the sharing report looks, in seconds. */
-export const SHARING_WINDOW_SECONDS = 86_400;
+const SHARING_WINDOW_SECONDS = 86_400;
 
 const HELP = `lineup report sharing [--json]
 
