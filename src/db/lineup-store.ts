@@ -64,13 +64,7 @@ export class LineupStore {
    * commit made before it was sent.
    */
   changeMarkerValue(): string {
-    if (this.dataVersionThisTurn === undefined) {
-      this.dataVersionThisTurn = this.dataVersionQuery.get() as number;
-      setImmediate(() => {
-        this.dataVersionThisTurn = undefined;
-      });
-    }
-    const writes = `${this.dataVersionThisTurn}:${this.ownChangesQuery.get() as number}`;
+    const writes = this.writeMarkerValue();
     if (writes === this.writesSeen) return this.marker;
     // Something was written: the lineup, or only activity (playlist_ips). The triggers of
     // migration 8 move lineup_version for the first kind only, so activity recompiles nothing.
@@ -78,6 +72,20 @@ export class LineupStore {
     this.marker = version < 0 ? `writes ${writes}` : `version ${version}`;
     this.writesSeen = writes;
     return this.marker;
+  }
+
+  /**
+   * Changes whenever anything at all was written, as of this turn: for `/healthz`, which reads the
+   * lineup again after any write, to find a damaged page before a lineup change would.
+   */
+  writeMarkerValue(): string {
+    if (this.dataVersionThisTurn === undefined) {
+      this.dataVersionThisTurn = this.dataVersionQuery.get() as number;
+      setImmediate(() => {
+        this.dataVersionThisTurn = undefined;
+      });
+    }
+    return `${this.dataVersionThisTurn}:${this.ownChangesQuery.get() as number}`;
   }
 
   channels(): Channel[] {
