@@ -48,7 +48,8 @@ const ORIGIN_NAMES: Record<AuthSite, string> = { authRequest: 'edge-nginx', flus
 
 /**
  * nginx `auth_request` in front of the media, with Lineup's `/auth/nginx` as the backend and a
- * short proxy_cache of its decisions (what the README recommends): segments are checked too.
+ * short proxy_cache of its decisions, configured as the README shows (Lineup allows with 204):
+ * segments are checked too.
  */
 function authRequestServer(port: number, media: string, lineup: string, logFile: string): string {
   const check = 'auth_request /_lineup_auth;';
@@ -66,8 +67,7 @@ function authRequestServer(port: number, media: string, lineup: string, logFile:
       proxy_set_header X-Real-IP $remote_addr;
       proxy_cache lineup_auth;
       proxy_cache_key "$request_uri $remote_addr";
-      proxy_cache_valid 200 401 403 ${NGINX_DECISION_CACHE}s;
-      proxy_ignore_headers Cache-Control Expires Set-Cookie;
+      proxy_cache_valid 204 403 ${NGINX_DECISION_CACHE}s;
     }
     location ~ ^/.+/mpegts$ { ${check} try_files /stream.ts =404; }
     location ~ \\.m3u8$ { ${check} ${PASS_TOKEN_TO_SEGMENTS} }
