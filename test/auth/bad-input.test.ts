@@ -56,7 +56,8 @@ describe('bad input to the auth backend', () => {
     ];
     for (const headers of headerSets) {
       for (const path of ['/auth/nginx', '/auth/cesbo']) {
-        const cesbo = path === '/auth/cesbo' && headers['X-Original-URI'] !== undefined ? { 'X-Real-Path': headers['X-Original-URI'] } : {};
+        const original = headers['X-Original-URI'];
+        const cesbo: Record<string, string> = path === '/auth/cesbo' && original !== undefined ? { 'X-Real-Path': original } : {};
         const response = await fetchFrom(`${lineup.url}${path}`, { headers: { ...headers, ...cesbo } });
         expect(response.status, JSON.stringify(headers).slice(0, 80)).toBeGreaterThanOrEqual(400);
         expect(response.status, JSON.stringify(headers).slice(0, 80)).toBeLessThan(500);

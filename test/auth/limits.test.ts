@@ -129,6 +129,8 @@ describe('connection limits', () => {
     // Zapping on the worker replaces the session the first process opened; the first process then refuses it.
     const zap = requestUri(links.get('movies')!);
     expect((await fetchFrom(`${worker.url}/auth/nginx`, { headers: { 'X-Original-URI': zap, 'X-Real-IP': HOME } })).status).toBe(204);
+    // Another process's session writes are looked for at most every 100 ms (session-store.ts).
+    await new Promise((resolve) => setTimeout(resolve, 150));
     expect((await askNginx(lineup, requestUri(links.get('news')!), HOME)).status).toBe(403);
   });
 });
