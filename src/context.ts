@@ -1,17 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
+import { loadCredentialSeal } from './credentials-key.js';
 import { LineupStore } from './db/lineup-store.js';
 import { type Db, openDatabase } from './db/open.js';
 import { SettingsStore } from './db/settings-store.js';
 import { SubscriberStore } from './db/subscriber-store.js';
+import { XcCatalogStore } from './db/xc-catalog-store.js';
 import { ConfigError } from './errors.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
+import type { CredentialSeal } from './subscribers/credentials.js';
 import { RememberedAccess } from './subscribers/remembered-access.js';
 import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
 import { type Clock, systemClock } from './time.js';
+import { XtreamService } from './xtream/xtream-service.js';
 
 export const GENERATED_KEY_SETTING = 'securetoken_key';
 /** The PUBLIC_URL the server last started with, for admin commands run without one. */
@@ -34,6 +38,10 @@ export interface LineupContext {
   playlists: PlaylistService;
   /** Redirect mode's `/play` links. */
   redirects: StreamRedirects;
+  /** The Xtream Codes API and its stream links. */
+  xtream: XtreamService;
+  /** The key that seals credentials (CREDENTIALS_KEY_FILE), read on first need. */
+  credentialSeal: () => CredentialSeal;
   /**
    * The default origin's key. Undefined only for an admin command with SECURETOKEN_KEY unset on a
    * database where no server has generated one: such a command cannot sign.
@@ -111,6 +119,15 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
     publicUrl: config.publicUrl,
   });
   const access = new RememberedAccess(subscribers, () => cache.generation, REMEMBERED_SUBSCRIBERS);
+  let seal: CredentialSeal | undefined;
+  const credentialSeal = () => {
+    seal ??= loadCredentialSeal(config.credentialsKeyFile, settings);
+    return seal;
+  };
+  // The server reads it at start: a missing or foreign key file stops the start, not the first login.
+  if (!adminCommand) credentialSeal();
+  const redirects = new StreamRedirects(cache, access, clock);
+  const catalog = new XcCatalogStore(db);
   return {
     config,
     db,
@@ -118,7 +135,7 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
     settings,
     subscribers,
     lineupStore,
-    subscriberAdmin: new SubscriberAdmin(subscribers, publicUrl, clock),
+    subscriberAdmin: new SubscriberAdmin(subscribers, publicUrl, clock, credentialSeal),
     playlists: new PlaylistService(cache, access, clock, {
       expiredStreamUrl: config.expiredStreamUrl,
       ...(instanceId ? { instanceId } : {}),
@@ -130,7 +147,16 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
           : settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex')).value,
       },
     }),
-    redirects: new StreamRedirects(cache, access, clock),
+    redirects,
+    xtream: new XtreamService(
+      cache,
+      { findXcLogin: (username) => subscribers.findXcLogin(username), categories: () => catalog.categories(), channelPlacements: () => catalog.channelPlacements() },
+      redirects,
+      credentialSeal,
+      clock,
+      { publicUrl: config.publicUrl },
+    ),
+    credentialSeal,
     defaultKey,
     close: () => db.close(),
   };

@@ -42,6 +42,7 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   const app = createHttpApp({
     playlists: context.playlists,
     redirects: context.redirects,
+    xtream: context.xtream,
     epgFile: config.epgFile,
     health: databaseHealth(context.db, config.dbPath, context.lineupStore),
     trustProxy: config.trustProxy.list,
