@@ -150,7 +150,11 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
     redirects,
     xtream: new XtreamService(
       cache,
-      { findXcLogin: (username) => subscribers.findXcLogin(username), categories: () => catalog.categories(), channelPlacements: () => catalog.channelPlacements() },
+      {
+        findXcLogin: (username) => subscribers.findXcLogin(username),
+        categories: () => catalog.categories(),
+        channelPlacements: () => catalog.channelPlacements(),
+      },
       redirects,
       credentialSeal,
       clock,

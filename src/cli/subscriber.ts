@@ -151,7 +151,9 @@ export const subscriberCommand: Command = {
     };
     const permitted = allowed[action];
     if (!permitted) {
-      throw new UsageError(`subscriber: unknown action "${action}" (add, renew, packages, disable, enable, rotate, rotate-password, show, remove, restore, list)`);
+      throw new UsageError(
+        `subscriber: unknown action "${action}" (add, renew, packages, disable, enable, rotate, rotate-password, show, remove, restore, list)`,
+      );
     }
     const { values, positionals } = parseOptions(attachNegativeValues(rest), {
       days: { type: 'string' },
@@ -218,7 +220,8 @@ export const subscriberCommand: Command = {
           const user = username(positionals, action);
           const subscriber = subscriberAdmin.get(user);
           const revealed = values.reveal ? subscriberAdmin.reveal(user) : undefined;
-          if (values.json) io.stdout(`${JSON.stringify({ ...subscriber, state: stateOf(subscriber, now), ...revealedFields(revealed) }, null, 2)}\n`);
+          if (values.json)
+            io.stdout(`${JSON.stringify({ ...subscriber, state: stateOf(subscriber, now), ...revealedFields(revealed) }, null, 2)}\n`);
           else io.stdout(showText(subscriber, now, revealed, subscriberAdmin.serverUrl));
           return 0;
         }

@@ -133,7 +133,11 @@ export function lintLineup({ channels, subscribedPackageIds, packageNames, usern
   // Their playlist URLs work; an Xtream Codes app would put the name in a URL unescaped, and fail.
   const unsafe = usernames.filter((name) => !isValidUsername(name));
   if (unsafe.length > 0) {
-    const shown = unsafe.slice(0, MAX_LABELS).map((name) => JSON.stringify(name)).join(', ') + (unsafe.length > MAX_LABELS ? `, … (${unsafe.length - MAX_LABELS} more)` : '');
+    const shown =
+      unsafe
+        .slice(0, MAX_LABELS)
+        .map((name) => JSON.stringify(name))
+        .join(', ') + (unsafe.length > MAX_LABELS ? `, … (${unsafe.length - MAX_LABELS} more)` : '');
     findings.push({
       severity: 'warning',
       code: 'username-not-url-safe',

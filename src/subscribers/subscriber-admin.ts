@@ -148,7 +148,8 @@ export class SubscriberAdmin {
    * @throws BadInputError for a password outside the URL-safe rule.
    */
   rotatePassword(username: string, chosen?: string): string {
-    if (chosen !== undefined && !isValidXcPassword(chosen)) throw new BadInputError(`--password: not a valid XC password (${PASSWORD_RULE})`);
+    if (chosen !== undefined && !isValidXcPassword(chosen))
+      throw new BadInputError(`--password: not a valid XC password (${PASSWORD_RULE})`);
     const password = chosen ?? generateXcPassword();
     this.store.setXcPassword(username, this.storedPassword(password));
     return password;

@@ -128,7 +128,13 @@ export class XtreamService {
     let compiled = this.getPhps.get(cacheKey);
     if (!compiled) {
       const catalog = this.catalogFor(login);
-      compiled = compileGetPhp([...catalog.channels.values()], (channel) => this.categoryNameOf(channel.id), this.options.publicUrl, type, format);
+      compiled = compileGetPhp(
+        [...catalog.channels.values()],
+        (channel) => this.categoryNameOf(channel.id),
+        this.options.publicUrl,
+        type,
+        format,
+      );
       this.getPhps.set(cacheKey, compiled);
     }
     const etag = `"${hash('sha1', [this.lineup.generation, login.id, credentials.username, credentials.password, type, format].join('\n'), 'base64url')}"`;
