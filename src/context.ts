@@ -4,6 +4,7 @@ import { LineupStore } from './db/lineup-store.js';
 import { type Db, openDatabase } from './db/open.js';
 import { SettingsStore } from './db/settings-store.js';
 import { SubscriberStore } from './db/subscriber-store.js';
+import { LiveGuide } from './epg/live-guide.js';
 import { ConfigError } from './errors.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
@@ -34,6 +35,8 @@ export interface LineupContext {
   playlists: PlaylistService;
   /** Redirect mode's `/play` links. */
   redirects: StreamRedirects;
+  /** The programme guide of EPG_FILE; empty until the server starts it (`guide.start`), which admin commands never do. */
+  guide: LiveGuide;
   /**
    * The default origin's key. Undefined only for an admin command with SECURETOKEN_KEY unset on a
    * database where no server has generated one: such a command cannot sign.
@@ -131,6 +134,7 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
       },
     }),
     redirects: new StreamRedirects(cache, access, clock),
+    guide: new LiveGuide(config.epgFile),
     defaultKey,
     close: () => db.close(),
   };
