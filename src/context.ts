@@ -6,6 +6,7 @@ import { type Db, openDatabase } from './db/open.js';
 import { SettingsStore } from './db/settings-store.js';
 import { SubscriberStore } from './db/subscriber-store.js';
 import { XcCatalogStore } from './db/xc-catalog-store.js';
+import { LiveGuide } from './epg/live-guide.js';
 import { ConfigError } from './errors.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
@@ -42,6 +43,8 @@ export interface LineupContext {
   xtream: XtreamService;
   /** The key that seals credentials (CREDENTIALS_KEY_FILE), read on first need. */
   credentialSeal: () => CredentialSeal;
+  /** The programme guide of EPG_FILE; empty until the server starts it (`guide.start`), which admin commands never do. */
+  guide: LiveGuide;
   /**
    * The default origin's key. Undefined only for an admin command with SECURETOKEN_KEY unset on a
    * database where no server has generated one: such a command cannot sign.
@@ -128,6 +131,7 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
   if (!adminCommand) credentialSeal();
   const redirects = new StreamRedirects(cache, access, clock);
   const catalog = new XcCatalogStore(db);
+  const guide = new LiveGuide(config.epgFile);
   return {
     config,
     db,
@@ -158,9 +162,10 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
       redirects,
       credentialSeal,
       clock,
-      { publicUrl: config.publicUrl },
+      { publicUrl: config.publicUrl, guide: () => guide.index },
     ),
     credentialSeal,
+    guide,
     defaultKey,
     close: () => db.close(),
   };

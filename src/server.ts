@@ -77,8 +77,10 @@ export async function startServer(context: LineupContext, { logger, metrics, met
     logger.info({ url: urlOf(admin) }, 'admin listener: /metrics without a token');
   }
 
+  // Loaded in the background: the server answers at once, with an empty guide until the first load is done.
+  void context.guide.start(logger);
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= Promise.all([server, admin].map(closeGracefully)).then(() => undefined));
+  const stop = () => (stopping ??= Promise.all([...[server, admin].map(closeGracefully), context.guide.stop()]).then(() => undefined));
   return { server, url: urlOf(server), ...(admin ? { adminUrl: urlOf(admin) } : {}), stop };
 }
 

@@ -47,6 +47,7 @@ export function compileGetPhp(
     const [before, after] = xcLiveUrl(base, PATH_FILL, PATH_FILL, channel.id, format).split(`${PATH_FILL}/${PATH_FILL}`);
     text += `${extinf(channel, type, categoryNameOf(channel))}${before}${PATH_FILL}${after}\n`;
   }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the fills are control characters so that no column can hold one.
   const parts = text.split(/([\u0000\u0001])/);
   return {
     pieces: parts.filter((_, at) => at % 2 === 0),

@@ -1,4 +1,7 @@
 import { hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { GuideIndex } from '../epg/guide-index.js';
+import { type ViewerChannel, xmltvStream } from '../epg/xmltv-writer.js';
 import { WrongCredentialsError } from '../errors.js';
 import type { LineupCache } from '../playlist/lineup-cache.js';
 import type { PlayLocation, PlayTarget, StreamRedirects } from '../playlist/stream-redirect.js';
@@ -8,10 +11,9 @@ import type { CredentialSeal } from '../subscribers/credentials.js';
 import type { XcLogin } from '../subscribers/subscriber.js';
 import type { Clock } from '../time.js';
 import { accountObject, type ServerAddress, serverAddressOf } from './account.js';
-import { type CatalogSource, type CompiledCatalog, compileCatalog, UNGROUPED_CATEGORY_NAME } from './catalog.js';
-import { NO_GUIDE, type ProgrammeGuide, shortEpg, simpleDataTable } from './epg-listings.js';
+import { type CatalogSource, type CompiledCatalog, compileCatalog, displayName, UNGROUPED_CATEGORY_NAME } from './catalog.js';
+import { shortEpg, simpleDataTable } from './epg-listings.js';
 import { type CompiledGetPhp, compileGetPhp, type GetPhpType, renderGetPhp } from './get-php.js';
-import { xmltvDocument } from './xmltv.js';
 
 /** Where an XC app's username is looked up. */
 export interface XcLoginSource {
@@ -27,7 +29,8 @@ export const NO_SESSIONS: ActiveConnections = () => 0;
 
 export interface XtreamOptions {
   publicUrl: string;
-  guide?: ProgrammeGuide;
+  /** The programme guide as last loaded; an empty one when absent. */
+  guide?: () => GuideIndex;
   activeConnections?: ActiveConnections;
 }
 
@@ -58,7 +61,7 @@ export type ApiBody = string | Buffer;
  */
 export class XtreamService {
   private readonly server: ServerAddress;
-  private readonly guide: ProgrammeGuide;
+  private readonly guide: () => GuideIndex;
   private readonly activeConnections: ActiveConnections;
   private generation = -1;
   private categoryNames = new Map<number, string>();
@@ -76,7 +79,7 @@ export class XtreamService {
     private readonly options: XtreamOptions,
   ) {
     this.server = serverAddressOf(options.publicUrl);
-    this.guide = options.guide ?? NO_GUIDE;
+    this.guide = options.guide ?? (() => GuideIndex.EMPTY);
     this.activeConnections = options.activeConnections ?? NO_SESSIONS;
   }
 
@@ -106,9 +109,9 @@ export class XtreamService {
         const channel = this.catalogFor(login).channels.get(Number(params.streamId));
         const tvgId = channel?.tvgId.trim() ?? '';
         if (!channel || !/^\d{1,15}$/.test(params.streamId ?? '') || tvgId === '') return '{"epg_listings":[]}';
-        const programmes = this.guide.programmesOf(tvgId);
-        if (action === 'get_simple_data_table') return JSON.stringify(simpleDataTable(programmes, tvgId, now, channel.catchupDays));
-        return JSON.stringify(shortEpg(programmes, tvgId, now, epgLimit(params.limit)));
+        const guide = this.guide();
+        if (action === 'get_simple_data_table') return JSON.stringify(simpleDataTable(guide.programmes(tvgId), now, channel.catchupDays));
+        return JSON.stringify(shortEpg(guide.programmesFrom(tvgId, now, epgLimit(params.limit))));
       }
       default:
         return JSON.stringify(accountObject(login, credentials, this.server, this.activeConnections(login.id), now));
@@ -141,19 +144,18 @@ export class XtreamService {
     return { body: renderGetPhp(compiled, credentials.username, credentials.password), etag };
   }
 
-  /** `xmltv.php`: the guide of the channels this line sees that have a tvg_id. */
-  xmltv(credentials: XcCredentials): string {
+  /**
+   * `xmltv.php`: the guide of the channels this line sees that have a tvg_id (each its
+   * `epg_channel_id`), written as it is sent.
+   */
+  xmltv(credentials: XcCredentials): Readable {
     const login = this.login(credentials, false);
     assertActive(login, this.clock());
-    const seen = new Set<string>();
-    const channels = [];
+    const channels: ViewerChannel[] = [];
     for (const channel of this.catalogFor(login).channels.values()) {
-      const id = channel.tvgId.trim();
-      if (id === '' || seen.has(id)) continue;
-      seen.add(id);
-      channels.push({ id, name: channel.name.trim() === '' ? channel.stream : channel.name, icon: channel.logo });
+      if (channel.tvgId.trim() !== '') channels.push({ id: channel.tvgId, name: displayName(channel), logo: channel.logo });
     }
-    return xmltvDocument(channels, (id) => this.guide.programmesOf(id));
+    return xmltvStream(this.guide(), channels);
   }
 
   /**

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applySql } from '../core/support.js';
-import { fetchFrom, onServer, startTestLineup, TEST_KEY, type TestLineup } from '../helpers/lineup.js';
+import { fetchFrom, onServer, startTestLineup, TEST_KEY, type TestLineup, tempDir } from '../helpers/lineup.js';
 import { verifySecuretokenUrl } from '../helpers/securetoken-check.js';
 import { accountSchema, categoriesSchema, shortEpgSchema, simpleDataTableSchema, streamsSchema } from './schemas.js';
 import { addXcSubscriber, json, playerApi } from './support.js';
@@ -21,6 +22,24 @@ INSERT INTO package_channels (package_id, channel_id)
   SELECT p.id, c.id FROM packages p JOIN channels c ON p.name = 'premium' AND c.stream = 'prem/movies';
 `;
 
+/** XMLTV time of `seconds` from the start of this hour. */
+const HOUR = Math.floor(Date.now() / 3_600_000) * 3600;
+const at = (seconds: number) => `${new Date((HOUR + seconds) * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14)} +0000`;
+
+/** news.tv: one programme over (in its 3 catch-up days), one on air, two next; odd&id: one. */
+const GUIDE = `<?xml version="1.0" encoding="UTF-8"?>
+<tv>
+  <channel id="news.tv"><display-name>News</display-name></channel>
+  <programme start="${at(-3600)}" stop="${at(0)}" channel="news.tv"><title lang="en">Morning &amp; more</title><desc lang="en">Earlier</desc></programme>
+  <programme start="${at(0)}" stop="${at(3600)}" channel="news.tv"><title lang="en">Café «live»</title><desc lang="en">Now, with "quotes"</desc></programme>
+  <programme start="${at(3600)}" stop="${at(7200)}" channel="news.tv"><title lang="en">Next</title></programme>
+  <programme start="${at(7200)}" stop="${at(10800)}" channel="news.tv"><title lang="en">Later</title></programme>
+  <programme start="${at(0)}" stop="${at(3600)}" channel="odd&amp;id"><title>Odd</title></programme>
+  <programme start="${at(0)}" stop="${at(3600)}" channel="nobody.tv"><title>Nobody's</title></programme>
+</tv>
+`;
+
+const guideDir = tempDir();
 let lineup: TestLineup;
 let alice: { password: string; playlistUrl: string };
 let bob: { password: string; playlistUrl: string };
@@ -28,7 +47,9 @@ let lapsed: { password: string; playlistUrl: string };
 let channelIds: Record<string, number>;
 
 beforeAll(async () => {
-  lineup = await startTestLineup();
+  writeFileSync(join(guideDir.dir, 'guide.xml'), GUIDE);
+  lineup = await startTestLineup({ env: { EPG_FILE: join(guideDir.dir, 'guide.xml') } });
+  await lineup.context.guide.check();
   await applySql(lineup, LINEUP_SQL);
   alice = await addXcSubscriber(lineup, 'alice', '--days', '30');
   bob = await addXcSubscriber(lineup, 'bob', '--days', '30', '--package', 'premium', '--max-connections', '3');
@@ -40,7 +61,10 @@ beforeAll(async () => {
     ]),
   );
 });
-afterAll(() => lineup.close());
+afterAll(async () => {
+  await lineup.close();
+  guideDir.cleanup();
+});
 
 const as = (who: { password: string }, username: string, fields: Record<string, string> = {}) =>
   playerApi(lineup, { username, password: who.password, ...fields });
@@ -195,9 +219,39 @@ describe('player_api.php: lists', () => {
     expect(json(await as(alice, 'alice', { action, vod_id: '1', series_id: '1' }))).toMatchObject({ info: [] });
   });
 
-  it('when the guide has no data, or the stream is unknown or unseen, then the EPG actions answer {"epg_listings": []}', async () => {
+  it('when get_short_epg is asked, then it lists what is on now and next, `limit` of them (default 4), base64 texts and UTC times', async () => {
+    const two = shortEpgSchema.parse(
+      json(await as(alice, 'alice', { action: 'get_short_epg', stream_id: String(channelIds.news), limit: '2' })),
+    );
+    expect(two.epg_listings.map((entry) => Buffer.from(entry.title, 'base64').toString('utf8'))).toEqual(['Café «live»', 'Next']);
+    const [now] = two.epg_listings;
+    expect(now).toMatchObject({ channel_id: 'news.tv', lang: 'en', start_timestamp: String(HOUR), stop_timestamp: String(HOUR + 3600) });
+    expect(now!.start).toBe(new Date(HOUR * 1000).toISOString().slice(0, 19).replace('T', ' '));
+    expect(now!.stop).toBe(now!.end);
+    expect(Buffer.from(now!.description, 'base64').toString('utf8')).toBe('Now, with "quotes"');
+    const all = shortEpgSchema.parse(json(await as(alice, 'alice', { action: 'get_short_epg', stream_id: String(channelIds.news) })));
+    expect(all.epg_listings).toHaveLength(3);
+    const odd = shortEpgSchema.parse(json(await as(alice, 'alice', { action: 'get_short_epg', stream_id: String(channelIds.quotes) })));
+    expect(odd.epg_listings.map((entry) => entry.channel_id)).toEqual(['odd&id']);
+  });
+
+  it('when get_simple_data_table is asked, then it covers the past too, with now_playing and has_archive', async () => {
+    const table = simpleDataTableSchema.parse(
+      json(await as(alice, 'alice', { action: 'get_simple_data_table', stream_id: String(channelIds.news) })),
+    );
+    expect(
+      table.epg_listings.map((entry) => [Buffer.from(entry.title, 'base64').toString('utf8'), entry.now_playing, entry.has_archive]),
+    ).toEqual([
+      ['Morning & more', 0, 1],
+      ['Café «live»', 1, 0],
+      ['Next', 0, 0],
+      ['Later', 0, 0],
+    ]);
+  });
+
+  it('when the channel has no guide data, or the stream is unknown or unseen, then the EPG actions answer {"epg_listings": []}', async () => {
     for (const action of ['get_short_epg', 'get_simple_data_table']) {
-      for (const streamId of [String(channelIds.news), String(channelIds.bare), '999999', 'abc', String(channelIds['prem/movies'])]) {
+      for (const streamId of [String(channelIds.bare), String(channelIds.nonumber), '999999', 'abc', String(channelIds['prem/movies'])]) {
         const response = await as(alice, 'alice', { action, stream_id: streamId, limit: '2' });
         expect(response.status).toBe(200);
         const body = json(response);
@@ -253,9 +307,11 @@ describe('get.php and xmltv.php', () => {
     const response = await fetchFrom(`${lineup.url}/xmltv.php?username=alice&password=${alice.password}`);
     expect(response.status).toBe(200);
     expect(response.headers['content-type']).toMatch(/^application\/xml/);
-    expect(response.body).toMatch(/^<\?xml[^>]*\?>\n<tv[ >]/);
+    expect(response.body).toMatch(/^<\?xml[^>]*\?>\n(<!DOCTYPE[^>]*>\n)?<tv[ >]/);
     const ids = [...response.body.matchAll(/<channel id="([^"]*)"/g)].map((match) => match[1]);
     expect(ids).toEqual(['news.tv', 'odd&amp;id']);
+    expect(response.body).toContain('<title lang="en">Café «live»</title>');
+    expect(response.body).not.toContain('Nobody');
     expect((await fetchFrom(`${lineup.url}/xmltv.php?username=alice&password=nope`)).status).toBe(401);
   });
 });
