@@ -10,6 +10,7 @@ import { createLogger } from '../dist/logger.js';
 import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
 import { loadTest, rssMb, startCeilingServer, startLineupServer } from './http.js';
 import { measure, median, round } from './stats.js';
+import { benchXtream } from './xtream.js';
 
 /** Seconds of each HTTP run; every plan runs once per round, between two runs of its ceiling. */
 const RUN_SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
@@ -81,7 +82,7 @@ function alternate(fns, iterations) {
 }
 
 const rows = [];
-const report = { render: {}, http: {}, memory: {} };
+const report = { render: {}, http: {}, memory: {}, xtream: {} };
 
 for (const channels of [100, 1000, 5000]) {
   const fixture = createFixture({ channels, subscribers: 10 });
@@ -240,6 +241,13 @@ for (const channels of [100, 1000, 5000]) {
   } finally {
     fixture.cleanup();
   }
+}
+
+// (e) Xtream Codes: get_live_streams at 5,000 channels, and a /live/… redirect, each against its ceiling.
+{
+  const xtream = await benchXtream();
+  report.xtream = xtream.report;
+  rows.push(...xtream.rows);
 }
 
 const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column].length)));
