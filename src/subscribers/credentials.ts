@@ -11,7 +11,6 @@ const PASSWORD_ALPHABET = 'abcdefghijkmnpqrstuvwxyz23456789';
 const PASSWORD_LENGTH = 10;
 
 /** What an XC client puts unencoded in paths and queries: the URL-safe set. */
-const URL_SAFE_CREDENTIAL = /^[A-Za-z0-9._~-]+$/;
 export const PASSWORD_RULE = '4 to 64 letters, digits, ".", "_", "~" or "-"';
 const PASSWORD = /^[A-Za-z0-9._~-]{4,64}$/;
 
@@ -26,11 +25,6 @@ export function generateXcPassword(): string {
 /** Whether an operator-chosen password fits in an XC URL unencoded. */
 export function isValidXcPassword(password: string): boolean {
   return PASSWORD.test(password);
-}
-
-/** Whether a username or password needs no escaping in an XC URL. */
-export function isUrlSafeCredential(text: string): boolean {
-  return URL_SAFE_CREDENTIAL.test(text);
 }
 
 const SEAL_VERSION = 'v1';

@@ -25,7 +25,7 @@ export interface XcLoginSource {
  * backend runs; until it does, every line has 0.
  */
 export type ActiveConnections = (subscriberId: number) => number;
-export const NO_SESSIONS: ActiveConnections = () => 0;
+const NO_SESSIONS: ActiveConnections = () => 0;
 
 export interface XtreamOptions {
   publicUrl: string;

@@ -8,7 +8,7 @@ export interface AddedLine {
 }
 
 /** The XC password in a `XC login: server …, username …, password P` line. */
-export function xcPasswordIn(stdout: string): string {
+function xcPasswordIn(stdout: string): string {
   const password = /^XC login: .*, password (\S+)$/m.exec(stdout)?.[1];
   expect(password, stdout).toBeDefined();
   return password!;
