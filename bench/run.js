@@ -1,5 +1,6 @@
 // `npm run bench`: the hashing floor, in-process rendering, HTTP against the pre-rendered ceiling,
-// and memory. Prints a table and one JSON line. Numbers on a shared 2-core machine are noisy.
+// memory, and loading a 50 MB programme guide. Prints a table and one JSON line. Numbers on a
+// shared 2-core machine are noisy. `npm run bench -- epg` (or render, http, memory) runs those plans only.
 import { hash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { loadConfig } from '../dist/config.js';
 import { openContext } from '../dist/context.js';
 import { createLogger } from '../dist/logger.js';
+import { benchGuideLoad } from './epg-guide.js';
 import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
 import { loadTest, rssMb, startCeilingServer, startLineupServer } from './http.js';
 import { measure, median, round } from './stats.js';
@@ -80,10 +82,16 @@ function alternate(fns, iterations) {
   return best;
 }
 
-const rows = [];
-const report = { render: {}, http: {}, memory: {} };
+/** The plans named on the command line; none named, all of them. */
+const PLANS = ['render', 'http', 'memory', 'epg'];
+const asked = process.argv.slice(2);
+for (const plan of asked) if (!PLANS.includes(plan)) throw new Error(`bench: no plan "${plan}" (plans: ${PLANS.join(', ')})`);
+const wants = (plan) => asked.length === 0 || asked.includes(plan);
 
-for (const channels of [100, 1000, 5000]) {
+const rows = [];
+const report = { render: {}, http: {}, memory: {}, epg: {} };
+
+for (const channels of wants('render') ? [100, 1000, 5000] : []) {
   const fixture = createFixture({ channels, subscribers: 10 });
   try {
     const renderer = openRenderer(fixture.dbPath);
@@ -113,7 +121,7 @@ for (const channels of [100, 1000, 5000]) {
 }
 
 // (c) HTTP, 1,000 channels.
-{
+if (wants('http')) {
   const fixture = createFixture({ channels: 1000, subscribers: 10 });
   const servers = [];
   try {
@@ -222,7 +230,7 @@ for (const channels of [100, 1000, 5000]) {
 }
 
 // (d) Memory: 100k subscribers, 5,000 channels, after serving a spread of subscribers.
-{
+if (wants('memory')) {
   const fixture = createFixture({ channels: 5000, subscribers: 100_000 });
   try {
     const server = await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath });
@@ -237,6 +245,23 @@ for (const channels of [100, 1000, 5000]) {
     await server.stop();
     report.memory = { subscribers: 100_000, channels: 5000, rssMb: round(memory.rss, 1), peakRssMb: round(memory.peak, 1) };
     rows.push(['memory 100k subs, 5000 ch', `RSS ${round(memory.rss, 1)} MB`, `peak ${round(memory.peak, 1)} MB`, '']);
+  } finally {
+    fixture.cleanup();
+  }
+}
+
+// (e) A 50 MB XMLTV guide, generated, loaded by a real server: load time and peak RSS.
+if (wants('epg')) {
+  const fixture = createFixture({ channels: 100, subscribers: 1 });
+  try {
+    const epg = await benchGuideLoad(fixture.dir, { ...baseEnv, LINEUP_DB: fixture.dbPath });
+    report.epg = epg;
+    rows.push([
+      `epg ${epg.guideMb} MB, ${epg.programmes} programmes`,
+      `load ${epg.loadMs} ms, reload ${epg.reloadMs} ms`,
+      `peak RSS ${epg.peakRssFirstLoadMb} MB, ${epg.peakRssWithReloadMb} MB with a reload`,
+      `without a guide ${epg.rssWithoutGuideMb} MB; /healthz ≤ ${epg.slowestHealthzMsDuringLoad} ms while loading`,
+    ]);
   } finally {
     fixture.cleanup();
   }

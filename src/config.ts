@@ -150,7 +150,7 @@ const schema = z
       .min(1)
       .default('data/epg.xml')
       .describe(
-        "XMLTV guide (or EPG_FILE.gz next to it), served at /epg.xml and read for the Xtream EPG; taken from Lineup's home when relative",
+        'XMLTV guide, plain or gzip (or EPG_FILE.gz next to it): served at /epg.xml, and loaded as the programme guide, again whenever it changes',
       ),
     EPG_SOURCE_URL: httpUrl
       .optional()
