@@ -1,5 +1,6 @@
 // `npm run bench`: the hashing floor, in-process rendering, HTTP against the pre-rendered ceiling,
-// and memory. Prints a table and one JSON line. Numbers on a shared 2-core machine are noisy.
+// memory, and loading a 50 MB programme guide. Prints a table and one JSON line. Numbers on a
+// shared 2-core machine are noisy. `npm run bench -- epg` (or render, http, memory) runs those plans only.
 import { hash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { loadConfig } from '../dist/config.js';
 import { openContext } from '../dist/context.js';
 import { createLogger } from '../dist/logger.js';
+import { benchGuideLoad } from './epg-guide.js';
 import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
 import { loadTest, rssMb, startCeilingServer, startLineupServer } from './http.js';
 import { measure, median, round } from './stats.js';
@@ -81,10 +83,16 @@ function alternate(fns, iterations) {
   return best;
 }
 
-const rows = [];
-const report = { render: {}, http: {}, memory: {}, xtream: {} };
+/** The plans named on the command line; none named, all of them. */
+const PLANS = ['render', 'http', 'memory', 'epg', 'xtream'];
+const asked = process.argv.slice(2);
+for (const plan of asked) if (!PLANS.includes(plan)) throw new Error(`bench: no plan "${plan}" (plans: ${PLANS.join(', ')})`);
+const wants = (plan) => asked.length === 0 || asked.includes(plan);
 
-for (const channels of [100, 1000, 5000]) {
+const rows = [];
+const report = { render: {}, http: {}, memory: {}, epg: {}, xtream: {} };
+
+for (const channels of wants('render') ? [100, 1000, 5000] : []) {
   const fixture = createFixture({ channels, subscribers: 10 });
   try {
     const renderer = openRenderer(fixture.dbPath);
@@ -114,7 +122,7 @@ for (const channels of [100, 1000, 5000]) {
 }
 
 // (c) HTTP, 1,000 channels.
-{
+if (wants('http')) {
   const fixture = createFixture({ channels: 1000, subscribers: 10 });
   const servers = [];
   try {
@@ -223,7 +231,7 @@ for (const channels of [100, 1000, 5000]) {
 }
 
 // (d) Memory: 100k subscribers, 5,000 channels, after serving a spread of subscribers.
-{
+if (wants('memory')) {
   const fixture = createFixture({ channels: 5000, subscribers: 100_000 });
   try {
     const server = await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath });
@@ -243,8 +251,25 @@ for (const channels of [100, 1000, 5000]) {
   }
 }
 
-// (e) Xtream Codes: get_live_streams at 5,000 channels, and a /live/… redirect, each against its ceiling.
-{
+// (e) A 50 MB XMLTV guide, generated, loaded by a real server: load time and peak RSS.
+if (wants('epg')) {
+  const fixture = createFixture({ channels: 100, subscribers: 1 });
+  try {
+    const epg = await benchGuideLoad(fixture.dir, { ...baseEnv, LINEUP_DB: fixture.dbPath });
+    report.epg = epg;
+    rows.push([
+      `epg ${epg.guideMb} MB, ${epg.programmes} programmes`,
+      `load ${epg.loadMs} ms, reload ${epg.reloadMs} ms`,
+      `peak RSS ${epg.peakRssFirstLoadMb} MB, ${epg.peakRssWithReloadMb} MB with a reload`,
+      `without a guide ${epg.rssWithoutGuideMb} MB; /healthz ≤ ${epg.slowestHealthzMsDuringLoad} ms while loading`,
+    ]);
+  } finally {
+    fixture.cleanup();
+  }
+}
+
+// (f) Xtream Codes: get_live_streams at 5,000 channels, and a /live/… redirect, each against its ceiling.
+if (wants('xtream')) {
   const xtream = await benchXtream();
   report.xtream = xtream.report;
   rows.push(...xtream.rows);

@@ -152,7 +152,25 @@ const schema = z
     ),
     LINK_MODE: z.enum(LINK_MODES).default('direct').describe('what playlists link to'),
     EPG_URL: httpUrl.optional().describe('XMLTV guide URL put in the playlist header as url-tvg and x-tvg-url'),
-    EPG_FILE: z.string().trim().min(1).default('data/epg.xml').describe('local XMLTV guide served at /epg.xml'),
+    EPG_FILE: z
+      .string()
+      .trim()
+      .min(1)
+      .default('data/epg.xml')
+      .describe(
+        'XMLTV guide, plain or gzip (or EPG_FILE.gz next to it): served at /epg.xml, and loaded as the programme guide, again whenever it changes',
+      ),
+    EPG_SOURCE_URL: httpUrl
+      .optional()
+      .describe(
+        'XMLTV guide (plain or gzip) fetched into EPG_FILE at start and on EPG_FETCH_CRON; a failed fetch keeps the last good guide',
+      ),
+    EPG_FETCH_CRON: z
+      .string()
+      .trim()
+      .default('30 */6 * * *')
+      .describe('node-cron expression, in UTC, of the EPG_SOURCE_URL fetch')
+      .refine((value) => cron.validate(value), 'is not a valid cron expression'),
     EXPIRED_STREAM_URL: httpUrl.optional().describe("where an expired subscriber's one-entry playlist points"),
     WORKERS: z
       .string()
@@ -210,6 +228,8 @@ const schema = z
     linkMode: env.LINK_MODE,
     epgUrl: env.EPG_URL,
     epgFile: env.EPG_FILE,
+    /** Undefined: the guide is whatever the operator puts in EPG_FILE. */
+    epgSource: env.EPG_SOURCE_URL === undefined ? undefined : { url: env.EPG_SOURCE_URL, cron: env.EPG_FETCH_CRON },
     expiredStreamUrl: env.EXPIRED_STREAM_URL,
     workers: env.WORKERS,
   }));

@@ -8,7 +8,7 @@ import { parseXmltv } from './xmltv-parser.js';
 const GZIP_MAGIC = [0x1f, 0x8b];
 
 /** Whether a file starts as gzip does: a guide is taken gzipped whatever its name. */
-async function isGzipped(path: string): Promise<boolean> {
+export async function isGzipped(path: string): Promise<boolean> {
   const file = await open(path, 'r');
   try {
     const head = Buffer.alloc(2);

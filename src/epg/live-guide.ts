@@ -30,6 +30,7 @@ export class LiveGuide {
   private seen: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
+  private started = false;
   private stopped = false;
   private log = SILENT;
 
@@ -46,6 +47,7 @@ export class LiveGuide {
   /** Starts looking at the file: the first load begins at once; the promise settles when it is done. */
   start(log: GuideLog): Promise<void> {
     this.log = log;
+    this.started = true;
     const first = this.check();
     const every = this.options.checkMs ?? DEFAULT_CHECK_MS;
     const arm = () => {
@@ -64,8 +66,12 @@ export class LiveGuide {
     await this.checking;
   }
 
-  /** Looks at the file now and loads it if it changed; one look at a time. Resolves when done. */
+  /**
+   * Looks at the file now and loads it if it changed; one look at a time. Resolves when done. Does
+   * nothing in a process that does not serve (a cluster's primary, an admin command).
+   */
   check(): Promise<void> {
+    if (!this.started || this.stopped) return Promise.resolve();
     return (this.checking ??= this.loadIfChanged().finally(() => {
       this.checking = undefined;
     }));

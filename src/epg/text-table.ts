@@ -1,35 +1,44 @@
+/** Bytes per block of text: large enough that the slack at each block's end is small, small enough that no block is ever copied to grow. */
+const BLOCK_BYTES = 1 << 20;
+
 /**
- * Strings kept once each, as UTF-8 in one buffer: a guide repeats its titles (every episode of a
- * series) and many descriptions, and one buffer costs a byte per character where a heap of
- * strings costs more, and more objects for the collector to walk. Text 0 is the empty string.
+ * Strings kept once each, as UTF-8 in blocks of a megabyte: a guide repeats its titles (every
+ * episode of a series) and many descriptions, and bytes cost a byte per character where a heap of
+ * strings costs more, and more objects for the collector to walk. Blocks are filled in turn and
+ * never reallocated, so loading never holds two copies of the text. Text 0 is the empty string.
  */
 export class TextTable {
   constructor(
-    private readonly bytes: Buffer,
-    /** Text i is bytes[bounds[i], bounds[i + 1]). */
-    private readonly bounds: Uint32Array,
+    private readonly blocks: readonly Buffer[],
+    /** Text i is bytes [spans[2i], spans[2i + 1]) of block blockOf[i]. */
+    private readonly spans: Uint32Array,
+    private readonly blockOf: Uint32Array,
   ) {}
 
-  static readonly EMPTY = new TextTable(Buffer.alloc(0), new Uint32Array([0, 0]));
+  static readonly EMPTY = new TextTable([], new Uint32Array(2), new Uint32Array(1));
 
   get size(): number {
-    return this.bounds.length - 1;
+    return this.blockOf.length;
   }
 
+  /** Bytes of the blocks, slack included: what the table costs. */
   get byteLength(): number {
-    return this.bytes.length;
+    return this.blocks.reduce((sum, block) => sum + block.length, 0);
   }
 
   text(id: number): string {
-    return this.bytes.toString('utf8', this.bounds[id]!, this.bounds[id + 1]!);
+    if (id === 0) return '';
+    return this.blocks[this.blockOf[id]!]!.toString('utf8', this.spans[2 * id]!, this.spans[2 * id + 1]!);
   }
 }
 
 /** Builds a table: `add` answers the id of a text, the same id for the same text. */
 export class TextTableBuilder {
-  private bytes = Buffer.allocUnsafe(1 << 20);
+  private readonly blocks: Buffer[] = [];
+  private block = Buffer.alloc(0);
   private used = 0;
-  private bounds = new Uint32Array(1 << 12);
+  private spans: Uint32Array = new Uint32Array(1 << 13);
+  private blockOf: Uint32Array = new Uint32Array(1 << 12);
   private count = 1;
   /**
    * Hash → text id, or ids where hashes collide. Keyed by a hash, not the string: a string from
@@ -50,30 +59,39 @@ export class TextTableBuilder {
   }
 
   build(): TextTable {
-    // Copies: the table keeps exactly its bytes, not the slack of the last doubling.
-    return new TextTable(Buffer.from(this.bytes.subarray(0, this.used)), this.bounds.slice(0, this.count + 1));
+    // The last block is cut to what it holds; the others are full but for a little slack.
+    const blocks = this.blocks.map((block, i) => (i === this.blocks.length - 1 ? Buffer.from(block.subarray(0, this.used)) : block));
+    return new TextTable(blocks, this.spans.slice(0, 2 * this.count), this.blockOf.slice(0, this.count));
   }
 
   private textOf(id: number): string {
-    return this.bytes.toString('utf8', this.bounds[id]!, this.bounds[id + 1]!);
+    return this.blocks[this.blockOf[id]!]!.toString('utf8', this.spans[2 * id]!, this.spans[2 * id + 1]!);
   }
 
   private append(text: string): number {
     const most = text.length * 3;
-    if (this.used + most > this.bytes.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + most));
-      this.bytes.copy(grown, 0, 0, this.used);
-      this.bytes = grown;
+    if (this.used + most > this.block.length) {
+      this.block = Buffer.allocUnsafe(Math.max(BLOCK_BYTES, most));
+      this.blocks.push(this.block);
+      this.used = 0;
     }
-    this.used += this.bytes.write(text, this.used, 'utf8');
-    if (this.count + 1 >= this.bounds.length) {
-      const grown = new Uint32Array(this.bounds.length * 2);
-      grown.set(this.bounds);
-      this.bounds = grown;
+    if (this.count === this.blockOf.length) {
+      this.blockOf = grown(this.blockOf);
+      this.spans = grown(this.spans);
     }
-    this.bounds[this.count + 1] = this.used;
+    const start = this.used;
+    this.used += this.block.write(text, start, 'utf8');
+    this.blockOf[this.count] = this.blocks.length - 1;
+    this.spans[2 * this.count] = start;
+    this.spans[2 * this.count + 1] = this.used;
     return this.count++;
   }
+}
+
+function grown(values: Uint32Array): Uint32Array {
+  const bigger = new Uint32Array(values.length * 2);
+  bigger.set(values);
+  return bigger;
 }
 
 /** FNV-1a over UTF-16 code units: cheap, and collisions are resolved by comparing the text. */
