@@ -210,7 +210,8 @@ const migrations: readonly string[] = [
   -- One row per group_title ever used (channels.group_title, '' for channels without a group):
   -- XC apps key categories on the id, so an id never changes or moves to another group, and a
   -- group that empties and comes back gets its old id again. Filled by the triggers below,
-  -- whatever writes the channel (lineup sql, lineup import, the sqlite3 shell).
+  -- whatever writes the channel (lineup sql, lineup import, the sqlite3 shell). NOT EXISTS rather
+  -- than OR IGNORE: an outer statement's conflict policy (an upsert's) overrides a trigger's.
   CREATE TABLE categories (
     id          INTEGER PRIMARY KEY CHECK (id BETWEEN 1 AND 2147483647),
     group_title TEXT NOT NULL UNIQUE,
@@ -220,11 +221,13 @@ const migrations: readonly string[] = [
     SELECT group_title FROM channels GROUP BY group_title ORDER BY min(coalesce(number, 2147483647)), group_title;
   CREATE TRIGGER channels_category_on_insert AFTER INSERT ON channels
   BEGIN
-    INSERT OR IGNORE INTO categories (group_title) VALUES (NEW.group_title);
+    INSERT INTO categories (group_title)
+      SELECT NEW.group_title WHERE NOT EXISTS (SELECT 1 FROM categories WHERE group_title = NEW.group_title);
   END;
   CREATE TRIGGER channels_category_on_update AFTER UPDATE OF group_title ON channels
   BEGIN
-    INSERT OR IGNORE INTO categories (group_title) VALUES (NEW.group_title);
+    INSERT INTO categories (group_title)
+      SELECT NEW.group_title WHERE NOT EXISTS (SELECT 1 FROM categories WHERE group_title = NEW.group_title);
   END;
   `,
 ];

@@ -202,6 +202,12 @@ describe('player_api.php: lists', () => {
       "UPDATE channels SET group_title = 'Elsewhere' WHERE stream = 'news'; UPDATE channels SET group_title = 'News' WHERE stream = 'news';",
     );
     await applySql(lineup, "UPDATE channels SET group_title = 'News' WHERE stream = 'nonumber';");
+    // An upsert script (the README's way to re-apply channels), run twice: its conflict policy must not reach the categories.
+    const upsert = `INSERT INTO channels (stream, name, number, group_title) VALUES ('news', 'News "24", Live', 1, 'News'), ('extra', 'Extra', 99, 'Brand new')
+      ON CONFLICT (stream) WHERE origin IS NULL DO UPDATE SET group_title = excluded.group_title;
+      DELETE FROM channels WHERE stream = 'extra';`;
+    await applySql(lineup, upsert);
+    await applySql(lineup, upsert);
     const after = categoriesSchema.parse(json(await as(alice, 'alice', { action: 'get_live_categories' })));
     expect(after).toEqual(before);
   });
