@@ -107,8 +107,9 @@ export class XtreamService {
       case 'get_simple_data_table': {
         assertActive(login, now);
         const channel = this.catalogFor(login).channels.get(Number(params.streamId));
-        const tvgId = channel?.tvgId.trim() ?? '';
-        if (!channel || !/^\d{1,15}$/.test(params.streamId ?? '') || tvgId === '') return '{"epg_listings":[]}';
+        // The channel's epg_channel_id as listed, which is its <channel id> in xmltv.php and the guide.
+        const tvgId = channel?.tvgId ?? '';
+        if (!channel || !/^\d{1,15}$/.test(params.streamId ?? '') || tvgId.trim() === '') return '{"epg_listings":[]}';
         const guide = this.guide();
         if (action === 'get_simple_data_table') return JSON.stringify(simpleDataTable(guide.programmes(tvgId), now, channel.catchupDays));
         return JSON.stringify(shortEpg(guide.programmesFrom(tvgId, now, epgLimit(params.limit))));
