@@ -25,7 +25,7 @@ const lang = (value: string) => (value === '' ? '' : ` lang="${escapeXml(value)}
  * every one, with the guide's names and icon when it has them and Lineup's name and logo when it
  * does not, then each one's programmes. Every text and attribute is escaped; times are UTC.
  */
-export function* xmltvChunks(index: GuideIndex, channels: Iterable<ViewerChannel>): Generator<Buffer> {
+function* xmltvChunks(index: GuideIndex, channels: Iterable<ViewerChannel>): Generator<Buffer> {
   const unique = new Map<string, ViewerChannel>();
   for (const channel of channels) if (channel.id !== '' && !unique.has(channel.id)) unique.set(channel.id, channel);
   let text = HEAD;
@@ -63,7 +63,10 @@ export function xmltvStream(index: GuideIndex, channels: Iterable<ViewerChannel>
   return Readable.from(xmltvChunks(index, channels), { objectMode: false });
 }
 
-/** The same document as one Buffer. */
+/**
+ * The same document as one Buffer.
+ * @internal Tests read the document whole.
+ */
 export function xmltvBuffer(index: GuideIndex, channels: Iterable<ViewerChannel>): Buffer {
   return Buffer.concat([...xmltvChunks(index, channels)]);
 }
