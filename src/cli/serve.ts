@@ -42,15 +42,16 @@ environment and the env file (see the README's Configuration table).
     // Signals are taken before the service says it listens: a supervisor (or a test) may send
     // SIGTERM the moment it reads that line, and without a handler the default action kills.
     const stopped = untilStopped(running.stop, logger, 'failed' in running ? running.failed : undefined);
-    logger.info(
-      { url: running.url, db: config.dbPath, envFile: io.envFile, origin: loggableUrl(config.originUrl), workers: config.workers },
-      'lineup listening',
-    );
+    // The demo URL first: whoever waits for the listening line (a supervisor, a test) has it then.
     if (running.demoUrl) {
       io.stdout(
         `\nDemo subscriber "demo" created. Its playlist URL (shown once; rotate with \`${lineupCommand(io.env, io.home)} subscriber rotate demo\`):\n${running.demoUrl}\n\n`,
       );
     }
+    logger.info(
+      { url: running.url, db: config.dbPath, envFile: io.envFile, origin: loggableUrl(config.originUrl), workers: config.workers },
+      'lineup listening',
+    );
     const failure = await stopped;
     if (failure) {
       io.stderr(`lineup: ${failure.message}\n`);

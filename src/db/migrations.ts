@@ -195,11 +195,14 @@ const migrations: readonly string[] = [
   `,
 ];
 
+/** The schema version this Lineup brings a database to (`PRAGMA user_version`). */
+export const LATEST_SCHEMA_VERSION = migrations.length;
+
 /** Brings the schema up to date, each step in its own transaction. */
 export function migrate(db: Database.Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > migrations.length) {
-    throw new Error(`database schema version ${current} is newer than this Lineup (${migrations.length})`);
+  if (current > LATEST_SCHEMA_VERSION) {
+    throw new Error(`database schema version ${current} is newer than this Lineup (${LATEST_SCHEMA_VERSION})`);
   }
   for (let version = current; version < migrations.length; version++) {
     db.transaction(() => {
