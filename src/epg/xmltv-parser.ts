@@ -38,8 +38,9 @@ const YIELD_AFTER_MS = 5;
  * well-formed XML whose root is `<tv>`, including a document that stops early (a cut download):
  * a guide is taken whole or not at all. Each chunk is parsed synchronously, and the event loop
  * gets a turn every few milliseconds, so a large guide shares it with requests instead of holding it.
+ * `signal` stops a parse that is no longer wanted (the server is stopping).
  */
-export async function parseXmltv(chunks: AsyncIterable<string>, sink: XmltvSink): Promise<void> {
+export async function parseXmltv(chunks: AsyncIterable<string>, sink: XmltvSink, signal?: AbortSignal): Promise<void> {
   const parser = new SaxesParser({ xmlns: false });
   let depth = 0;
   let channel: XmltvChannel | undefined;
@@ -104,6 +105,7 @@ export async function parseXmltv(chunks: AsyncIterable<string>, sink: XmltvSink)
   });
   let slice = performance.now();
   for await (const chunk of chunks) {
+    signal?.throwIfAborted();
     parser.write(chunk);
     // A stream with chunks already buffered hands them over in microtasks, which never let a
     // request in: after a few milliseconds of parsing, the event loop gets a turn.
