@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { GuideBuilder, type GuideIndex } from './guide-index.js';
 import { parseXmltv } from './xmltv-parser.js';
@@ -20,7 +20,7 @@ export async function isGzipped(path: string): Promise<boolean> {
 }
 
 /** The file's text, unpacked when it is gzip, as UTF-8 chunks (a character cut between two chunks is joined). */
-async function textOf(path: string): Promise<AsyncIterable<string>> {
+async function textOf(path: string): Promise<Readable> {
   const file = createReadStream(path);
   if (!(await isGzipped(path))) return file.setEncoding('utf8');
   // pipeline, unlike pipe, passes a read error or a cut gzip stream on as an error of the text.
@@ -35,19 +35,27 @@ export interface LoadedGuide {
 }
 
 /** Reads an XMLTV file (plain or gzip) into an index; throws, with the parser's reason, on a damaged one. */
-export async function readGuideFile(path: string): Promise<LoadedGuide> {
+export async function readGuideFile(path: string, signal?: AbortSignal): Promise<LoadedGuide> {
   const builder = new GuideBuilder();
-  await parseXmltv(await textOf(path), builder);
+  const text = await textOf(path);
+  try {
+    await parseXmltv(text, builder, signal);
+  } finally {
+    // A parse that stopped early leaves the file open otherwise.
+    text.destroy();
+  }
   return { index: builder.build(), skipped: builder.skipped };
 }
 
 /** Checks that a file is a whole XMLTV guide, without keeping it: counts its channels and programmes. */
 export async function checkGuideFile(path: string): Promise<{ channels: number; programmes: number }> {
   const counts = { channels: 0, programmes: 0 };
-  await parseXmltv(await textOf(path), {
-    channel: () => counts.channels++,
-    programme: () => counts.programmes++,
-  });
+  const text = await textOf(path);
+  try {
+    await parseXmltv(text, { channel: () => counts.channels++, programme: () => counts.programmes++ });
+  } finally {
+    text.destroy();
+  }
   return counts;
 }
 

@@ -30,6 +30,7 @@ export class LiveGuide {
   private seen: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
+  private readonly stopping = new AbortController();
   private started = false;
   private stopped = false;
   private log = SILENT;
@@ -59,10 +60,11 @@ export class LiveGuide {
     return first;
   }
 
-  /** Stops looking; a load in progress finishes, and its result is dropped. */
+  /** Stops looking; a load in progress is abandoned. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.stopping.abort();
     await this.checking;
   }
 
@@ -93,7 +95,7 @@ export class LiveGuide {
   private async load(version: GuideVersion): Promise<void> {
     const began = performance.now();
     try {
-      const { index, skipped } = await readGuideFile(version.path);
+      const { index, skipped } = await readGuideFile(version.path, this.stopping.signal);
       if (this.stopped) return;
       this.current = index;
       this.log.info(
@@ -108,6 +110,7 @@ export class LiveGuide {
         'programme guide loaded',
       );
     } catch (error) {
+      if (this.stopped) return;
       this.log.warn(
         { file: version.path, err: (error as Error).message, keeping: this.current.programmeCount },
         'programme guide not loaded (damaged?): keeping the previous one',

@@ -29,14 +29,18 @@ export interface XmltvSink {
 /** Text Lineup keeps of one element at most: a title or description longer than this is cut, so that one hostile node cannot hold the heap. */
 const MAX_TEXT = 16_384;
 
+/** Parsing time after which requests get a turn. */
+const YIELD_AFTER_MS = 5;
+
 /**
  * Streams an XMLTV document through saxes (a conforming, non-validating parser) and hands each
  * channel and programme to `sink` as soon as its end tag is read. Throws on anything that is not
  * well-formed XML whose root is `<tv>`, including a document that stops early (a cut download):
- * a guide is taken whole or not at all. Each chunk is parsed synchronously and the next one
- * awaited, so a large guide shares the event loop with requests instead of holding it.
+ * a guide is taken whole or not at all. Each chunk is parsed synchronously, and the event loop
+ * gets a turn every few milliseconds, so a large guide shares it with requests instead of holding it.
+ * `signal` stops a parse that is no longer wanted (the server is stopping).
  */
-export async function parseXmltv(chunks: AsyncIterable<string>, sink: XmltvSink): Promise<void> {
+export async function parseXmltv(chunks: AsyncIterable<string>, sink: XmltvSink, signal?: AbortSignal): Promise<void> {
   const parser = new SaxesParser({ xmlns: false });
   let depth = 0;
   let channel: XmltvChannel | undefined;
@@ -99,7 +103,17 @@ export async function parseXmltv(chunks: AsyncIterable<string>, sink: XmltvSink)
   parser.on('opentagstart', () => {
     sawRoot = true;
   });
-  for await (const chunk of chunks) parser.write(chunk);
+  let slice = performance.now();
+  for await (const chunk of chunks) {
+    signal?.throwIfAborted();
+    parser.write(chunk);
+    // A stream with chunks already buffered hands them over in microtasks, which never let a
+    // request in: after a few milliseconds of parsing, the event loop gets a turn.
+    if (performance.now() - slice > YIELD_AFTER_MS) {
+      await new Promise(setImmediate);
+      slice = performance.now();
+    }
+  }
   // Throws on an unclosed element: the document stopped before its end.
   parser.close();
   if (!sawRoot) throw new Error('the document is empty');

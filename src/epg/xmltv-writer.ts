@@ -65,7 +65,7 @@ export function xmltvStream(index: GuideIndex, channels: Iterable<ViewerChannel>
 
 /**
  * The same document as one Buffer.
- * @internal For tests that read a whole document.
+ * @internal Tests read the document whole.
  */
 export function xmltvBuffer(index: GuideIndex, channels: Iterable<ViewerChannel>): Buffer {
   return Buffer.concat([...xmltvChunks(index, channels)]);
