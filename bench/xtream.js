@@ -1,7 +1,7 @@
 // The Xtream Codes plans of `npm run bench`, each held to a ceiling that sends the same answer with
 // none of Lineup's work: get_live_streams for 5,000 channels against a static server sending the
 // same bytes, and a /live/… redirect against a bare koa route answering the same 302. Runs on its
-// own with `npm run bench -- xtream`, or `node bench/xtream.js` after a build (BENCH_SECONDS, BENCH_ROUNDS).
+// own with `node bench/run.js xtream` or `node bench/xtream.js` after `npm run build` (BENCH_SECONDS, BENCH_ROUNDS).
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
