@@ -13,7 +13,7 @@ export interface AuthRouteOptions {
 }
 
 /** The whole HTTP answer to a check, decided before anything is sent. */
-export interface AuthAnswer {
+interface AuthAnswer {
   status: 200 | 204 | 401 | 403;
   headers: Record<string, string>;
   body: string;
