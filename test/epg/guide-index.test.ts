@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readGuideFile } from '../../src/epg/guide-file.js';
+import { parseXmltv } from '../../src/epg/xmltv-parser.js';
 import { parseXmltvTime } from '../../src/epg/xmltv-time.js';
 import { xmltvBuffer } from '../../src/epg/xmltv-writer.js';
 import { tempDir } from '../helpers/lineup.js';
@@ -131,6 +132,29 @@ describe('the guide index', () => {
     const index = await indexOf(files.dir, repeated);
     expect(index.programmeCount).toBe(200);
     expect(index.textBytes).toBe('The same show'.length + 'The same long description of the same show, every time it airs.'.length);
+  });
+});
+
+describe('parsing alongside requests', () => {
+  it('when the chunks come without waiting (microtasks only), then the event loop still gets turns during the parse', async () => {
+    const programme = '<programme start="20261203120000 +0000" stop="20261203130000 +0000" channel="a"><title>T</title></programme>\n';
+    async function* chunks() {
+      yield '<tv>\n';
+      for (let i = 0; i < 4000; i++) yield programme.repeat(20);
+      yield '</tv>\n';
+    }
+    let turns = 0;
+    let counting = true;
+    const tick = () => {
+      turns++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    let programmes = 0;
+    await parseXmltv(chunks(), { channel: () => {}, programme: () => programmes++ });
+    counting = false;
+    expect(programmes).toBe(80_000);
+    expect(turns).toBeGreaterThan(1);
   });
 });
 
