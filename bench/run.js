@@ -1,6 +1,7 @@
 // `npm run bench`: the hashing floor, in-process rendering, HTTP against the pre-rendered ceiling,
-// memory, and loading a 50 MB programme guide into the memory plan's server. Prints a table and one JSON line. Numbers on a
-// shared 2-core machine are noisy. `npm run bench -- epg` (or render, http, memory) runs those plans only.
+// memory, and loading a 50 MB programme guide into the memory plan's server. Prints a table and
+// one JSON line. Numbers on a shared 2-core machine are noisy. `node bench/run.js epg` (or render,
+// http, memory) runs those plans only; `npm run bench:epg` builds and runs the EPG plan.
 import { hash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -241,7 +242,7 @@ async function servePlaylistSpread(server) {
 }
 
 // (d) Memory: 100k subscribers, 5,000 channels, after serving a spread of subscribers.
-// (e) Then a 50 MB XMLTV guide, generated, loaded by that server: load time and peak RSS.
+// (g) Then a 50 MB XMLTV guide, generated, loaded by that server: load time and peak RSS.
 if (wants('memory') || wants('epg')) {
   const fixture = createFixture({ channels: 5000, subscribers: 100_000 });
   try {
