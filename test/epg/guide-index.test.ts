@@ -30,7 +30,20 @@ describe('XMLTV times', () => {
   });
 
   it('when a time is not one, then it is refused rather than rolled over', () => {
-    for (const bad of ['', 'tomorrow', '20261303120000 +0000', '20261232120000', '20261203250000', '20261203120000 +2500', '2026-12-03']) {
+    expect(parseXmltvTime('20280229120000 +0000')).toBe(at('2028-02-29T12:00:00Z'));
+    for (const bad of [
+      '',
+      'tomorrow',
+      '20261303120000 +0000',
+      '20261232120000',
+      '20270229120000',
+      '20261203250000',
+      '202612031',
+      '20261203120000 +2500',
+      '20261203120000 CET',
+      '20261203120000 +0100 extra',
+      '2026-12-03',
+    ]) {
       expect(parseXmltvTime(bad), bad).toBeUndefined();
     }
   });
