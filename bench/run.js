@@ -1,7 +1,7 @@
 // `npm run bench`: the hashing floor, in-process rendering, HTTP against the pre-rendered ceiling,
 // memory, and loading a 50 MB programme guide into the memory plan's server. Prints a table and
 // one JSON line. Numbers on a shared 2-core machine are noisy. `node bench/run.js epg` (or render,
-// http, memory) runs those plans only; `npm run bench:epg` builds and runs the EPG plan.
+// http, auth, memory) runs those plans only; `npm run bench:epg` builds and runs the EPG plan.
 import { hash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { loadConfig } from '../dist/config.js';
 import { openContext } from '../dist/context.js';
 import { createLogger } from '../dist/logger.js';
+import { runAuthPlan } from './auth-plan.js';
 import { benchGuideLoad } from './epg-guide.js';
 import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
 import { loadTest, rssMb, startCeilingServer, startLineupServer } from './http.js';
@@ -84,13 +85,13 @@ function alternate(fns, iterations) {
 }
 
 /** The plans named on the command line; none named, all of them. */
-const PLANS = ['render', 'http', 'memory', 'epg'];
+const PLANS = ['render', 'http', 'auth', 'memory', 'epg'];
 const asked = process.argv.slice(2);
 for (const plan of asked) if (!PLANS.includes(plan)) throw new Error(`bench: no plan "${plan}" (plans: ${PLANS.join(', ')})`);
 const wants = (plan) => asked.length === 0 || asked.includes(plan);
 
 const rows = [];
-const report = { render: {}, http: {}, memory: {}, epg: {} };
+const report = { render: {}, http: {}, auth: {}, memory: {}, epg: {} };
 
 for (const channels of wants('render') ? [100, 1000, 5000] : []) {
   const fixture = createFixture({ channels, subscribers: 10 });
@@ -241,7 +242,10 @@ async function servePlaylistSpread(server) {
   }
 }
 
-// (d) Memory: 100k subscribers, 5,000 channels, after serving a spread of subscribers.
+// (d) The auth backend: nginx auth_request on a warm decision, and one decision in-process.
+if (wants('auth')) report.auth = await runAuthPlan(rows);
+
+// (e) Memory: 100k subscribers, 5,000 channels, after serving a spread of subscribers.
 // (g) Then a 50 MB XMLTV guide, generated, loaded by that server: load time and peak RSS.
 if (wants('memory') || wants('epg')) {
   const fixture = createFixture({ channels: 5000, subscribers: 100_000 });

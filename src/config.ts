@@ -7,6 +7,9 @@ import { fromHome, LINEUP_HOME } from './home.js';
 import { DUAL_STACK_HOST } from './http/listen.js';
 import { IP_BINDINGS, LINK_MODES } from './signing/origin.js';
 
+/** PLAYLIST_IP_LIMIT's default: addresses are recorded, never refused. */
+const PLAYLIST_IP_LIMIT_OFF = 'off';
+
 /** PRUNE_CRON's value that leaves pruning to another node, or to `lineup prune`. */
 const PRUNE_OFF = 'off';
 
@@ -142,6 +145,16 @@ const schema = z
     SEND_TIMEOUT: integer(60, 1, 3600).describe(
       'seconds a client may take to receive a playlist before its connection is reset, and any connection may go without taking a byte of its response',
     ),
+    PLAYLIST_IP_LIMIT: z
+      .string()
+      .trim()
+      .default(PLAYLIST_IP_LIMIT_OFF)
+      .refine((value) => value === PLAYLIST_IP_LIMIT_OFF || /^\d+$/.test(value), `must be a whole number or ${PLAYLIST_IP_LIMIT_OFF}`)
+      .transform((value) => (value === PLAYLIST_IP_LIMIT_OFF ? undefined : Number(value)))
+      .pipe(z.number().int().min(1).max(1000).optional())
+      .describe(
+        "addresses per max_connections a subscriber's playlist may be fetched from within TOKEN_TTL; a further address is answered 403 with a reason (off: none refused)",
+      ),
     LINK_MODE: z.enum(LINK_MODES).default('direct').describe('what playlists link to'),
     EPG_URL: httpUrl.optional().describe('XMLTV guide URL put in the playlist header as url-tvg and x-tvg-url'),
     EPG_FILE: z
@@ -164,6 +177,23 @@ const schema = z
       .describe('node-cron expression, in UTC, of the EPG_SOURCE_URL fetch')
       .refine((value) => cron.validate(value), 'is not a valid cron expression'),
     EXPIRED_STREAM_URL: httpUrl.optional().describe("where an expired subscriber's one-entry playlist points"),
+    AUTH_DURATION: integer(60, 1, 86_400).describe(
+      'seconds a streaming server keeps an auth-backend decision before asking again (X-AuthDuration); a replaced session stays refused this long',
+    ),
+    SESSION_IDLE: z
+      .string()
+      .trim()
+      .regex(/^\d+$/, 'must be a whole number')
+      .transform(Number)
+      .pipe(z.number().int().min(2).max(86_400))
+      .optional()
+      .describe('seconds after which a silent stream session no longer counts toward max_connections (default 2 × AUTH_DURATION)'),
+    FLUSSONIC_API_URL: httpUrl
+      .optional()
+      .describe(
+        "Flussonic's base URL for closing a revoked subscriber's sessions at once (DELETE /streamer/api/v3/sessions/ID); user:password@ in it is sent as Basic auth",
+      ),
+    FLUSSONIC_API_TOKEN: z.string().min(1).optional().describe('bearer token for FLUSSONIC_API_URL'),
     WORKERS: z
       .string()
       .trim()
@@ -175,6 +205,9 @@ const schema = z
   .superRefine((env, ctx) => {
     if (env.ADMIN_HOST !== undefined && env.ADMIN_PORT === undefined) {
       ctx.addIssue({ code: 'custom', path: ['ADMIN_HOST'], message: 'is set but ADMIN_PORT is not: the admin listener needs a port' });
+    }
+    if (env.FLUSSONIC_API_TOKEN !== undefined && env.FLUSSONIC_API_URL === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['FLUSSONIC_API_TOKEN'], message: 'is set but FLUSSONIC_API_URL is not' });
     }
     if (env.TOKEN_BUCKET !== undefined && env.TOKEN_BUCKET >= env.TOKEN_TTL) {
       ctx.addIssue({ code: 'custom', path: ['TOKEN_BUCKET'], message: `must be less than TOKEN_TTL (${env.TOKEN_TTL})` });
@@ -216,6 +249,8 @@ const schema = z
       sendTimeoutSeconds: env.SEND_TIMEOUT,
     },
     sendTimeoutSeconds: env.SEND_TIMEOUT,
+    /** Undefined: playlist addresses are recorded, never refused. */
+    playlistIpLimit: env.PLAYLIST_IP_LIMIT,
     linkMode: env.LINK_MODE,
     epgUrl: env.EPG_URL,
     epgFile: env.EPG_FILE,
@@ -223,6 +258,12 @@ const schema = z
     epgSource: env.EPG_SOURCE_URL === undefined ? undefined : { url: env.EPG_SOURCE_URL, cron: env.EPG_FETCH_CRON },
     expiredStreamUrl: env.EXPIRED_STREAM_URL,
     workers: env.WORKERS,
+    authBackend: {
+      authDuration: env.AUTH_DURATION,
+      sessionIdle: env.SESSION_IDLE ?? 2 * env.AUTH_DURATION,
+      /** Undefined: revocation waits for the streaming server's next check. */
+      flussonicApi: env.FLUSSONIC_API_URL === undefined ? undefined : { url: env.FLUSSONIC_API_URL, token: env.FLUSSONIC_API_TOKEN },
+    },
   }));
 
 export type Config = z.output<typeof schema>;

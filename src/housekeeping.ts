@@ -3,6 +3,7 @@ import { seedDemoLineup } from './db/seed.js';
 import { holdServerLock } from './db/server-lock.js';
 import { scheduleGuideFetch } from './jobs/epg-fetch-schedule.js';
 import { schedulePrune } from './jobs/prune-schedule.js';
+import { startRevocationSweep } from './jobs/revocation-sweep.js';
 import type { Logger } from './logger.js';
 import type { LineupMetrics } from './metrics.js';
 import { recordServerSigning } from './signing-record.js';
@@ -27,8 +28,9 @@ export interface HousekeepingOptions {
  * The chores one process per database does, however many serve HTTP: remember the URL the server
  * announces and how it signs (admin commands print links on the one, and refuse to sign unlike
  * the other), say once when it signs with a generated key, seed the demo on an empty database if
- * asked, prune on PRUNE_CRON, and fetch the programme guide from EPG_SOURCE_URL on EPG_FETCH_CRON.
- * The database was migrated when the context opened it.
+ * asked, prune on PRUNE_CRON, end revoked stream sessions (closing Flussonic's through its API),
+ * and fetch the programme guide from EPG_SOURCE_URL on EPG_FETCH_CRON. The database was migrated
+ * when the context opened it.
  */
 export function startHousekeeping(context: LineupContext, { logger, metrics, seedDemo }: HousekeepingOptions): Housekeeping {
   const { config } = context;
@@ -52,9 +54,18 @@ export function startHousekeeping(context: LineupContext, { logger, metrics, see
       // Loaded now rather than at the guide's next look; a cluster's workers see it at theirs.
       void context.guide.check();
     });
+  const revocation = startRevocationSweep({
+    backend: context.auth().backend,
+    sessions: context.sessions(),
+    clock: context.clock,
+    logger,
+    idleSeconds: config.authBackend.sessionIdle,
+    flussonicApi: config.authBackend.flussonicApi,
+  });
   return {
     ...(demoUrl ? { demoUrl } : {}),
     stop: async () => {
+      await revocation.stop();
       await Promise.all([job?.stop(), guideFetch?.stop()]);
       lock.release();
     },

@@ -18,6 +18,8 @@ Serves on HOST:PORT:
   /epg.xml                       the XMLTV guide in EPG_FILE (or EPG_FILE.gz)
   /healthz                       200 while the database answers, else 503
   /metrics                       Prometheus metrics (a bearer token with METRICS_TOKEN)
+  /auth/flussonic, /auth/cesbo,  the auth backend a streaming server asks for each viewer session
+  /auth/nginx                    (backend origins): 200/204 allow, 403 deny, 401 without a token
 
 Creates the database if it is missing and migrates it first, and prunes on PRUNE_CRON unless that
 is off. Seeds nothing, unless --demo (what npm start runs): then, on the first start of an empty

@@ -2,6 +2,7 @@ import { hash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { StreamFormat } from '../signing/origin.js';
 import { type AccessSource, assertActive, hasLapsed, subscriberForKey } from '../subscribers/access.js';
+import type { PlaylistIps } from '../subscribers/playlist-ips.js';
 import type { SubscriberAccess } from '../subscribers/subscriber.js';
 import type { Clock } from '../time.js';
 import { BufferRecycler } from './buffer-recycler.js';
@@ -105,6 +106,8 @@ export interface PlaylistOptions {
   cacheBytes?: number;
   /** Part of every ETag (see `instance`); random when absent. */
   instanceId?: string;
+  /** Where each fetch over HTTP is noted, and PLAYLIST_IP_LIMIT applied. */
+  playlistIps?: Pick<PlaylistIps, 'note'>;
 }
 
 /** Serves a playlist request, from key to M3U, for both HTTP and `lineup render`. */
@@ -174,6 +177,8 @@ export class PlaylistService {
       };
     }
     assertActive(subscriber, now);
+    // A fetch (`lineup render` passes no key): before anything is rendered, so that a refusal costs nothing.
+    if (key !== undefined) this.options.playlistIps?.note(subscriber, ip, now);
     const playlist = this.lineup.playlistFor(subscriber.packageIds, format);
     const bucket = this.bucketSeconds();
     const signedAt = bucketStart(now, bucket);
@@ -196,7 +201,8 @@ export class PlaylistService {
       cacheable: bucket > 0,
       render: (allocate) => {
         const salt = freshSalt ?? bucketSalt(this.options.tokenBucket!.secret, subscriber.id, ip, signedAt);
-        const viewer: Viewer = { ip, now: signedAt, salt, ...(key === undefined ? {} : { key }) };
+        const holder = { subscriberId: subscriber.id, keyHash: subscriber.keyHash };
+        const viewer: Viewer = { ip, now: signedAt, salt, holder, ...(key === undefined ? {} : { key }) };
         return renderPlaylist(playlist, viewer, allocate);
       },
     };
