@@ -62,11 +62,18 @@ export async function startLineupServer(env, { logLines = false } = {}) {
 }
 
 /** ceiling-server.js: `bodyFile`'s bytes, and `gzipFile`'s to a client that asks for gzip. */
-export async function startCeilingServer(bodyFile, workers = 1, gzipFile = undefined) {
+export async function startCeilingServer(bodyFile, workers = 1, gzipFile = undefined, contentType = undefined) {
   const child = fork(fileURLToPath(new URL('./ceiling-server.js', import.meta.url)), gzipFile ? [bodyFile, gzipFile] : [bodyFile], {
     stdio: 'inherit',
-    env: { ...process.env, CEILING_WORKERS: String(workers) },
+    env: { ...process.env, CEILING_WORKERS: String(workers), ...(contentType ? { CEILING_TYPE: contentType } : {}) },
   });
+  const { port } = await new Promise((resolve) => child.once('message', resolve));
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => stopChild(child) };
+}
+
+/** bare-redirect-server.js: koa answering every `/live/…` with a 302 to `location`. */
+export async function startBareRedirectServer(location) {
+  const child = fork(fileURLToPath(new URL('./bare-redirect-server.js', import.meta.url)), [location], { stdio: 'inherit' });
   const { port } = await new Promise((resolve) => child.once('message', resolve));
   return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => stopChild(child) };
 }

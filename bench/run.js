@@ -1,7 +1,7 @@
 // `npm run bench`: the hashing floor, in-process rendering, HTTP against the pre-rendered ceiling,
 // memory, and loading a 50 MB programme guide into the memory plan's server. Prints a table and
 // one JSON line. Numbers on a shared 2-core machine are noisy. `node bench/run.js epg` (or render,
-// http, auth, memory) runs those plans only; `npm run bench:epg` builds and runs the EPG plan.
+// http, auth, memory, xtream) runs those plans only; `npm run bench:epg` builds and runs the EPG plan.
 import { hash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { benchGuideLoad } from './epg-guide.js';
 import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
 import { loadTest, rssMb, startCeilingServer, startLineupServer } from './http.js';
 import { measure, median, round } from './stats.js';
+import { benchXtream } from './xtream.js';
 
 /** Seconds of each HTTP run; every plan runs once per round, between two runs of its ceiling. */
 const RUN_SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
@@ -85,13 +86,13 @@ function alternate(fns, iterations) {
 }
 
 /** The plans named on the command line; none named, all of them. */
-const PLANS = ['render', 'http', 'auth', 'memory', 'epg'];
+const PLANS = ['render', 'http', 'memory', 'auth', 'epg', 'xtream'];
 const asked = process.argv.slice(2);
 for (const plan of asked) if (!PLANS.includes(plan)) throw new Error(`bench: no plan "${plan}" (plans: ${PLANS.join(', ')})`);
 const wants = (plan) => asked.length === 0 || asked.includes(plan);
 
 const rows = [];
-const report = { render: {}, http: {}, auth: {}, memory: {}, epg: {} };
+const report = { render: {}, http: {}, auth: {}, memory: {}, epg: {}, xtream: {} };
 
 for (const channels of wants('render') ? [100, 1000, 5000] : []) {
   const fixture = createFixture({ channels, subscribers: 10 });
@@ -231,6 +232,9 @@ if (wants('http')) {
   }
 }
 
+// (d) The auth backend: nginx auth_request on a warm decision, and one decision in-process.
+if (wants('auth')) report.auth = await runAuthPlan(rows);
+
 /** 200 playlists of subscribers spread over the fixture, half of them gzipped: a server that has been in use. */
 async function servePlaylistSpread(server) {
   for (let i = 0; i < 200; i++) {
@@ -242,11 +246,8 @@ async function servePlaylistSpread(server) {
   }
 }
 
-// (d) The auth backend: nginx auth_request on a warm decision, and one decision in-process.
-if (wants('auth')) report.auth = await runAuthPlan(rows);
-
 // (e) Memory: 100k subscribers, 5,000 channels, after serving a spread of subscribers.
-// (g) Then a 50 MB XMLTV guide, generated, loaded by that server: load time and peak RSS.
+// (f) Then a 50 MB XMLTV guide, generated, loaded by that server: load time and peak RSS.
 if (wants('memory') || wants('epg')) {
   const fixture = createFixture({ channels: 5000, subscribers: 100_000 });
   try {
@@ -271,6 +272,13 @@ if (wants('memory') || wants('epg')) {
   } finally {
     fixture.cleanup();
   }
+}
+
+// (g) Xtream Codes: get_live_streams at 5,000 channels, and a /live/… redirect, each against its ceiling.
+if (wants('xtream')) {
+  const xtream = await benchXtream();
+  report.xtream = xtream.report;
+  rows.push(...xtream.rows);
 }
 
 const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column].length)));

@@ -48,12 +48,6 @@ export function startHousekeeping(context: LineupContext, { logger, metrics, see
       safety: { heartbeat: context.settings, maxGapDays: config.pruneMaxGapDays, maxSharePercent: config.pruneMaxSharePercent },
     });
   const job = config.pruneCron === undefined ? undefined : schedulePrune(config.pruneCron, prune, logger, metrics);
-  const guideFetch =
-    config.epgSource &&
-    scheduleGuideFetch({ ...config.epgSource, epgFile: config.epgFile }, logger, () => {
-      // Loaded now rather than at the guide's next look; a cluster's workers see it at theirs.
-      void context.guide.check();
-    });
   const revocation = startRevocationSweep({
     backend: context.auth().backend,
     sessions: context.sessions(),
@@ -62,6 +56,12 @@ export function startHousekeeping(context: LineupContext, { logger, metrics, see
     idleSeconds: config.authBackend.sessionIdle,
     flussonicApi: config.authBackend.flussonicApi,
   });
+  const guideFetch =
+    config.epgSource &&
+    scheduleGuideFetch({ ...config.epgSource, epgFile: config.epgFile }, logger, () => {
+      // Loaded now rather than at the guide's next look; a cluster's workers see it at theirs.
+      void context.guide.check();
+    });
   return {
     ...(demoUrl ? { demoUrl } : {}),
     stop: async () => {

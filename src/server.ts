@@ -59,6 +59,7 @@ export async function startServer(context: LineupContext, { logger, metrics, met
     auth: { backend, clock: context.clock, authDuration: config.authBackend.authDuration },
     playlists: context.playlists,
     redirects: context.redirects,
+    xtream: context.xtream,
     epgFile: config.epgFile,
     health: databaseHealth(context.db, config.dbPath, context.lineupStore),
     trustProxy: config.trustProxy.list,
