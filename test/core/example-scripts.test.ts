@@ -24,7 +24,9 @@ function dump(): Record<string, unknown[]> {
   try {
     const tables = db
       // lineup_version counts writes, not state: an upsert that changes nothing still moves it.
-      .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'lineup_version' ORDER BY name")
+      .prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'lineup_version' ORDER BY name",
+      )
       .pluck()
       .all();
     return Object.fromEntries((tables as string[]).map((table) => [table, db.prepare(`SELECT * FROM "${table}" ORDER BY 1, 2`).all()]));
