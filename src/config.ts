@@ -7,6 +7,9 @@ import { fromHome, LINEUP_HOME } from './home.js';
 import { DUAL_STACK_HOST } from './http/listen.js';
 import { IP_BINDINGS, LINK_MODES } from './signing/origin.js';
 
+/** PLAYLIST_IP_LIMIT's default: addresses are recorded, never refused. */
+const PLAYLIST_IP_LIMIT_OFF = 'off';
+
 /** PRUNE_CRON's value that leaves pruning to another node, or to `lineup prune`. */
 const PRUNE_OFF = 'off';
 
@@ -85,6 +88,14 @@ const schema = z
     PUBLIC_URL: httpUrl.optional().describe('base of the playlist URLs the CLI prints and of redirect-mode links'),
     ORIGIN_URL: httpUrl.default('http://localhost').describe('base URL of the default streaming server'),
     SECURETOKEN_KEY: z.string().min(1, 'must not be empty').optional().describe("the default origin's securetoken key"),
+    CREDENTIALS_KEY_FILE: z
+      .string()
+      .trim()
+      .min(1)
+      .optional()
+      .describe(
+        'file holding the key that seals XC passwords and playlist keys in the database (created on first need; default: LINEUP_DB with .key appended); keep it and back it up apart from the database',
+      ),
     TOKEN_TTL: integer(10800, 60).describe('token lifetime in seconds (minimum 60)'),
     TOKEN_DESYNC: integer(300, 0).describe('seconds by which starttime is backdated, for clock skew'),
     TOKEN_BUCKET: z
@@ -142,10 +153,55 @@ const schema = z
     SEND_TIMEOUT: integer(60, 1, 3600).describe(
       'seconds a client may take to receive a playlist before its connection is reset, and any connection may go without taking a byte of its response',
     ),
+    PLAYLIST_IP_LIMIT: z
+      .string()
+      .trim()
+      .default(PLAYLIST_IP_LIMIT_OFF)
+      .refine((value) => value === PLAYLIST_IP_LIMIT_OFF || /^\d+$/.test(value), `must be a whole number or ${PLAYLIST_IP_LIMIT_OFF}`)
+      .transform((value) => (value === PLAYLIST_IP_LIMIT_OFF ? undefined : Number(value)))
+      .pipe(z.number().int().min(1).max(1000).optional())
+      .describe(
+        "addresses per max_connections a subscriber's playlist may be fetched from within TOKEN_TTL; a further address is answered 403 with a reason (off: none refused)",
+      ),
     LINK_MODE: z.enum(LINK_MODES).default('direct').describe('what playlists link to'),
     EPG_URL: httpUrl.optional().describe('XMLTV guide URL put in the playlist header as url-tvg and x-tvg-url'),
-    EPG_FILE: z.string().trim().min(1).default('data/epg.xml').describe('local XMLTV guide served at /epg.xml'),
+    EPG_FILE: z
+      .string()
+      .trim()
+      .min(1)
+      .default('data/epg.xml')
+      .describe(
+        'XMLTV guide, plain or gzip (or EPG_FILE.gz next to it): served at /epg.xml, and loaded as the programme guide, again whenever it changes',
+      ),
+    EPG_SOURCE_URL: httpUrl
+      .optional()
+      .describe(
+        'XMLTV guide (plain or gzip) fetched into EPG_FILE at start and on EPG_FETCH_CRON; a failed fetch keeps the last good guide',
+      ),
+    EPG_FETCH_CRON: z
+      .string()
+      .trim()
+      .default('30 */6 * * *')
+      .describe('node-cron expression, in UTC, of the EPG_SOURCE_URL fetch')
+      .refine((value) => cron.validate(value), 'is not a valid cron expression'),
     EXPIRED_STREAM_URL: httpUrl.optional().describe("where an expired subscriber's one-entry playlist points"),
+    AUTH_DURATION: integer(60, 1, 86_400).describe(
+      'seconds a streaming server keeps an auth-backend decision before asking again (X-AuthDuration); a replaced session stays refused this long',
+    ),
+    SESSION_IDLE: z
+      .string()
+      .trim()
+      .regex(/^\d+$/, 'must be a whole number')
+      .transform(Number)
+      .pipe(z.number().int().min(2).max(86_400))
+      .optional()
+      .describe('seconds after which a silent stream session no longer counts toward max_connections (default 2 × AUTH_DURATION)'),
+    FLUSSONIC_API_URL: httpUrl
+      .optional()
+      .describe(
+        "Flussonic's base URL for closing a revoked subscriber's sessions at once (DELETE /streamer/api/v3/sessions/ID); user:password@ in it is sent as Basic auth",
+      ),
+    FLUSSONIC_API_TOKEN: z.string().min(1).optional().describe('bearer token for FLUSSONIC_API_URL'),
     WORKERS: z
       .string()
       .trim()
@@ -157,6 +213,9 @@ const schema = z
   .superRefine((env, ctx) => {
     if (env.ADMIN_HOST !== undefined && env.ADMIN_PORT === undefined) {
       ctx.addIssue({ code: 'custom', path: ['ADMIN_HOST'], message: 'is set but ADMIN_PORT is not: the admin listener needs a port' });
+    }
+    if (env.FLUSSONIC_API_TOKEN !== undefined && env.FLUSSONIC_API_URL === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['FLUSSONIC_API_TOKEN'], message: 'is set but FLUSSONIC_API_URL is not' });
     }
     if (env.TOKEN_BUCKET !== undefined && env.TOKEN_BUCKET >= env.TOKEN_TTL) {
       ctx.addIssue({ code: 'custom', path: ['TOKEN_BUCKET'], message: `must be less than TOKEN_TTL (${env.TOKEN_TTL})` });
@@ -170,6 +229,7 @@ const schema = z
     publicUrlIsSet: env.PUBLIC_URL !== undefined,
     originUrl: env.ORIGIN_URL,
     securetokenKey: env.SECURETOKEN_KEY,
+    credentialsKeyFile: env.CREDENTIALS_KEY_FILE ?? `${env.LINEUP_DB}.key`,
     tokenTtl: env.TOKEN_TTL,
     tokenDesync: env.TOKEN_DESYNC,
     tokenBucket: env.TOKEN_BUCKET ?? defaultTokenBucket(env.TOKEN_TTL),
@@ -198,11 +258,21 @@ const schema = z
       sendTimeoutSeconds: env.SEND_TIMEOUT,
     },
     sendTimeoutSeconds: env.SEND_TIMEOUT,
+    /** Undefined: playlist addresses are recorded, never refused. */
+    playlistIpLimit: env.PLAYLIST_IP_LIMIT,
     linkMode: env.LINK_MODE,
     epgUrl: env.EPG_URL,
     epgFile: env.EPG_FILE,
+    /** Undefined: the guide is whatever the operator puts in EPG_FILE. */
+    epgSource: env.EPG_SOURCE_URL === undefined ? undefined : { url: env.EPG_SOURCE_URL, cron: env.EPG_FETCH_CRON },
     expiredStreamUrl: env.EXPIRED_STREAM_URL,
     workers: env.WORKERS,
+    authBackend: {
+      authDuration: env.AUTH_DURATION,
+      sessionIdle: env.SESSION_IDLE ?? 2 * env.AUTH_DURATION,
+      /** Undefined: revocation waits for the streaming server's next check. */
+      flussonicApi: env.FLUSSONIC_API_URL === undefined ? undefined : { url: env.FLUSSONIC_API_URL, token: env.FLUSSONIC_API_TOKEN },
+    },
   }));
 
 export type Config = z.output<typeof schema>;
@@ -238,7 +308,14 @@ function rawDefault(type: z.ZodType): string | undefined {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, home = LINEUP_HOME): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = schema.safeParse(present);
-  if (parsed.success) return { ...parsed.data, dbPath: fromHome(parsed.data.dbPath, home), epgFile: fromHome(parsed.data.epgFile, home) };
+  if (parsed.success) {
+    return {
+      ...parsed.data,
+      dbPath: fromHome(parsed.data.dbPath, home),
+      epgFile: fromHome(parsed.data.epgFile, home),
+      credentialsKeyFile: fromHome(parsed.data.credentialsKeyFile, home),
+    };
+  }
   const issue = parsed.error.issues[0];
   const variable = String(issue?.path[0] ?? 'environment');
   // The value itself is not echoed: it may be a key.

@@ -1,23 +1,42 @@
 import { randomBytes } from 'node:crypto';
+import { AuthBackend } from './auth/auth-backend.js';
+import { RememberedSubjects } from './auth/auth-subjects.js';
+import { SessionLimiter } from './auth/session-limiter.js';
 import type { Config } from './config.js';
+import { loadCredentialSeal } from './credentials-key.js';
 import { LineupStore } from './db/lineup-store.js';
 import { type Db, openDatabase } from './db/open.js';
+import { PlaylistIpStore } from './db/playlist-ip-store.js';
+import { openSessionDatabase, SessionStore, sessionDbPath } from './db/session-store.js';
 import { SettingsStore } from './db/settings-store.js';
 import { SubscriberStore } from './db/subscriber-store.js';
+import { XcCatalogStore } from './db/xc-catalog-store.js';
+import { LiveGuide } from './epg/live-guide.js';
 import { ConfigError } from './errors.js';
+import type { Logger } from './logger.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
+import type { CredentialSeal } from './subscribers/credentials.js';
+import { PlaylistIps } from './subscribers/playlist-ips.js';
 import { RememberedAccess } from './subscribers/remembered-access.js';
 import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
 import { type Clock, systemClock } from './time.js';
+import { XtreamService } from './xtream/xtream-service.js';
 
 export const GENERATED_KEY_SETTING = 'securetoken_key';
 /** The PUBLIC_URL the server last started with, for admin commands run without one. */
 export const SERVED_URL_SETTING = 'public_url';
 /** Keys TOKEN_BUCKET's salts; generated once and kept, so that a restart within a bucket signs the same tokens. Never logged. */
 const BUCKET_SECRET_SETTING = 'token_bucket_secret';
+
+/** Without TOKEN_BUCKET, a subscriber at one address is still recorded at most once per this many seconds. */
+const PLAYLIST_IP_BUCKET = 300;
+/** Playlist addresses are kept this long at least (longer with a longer TOKEN_TTL): the sharing report looks back a day. */
+const PLAYLIST_IP_KEEP_SECONDS = 7 * 86_400;
+/** Recorded playlist addresses wait this long in memory, to be written together. */
+const PLAYLIST_IP_FLUSH_MS = 1000;
 
 /** Subscribers remembered between database changes: a few MB at most, and a whole fleet's refreshes. */
 const REMEMBERED_SUBSCRIBERS = 20_000;
@@ -32,14 +51,34 @@ export interface LineupContext {
   lineupStore: LineupStore;
   subscriberAdmin: SubscriberAdmin;
   playlists: PlaylistService;
+  /** The compiled lineup every request refreshes (recompiled only when the lineup itself changed). */
+  lineup: LineupCache;
   /** Redirect mode's `/play` links. */
   redirects: StreamRedirects;
+  /** Where playlists were fetched from: recorded by the playlist service, read by the CLI. */
+  playlistIpStore: PlaylistIpStore;
+  playlistIps: PlaylistIps;
+  /** The Xtream Codes API and its stream links. */
+  xtream: XtreamService;
+  /** The key that seals credentials (CREDENTIALS_KEY_FILE), read on first need. */
+  credentialSeal: () => CredentialSeal;
+  /** The programme guide of EPG_FILE; empty until the server starts it (`guide.start`), which admin commands never do. */
+  guide: LiveGuide;
   /**
    * The default origin's key. Undefined only for an admin command with SECURETOKEN_KEY unset on a
    * database where no server has generated one: such a command cannot sign.
    */
   defaultKey: DefaultKey | undefined;
+  /** Viewer sessions (their own file, opened on first use: most commands never need it). */
+  sessions(): SessionStore;
+  /** The auth backend and its session limiter, made on first use. */
+  auth(): AuthParts;
   close(): void;
+}
+
+interface AuthParts {
+  backend: AuthBackend;
+  limiter: SessionLimiter;
 }
 
 /** The default origin's key, and where it comes from. Only its existence is ever logged. */
@@ -62,6 +101,8 @@ export interface ContextOptions {
   adminCommand?: boolean;
   /** Part of every ETag; workers of one cluster share the primary's. Random when absent. */
   instanceId?: string;
+  /** Where a server says that writing playlist addresses failed (they are tried again). */
+  logger?: Pick<Logger, 'warn'>;
 }
 
 /**
@@ -84,7 +125,10 @@ function adminKey(config: Config, settings: SettingsStore): DefaultKey | undefin
 export const NO_KEY_MESSAGE =
   "SECURETOKEN_KEY is not set, and no server has generated a key in this database yet: set SECURETOKEN_KEY to the streaming server's key";
 
-export function openContext(config: Config, { clock = systemClock, adminCommand = false, instanceId }: ContextOptions): LineupContext {
+export function openContext(
+  config: Config,
+  { clock = systemClock, adminCommand = false, instanceId, logger }: ContextOptions,
+): LineupContext {
   const db = openDatabase(config.dbPath, { create: !adminCommand });
   const settings = new SettingsStore(db);
   const subscribers = new SubscriberStore(db, { days: config.retiredKeyDays, clock });
@@ -110,7 +154,39 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
     linkMode: config.linkMode,
     publicUrl: config.publicUrl,
   });
-  const access = new RememberedAccess(subscribers, () => cache.databaseGeneration, REMEMBERED_SUBSCRIBERS);
+  const access = new RememberedAccess(subscribers, () => cache.generation, REMEMBERED_SUBSCRIBERS);
+  const playlistIpStore = new PlaylistIpStore(db);
+  const playlistIps = new PlaylistIps(playlistIpStore, clock, {
+    bucketSeconds: config.tokenBucket > 0 ? config.tokenBucket : PLAYLIST_IP_BUCKET,
+    perConnection: config.playlistIpLimit,
+    windowSeconds: config.tokenTtl,
+    keepSeconds: Math.max(PLAYLIST_IP_KEEP_SECONDS, config.tokenTtl),
+    flushMs: PLAYLIST_IP_FLUSH_MS,
+    onWriteError: (error) =>
+      logger?.warn({ err: (error as Error).message }, 'playlist addresses not written yet; trying again with the next ones'),
+  });
+  let sessionStore: SessionStore | undefined;
+  const sessions = () => (sessionStore ??= new SessionStore(openSessionDatabase(sessionDbPath(config.dbPath))));
+  let auth: AuthParts | undefined;
+  const authParts = (): AuthParts => {
+    if (auth) return auth;
+    const limiter = new SessionLimiter(sessions(), {
+      idleSeconds: config.authBackend.sessionIdle,
+      replacedBanSeconds: config.authBackend.authDuration,
+    });
+    const subjects = new RememberedSubjects(subscribers, () => cache.generation, REMEMBERED_SUBSCRIBERS);
+    return (auth = { backend: new AuthBackend(cache, subjects, limiter), limiter });
+  };
+  let seal: CredentialSeal | undefined;
+  const credentialSeal = () => {
+    seal ??= loadCredentialSeal(config.credentialsKeyFile, settings);
+    return seal;
+  };
+  // The server reads it at start: a missing or foreign key file stops the start, not the first login.
+  if (!adminCommand) credentialSeal();
+  const redirects = new StreamRedirects(cache, access, clock);
+  const catalog = new XcCatalogStore(db);
+  const guide = new LiveGuide(config.epgFile);
   return {
     config,
     db,
@@ -118,10 +194,11 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
     settings,
     subscribers,
     lineupStore,
-    subscriberAdmin: new SubscriberAdmin(subscribers, publicUrl, clock),
+    subscriberAdmin: new SubscriberAdmin(subscribers, publicUrl, clock, credentialSeal),
     playlists: new PlaylistService(cache, access, clock, {
       expiredStreamUrl: config.expiredStreamUrl,
       ...(instanceId ? { instanceId } : {}),
+      playlistIps,
       tokenBucket: {
         seconds: config.tokenBucket,
         // An admin command borrows the server's, or signs with a passing one that it does not keep.
@@ -130,8 +207,31 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
           : settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex')).value,
       },
     }),
-    redirects: new StreamRedirects(cache, access, clock),
+    lineup: cache,
+    playlistIpStore,
+    playlistIps,
+    redirects,
+    xtream: new XtreamService(
+      cache,
+      {
+        findXcLogin: (username) => subscribers.findXcLogin(username),
+        categories: () => catalog.categories(),
+        channelPlacements: () => catalog.channelPlacements(),
+      },
+      redirects,
+      credentialSeal,
+      clock,
+      { publicUrl: config.publicUrl, guide: () => guide.index },
+    ),
+    credentialSeal,
+    guide,
     defaultKey,
-    close: () => db.close(),
+    sessions,
+    auth: authParts,
+    close: () => {
+      playlistIps.stop();
+      sessionStore?.close();
+      db.close();
+    },
   };
 }

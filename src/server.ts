@@ -5,13 +5,18 @@ import { databaseHealth } from './db/database-health.js';
 import { subscriberCounter } from './db/subscriber-counts.js';
 import { createAdminApp } from './http/admin-app.js';
 import { createHttpApp } from './http/app.js';
+import { nginxAuthFastPath } from './http/auth-fast-path.js';
+import { authAnswerer } from './http/auth-routes.js';
 import { SERVER_LIMITS } from './http/input-limits.js';
 import { hostsToTry, listenOnFirst } from './http/listen.js';
 import type { MetricsExposition } from './http/metrics-routes.js';
 import type { Logger } from './logger.js';
-import { gaugeSubscriberStates, type LineupMetrics } from './metrics.js';
+import { gaugeStreamSessions, gaugeSubscriberStates, type LineupMetrics } from './metrics.js';
 import { sha1LanesAvailable } from './signing/sha1-lanes.js';
 import { toSqlTime } from './time.js';
+
+/** How often sightings of open sessions that are due are written (at most once a quarter of SESSION_IDLE each). */
+const SESSION_FLUSH_MS = 2000;
 
 export interface RunningServer {
   server: Server;
@@ -39,9 +44,25 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   const exposition = metricsExposition ?? { contentType: metrics.registry.contentType, text: () => metrics.registry.metrics() };
   const countSubscribers = subscriberCounter(context.db);
   gaugeSubscriberStates(metrics, () => countSubscribers(toSqlTime(context.clock())));
+  const sessions = context.sessions();
+  const { backend, limiter } = context.auth();
+  gaugeStreamSessions(metrics, () => sessions.counts(context.clock() - config.authBackend.sessionIdle));
+  // Sessions already open are seen in memory; their sightings are written in batches (session-limiter.ts).
+  const flush = () => {
+    try {
+      limiter.flush(context.clock());
+    } catch (error) {
+      logger.warn({ code: (error as { code?: string }).code }, `stream sessions not written this time: ${(error as Error).message}`);
+    }
+  };
+  const flushTimer = setInterval(flush, SESSION_FLUSH_MS);
+  flushTimer.unref();
+  const answerer = authAnswerer(backend, context.clock, metrics, { authDuration: config.authBackend.authDuration });
   const app = createHttpApp({
+    auth: answerer,
     playlists: context.playlists,
     redirects: context.redirects,
+    xtream: context.xtream,
     epgFile: config.epgFile,
     health: databaseHealth(context.db, config.dbPath, context.lineupStore),
     trustProxy: config.trustProxy.list,
@@ -57,7 +78,11 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   if (!sha1LanesAvailable()) {
     logger.warn('WebAssembly SIMD is not available here: signing playlists with node:crypto (the same tokens, more CPU each)');
   }
-  const server = createServer(SERVER_LIMITS, app.callback());
+  const koa = app.callback();
+  const nginxAuth = nginxAuthFastPath(answerer, logger, config.trustProxy.list);
+  const server = createServer(SERVER_LIMITS, (req, res) => {
+    if (!nginxAuth(req, res)) void koa(req, res);
+  });
   // Socket inactivity: a client that takes none of its response's bytes for SEND_TIMEOUT is dropped.
   // Between requests node's keep-alive timeout holds instead, and each request restores this one.
   server.setTimeout(config.sendTimeoutSeconds * 1000, dropTimedOut);
@@ -76,8 +101,14 @@ export async function startServer(context: LineupContext, { logger, metrics, met
     logger.info({ url: urlOf(admin) }, 'admin listener: /metrics without a token');
   }
 
+  // Loaded in the background: the server answers at once, with an empty guide until the first load is done.
+  void context.guide.start(logger);
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= Promise.all([server, admin].map(closeGracefully)).then(() => undefined));
+  const stop = () =>
+    (stopping ??= Promise.all([...[server, admin].map(closeGracefully), context.guide.stop()]).then(() => {
+      clearInterval(flushTimer);
+      flush();
+    }));
   return { server, url: urlOf(server), ...(admin ? { adminUrl: urlOf(admin) } : {}), stop };
 }
 

@@ -10,7 +10,9 @@ import { initCommand } from './init.js';
 import { lintCommand } from './lint.js';
 import { pruneCommand } from './prune.js';
 import { renderCommand } from './render.js';
+import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
+import { sessionsCommand } from './sessions.js';
 import { sqlCommand } from './sql.js';
 import { subscriberCommand } from './subscriber.js';
 
@@ -20,8 +22,10 @@ export const commands: Command[] = [
   sqlCommand,
   importCommand,
   subscriberCommand,
+  sessionsCommand,
   pruneCommand,
   renderCommand,
+  reportCommand,
   lintCommand,
   demoCommand,
   dbCommand,

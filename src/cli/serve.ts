@@ -18,6 +18,8 @@ Serves on HOST:PORT:
   /epg.xml                       the XMLTV guide in EPG_FILE (or EPG_FILE.gz)
   /healthz                       200 while the database answers, else 503
   /metrics                       Prometheus metrics (a bearer token with METRICS_TOKEN)
+  /auth/flussonic, /auth/cesbo,  the auth backend a streaming server asks for each viewer session
+  /auth/nginx                    (backend origins): 200/204 allow, 403 deny, 401 without a token
 
 Creates the database if it is missing and migrates it first, and prunes on PRUNE_CRON unless that
 is off. Seeds nothing, unless --demo (what npm start runs): then, on the first start of an empty
@@ -33,8 +35,12 @@ environment and the env file (see the README's Configuration table).
     const logger = createLogger(config.logLevel, serverLogDestination());
     if (cluster.isWorker) {
       const workerLogger = logger.child({ worker: cluster.worker!.id });
-      const worker = await startWorker(config, workerLogger, io.env);
-      await untilStopped(worker.stop, workerLogger);
+      // Signals first, as below: the primary reports the cluster listening as soon as this worker's
+      // socket is shared, which may be before startWorker resolves here, and Ctrl-C may follow.
+      const worker = startWorker(config, workerLogger, io.env);
+      const stopped = untilStopped(() => worker.then(({ stop }) => stop()), workerLogger);
+      await worker;
+      await stopped;
       return 0;
     }
 

@@ -1,12 +1,46 @@
 import type Database from 'better-sqlite3';
 
+/** The tables playlists and their access rules read, as of migration 8: each change moves lineup_version. */
+const LINEUP_TABLES_AT_8 = ['channels', 'origins', 'packages', 'package_channels', 'subscribers', 'subscriber_packages', 'retired_keys'];
+
+/** Three row triggers moving lineup_changes (step 10): the lineup alone, not its subscribers. */
+function bumpLineupChangesOnChange(table: string): string {
+  return ['INSERT', 'UPDATE', 'DELETE']
+    .map(
+      (event) =>
+        `CREATE TRIGGER IF NOT EXISTS ${table}_${event.toLowerCase()}_moves_lineup_changes AFTER ${event} ON ${table}\n` +
+        '  BEGIN UPDATE lineup_changes SET version = version + 1; END;',
+    )
+    .join('\n');
+}
+
+/** Three row triggers, since SQLite has no statement triggers; the counter lives on one page. */
+function bumpLineupVersionOnChange(table: string): string {
+  return ['INSERT', 'UPDATE', 'DELETE']
+    .map(
+      (event) =>
+        `CREATE TRIGGER IF NOT EXISTS ${table}_${event.toLowerCase()}_moves_lineup_version AFTER ${event} ON ${table}\n` +
+        '  BEGIN UPDATE lineup_version SET version = version + 1; END;',
+    )
+    .join('\n');
+}
+
 /**
  * Versioned schema changes, applied in order at start. `PRAGMA user_version` records how many
  * have run. Append new steps; never edit one that has shipped.
  *
  * Operators write SQL against these tables, so the names are part of the product.
  */
-const migrations: readonly string[] = [
+/**
+ * A step is SQL run in one transaction. A step that rebuilds a table other tables reference (to
+ * change a CHECK list, which SQLite cannot alter) runs with foreign keys off, as SQLite's own
+ * procedure for such changes says: dropping the old table would otherwise delete its rows, and
+ * ON DELETE RESTRICT refuse. `PRAGMA foreign_key_check` then proves, before the commit, that every
+ * reference still holds.
+ */
+type Migration = string | { sql: string; withoutForeignKeys: true };
+
+const migrations: readonly Migration[] = [
   /* 1: the admin-facing tables */ `
   CREATE TABLE settings (
     name  TEXT PRIMARY KEY,
@@ -193,44 +227,144 @@ const migrations: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX pruned_subscribers_pruned_at ON pruned_subscribers (pruned_at);
   `,
-  /* 7: a counter of lineup changes, so that a write to subscribers alone recompiles no playlist */ `
-  -- Moved by a trigger on every row written to the tables a playlist is compiled from, whoever
-  -- writes (Lineup, \`lineup sql\`, the sqlite3 shell). Writes to subscribers, their packages,
-  -- settings and the recycle table leave it alone: a server then forgets what it remembered of
-  -- subscribers, but keeps its compiled playlists and their ETags.
-  CREATE TABLE lineup_changes (
+  /* 7: origins whose links Lineup's auth backend checks, and a previous secret for rotating keys */ {
+    withoutForeignKeys: true,
+    sql: `
+  -- scheme 'backend': stream URLs carry a token Lineup issues (keyed with secret) and verifies when
+  -- the streaming server asks /auth/… . previous_secret: the secret before the last rotation, still
+  -- accepted, so that rotating (UPDATE origins SET previous_secret = secret, secret = 'NEW') cuts
+  -- nobody off; set it to NULL once the old tokens have expired (TOKEN_TTL).
+  CREATE TABLE origins_next (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT NOT NULL UNIQUE CHECK (name <> '' AND name NOT GLOB '*[^A-Za-z0-9_.-]*'),
+    base_url        TEXT NOT NULL CHECK ((base_url GLOB 'http://?*' OR base_url GLOB 'https://?*')
+                                         AND base_url NOT GLOB '*[ ,"' || char(9, 10, 13) || ']*'),
+    scheme          TEXT NOT NULL DEFAULT 'flussonic' CHECK (scheme IN ('flussonic', 'nginx', 'backend')),
+    secret          TEXT NOT NULL CHECK (secret <> ''),
+    ip_binding      TEXT NOT NULL DEFAULT 'strict' CHECK (ip_binding IN ('strict', 'none')),
+    hash_subject    TEXT NOT NULL DEFAULT 'stream' CHECK (hash_subject IN ('stream', 'id', 'path')),
+    token_ttl       INTEGER CHECK (token_ttl IS NULL OR token_ttl >= 60),
+    token_desync    INTEGER CHECK (token_desync IS NULL OR token_desync >= 0),
+    link_mode       TEXT CHECK (link_mode IS NULL OR link_mode IN ('direct', 'redirect')),
+    options         TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(options)),
+    previous_secret TEXT CHECK (previous_secret IS NULL OR previous_secret <> '')
+  ) STRICT;
+  INSERT INTO origins_next (id, name, base_url, scheme, secret, ip_binding, hash_subject, token_ttl, token_desync, link_mode, options)
+    SELECT id, name, base_url, scheme, secret, ip_binding, hash_subject, token_ttl, token_desync, link_mode, options FROM origins;
+  DROP TABLE origins;
+  ALTER TABLE origins_next RENAME TO origins;
+  `,
+  },
+  /* 8: playlist fetch addresses, and a lineup version that activity writes do not move */ `
+  -- Every change to what a playlist is made of moves lineup_version.version (the triggers below),
+  -- and the server recompiles only when it moves. Other writes, such as playlist_ips below, leave
+  -- compiled playlists, remembered subscribers and ETags as they were. A table that playlists or
+  -- their access rules read gets the same three triggers when it is added.
+  -- IF NOT EXISTS throughout: a database whose user_version was set back (by hand, or a test) may
+  -- run this step again.
+  CREATE TABLE IF NOT EXISTS lineup_version (
     id      INTEGER PRIMARY KEY CHECK (id = 1),
     version INTEGER NOT NULL
   ) STRICT;
-  INSERT INTO lineup_changes (id, version) VALUES (1, 0);
-  CREATE TRIGGER channels_insert_moves_lineup AFTER INSERT ON channels BEGIN UPDATE lineup_changes SET version = version + 1; END;
-  CREATE TRIGGER channels_update_moves_lineup AFTER UPDATE ON channels BEGIN UPDATE lineup_changes SET version = version + 1; END;
-  CREATE TRIGGER channels_delete_moves_lineup AFTER DELETE ON channels BEGIN UPDATE lineup_changes SET version = version + 1; END;
-  CREATE TRIGGER origins_insert_moves_lineup AFTER INSERT ON origins BEGIN UPDATE lineup_changes SET version = version + 1; END;
-  CREATE TRIGGER origins_update_moves_lineup AFTER UPDATE ON origins BEGIN UPDATE lineup_changes SET version = version + 1; END;
-  CREATE TRIGGER origins_delete_moves_lineup AFTER DELETE ON origins BEGIN UPDATE lineup_changes SET version = version + 1; END;
-  CREATE TRIGGER packages_insert_moves_lineup AFTER INSERT ON packages BEGIN UPDATE lineup_changes SET version = version + 1; END;
-  CREATE TRIGGER packages_update_moves_lineup AFTER UPDATE ON packages BEGIN UPDATE lineup_changes SET version = version + 1; END;
-  CREATE TRIGGER packages_delete_moves_lineup AFTER DELETE ON packages BEGIN UPDATE lineup_changes SET version = version + 1; END;
-  CREATE TRIGGER package_channels_insert_moves_lineup AFTER INSERT ON package_channels BEGIN UPDATE lineup_changes SET version = version + 1; END;
-  CREATE TRIGGER package_channels_update_moves_lineup AFTER UPDATE ON package_channels BEGIN UPDATE lineup_changes SET version = version + 1; END;
-  CREATE TRIGGER package_channels_delete_moves_lineup AFTER DELETE ON package_channels BEGIN UPDATE lineup_changes SET version = version + 1; END;
+  INSERT OR IGNORE INTO lineup_version (id, version) VALUES (1, 0);
+  ${LINEUP_TABLES_AT_8.map(bumpLineupVersionOnChange).join('\n')}
+
+  -- The addresses each subscriber's playlist was fetched from: one row per subscriber and address,
+  -- written at most once per TOKEN_BUCKET (never per request), for \`lineup report sharing\`,
+  -- \`lineup subscriber show\` and PLAYLIST_IP_LIMIT. Times are UTC 'YYYY-MM-DD HH:MM:SS', rounded
+  -- down to the bucket; buckets counts the buckets the address fetched in.
+  CREATE TABLE IF NOT EXISTS playlist_ips (
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    ip            TEXT NOT NULL CHECK (ip <> '' AND length(ip) <= 45),
+    first_seen    TEXT NOT NULL CHECK (first_seen IS strftime('%Y-%m-%d %H:%M:%S', first_seen)),
+    last_seen     TEXT NOT NULL CHECK (last_seen IS strftime('%Y-%m-%d %H:%M:%S', last_seen)),
+    buckets       INTEGER NOT NULL DEFAULT 1 CHECK (buckets >= 1),
+    PRIMARY KEY (subscriber_id, ip)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS playlist_ips_last_seen ON playlist_ips (last_seen);
+  `,
+  /* 9: Xtream Codes logins, sealed credentials, and stable category ids */ `
+  -- XC password: an HMAC of it under the server's credentials key (CREDENTIALS_KEY_FILE, kept
+  -- outside the database) to check a login, and the password sealed (AES-GCM) under the same key
+  -- so that \`lineup subscriber show USER --reveal\` can re-send it. key_sealed is the playlist key
+  -- sealed the same way; keys issued before this step have only their hash (key_hash, which still
+  -- finds them: their URLs keep working) until the next \`lineup subscriber rotate\`.
+  -- A copy of the database alone reveals neither.
+  ALTER TABLE subscribers ADD COLUMN xc_password_hash TEXT CHECK (xc_password_hash IS NULL OR length(xc_password_hash) = 64);
+  ALTER TABLE subscribers ADD COLUMN xc_password_sealed TEXT;
+  ALTER TABLE subscribers ADD COLUMN key_sealed TEXT;
+  ALTER TABLE pruned_subscribers ADD COLUMN xc_password_hash TEXT;
+  ALTER TABLE pruned_subscribers ADD COLUMN xc_password_sealed TEXT;
+  ALTER TABLE pruned_subscribers ADD COLUMN key_sealed TEXT;
+
+  -- One row per group_title ever used (channels.group_title, '' for channels without a group):
+  -- XC apps key categories on the id, so an id never changes or moves to another group, and a
+  -- group that empties and comes back gets its old id again. Filled by the triggers below,
+  -- whatever writes the channel (lineup sql, lineup import, the sqlite3 shell). NOT EXISTS rather
+  -- than OR IGNORE: an outer statement's conflict policy (an upsert's) overrides a trigger's.
+  CREATE TABLE categories (
+    id          INTEGER PRIMARY KEY CHECK (id BETWEEN 1 AND 2147483647),
+    group_title TEXT NOT NULL UNIQUE,
+    created_at  TEXT NOT NULL DEFAULT (datetime('now'))
+  ) STRICT;
+  INSERT INTO categories (group_title)
+    SELECT group_title FROM channels GROUP BY group_title ORDER BY min(coalesce(number, 2147483647)), group_title;
+  CREATE TRIGGER channels_category_on_insert AFTER INSERT ON channels
+  BEGIN
+    INSERT INTO categories (group_title)
+      SELECT NEW.group_title WHERE NOT EXISTS (SELECT 1 FROM categories WHERE group_title = NEW.group_title);
+  END;
+  CREATE TRIGGER channels_category_on_update AFTER UPDATE OF group_title ON channels
+  BEGIN
+    INSERT INTO categories (group_title)
+      SELECT NEW.group_title WHERE NOT EXISTS (SELECT 1 FROM categories WHERE group_title = NEW.group_title);
+  END;
+  -- The XC lists carry category ids: an id changed by hand is a lineup change.
+  ${bumpLineupVersionOnChange('categories')}
+  `,
+  /* 10: a counter of the lineup alone, so that a write to subscribers recompiles no playlist */ `
+  -- lineup_version (step 8) moves on writes to subscribers too, which may change who sees what.
+  -- lineup_changes moves only on writes to what playlists are compiled from, so that a server
+  -- recompiles nothing when only subscribers changed (a renewal, each chunk of a prune).
+  CREATE TABLE IF NOT EXISTS lineup_changes (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+  ) STRICT;
+  INSERT OR IGNORE INTO lineup_changes (id, version) VALUES (1, 0);
+  ${['channels', 'origins', 'packages', 'package_channels', 'categories'].map(bumpLineupChangesOnChange).join('\n')}
   `,
 ];
 
 /** The schema version this Lineup brings a database to (`PRAGMA user_version`). */
 export const LATEST_SCHEMA_VERSION = migrations.length;
 
-/** Brings the schema up to date, each step in its own transaction. */
-export function migrate(db: Database.Database): void {
+/**
+ * Brings the schema up to date (or, for tests of one step, up to `target`), each step in its own
+ * transaction.
+ */
+export function migrate(db: Database.Database, target = LATEST_SCHEMA_VERSION): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > LATEST_SCHEMA_VERSION) {
     throw new Error(`database schema version ${current} is newer than this Lineup (${LATEST_SCHEMA_VERSION})`);
   }
-  for (let version = current; version < migrations.length; version++) {
-    db.transaction(() => {
-      db.exec(migrations[version]!);
-      db.pragma(`user_version = ${version + 1}`);
-    }).immediate();
+  for (let version = current; version < target; version++) {
+    const step = migrations[version]!;
+    const sql = typeof step === 'string' ? step : step.sql;
+    const foreignKeysOff = typeof step !== 'string' && (db.pragma('foreign_keys', { simple: true }) as number) === 1;
+    // Outside the transaction: SQLite ignores this pragma inside one.
+    if (foreignKeysOff) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        // References broken before (by SQL run with foreign keys off) are not this step's doing.
+        const brokenBefore = foreignKeysOff ? (db.pragma('foreign_key_check') as unknown[]).length : 0;
+        db.exec(sql);
+        const broken = foreignKeysOff ? (db.pragma('foreign_key_check') as unknown[]).length : 0;
+        if (broken > brokenBefore)
+          throw new Error(`migration ${version + 1} would break ${broken - brokenBefore} foreign key reference(s)`);
+        db.pragma(`user_version = ${version + 1}`);
+      }).immediate();
+    } finally {
+      if (foreignKeysOff) db.pragma('foreign_keys = ON');
+    }
   }
 }

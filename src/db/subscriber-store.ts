@@ -1,5 +1,14 @@
+import type { AuthSubjectRow, AuthSubjectSource } from '../auth/auth-subjects.js';
 import { BadInputError, NotFoundError } from '../errors.js';
-import type { NewSubscriber, RetiredReason, Subscriber, SubscriberAccess } from '../subscribers/subscriber.js';
+import type {
+  NewSubscriber,
+  RetiredReason,
+  SealedCredentials,
+  StoredCredential,
+  Subscriber,
+  SubscriberAccess,
+  XcLogin,
+} from '../subscribers/subscriber.js';
 import type { RestoredSubscriber, SubscriberStorage } from '../subscribers/subscriber-storage.js';
 import { type Clock, type SqlTime, toSqlTime } from '../time.js';
 import { idList } from './id-list.js';
@@ -15,6 +24,7 @@ interface SubscriberRecord {
   note: string;
   created_at: string;
   has_key: number;
+  has_xc_password: number;
   packages: string | null;
 }
 
@@ -27,6 +37,9 @@ interface PrunedRecord {
   note: string;
   created_at: string;
   packages: string;
+  xc_password_hash: string | null;
+  xc_password_sealed: string | null;
+  key_sealed: string | null;
 }
 
 interface AccessRecord {
@@ -34,19 +47,27 @@ interface AccessRecord {
   username: string;
   expires_at: string;
   enabled: number;
+  max_connections: number;
+  key_hash: string | null;
   package_ids: string | null;
+}
+
+interface XcLoginRecord extends AccessRecord {
+  max_connections: number;
+  created_at: string;
+  xc_password_hash: string | null;
 }
 
 const SELECT_SUBSCRIBER = `
   SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.note, s.created_at,
-         s.key_hash IS NOT NULL AS has_key,
+         s.key_hash IS NOT NULL AS has_key, s.xc_password_hash IS NOT NULL AS has_xc_password,
          (SELECT group_concat(p.name, ',') FROM subscriber_packages sp JOIN packages p ON p.id = sp.package_id
            WHERE sp.subscriber_id = s.id) AS packages
   FROM subscribers s`;
 
 /** Only what a playlist request needs: it runs on every request, on the UNIQUE key_hash index. */
 const SELECT_ACCESS = `
-  SELECT s.id, s.username, s.expires_at, s.enabled,
+  SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.key_hash,
          (SELECT group_concat(sp.package_id) FROM subscriber_packages sp WHERE sp.subscriber_id = s.id) AS package_ids
   FROM subscribers s`;
 
@@ -60,6 +81,7 @@ function toSubscriber(row: SubscriberRecord): Subscriber {
     note: row.note,
     createdAt: row.created_at,
     hasKey: row.has_key === 1,
+    hasXcPassword: row.has_xc_password === 1,
     packages: row.packages ? row.packages.split(',').sort() : [],
   };
 }
@@ -70,7 +92,9 @@ function toAccess(row: AccessRecord): SubscriberAccess {
     username: row.username,
     expiresAt: row.expires_at,
     enabled: row.enabled === 1,
+    maxConnections: row.max_connections,
     packageIds: idList(row.package_ids),
+    ...(row.key_hash === null ? {} : { keyHash: row.key_hash }),
   };
 }
 
@@ -81,7 +105,8 @@ export interface RetiredKeyRetention {
 }
 
 /** Subscribers and their packages. Every method is one statement or one transaction. */
-export class SubscriberStore implements SubscriberStorage {
+export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
+  private readonly authSubject;
   private readonly accessByKeyHash;
   private readonly accessByUsername;
   private readonly byUsername;
@@ -93,7 +118,10 @@ export class SubscriberStore implements SubscriberStorage {
   private readonly unlinkPackage;
   private readonly updateExpiry;
   private readonly updateEnabled;
-  private readonly updateKeyHash;
+  private readonly updateKey;
+  private readonly updateXcPassword;
+  private readonly sealed;
+  private readonly xcLoginByUsername;
   private readonly deleteByUsername;
   private readonly deleteLapsedBy;
   private readonly countLapsed;
@@ -114,17 +142,30 @@ export class SubscriberStore implements SubscriberStorage {
     private readonly retention: RetiredKeyRetention,
   ) {
     this.accessByKeyHash = db.prepare(`${SELECT_ACCESS} WHERE s.key_hash = ?`);
+    this.authSubject = db.prepare(`
+      SELECT s.id, s.username, s.expires_at, s.enabled, s.key_hash, s.max_connections,
+             (SELECT group_concat(sp.package_id) FROM subscriber_packages sp WHERE sp.subscriber_id = s.id) AS package_ids
+      FROM subscribers s WHERE s.id = ?`);
     this.accessByUsername = db.prepare(`${SELECT_ACCESS} WHERE s.username = ?`);
     this.byUsername = db.prepare(`${SELECT_SUBSCRIBER} WHERE s.username = ?`);
     this.all = db.prepare(`${SELECT_SUBSCRIBER} ORDER BY s.username`);
     this.lapsedBy = db.prepare(`${SELECT_SUBSCRIBER} WHERE ${LAPSED_BY('s')} ORDER BY s.username`);
-    this.insert = db.prepare('INSERT INTO subscribers (username, key_hash, expires_at, max_connections, note) VALUES (?, ?, ?, ?, ?)');
+    this.insert = db.prepare(
+      `INSERT INTO subscribers (username, key_hash, key_sealed, xc_password_hash, xc_password_sealed, expires_at, max_connections, note)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
     this.packageIdByName = db.prepare('SELECT id FROM packages WHERE name = ?').pluck();
     this.linkPackage = db.prepare('INSERT OR IGNORE INTO subscriber_packages (subscriber_id, package_id) VALUES (?, ?)');
     this.unlinkPackage = db.prepare('DELETE FROM subscriber_packages WHERE subscriber_id = ? AND package_id = ?');
     this.updateExpiry = db.prepare('UPDATE subscribers SET expires_at = ? WHERE username = ?');
     this.updateEnabled = db.prepare('UPDATE subscribers SET enabled = ? WHERE username = ?');
-    this.updateKeyHash = db.prepare('UPDATE subscribers SET key_hash = ? WHERE username = ?');
+    this.updateKey = db.prepare('UPDATE subscribers SET key_hash = ?, key_sealed = ? WHERE username = ?');
+    this.updateXcPassword = db.prepare('UPDATE subscribers SET xc_password_hash = ?, xc_password_sealed = ? WHERE username = ?');
+    this.sealed = db.prepare('SELECT key_sealed, xc_password_sealed FROM subscribers WHERE username = ?');
+    this.xcLoginByUsername = db.prepare(`
+      SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.created_at, s.xc_password_hash,
+             (SELECT group_concat(sp.package_id) FROM subscriber_packages sp WHERE sp.subscriber_id = s.id) AS package_ids
+      FROM subscribers s WHERE s.username = ?`);
     this.deleteByUsername = db.prepare('DELETE FROM subscribers WHERE username = ?');
     // The first `limit` lapsed, in the order of the expires_at index: the same rows for both
     // statements of one chunk's transaction.
@@ -134,15 +175,18 @@ export class SubscriberStore implements SubscriberStorage {
     this.count = db.prepare('SELECT count(*) FROM subscribers').pluck();
     this.recycleLapsed = db.prepare(`
       INSERT OR REPLACE INTO pruned_subscribers
-        (username, key_hash, expires_at, enabled, max_connections, note, created_at, packages, pruned_at)
+        (username, key_hash, expires_at, enabled, max_connections, note, created_at, packages, pruned_at,
+         xc_password_hash, xc_password_sealed, key_sealed)
       SELECT s.username, s.key_hash, s.expires_at, s.enabled, s.max_connections, s.note, s.created_at,
              (SELECT json_group_array(p.name) FROM subscriber_packages sp JOIN packages p ON p.id = sp.package_id
                WHERE sp.subscriber_id = s.id),
-             ?
+             ?, s.xc_password_hash, s.xc_password_sealed, s.key_sealed
       FROM subscribers s WHERE s.id IN (${lapsedChunk})`);
     this.pruned = db.prepare('SELECT * FROM pruned_subscribers WHERE username = ?');
     this.insertRestored = db.prepare(
-      'INSERT INTO subscribers (username, key_hash, expires_at, enabled, max_connections, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      `INSERT INTO subscribers (username, key_hash, expires_at, enabled, max_connections, note, created_at,
+                                xc_password_hash, xc_password_sealed, key_sealed)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     // Only the row the delete trigger wrote ('removed', no subscriber): a rotated-away key stays retired.
     this.unretireRemovedKey = db.prepare("DELETE FROM retired_keys WHERE key_hash = ? AND reason = 'removed' AND subscriber_id IS NULL");
@@ -157,6 +201,13 @@ export class SubscriberStore implements SubscriberStorage {
   findAccess(keyHash: string): SubscriberAccess | undefined {
     const row = this.accessByKeyHash.get(keyHash) as AccessRecord | undefined;
     return row && toAccess(row);
+  }
+
+  findAuthSubject(id: number): AuthSubjectRow | undefined {
+    const row = this.authSubject.get(id) as (AccessRecord & { max_connections: number }) | undefined;
+    if (!row) return undefined;
+    const { keyHash, ...access } = toAccess(row);
+    return { ...access, keyHash, maxConnections: row.max_connections };
   }
 
   /** Only while the key is within its retention: a row the prune job has not reached yet is already forgotten. */
@@ -204,7 +255,10 @@ export class SubscriberStore implements SubscriberStorage {
         const packageIds = subscriber.packages.map((name) => this.packageId(name));
         const { lastInsertRowid } = this.insert.run(
           subscriber.username,
-          subscriber.keyHash,
+          subscriber.key.hash,
+          subscriber.key.sealed,
+          subscriber.xcPassword.hash,
+          subscriber.xcPassword.sealed,
           subscriber.expiresAt,
           subscriber.maxConnections,
           subscriber.note ?? '',
@@ -236,8 +290,25 @@ export class SubscriberStore implements SubscriberStorage {
     this.mustChange(this.updateEnabled.run(enabled ? 1 : 0, username).changes, username);
   }
 
-  setKeyHash(username: string, keyHash: string): void {
-    this.mustChange(this.updateKeyHash.run(keyHash, username).changes, username);
+  setKey(username: string, key: StoredCredential): void {
+    this.mustChange(this.updateKey.run(key.hash, key.sealed, username).changes, username);
+  }
+
+  setXcPassword(username: string, password: StoredCredential): void {
+    this.mustChange(this.updateXcPassword.run(password.hash, password.sealed, username).changes, username);
+  }
+
+  sealedCredentials(username: string): SealedCredentials {
+    const row = this.sealed.get(username) as { key_sealed: string | null; xc_password_sealed: string | null } | undefined;
+    if (!row) throw new NotFoundError(`no subscriber named "${username}"`);
+    return { key: row.key_sealed, xcPassword: row.xc_password_sealed };
+  }
+
+  findXcLogin(username: string): XcLogin | undefined {
+    const row = this.xcLoginByUsername.get(username) as XcLoginRecord | undefined;
+    return (
+      row && { ...toAccess(row), maxConnections: row.max_connections, createdAt: row.created_at, xcPasswordHash: row.xc_password_hash }
+    );
   }
 
   remove(username: string): void {
@@ -298,6 +369,9 @@ export class SubscriberStore implements SubscriberStorage {
           row.max_connections,
           row.note,
           row.created_at,
+          row.xc_password_hash,
+          row.xc_password_sealed,
+          row.key_sealed,
         );
         const missing: string[] = [];
         for (const name of JSON.parse(row.packages) as string[]) {

@@ -1,16 +1,31 @@
+import { canonicalPath } from '../routes.js';
 import type { LinkMode, Origin, OriginRow, StreamFormat } from '../signing/origin.js';
-import { originFromRow } from '../signing/origin.js';
+import { encodedStreamName, originFromRow } from '../signing/origin.js';
 import { type CompiledPlaylist, compilePlaylist, type HeaderOptions, type LinkOptions } from './compile.js';
 import { type Channel, isVisible } from './lineup.js';
 
 /** Where the lineup comes from (the database), and a marker that moves when it may have changed. */
 export interface LineupSource {
   changeMarkerValue(): string;
-  /** A marker that moves when the lineup's own tables may have changed: not on a write to subscribers alone. */
-  lineupVersion(): string;
+  /** Moves when what playlists are compiled from may have changed: not on a write to subscribers alone. */
+  lineupOnlyVersion(): string;
   channels(): Channel[];
   origins(): OriginRow[];
 }
+
+/** A channel of a `backend` origin, as the auth backend looks it up. */
+export interface BackendStream {
+  channel: Channel;
+  origin: Origin;
+}
+
+/** The channels of `backend` origins by stream name, and by the path their origin serves them under. */
+interface BackendStreams {
+  byName: Map<string, BackendStream[]>;
+  byPath: Map<string, BackendStream[]>;
+}
+
+const NONE: readonly BackendStream[] = [];
 
 export interface LineupSettings extends HeaderOptions {
   defaultOrigin: Origin;
@@ -21,16 +36,14 @@ export interface LineupSettings extends HeaderOptions {
 }
 
 /**
- * Compiled playlists per package set and format, rebuilt when the lineup changes. A change from
+ * Compiled playlists per package set and format, rebuilt when the database changes. A change from
  * any process (the sqlite3 shell, `lineup sql`) shows in the very next request: each request calls
  * `refresh()` once, and everything else answers as of that check, so one request sees one state.
- * A write to subscribers alone (a renewal, a prune) moves `databaseGeneration` but recompiles
- * nothing: a prune of 200,000 subscribers in chunks would otherwise recompile after each chunk.
  */
 export class LineupCache {
   private marker: string | undefined;
-  private version: string | undefined;
-  private databaseGenerationCount = 0;
+  private lineupVersion: string | undefined;
+  private compilationCount = 0;
   private channels: Channel[] = [];
   private origins = new Map<string, Origin>();
   private linkModes = new Map<string, LinkMode>();
@@ -38,6 +51,7 @@ export class LineupCache {
   private readonly compiled = new Map<string, CompiledPlaylist>();
   private generationCount = 0;
   private shortestLife = Number.POSITIVE_INFINITY;
+  private backendIndex: BackendStreams | undefined;
 
   constructor(
     private readonly source: LineupSource,
@@ -46,14 +60,21 @@ export class LineupCache {
     this.links = { publicUrl: settings.publicUrl, linkModeOf: (channel) => this.linkModeOf(channel) };
   }
 
-  /** Asks the database whether anything changed since the last call, and recompiles if the lineup did. */
+  /**
+   * Asks the database whether anything changed since the last call; if so, moves the generation
+   * (subscribers may have changed: everything keyed on it starts again), and recompiles only if
+   * the lineup itself changed. A prune of 200,000 in chunks commits 40 times, a renewal once:
+   * neither recompiles.
+   */
   refresh(): void {
     const marker = this.source.changeMarkerValue();
     if (marker === this.marker) return;
     this.marker = marker;
-    this.databaseGenerationCount++;
-    const version = this.source.lineupVersion();
-    if (version === this.version) return;
+    this.generationCount++;
+    const version = this.source.lineupOnlyVersion();
+    if (version === this.lineupVersion) return;
+    this.lineupVersion = version;
+    this.compilationCount++;
     const defaults = this.settings.defaultOrigin;
     this.channels = this.source.channels();
     const rows = this.source.origins();
@@ -64,33 +85,39 @@ export class LineupCache {
       Number.POSITIVE_INFINITY,
     );
     this.compiled.clear();
-    this.generationCount++;
-    this.version = version;
+    this.backendIndex = undefined;
+  }
+
+  /**
+   * How many times the lineup was read and the playlists dropped for recompiling.
+   * @internal Exported for the tests that show a write to subscribers alone recompiles nothing.
+   */
+  get compilations(): number {
+    return this.compilationCount;
   }
 
   playlistFor(packageIds: readonly number[], format: StreamFormat): CompiledPlaylist {
     const cacheKey = `${format}:${[...packageIds].sort((a, b) => a - b).join(',')}`;
     let playlist = this.compiled.get(cacheKey);
     if (!playlist) {
-      const subscribed = new Set(packageIds);
-      const visible = this.channels.filter((channel) => isVisible(channel, subscribed));
-      playlist = compilePlaylist(visible, (channel) => this.originOf(channel), format, this.settings, this.links);
+      playlist = compilePlaylist(this.channelsFor(packageIds), (channel) => this.originOf(channel), format, this.settings, this.links);
       this.compiled.set(cacheKey, playlist);
     }
     return playlist;
   }
 
+  /** The channels a package set sees, in playlist order, as of the last `refresh`. */
+  channelsFor(packageIds: readonly number[]): Channel[] {
+    const subscribed = new Set(packageIds);
+    return this.channels.filter((channel) => isVisible(channel, subscribed));
+  }
+
   /**
-   * Moves each time the lineup changed and the playlists were compiled again (channels, origins,
-   * packages), as of the last `refresh`. Part of every ETag.
+   * Moves each time the database changed and the playlists were compiled again (any write: the
+   * lineup, a subscriber, a package), as of the last `refresh`. Part of every ETag.
    */
   get generation(): number {
     return this.generationCount;
-  }
-
-  /** Moves each time anything in the database may have changed (subscribers too), as of the last `refresh`. */
-  get databaseGeneration(): number {
-    return this.databaseGenerationCount;
   }
 
   /** The least `token_ttl − token_desync` of any origin, as of the last `refresh`. */
@@ -102,6 +129,46 @@ export class LineupCache {
   channelById(id: number): { channel: Channel; origin: Origin } | undefined {
     const channel = this.channels.find((candidate) => candidate.id === id);
     return channel && { channel, origin: this.originOf(channel) };
+  }
+
+  /** The enabled channels of `backend` origins with this stream name (Flussonic's `name`). */
+  backendStreamsNamed(stream: string): readonly BackendStream[] {
+    return this.backendStreams().byName.get(stream) ?? NONE;
+  }
+
+  /**
+   * The enabled channels of `backend` origins that a request path is a file of
+   * (`/live/ch1/index.m3u8`, a segment, an archive file): the longest stream path it starts with.
+   * The path is taken in its one spelling first, so that `/a/../b/` names what the origin serves.
+   */
+  backendStreamsAt(path: string): readonly BackendStream[] {
+    const { byPath } = this.backendStreams();
+    let prefix = canonicalPath(path);
+    while (prefix.length > 1) {
+      const found = byPath.get(prefix);
+      if (found) return found;
+      prefix = prefix.slice(0, prefix.lastIndexOf('/'));
+    }
+    return NONE;
+  }
+
+  private backendStreams(): BackendStreams {
+    if (this.backendIndex) return this.backendIndex;
+    const index: BackendStreams = { byName: new Map(), byPath: new Map() };
+    const add = (map: Map<string, BackendStream[]>, key: string, entry: BackendStream) => {
+      const list = map.get(key);
+      if (list) list.push(entry);
+      else map.set(key, [entry]);
+    };
+    for (const channel of this.channels) {
+      const origin = this.originOf(channel);
+      if (origin.scheme !== 'backend') continue;
+      const entry = { channel, origin };
+      add(index.byName, channel.stream, entry);
+      const basePath = new URL(origin.baseUrl).pathname.replace(/\/+$/, '');
+      add(index.byPath, canonicalPath(`${basePath}/${encodedStreamName(channel.stream)}`), entry);
+    }
+    return (this.backendIndex = index);
   }
 
   private originOf(channel: Channel): Origin {

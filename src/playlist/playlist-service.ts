@@ -2,6 +2,7 @@ import { hash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { StreamFormat } from '../signing/origin.js';
 import { type AccessSource, assertActive, hasLapsed, subscriberForKey } from '../subscribers/access.js';
+import type { PlaylistIps } from '../subscribers/playlist-ips.js';
 import type { SubscriberAccess } from '../subscribers/subscriber.js';
 import type { Clock } from '../time.js';
 import { BufferRecycler } from './buffer-recycler.js';
@@ -54,8 +55,8 @@ interface Rendered {
 interface Prepared {
   subscriberId: number;
   /**
-   * Strong ETag of the identity bytes: a new one whenever they can differ (lineup, subscriber and
-   * its packages and key, IP, format, bucket, salt). The cache's key; the gzip bytes answer with `gzipEtag` of it.
+   * Strong ETag of the identity bytes: a new one whenever they can differ (database, subscriber,
+   * IP, format, bucket, salt). The cache's key; the gzip bytes answer with `gzipEtag` of it.
    */
   etag: string;
   /** Whether responses with this ETag share one rendering through the cache (a bucketed one). */
@@ -82,8 +83,12 @@ const MOST_RECYCLED_BYTES = 64 * 1024 * 1024;
 /** Tokens are hex and compress poorly; level 1 gets most of the gain on the static text for a fraction of the time. */
 const GZIP_LEVEL = 1;
 
-/** `no-store`: every list holds live tokens, and a stale copy from a cache would carry dead ones. */
-const CACHE_CONTROL = 'no-store, private';
+/**
+ * `private`: shared caches never store a list of one viewer's tokens. `no-cache`, not `no-store`:
+ * a compliant app keeps the bytes and revalidates with If-None-Match, so that a refresh within the
+ * token bucket is a 304 instead of the whole list again.
+ */
+const CACHE_CONTROL = 'private, no-cache';
 /** Never application/vnd.apple.mpegurl: VLC then takes the list for one HLS stream. */
 const CONTENT_TYPE = 'audio/x-mpegurl; charset=utf-8';
 
@@ -105,6 +110,8 @@ export interface PlaylistOptions {
   cacheBytes?: number;
   /** Part of every ETag (see `instance`); random when absent. */
   instanceId?: string;
+  /** Where each fetch over HTTP is noted, and PLAYLIST_IP_LIMIT applied. */
+  playlistIps?: Pick<PlaylistIps, 'note'>;
 }
 
 /** Serves a playlist request, from key to M3U, for both HTTP and `lineup render`. */
@@ -174,6 +181,8 @@ export class PlaylistService {
       };
     }
     assertActive(subscriber, now);
+    // A fetch (`lineup render` passes no key): before anything is rendered, so that a refusal costs nothing.
+    if (key !== undefined) this.options.playlistIps?.note(subscriber, ip, now);
     const playlist = this.lineup.playlistFor(subscriber.packageIds, format);
     const bucket = this.bucketSeconds();
     const signedAt = bucketStart(now, bucket);
@@ -181,18 +190,14 @@ export class PlaylistService {
     // already holds, so it is worked out only when bytes are: a refresh answered 304 or from the
     // cache needs no HMAC.
     const freshSalt = bucket > 0 ? undefined : this.salt();
-    // The lineup's generation moves only with the lineup, so what of the subscriber shapes the
-    // bytes is named here: its packages, and the key that redirect-mode links carry (a rotation
-    // gives the same subscriber a new one). The ETag is a hash: the key never shows in it.
     const etag = this.etagOf([
       this.lineup.generation,
       subscriber.id,
-      [...subscriber.packageIds].sort((a, b) => a - b).join(','),
       ip,
       format,
       signedAt,
       freshSalt ?? 'bucket',
-      key ?? '',
+      key === undefined ? '' : 'key',
     ]);
     return {
       subscriberId: subscriber.id,
@@ -200,7 +205,8 @@ export class PlaylistService {
       cacheable: bucket > 0,
       render: (allocate) => {
         const salt = freshSalt ?? bucketSalt(this.options.tokenBucket!.secret, subscriber.id, ip, signedAt);
-        const viewer: Viewer = { ip, now: signedAt, salt, ...(key === undefined ? {} : { key }) };
+        const holder = { subscriberId: subscriber.id, keyHash: subscriber.keyHash };
+        const viewer: Viewer = { ip, now: signedAt, salt, holder, ...(key === undefined ? {} : { key }) };
         return renderPlaylist(playlist, viewer, allocate);
       },
     };

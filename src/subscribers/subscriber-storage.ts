@@ -1,6 +1,6 @@
 import type { SqlTime } from '../time.js';
 import type { AccessSource } from './access.js';
-import type { NewSubscriber, Subscriber } from './subscriber.js';
+import type { NewSubscriber, SealedCredentials, StoredCredential, Subscriber, XcLogin } from './subscriber.js';
 
 export interface RestoredSubscriber {
   subscriber: Subscriber;
@@ -48,7 +48,13 @@ export interface SubscriberStorage extends AccessSource {
   changePackages(username: string, add: readonly string[], remove: readonly string[]): Subscriber;
   setExpiry(username: string, expiresAt: SqlTime): void;
   setEnabled(username: string, enabled: boolean): void;
-  setKeyHash(username: string, keyHash: string): void;
+  /** A new playlist key: its hash and sealed text. */
+  setKey(username: string, key: StoredCredential): void;
+  setXcPassword(username: string, password: StoredCredential): void;
+  /** @throws NotFoundError naming the username. */
+  sealedCredentials(username: string): SealedCredentials;
+  /** The subscriber an XC app names, or undefined. */
+  findXcLogin(username: string): XcLogin | undefined;
   remove(username: string): void;
   /** Retired keys past their retention at `now` (Unix seconds): how many there are. */
   countForgottenRetiredKeys(now: number): number;

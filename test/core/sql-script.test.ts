@@ -21,7 +21,6 @@ function snapshot(dbPath = lineup.dbPath) {
     return {
       channels: count('channels'),
       packages: count('packages'),
-      subscribers: count('subscribers'),
       triggers: count("sqlite_schema WHERE type = 'trigger'"),
       names: db.prepare('SELECT name FROM channels ORDER BY id').pluck().all(),
     };
@@ -222,11 +221,14 @@ describe('lineup sql killed mid-flight', () => {
     const file = join(victim.dir, 'huge.sql');
     writeFileSync(
       file,
-      // Into subscribers: a table with an INSERT trigger (channels moves lineup_changes) has SQLite
-      // gather the whole SELECT in a temporary table first, so nothing would reach the WAL for minutes.
       "INSERT INTO packages (name) VALUES ('doomed');\n" +
+        "INSERT INTO channels (stream, name, number) VALUES ('doomed', 'Doomed', 1);\n" +
+        // The bulk goes to a table without row triggers: SQLite builds an INSERT … SELECT into one
+        // with them (channels moves lineup_version) in a temporary table first, so that it would
+        // not spill into the WAL while it runs.
         'WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 50000000)\n' +
-        "INSERT INTO subscribers (username, expires_at) SELECT 'bulk-' || x, '2099-01-01 00:00:00' FROM n;\n",
+        'INSERT INTO pruned_subscribers (username, expires_at, enabled, max_connections, note, created_at, pruned_at)\n' +
+        "  SELECT 'bulk' || x, '2020-01-01 00:00:00', 1, 1, '', '2020-01-01 00:00:00', '2020-01-01 00:00:00' FROM n;\n",
     );
     child = spawn(process.execPath, [LINEUP_BIN, 'sql', file], { env: { ...process.env, ...victim.env }, stdio: 'ignore' });
     const exited = new Promise<NodeJS.Signals | null>((done) => child!.on('exit', (_code, signal) => done(signal)));
