@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { ApiTokens } from './api-tokens/api-tokens.js';
 import type { Config } from './config.js';
+import { ApiTokenStore } from './db/api-token-store.js';
+import { ApiWrites } from './db/api-writes.js';
 import { LineupStore } from './db/lineup-store.js';
 import { type Db, openDatabase } from './db/open.js';
 import { SettingsStore } from './db/settings-store.js';
@@ -31,6 +34,9 @@ export interface LineupContext {
   subscribers: SubscriberStore;
   lineupStore: LineupStore;
   subscriberAdmin: SubscriberAdmin;
+  apiTokens: ApiTokens;
+  /** The admin API's writes: one transaction each, audited, answered once per Idempotency-Key. */
+  apiWrites: ApiWrites;
   playlists: PlaylistService;
   /** Redirect mode's `/play` links. */
   redirects: StreamRedirects;
@@ -119,6 +125,8 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
     subscribers,
     lineupStore,
     subscriberAdmin: new SubscriberAdmin(subscribers, publicUrl, clock),
+    apiTokens: new ApiTokens(new ApiTokenStore(db)),
+    apiWrites: new ApiWrites(db, clock),
     playlists: new PlaylistService(cache, access, clock, {
       expiredStreamUrl: config.expiredStreamUrl,
       ...(instanceId ? { instanceId } : {}),

@@ -193,6 +193,48 @@ const migrations: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX pruned_subscribers_pruned_at ON pruned_subscribers (pruned_at);
   `,
+  /* 7: the admin API's tokens, its idempotency keys, and an audit trail of every change */ `
+  -- Bearer tokens of the admin API (lineup api-token add NAME). Only the sha256 of a token is kept:
+  -- it is shown once, when it is made.
+  CREATE TABLE api_tokens (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE CHECK (name <> '' AND length(name) <= 64 AND name NOT GLOB '*[^A-Za-z0-9_.@-]*'),
+    token_hash TEXT NOT NULL UNIQUE CHECK (length(token_hash) = 64),
+    read_only  INTEGER NOT NULL DEFAULT 0 CHECK (read_only IN (0, 1)),
+    created_at TEXT NOT NULL DEFAULT (datetime('now'))
+  ) STRICT;
+
+  -- The first answer to each Idempotency-Key, per token, so that a retried write is answered the
+  -- same without being applied again. request_hash is the sha256 of the method, path and body.
+  -- Rows older than two days are deleted by the next write that stores one.
+  CREATE TABLE idempotency_keys (
+    token_id      INTEGER NOT NULL REFERENCES api_tokens (id) ON DELETE CASCADE,
+    key           TEXT NOT NULL CHECK (length(key) BETWEEN 1 AND 255),
+    request_hash  TEXT NOT NULL,
+    status        INTEGER NOT NULL,
+    body          TEXT,
+    created_at    TEXT NOT NULL DEFAULT (datetime('now')),
+    PRIMARY KEY (token_id, key)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at);
+
+  -- Who changed what: one row per row changed through Lineup (the admin API, the CLI, lineup sql,
+  -- the prune job), written by triggers that each Lineup connection adds (db/audit-triggers.ts).
+  -- actor: 'api:TOKEN_NAME', 'cli', 'sql' or 'server'. before/after are JSON of the row, without
+  -- key hashes, token hashes or origin secrets.
+  CREATE TABLE audit_log (
+    id         INTEGER PRIMARY KEY,
+    at         TEXT NOT NULL DEFAULT (datetime('now')),
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL CHECK (action IN ('insert', 'update', 'delete')),
+    entity     TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    before     TEXT CHECK (before IS NULL OR json_valid(before)),
+    after      TEXT CHECK (after IS NULL OR json_valid(after))
+  ) STRICT;
+  CREATE INDEX audit_log_at ON audit_log (at);
+  CREATE INDEX audit_log_subject ON audit_log (entity, subject);
+  `,
 ];
 
 /** Brings the schema up to date, each step in its own transaction. */
