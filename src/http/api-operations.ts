@@ -95,7 +95,9 @@ function asField<T>(field: string, work: () => T): T {
   try {
     return work();
   } catch (error) {
-    if (error instanceof BadInputError) throw new BadInputError(error.message.replace(/^--[a-z-]+/, field));
+    if (error instanceof BadInputError && /^--[a-z-]+:/.test(error.message)) {
+      throw new BadInputError(error.message.replace(/^--[a-z-]+/, field));
+    }
     throw error;
   }
 }
