@@ -1,8 +1,8 @@
 import { expect } from 'vitest';
-import { lastLine, startTestLineup, type TestLineup } from '../helpers/lineup.js';
 import type { Clock } from '../../src/time.js';
+import { lastLine, startTestLineup, type TestLineup } from '../helpers/lineup.js';
 
-/** A test Lineup with its admin listener on 127.0.0.1:0, and a read-write token named `billing`. */
+/** A test Lineup with its admin listener on 127.0.0.1:0, and a read-write token (`billing` unless named). */
 export interface ApiLineup extends TestLineup {
   adminUrl: string;
   token: string;
@@ -25,8 +25,11 @@ export interface ApiResponse {
   json: any;
 }
 
-export async function startApiLineup(options: { env?: NodeJS.ProcessEnv; clock?: Clock } = {}): Promise<ApiLineup> {
-  const lineup = await startTestLineup({ ...options, env: { ADMIN_PORT: '0', ...options.env } });
+export async function startApiLineup(options: { env?: NodeJS.ProcessEnv; clock?: Clock; tokenName?: string } = {}): Promise<ApiLineup> {
+  const lineup = await startTestLineup({
+    ...(options.clock ? { clock: options.clock } : {}),
+    env: { ADMIN_PORT: '0', ...options.env },
+  });
   const adminUrl = lineup.adminUrl!;
   const addToken = async (name: string, ...flags: string[]) => {
     const result = await lineup.cli(['api-token', 'add', name, ...flags]);
@@ -34,7 +37,7 @@ export async function startApiLineup(options: { env?: NodeJS.ProcessEnv; clock?:
     expect(result.code).toBe(0);
     return lastLine(result.stdout);
   };
-  const token = await addToken('billing');
+  const token = await addToken(options.tokenName ?? 'billing');
   const api = async (method: string, path: string, { body, token: bearer = token, headers = {} }: ApiOptions = {}) => {
     const response = await fetch(`${adminUrl}${path}`, {
       method,
