@@ -15,28 +15,47 @@ const MAX_NAME = 100;
 export const MAX_PAGE = 500;
 export const DEFAULT_PAGE = 100;
 
-const packageName = z.string().min(1).max(MAX_NAME).meta({ description: 'a package name', example: 'sports' });
+const packageName = z
+  .string()
+  .min(1)
+  .max(MAX_NAME)
+  .meta({ description: 'a package name', examples: ['sports'] });
 const days = z
   .int()
   .min(1)
   .max(MAX_TERM_DAYS)
-  .meta({ description: 'days the subscription runs: from now, or on renewal from the current expiry if still ahead', example: 30 });
-const until = z.string().min(10).max(40).meta({
-  description: 'end of the subscription, UTC: YYYY-MM-DD (the end of that day), YYYY-MM-DD HH:MM:SS, or ISO 8601 with an offset',
-  example: '2027-01-31',
-});
-const maxConnections = z.int().min(1).max(MAX_CONNECTIONS_LIMIT).meta({ description: 'concurrent streams allowed', example: 2 });
+  .meta({ description: 'days the subscription runs: from now, or on renewal from the current expiry if still ahead', examples: [30] });
+const until = z
+  .string()
+  .min(10)
+  .max(40)
+  .meta({
+    description: 'end of the subscription, UTC: YYYY-MM-DD (the end of that day), YYYY-MM-DD HH:MM:SS, or ISO 8601 with an offset',
+    examples: ['2027-01-31'],
+  });
+const maxConnections = z
+  .int()
+  .min(1)
+  .max(MAX_CONNECTIONS_LIMIT)
+  .meta({ description: 'concurrent streams allowed', examples: [2] });
 const note = z.string().max(MAX_NOTE).meta({ description: "the operator's note, e.g. the billing system's customer id" });
 const packages = z.array(packageName).max(MAX_PACKAGES);
-const isoTime = z.iso.datetime().meta({ example: '2027-01-31T23:59:59Z' });
+const isoTime = z.iso.datetime().meta({ examples: ['2027-01-31T23:59:59Z'] });
 
 export const UsernameParams = z.strictObject({
-  username: z.string().min(1).max(64).meta({ description: "the subscriber's username", example: 'alice' }),
+  username: z
+    .string()
+    .min(1)
+    .max(64)
+    .meta({ description: "the subscriber's username", examples: ['alice'] }),
 });
 
 export const CreateSubscriber = z
   .strictObject({
-    username: z.string().regex(USERNAME).meta({ description: USERNAME_RULE, example: 'alice' }),
+    username: z
+      .string()
+      .regex(USERNAME)
+      .meta({ description: USERNAME_RULE, examples: ['alice'] }),
     days: days.optional(),
     until: until.optional(),
     packages: packages.optional().meta({ description: 'packages it holds (none: it sees the channels in no package)' }),
@@ -183,7 +202,7 @@ export const AuditList = z
 
 export const Problem = z
   .object({
-    type: z.string().meta({ description: 'stable per error class', example: 'urn:lineup:problem:not-found' }),
+    type: z.string().meta({ description: 'stable per error class', examples: ['urn:lineup:problem:not-found'] }),
     title: z.string(),
     status: z.int(),
     detail: z.string(),
