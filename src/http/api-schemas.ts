@@ -11,8 +11,8 @@ import { MAX_CONNECTIONS_LIMIT, MAX_TERM_DAYS, USERNAME, USERNAME_RULE } from '.
 const MAX_NOTE = 1000;
 const MAX_PACKAGES = 100;
 const MAX_NAME = 100;
-/** @internal The largest page of the list; tests ask for one more. */
-export const MAX_PAGE = 500;
+/** The largest page of the list. */
+const MAX_PAGE = 500;
 export const DEFAULT_PAGE = 100;
 
 const packageName = z

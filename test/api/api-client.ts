@@ -18,10 +18,11 @@ interface ApiOptions {
   headers?: Record<string, string>;
 }
 
-export interface ApiResponse {
+interface ApiResponse {
   status: number;
   headers: Headers;
   /** Parsed JSON, or undefined for an empty body. */
+  // biome-ignore lint/suspicious/noExplicitAny: an answer's JSON, which each test's assertions check
   json: any;
 }
 

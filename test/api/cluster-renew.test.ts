@@ -34,7 +34,11 @@ function serveCluster(env: NodeJS.ProcessEnv): Promise<string> {
 }
 
 /** A request on a connection of its own, so that the cluster's primary deals each to the next worker. */
-function post(url: string, token: string, body: unknown): Promise<{ status: number; json: any }> {
+function post(
+  url: string,
+  token: string,
+  body: unknown,
+): Promise<{ status: number; json: { expires_at: string; subscriber: { expires_at: string } } }> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,

@@ -14,7 +14,7 @@ beforeAll(async () => {
   lineup = await startApiLineup();
   const served = await fetch(`${lineup.adminUrl}/api/v1/openapi.json`);
   expect(served.headers.get('content-type')).toBe('application/json; charset=utf-8');
-  document = await served.json();
+  document = (await served.json()) as typeof document;
 });
 afterAll(() => lineup?.close());
 
@@ -81,7 +81,7 @@ describe('the OpenAPI document and its reference page', () => {
       await page.goto(`${lineup.adminUrl}/api/v1/docs`);
       await page.waitForSelector('.opblock', { timeout: 30_000 });
       expect(await page.title()).toBe('Lineup admin API reference');
-      expect(await page.locator('.info .title').first().innerText()).toContain(document.info.title);
+      expect(await page.locator('.info .title').first().textContent()).toContain(document.info.title);
       const operations = await page.locator('.opblock-summary').evaluateAll((blocks) =>
         blocks.map((block) => {
           const method = block.querySelector('.opblock-summary-method')?.textContent?.trim().toLowerCase();

@@ -1,5 +1,5 @@
-import Ajv2020 from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import formats from 'ajv-formats';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applySql } from '../core/support.js';
@@ -56,7 +56,10 @@ const pointer = (...segments: string[]) => `openapi.json#/${segments.map((s) => 
 function resolver(doc: Document) {
   return (ref: string): Schema => {
     const segments = ref.replace(/^#\//, '').split('/');
-    return segments.reduce<any>((node, segment) => node[segment.replaceAll('~1', '/').replaceAll('~0', '~')], doc) as Schema;
+    return segments.reduce<unknown>(
+      (node, segment) => (node as Record<string, unknown>)[segment.replaceAll('~1', '/').replaceAll('~0', '~')],
+      doc,
+    ) as Schema;
   };
 }
 
@@ -118,7 +121,8 @@ async function send(call: Call) {
 describe('the admin API against its own OpenAPI document', () => {
   it('when requests generated from the served document are sent, then no answer is a 5xx and every answer matches the document', async () => {
     const ajv = new Ajv2020({ strict: false, allErrors: true });
-    addFormats(ajv);
+    // A CommonJS module: its plugin is on `default`.
+    formats.default(ajv);
     ajv.addSchema(document, 'openapi.json');
     const statuses = new Map<string, Set<number>>();
     await fc.assert(

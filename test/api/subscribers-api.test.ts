@@ -114,9 +114,11 @@ describe('admin API: subscribers', () => {
     const walked: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: any = (await lineup.api('GET', `/api/v1/subscribers?limit=2${cursor ? `&cursor=${cursor}` : ''}`)).json;
+      const page: { items: Array<{ username: string }>; next_cursor: string | null } = (
+        await lineup.api('GET', `/api/v1/subscribers?limit=2${cursor ? `&cursor=${cursor}` : ''}`)
+      ).json;
       expect(page.items.length).toBeLessThanOrEqual(2);
-      walked.push(...page.items.map((s: { username: string }) => s.username));
+      walked.push(...page.items.map((s) => s.username));
       cursor = page.next_cursor;
     } while (cursor);
     expect(walked).toEqual(['ann', 'anna', 'bert', 'carl', 'dora']);

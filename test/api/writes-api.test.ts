@@ -127,7 +127,12 @@ describe('admin API: idempotency, concurrency, tokens and the audit trail', () =
 
     const audit = await lineup.cli(['audit', '--user', 'audited', '--json']);
     expect(audit.code).toBe(0);
-    const entries = JSON.parse(audit.stdout) as Array<{ actor: string; action: string; before: any; after: any }>;
+    const entries = JSON.parse(audit.stdout) as Array<{
+      actor: string;
+      action: string;
+      before: Record<string, unknown>;
+      after: Record<string, unknown>;
+    }>;
     expect(entries.map((entry) => [entry.actor, entry.action])).toEqual([
       ['api:billing', 'insert'],
       ['api:billing', 'update'],
