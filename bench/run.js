@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { loadConfig } from '../dist/config.js';
 import { openContext } from '../dist/context.js';
 import { createLogger } from '../dist/logger.js';
+import { benchAdminApi } from './admin-api.js';
 import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
 import { loadTest, rssMb, startCeilingServer, startLineupServer } from './http.js';
 import { measure, median, round } from './stats.js';
@@ -240,6 +241,13 @@ for (const channels of [100, 1000, 5000]) {
   } finally {
     fixture.cleanup();
   }
+}
+
+// (e) The admin API: create and renew over HTTP, a list page at 100k subscribers (admin-api.js).
+{
+  const admin = await benchAdminApi();
+  rows.push(...admin.rows);
+  report.adminApi = admin.report;
 }
 
 const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column].length)));
