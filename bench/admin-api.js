@@ -9,7 +9,6 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createFixture, SECURETOKEN_KEY } from './fixture.js';
 import { freePort, loadTest, startLineupServer } from './http.js';
-import { round } from './stats.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
