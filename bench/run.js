@@ -8,6 +8,7 @@ import { loadConfig } from '../dist/config.js';
 import { openContext } from '../dist/context.js';
 import { createLogger } from '../dist/logger.js';
 import { benchAdminApi } from './admin-api.js';
+import { runAuthPlan } from './auth-plan.js';
 import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
 import { loadTest, rssMb, startCeilingServer, startLineupServer } from './http.js';
 import { measure, median, round } from './stats.js';
@@ -82,7 +83,7 @@ function alternate(fns, iterations) {
 }
 
 const rows = [];
-const report = { render: {}, http: {}, memory: {} };
+const report = { render: {}, http: {}, auth: {}, memory: {} };
 
 for (const channels of [100, 1000, 5000]) {
   const fixture = createFixture({ channels, subscribers: 10 });
@@ -222,7 +223,10 @@ for (const channels of [100, 1000, 5000]) {
   }
 }
 
-// (d) Memory: 100k subscribers, 5,000 channels, after serving a spread of subscribers.
+// (d) The auth backend: nginx auth_request on a warm decision, and one decision in-process.
+report.auth = await runAuthPlan(rows);
+
+// (e) Memory: 100k subscribers, 5,000 channels, after serving a spread of subscribers.
 {
   const fixture = createFixture({ channels: 5000, subscribers: 100_000 });
   try {

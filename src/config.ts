@@ -146,6 +146,23 @@ const schema = z
     EPG_URL: httpUrl.optional().describe('XMLTV guide URL put in the playlist header as url-tvg and x-tvg-url'),
     EPG_FILE: z.string().trim().min(1).default('data/epg.xml').describe('local XMLTV guide served at /epg.xml'),
     EXPIRED_STREAM_URL: httpUrl.optional().describe("where an expired subscriber's one-entry playlist points"),
+    AUTH_DURATION: integer(60, 1, 86_400).describe(
+      'seconds a streaming server keeps an auth-backend decision before asking again (X-AuthDuration); a replaced session stays refused this long',
+    ),
+    SESSION_IDLE: z
+      .string()
+      .trim()
+      .regex(/^\d+$/, 'must be a whole number')
+      .transform(Number)
+      .pipe(z.number().int().min(2).max(86_400))
+      .optional()
+      .describe('seconds after which a silent stream session no longer counts toward max_connections (default 2 × AUTH_DURATION)'),
+    FLUSSONIC_API_URL: httpUrl
+      .optional()
+      .describe(
+        "Flussonic's base URL for closing a revoked subscriber's sessions at once (DELETE /streamer/api/v3/sessions/ID); user:password@ in it is sent as Basic auth",
+      ),
+    FLUSSONIC_API_TOKEN: z.string().min(1).optional().describe('bearer token for FLUSSONIC_API_URL'),
     WORKERS: z
       .string()
       .trim()
@@ -157,6 +174,9 @@ const schema = z
   .superRefine((env, ctx) => {
     if (env.ADMIN_HOST !== undefined && env.ADMIN_PORT === undefined) {
       ctx.addIssue({ code: 'custom', path: ['ADMIN_HOST'], message: 'is set but ADMIN_PORT is not: the admin listener needs a port' });
+    }
+    if (env.FLUSSONIC_API_TOKEN !== undefined && env.FLUSSONIC_API_URL === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['FLUSSONIC_API_TOKEN'], message: 'is set but FLUSSONIC_API_URL is not' });
     }
     if (env.TOKEN_BUCKET !== undefined && env.TOKEN_BUCKET >= env.TOKEN_TTL) {
       ctx.addIssue({ code: 'custom', path: ['TOKEN_BUCKET'], message: `must be less than TOKEN_TTL (${env.TOKEN_TTL})` });
@@ -203,6 +223,12 @@ const schema = z
     epgFile: env.EPG_FILE,
     expiredStreamUrl: env.EXPIRED_STREAM_URL,
     workers: env.WORKERS,
+    authBackend: {
+      authDuration: env.AUTH_DURATION,
+      sessionIdle: env.SESSION_IDLE ?? 2 * env.AUTH_DURATION,
+      /** Undefined: revocation waits for the streaming server's next check. */
+      flussonicApi: env.FLUSSONIC_API_URL === undefined ? undefined : { url: env.FLUSSONIC_API_URL, token: env.FLUSSONIC_API_TOKEN },
+    },
   }));
 
 export type Config = z.output<typeof schema>;

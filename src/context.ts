@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { ApiTokens } from './api-tokens/api-tokens.js';
+import { AuthBackend } from './auth/auth-backend.js';
+import { RememberedSubjects } from './auth/auth-subjects.js';
+import { SessionLimiter } from './auth/session-limiter.js';
 import type { Config } from './config.js';
 import { ApiTokenStore } from './db/api-token-store.js';
 import { ApiWrites } from './db/api-writes.js';
 import { LineupStore } from './db/lineup-store.js';
 import { type Db, openDatabase } from './db/open.js';
+import { openSessionDatabase, SessionStore, sessionDbPath } from './db/session-store.js';
 import { SettingsStore } from './db/settings-store.js';
 import { SubscriberStore } from './db/subscriber-store.js';
 import { ConfigError } from './errors.js';
@@ -45,7 +49,16 @@ export interface LineupContext {
    * database where no server has generated one: such a command cannot sign.
    */
   defaultKey: DefaultKey | undefined;
+  /** Viewer sessions (their own file, opened on first use: most commands never need it). */
+  sessions(): SessionStore;
+  /** The auth backend and its session limiter, made on first use. */
+  auth(): AuthParts;
   close(): void;
+}
+
+interface AuthParts {
+  backend: AuthBackend;
+  limiter: SessionLimiter;
 }
 
 /** The default origin's key, and where it comes from. Only its existence is ever logged. */
@@ -117,6 +130,18 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
     publicUrl: config.publicUrl,
   });
   const access = new RememberedAccess(subscribers, () => cache.generation, REMEMBERED_SUBSCRIBERS);
+  let sessionStore: SessionStore | undefined;
+  const sessions = () => (sessionStore ??= new SessionStore(openSessionDatabase(sessionDbPath(config.dbPath))));
+  let auth: AuthParts | undefined;
+  const authParts = (): AuthParts => {
+    if (auth) return auth;
+    const limiter = new SessionLimiter(sessions(), {
+      idleSeconds: config.authBackend.sessionIdle,
+      replacedBanSeconds: config.authBackend.authDuration,
+    });
+    const subjects = new RememberedSubjects(subscribers, () => cache.generation, REMEMBERED_SUBSCRIBERS);
+    return (auth = { backend: new AuthBackend(cache, subjects, limiter), limiter });
+  };
   return {
     config,
     db,
@@ -140,6 +165,11 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
     }),
     redirects: new StreamRedirects(cache, access, clock),
     defaultKey,
-    close: () => db.close(),
+    sessions,
+    auth: authParts,
+    close: () => {
+      sessionStore?.close();
+      db.close();
+    },
   };
 }

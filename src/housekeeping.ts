@@ -2,6 +2,7 @@ import { GENERATED_KEY_SETTING, type LineupContext, SERVED_URL_SETTING } from '.
 import { seedDemoLineup } from './db/seed.js';
 import { holdServerLock } from './db/server-lock.js';
 import { schedulePrune } from './jobs/prune-schedule.js';
+import { startRevocationSweep } from './jobs/revocation-sweep.js';
 import type { Logger } from './logger.js';
 import type { LineupMetrics } from './metrics.js';
 import { recordServerSigning } from './signing-record.js';
@@ -26,7 +27,7 @@ export interface HousekeepingOptions {
  * The chores one process per database does, however many serve HTTP: remember the URL the server
  * announces and how it signs (admin commands print links on the one, and refuse to sign unlike
  * the other), say once when it signs with a generated key, seed the demo on an empty database if
- * asked, and prune on PRUNE_CRON. The database was migrated when the context opened it.
+ * asked, prune on PRUNE_CRON, and end revoked stream sessions (closing Flussonic's through its API). The database was migrated when the context opened it.
  */
 export function startHousekeeping(context: LineupContext, { logger, metrics, seedDemo }: HousekeepingOptions): Housekeeping {
   const { config } = context;
@@ -44,9 +45,18 @@ export function startHousekeeping(context: LineupContext, { logger, metrics, see
       safety: { heartbeat: context.settings, maxGapDays: config.pruneMaxGapDays, maxSharePercent: config.pruneMaxSharePercent },
     });
   const job = config.pruneCron === undefined ? undefined : schedulePrune(config.pruneCron, prune, logger, metrics);
+  const revocation = startRevocationSweep({
+    backend: context.auth().backend,
+    sessions: context.sessions(),
+    clock: context.clock,
+    logger,
+    idleSeconds: config.authBackend.sessionIdle,
+    flussonicApi: config.authBackend.flussonicApi,
+  });
   return {
     ...(demoUrl ? { demoUrl } : {}),
     stop: async () => {
+      await revocation.stop();
       await job?.stop();
       lock.release();
     },

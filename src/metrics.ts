@@ -22,6 +22,12 @@ export interface LineupMetrics {
   pruneFailures: Counter;
   /** Prune runs that removed nobody because the clock or the count looked wrong, by reason (clock_gap, share). */
   pruneRefusals: Counter<'reason'>;
+  /** Auth-backend refusals by reason (stream-check.ts, DENY_REASONS). */
+  authDenials: Counter<'reason'>;
+  /** Auth-backend checks by dialect and outcome (allow, deny). */
+  authChecks: Counter<'dialect' | 'outcome'>;
+  /** Seconds an auth-backend decision takes, from the parsed request to the answer. */
+  authDecisionSeconds: Histogram;
 }
 
 export function createMetrics(): LineupMetrics {
@@ -74,7 +80,51 @@ export function createMetrics(): LineupMetrics {
       labelNames: ['reason'],
       registers,
     }),
+    authDenials: new Counter({
+      name: 'lineup_auth_denials_total',
+      help: 'Auth-backend checks refused, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+    authChecks: new Counter({
+      name: 'lineup_auth_checks_total',
+      help: 'Auth-backend checks by dialect (flussonic, cesbo, nginx) and outcome (allow, deny)',
+      labelNames: ['dialect', 'outcome'],
+      registers,
+    }),
+    authDecisionSeconds: new Histogram({
+      name: 'lineup_auth_decision_seconds',
+      help: 'Time to decide an auth-backend check',
+      buckets: [0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025, 0.1],
+      registers,
+    }),
   };
+}
+
+/**
+ * `lineup_stream_sessions` and `lineup_streaming_subscribers`: sessions that count toward
+ * max_connections now, and the subscribers holding them, counted at scrape time from the sessions
+ * every process shares (so the cluster reports one count, not a sum).
+ */
+export function gaugeStreamSessions(metrics: LineupMetrics, count: () => { sessions: number; subscribers: number }): void {
+  new Gauge({
+    name: 'lineup_stream_sessions',
+    help: 'Stream sessions that count toward max_connections now (auth backend)',
+    registers: [metrics.registry],
+    aggregator: 'first',
+    collect() {
+      this.set(count().sessions);
+    },
+  });
+  new Gauge({
+    name: 'lineup_streaming_subscribers',
+    help: 'Subscribers with at least one stream session now (auth backend)',
+    registers: [metrics.registry],
+    aggregator: 'first',
+    collect() {
+      this.set(count().subscribers);
+    },
+  });
 }
 
 /** How many subscribers are in each state at one moment. */

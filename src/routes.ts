@@ -15,6 +15,10 @@ export const PLAY_ARCHIVE_ROUTE = '/play/:key/:channel/:file';
 export const EPG_PATH = '/epg.xml';
 export const HEALTH_PATH = '/healthz';
 export const METRICS_PATH = '/metrics';
+/** The auth backend that streaming servers ask, one path per dialect. */
+export const AUTH_FLUSSONIC_PATH = '/auth/flussonic';
+export const AUTH_CESBO_PATH = '/auth/cesbo';
+export const AUTH_NGINX_PATH = '/auth/nginx';
 
 /** The URL a subscriber is given: its key in the path, since many apps drop a query string. */
 export function playlistUrl(publicUrl: string, key: string): string {
@@ -53,7 +57,9 @@ export function parsePlayChannel(segment: string): number | undefined {
 const KEYED_PATH = /^\/(playlist|play)\/[^/]*/;
 
 /** The first segment of every public path, in its one spelling. */
-const FIXED_SEGMENTS = new Set([PLAYLIST_ROUTE, PLAY_LIVE_ROUTE, EPG_PATH, HEALTH_PATH, METRICS_PATH].map((path) => path.split('/')[1]!));
+const FIXED_SEGMENTS = new Set(
+  [PLAYLIST_ROUTE, PLAY_LIVE_ROUTE, EPG_PATH, HEALTH_PATH, METRICS_PATH, AUTH_NGINX_PATH].map((path) => path.split('/')[1]!),
+);
 
 /** `%XX` that encodes an unreserved character (RFC 3986: letters, digits, `-._~`), which means the same unencoded. */
 const ENCODED_UNRESERVED = /%(2[dDeE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]|7[eE])/g;
@@ -125,6 +131,11 @@ export function loggablePath(path: string): string {
   const cut = segments.findIndex((segment) => looselyDecoded(segment).toLowerCase().includes('play'));
   const kept = cut === -1 ? segments : [...segments.slice(0, cut), '[key]'];
   return kept.map((segment) => (looselyDecoded(segment).replace(/[^A-Za-z0-9_-]/g, '').length >= KEY_LENGTH ? '[key]' : segment)).join('/');
+}
+
+/** The auth backend's paths, whose query (Flussonic's facts, the viewer's whole query string) runs longer than a player's. Expects a canonical path. */
+export function isAuthPath(path: string): boolean {
+  return path.startsWith('/auth/');
 }
 
 /** Expects a canonical path. */

@@ -14,9 +14,12 @@ import { hostsToTry, listenOnFirst } from './http/listen.js';
 import type { MetricsExposition } from './http/metrics-routes.js';
 import { lintLineup } from './lint/lint.js';
 import type { Logger } from './logger.js';
-import { gaugeSubscriberStates, type LineupMetrics } from './metrics.js';
+import { gaugeStreamSessions, gaugeSubscriberStates, type LineupMetrics } from './metrics.js';
 import { sha1LanesAvailable } from './signing/sha1-lanes.js';
 import { toSqlTime } from './time.js';
+
+/** How often sightings of open sessions that are due are written (at most once a quarter of SESSION_IDLE each). */
+const SESSION_FLUSH_MS = 2000;
 
 export interface RunningServer {
   server: Server;
@@ -45,7 +48,21 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   const countSubscribers = subscriberCounter(context.db);
   gaugeSubscriberStates(metrics, () => countSubscribers(toSqlTime(context.clock())));
   const guessLimiter = new GuessLimiter(config.guessLimits);
+  const sessions = context.sessions();
+  const { backend, limiter } = context.auth();
+  gaugeStreamSessions(metrics, () => sessions.counts(context.clock() - config.authBackend.sessionIdle));
+  // Sessions already open are seen in memory; their sightings are written in batches (session-limiter.ts).
+  const flush = () => {
+    try {
+      limiter.flush(context.clock());
+    } catch (error) {
+      logger.warn({ code: (error as { code?: string }).code }, `stream sessions not written this time: ${(error as Error).message}`);
+    }
+  };
+  const flushTimer = setInterval(flush, SESSION_FLUSH_MS);
+  flushTimer.unref();
   const app = createHttpApp({
+    auth: { backend, clock: context.clock, authDuration: config.authBackend.authDuration },
     playlists: context.playlists,
     redirects: context.redirects,
     epgFile: config.epgFile,
@@ -93,7 +110,11 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   }
 
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= Promise.all([server, admin].map(closeGracefully)).then(() => undefined));
+  const stop = () =>
+    (stopping ??= Promise.all([server, admin].map(closeGracefully)).then(() => {
+      clearInterval(flushTimer);
+      flush();
+    }));
   return { server, url: urlOf(server), ...(admin ? { adminUrl: urlOf(admin) } : {}), stop };
 }
 

@@ -13,6 +13,7 @@ import { lintCommand } from './lint.js';
 import { pruneCommand } from './prune.js';
 import { renderCommand } from './render.js';
 import { serveCommand } from './serve.js';
+import { sessionsCommand } from './sessions.js';
 import { sqlCommand } from './sql.js';
 import { subscriberCommand } from './subscriber.js';
 
@@ -22,6 +23,7 @@ export const commands: Command[] = [
   sqlCommand,
   importCommand,
   subscriberCommand,
+  sessionsCommand,
   pruneCommand,
   renderCommand,
   lintCommand,

@@ -18,6 +18,8 @@ Serves on HOST:PORT:
   /epg.xml                       the XMLTV guide in EPG_FILE (or EPG_FILE.gz)
   /healthz                       200 while the database answers, else 503
   /metrics                       Prometheus metrics (a bearer token with METRICS_TOKEN)
+  /auth/flussonic, /auth/cesbo,  the auth backend a streaming server asks for each viewer session
+  /auth/nginx                    (backend origins): 200/204 allow, 403 deny, 401 without a token
 
 Creates the database if it is missing and migrates it first, and prunes on PRUNE_CRON unless that
 is off. Seeds nothing, unless --demo (what npm start runs): then, on the first start of an empty
@@ -42,15 +44,16 @@ environment and the env file (see the README's Configuration table).
     // Signals are taken before the service says it listens: a supervisor (or a test) may send
     // SIGTERM the moment it reads that line, and without a handler the default action kills.
     const stopped = untilStopped(running.stop, logger, 'failed' in running ? running.failed : undefined);
-    logger.info(
-      { url: running.url, db: config.dbPath, envFile: io.envFile, origin: loggableUrl(config.originUrl), workers: config.workers },
-      'lineup listening',
-    );
+    // The demo URL first: whoever waits for the listening line (a supervisor, a test) has it then.
     if (running.demoUrl) {
       io.stdout(
         `\nDemo subscriber "demo" created. Its playlist URL (shown once; rotate with \`${lineupCommand(io.env, io.home)} subscriber rotate demo\`):\n${running.demoUrl}\n\n`,
       );
     }
+    logger.info(
+      { url: running.url, db: config.dbPath, envFile: io.envFile, origin: loggableUrl(config.originUrl), workers: config.workers },
+      'lineup listening',
+    );
     const failure = await stopped;
     if (failure) {
       io.stderr(`lineup: ${failure.message}\n`);

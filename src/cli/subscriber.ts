@@ -1,13 +1,16 @@
 import { stateOf } from '../subscribers/access.js';
 import type { Subscriber } from '../subscribers/subscriber.js';
 import { DEFAULT_SUBSCRIPTION_DAYS, parseUntil, type Term, USERNAME_RULE } from '../subscribers/subscriber-admin.js';
+import { toSqlTime } from '../time.js';
 import { type CliIo, type Command, parseOptions, UsageError, wholeNumber, withContext } from './command.js';
+import { printTable as printColumns } from './table.js';
 
 const HELP = `lineup subscriber add USER [--days N | --until DATE [--allow-past]] [--package NAME]… [--max-connections N] [--note TEXT]
 lineup subscriber renew USER [--days N | --until DATE [--allow-past]]
 lineup subscriber packages USER [--add NAME]… [--remove NAME]…
 lineup subscriber disable|enable|rotate|remove|restore USER
 lineup subscriber list [--expired] [--json]
+lineup subscriber show USER [--json]
 
 add      creates USER (default ${DEFAULT_SUBSCRIPTION_DAYS} days) and prints the playlist URL alone on the last line
 renew    --days N extends from the current expiry, or from now if it has passed; --until sets it
@@ -17,6 +20,7 @@ rotate   issues a new URL and prints it; the old one stops working at once
 remove   deletes USER and its package links for good; the URL then answers 410 Gone
 restore  puts back USER as the prune job took it (within PRUNE_KEEP_DAYS): the same URL works again
 list     a table, or --json for scripts; --expired lists only lapsed subscribers
+show     one subscriber, with the IPs it streamed from in the last 24 h (auth backend)
 
 USER for add: ${USERNAME_RULE} (apps put it in URLs).
 N is a whole number ≥ 1 (--days at most 36500).
@@ -69,9 +73,9 @@ function describe(subscriber: Subscriber, now: number): string {
 }
 
 function printTable(subscribers: Subscriber[], now: number, io: CliIo): void {
-  const rows = [
+  printColumns(
     ['USERNAME', 'STATE', 'EXPIRES (UTC)', 'PACKAGES', 'MAX CONN', 'URL'],
-    ...subscribers.map((s) => [
+    subscribers.map((s) => [
       s.username,
       stateOf(s, now),
       s.expiresAt,
@@ -79,20 +83,16 @@ function printTable(subscribers: Subscriber[], now: number, io: CliIo): void {
       String(s.maxConnections),
       s.hasKey ? 'issued' : 'none (rotate)',
     ]),
-  ];
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  for (const row of rows)
-    io.stdout(
-      `${row
-        .map((cell, column) => cell.padEnd(widths[column]!))
-        .join('  ')
-        .trimEnd()}\n`,
-    );
+    io,
+  );
 }
+
+/** What `subscriber show` looks back over. */
+const SHOW_WINDOW_SECONDS = 86_400;
 
 export const subscriberCommand: Command = {
   name: 'subscriber',
-  summary: 'add, renew, change packages, disable, enable, rotate, remove, restore and list subscribers',
+  summary: 'add, renew, change packages, disable, enable, rotate, remove, restore, list and show subscribers',
   help: HELP,
   run: async (argv, io) => {
     const [action, ...rest] = argv;
@@ -110,10 +110,13 @@ export const subscriberCommand: Command = {
       remove: [],
       restore: [],
       list: ['expired', 'json'],
+      show: ['json'],
     };
     const permitted = allowed[action];
     if (!permitted) {
-      throw new UsageError(`subscriber: unknown action "${action}" (add, renew, packages, disable, enable, rotate, remove, restore, list)`);
+      throw new UsageError(
+        `subscriber: unknown action "${action}" (add, renew, packages, disable, enable, rotate, remove, restore, list, show)`,
+      );
     }
     const { values, positionals } = parseOptions(attachNegativeValues(rest), {
       days: { type: 'string' },
@@ -134,7 +137,7 @@ export const subscriberCommand: Command = {
     const misplaced = Object.keys(values).find((option) => option !== 'help' && !permitted.includes(option));
     if (misplaced) throw new UsageError(`subscriber ${action}: --${misplaced} does not apply here`);
 
-    return withContext(io, ({ subscriberAdmin, clock }) => {
+    return withContext(io, ({ subscriberAdmin, subscribers, sessions, clock }) => {
       const now = clock();
       switch (action) {
         case 'add': {
@@ -181,6 +184,28 @@ export const subscriberCommand: Command = {
           if (stateOf(subscriber, now) === 'expired') {
             io.stdout(
               `it has lapsed: renew it (lineup subscriber renew ${subscriber.username} --days N), or the next prune takes it again\n`,
+            );
+          }
+          return 0;
+        }
+        case 'show': {
+          const subscriber = subscribers.get(username(positionals, action));
+          const streamedFrom = sessions()
+            .addressesOf(subscriber.id, now - SHOW_WINDOW_SECONDS)
+            .map((seen) => ({ ...seen, firstSeen: toSqlTime(seen.firstSeen), lastSeen: toSqlTime(seen.lastSeen) }));
+          if (values.json) {
+            io.stdout(`${JSON.stringify({ ...subscriber, state: stateOf(subscriber, now), streamedFrom }, null, 2)}\n`);
+            return 0;
+          }
+          io.stdout(`${describe(subscriber, now)}\n`);
+          if (subscriber.note) io.stdout(`note: ${subscriber.note}\n`);
+          io.stdout(`created ${subscriber.createdAt} UTC; playlist URL ${subscriber.hasKey ? 'issued' : 'not issued (rotate)'}\n`);
+          io.stdout(`\nstreamed from, last 24 h (auth backend): ${streamedFrom.length === 0 ? 'none' : ''}\n`);
+          if (streamedFrom.length > 0) {
+            printColumns(
+              ['IP', 'FIRST SEEN (UTC)', 'LAST SEEN (UTC)', 'SESSIONS'],
+              streamedFrom.map((seen) => [seen.ip, seen.firstSeen, seen.lastSeen, String(seen.sessions)]),
+              io,
             );
           }
           return 0;

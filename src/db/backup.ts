@@ -2,6 +2,7 @@ import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } fro
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../errors.js';
+import { LATEST_SCHEMA_VERSION } from './migrations.js';
 import { assertLineupDatabase, type Db } from './open.js';
 import { lockPathOf, serverHolding } from './server-lock.js';
 
@@ -60,8 +61,6 @@ const previousPathOf = (dbPath: string) => `${dbPath}.before-restore`;
  * 3. the database it replaces is kept as `…before-restore`, its WAL with it;
  * 4. the old WAL and shared-memory files go first, then the rename: a WAL left beside the new file
  *    would be replayed over it at the next open (which is what `cp backup.db lineup.db` runs into).
- *
- * A newer schema than this Lineup knows is refused by the server at its next start, as usual.
  */
 export async function restoreDatabase(file: string, dbPath: string): Promise<DatabaseCounts & { previous?: string }> {
   refuseSameFile(file, dbPath);
@@ -80,8 +79,14 @@ export async function restoreDatabase(file: string, dbPath: string): Promise<Dat
   try {
     try {
       assertLineupDatabase(source, file, { integrity: true });
-      if ((source.pragma('user_version', { simple: true }) as number) === 0)
-        throw new ConfigError(`${file} is an empty database, not a Lineup backup`);
+      const version = source.pragma('user_version', { simple: true }) as number;
+      if (version === 0) throw new ConfigError(`${file} is an empty database, not a Lineup backup`);
+      // Refused here, while the current database is still in place: swapped in, it would only be
+      // refused by the server at its next start, with the operator's working database set aside.
+      if (version > LATEST_SCHEMA_VERSION)
+        throw new ConfigError(
+          `${file} has schema version ${version}, newer than this Lineup's ${LATEST_SCHEMA_VERSION}: restore it with the Lineup release that wrote it`,
+        );
       counts = countsOf(source);
     } catch (error) {
       if (error instanceof ConfigError) throw error;

@@ -22,6 +22,7 @@ interface OriginRecord {
   token_ttl: number | null;
   token_desync: number | null;
   link_mode: LinkMode | null;
+  previous_secret: string | null;
 }
 
 /** Reads the lineup, and tells cheaply whether anyone (this process or another) has written since. */
@@ -44,7 +45,7 @@ export class LineupStore {
       WHERE c.enabled = 1
       ORDER BY c.number IS NULL, c.number, c.name, c.id`);
     this.originsQuery = db.prepare(`
-      SELECT name, base_url, scheme, secret, ip_binding, hash_subject, token_ttl, token_desync, link_mode
+      SELECT name, base_url, scheme, secret, ip_binding, hash_subject, token_ttl, token_desync, link_mode, previous_secret
       FROM origins ORDER BY name`);
   }
 
@@ -86,6 +87,7 @@ export class LineupStore {
       tokenTtl: row.token_ttl,
       tokenDesync: row.token_desync,
       linkMode: row.link_mode,
+      ...(row.previous_secret === null ? {} : { previousSecret: row.previous_secret }),
     }));
   }
 }

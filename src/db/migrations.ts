@@ -6,7 +6,16 @@ import type Database from 'better-sqlite3';
  *
  * Operators write SQL against these tables, so the names are part of the product.
  */
-const migrations: readonly string[] = [
+/**
+ * A step is SQL run in one transaction. A step that rebuilds a table other tables reference (to
+ * change a CHECK list, which SQLite cannot alter) runs with foreign keys off, as SQLite's own
+ * procedure for such changes says: dropping the old table would otherwise delete its rows, and
+ * ON DELETE RESTRICT refuse. `PRAGMA foreign_key_check` then proves, before the commit, that every
+ * reference still holds.
+ */
+type Migration = string | { sql: string; withoutForeignKeys: true };
+
+const migrations: readonly Migration[] = [
   /* 1: the admin-facing tables */ `
   CREATE TABLE settings (
     name  TEXT PRIMARY KEY,
@@ -193,7 +202,35 @@ const migrations: readonly string[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX pruned_subscribers_pruned_at ON pruned_subscribers (pruned_at);
   `,
-  /* 7: the admin API's tokens, its idempotency keys, and an audit trail of every change */ `
+  /* 7: origins whose links Lineup's auth backend checks, and a previous secret for rotating keys */ {
+    withoutForeignKeys: true,
+    sql: `
+  -- scheme 'backend': stream URLs carry a token Lineup issues (keyed with secret) and verifies when
+  -- the streaming server asks /auth/… . previous_secret: the secret before the last rotation, still
+  -- accepted, so that rotating (UPDATE origins SET previous_secret = secret, secret = 'NEW') cuts
+  -- nobody off; set it to NULL once the old tokens have expired (TOKEN_TTL).
+  CREATE TABLE origins_next (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT NOT NULL UNIQUE CHECK (name <> '' AND name NOT GLOB '*[^A-Za-z0-9_.-]*'),
+    base_url        TEXT NOT NULL CHECK ((base_url GLOB 'http://?*' OR base_url GLOB 'https://?*')
+                                         AND base_url NOT GLOB '*[ ,"' || char(9, 10, 13) || ']*'),
+    scheme          TEXT NOT NULL DEFAULT 'flussonic' CHECK (scheme IN ('flussonic', 'nginx', 'backend')),
+    secret          TEXT NOT NULL CHECK (secret <> ''),
+    ip_binding      TEXT NOT NULL DEFAULT 'strict' CHECK (ip_binding IN ('strict', 'none')),
+    hash_subject    TEXT NOT NULL DEFAULT 'stream' CHECK (hash_subject IN ('stream', 'id', 'path')),
+    token_ttl       INTEGER CHECK (token_ttl IS NULL OR token_ttl >= 60),
+    token_desync    INTEGER CHECK (token_desync IS NULL OR token_desync >= 0),
+    link_mode       TEXT CHECK (link_mode IS NULL OR link_mode IN ('direct', 'redirect')),
+    options         TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(options)),
+    previous_secret TEXT CHECK (previous_secret IS NULL OR previous_secret <> '')
+  ) STRICT;
+  INSERT INTO origins_next (id, name, base_url, scheme, secret, ip_binding, hash_subject, token_ttl, token_desync, link_mode, options)
+    SELECT id, name, base_url, scheme, secret, ip_binding, hash_subject, token_ttl, token_desync, link_mode, options FROM origins;
+  DROP TABLE origins;
+  ALTER TABLE origins_next RENAME TO origins;
+  `,
+  },
+  /* 8: the admin API's tokens, its idempotency keys, and an audit trail of every change */ `
   -- Bearer tokens of the admin API (lineup api-token add NAME). Only the sha256 of a token is kept:
   -- it is shown once, when it is made.
   CREATE TABLE api_tokens (
@@ -237,16 +274,33 @@ const migrations: readonly string[] = [
   `,
 ];
 
+/** The schema version this Lineup brings a database to (`PRAGMA user_version`). */
+export const LATEST_SCHEMA_VERSION = migrations.length;
+
 /** Brings the schema up to date, each step in its own transaction. */
 export function migrate(db: Database.Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > migrations.length) {
-    throw new Error(`database schema version ${current} is newer than this Lineup (${migrations.length})`);
+  if (current > LATEST_SCHEMA_VERSION) {
+    throw new Error(`database schema version ${current} is newer than this Lineup (${LATEST_SCHEMA_VERSION})`);
   }
   for (let version = current; version < migrations.length; version++) {
-    db.transaction(() => {
-      db.exec(migrations[version]!);
-      db.pragma(`user_version = ${version + 1}`);
-    }).immediate();
+    const step = migrations[version]!;
+    const sql = typeof step === 'string' ? step : step.sql;
+    const foreignKeysOff = typeof step !== 'string' && (db.pragma('foreign_keys', { simple: true }) as number) === 1;
+    // Outside the transaction: SQLite ignores this pragma inside one.
+    if (foreignKeysOff) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        // References broken before (by SQL run with foreign keys off) are not this step's doing.
+        const brokenBefore = foreignKeysOff ? (db.pragma('foreign_key_check') as unknown[]).length : 0;
+        db.exec(sql);
+        const broken = foreignKeysOff ? (db.pragma('foreign_key_check') as unknown[]).length : 0;
+        if (broken > brokenBefore)
+          throw new Error(`migration ${version + 1} would break ${broken - brokenBefore} foreign key reference(s)`);
+        db.pragma(`user_version = ${version + 1}`);
+      }).immediate();
+    } finally {
+      if (foreignKeysOff) db.pragma('foreign_keys = ON');
+    }
   }
 }

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { AuthSubjectRow, AuthSubjectSource } from '../auth/auth-subjects.js';
 import { BadInputError, ConflictError, NotFoundError } from '../errors.js';
 import type {
   NewSubscriber,
@@ -46,6 +47,7 @@ interface AccessRecord {
   username: string;
   expires_at: string;
   enabled: number;
+  key_hash: string | null;
   package_ids: string | null;
 }
 
@@ -58,7 +60,7 @@ const SELECT_SUBSCRIBER = `
 
 /** Only what a playlist request needs: it runs on every request, on the UNIQUE key_hash index. */
 const SELECT_ACCESS = `
-  SELECT s.id, s.username, s.expires_at, s.enabled,
+  SELECT s.id, s.username, s.expires_at, s.enabled, s.key_hash,
          (SELECT group_concat(sp.package_id) FROM subscriber_packages sp WHERE sp.subscriber_id = s.id) AS package_ids
   FROM subscribers s`;
 
@@ -83,6 +85,7 @@ function toAccess(row: AccessRecord): SubscriberAccess {
     expiresAt: row.expires_at,
     enabled: row.enabled === 1,
     packageIds: idList(row.package_ids),
+    ...(row.key_hash === null ? {} : { keyHash: row.key_hash }),
   };
 }
 
@@ -93,7 +96,8 @@ export interface RetiredKeyRetention {
 }
 
 /** Subscribers and their packages. Every method is one statement or one transaction. */
-export class SubscriberStore implements SubscriberStorage {
+export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
+  private readonly authSubject;
   private readonly accessByKeyHash;
   private readonly accessByUsername;
   private readonly byUsername;
@@ -130,6 +134,10 @@ export class SubscriberStore implements SubscriberStorage {
     private readonly retention: RetiredKeyRetention,
   ) {
     this.accessByKeyHash = db.prepare(`${SELECT_ACCESS} WHERE s.key_hash = ?`);
+    this.authSubject = db.prepare(`
+      SELECT s.id, s.username, s.expires_at, s.enabled, s.key_hash, s.max_connections,
+             (SELECT group_concat(sp.package_id) FROM subscriber_packages sp WHERE sp.subscriber_id = s.id) AS package_ids
+      FROM subscribers s WHERE s.id = ?`);
     this.accessByUsername = db.prepare(`${SELECT_ACCESS} WHERE s.username = ?`);
     this.byUsername = db.prepare(`${SELECT_SUBSCRIBER} WHERE s.username = ?`);
     this.all = db.prepare(`${SELECT_SUBSCRIBER} ORDER BY s.username`);
@@ -224,6 +232,13 @@ export class SubscriberStore implements SubscriberStorage {
   findAccess(keyHash: string): SubscriberAccess | undefined {
     const row = this.accessByKeyHash.get(keyHash) as AccessRecord | undefined;
     return row && toAccess(row);
+  }
+
+  findAuthSubject(id: number): AuthSubjectRow | undefined {
+    const row = this.authSubject.get(id) as (AccessRecord & { max_connections: number }) | undefined;
+    if (!row) return undefined;
+    const { keyHash, ...access } = toAccess(row);
+    return { ...access, keyHash, maxConnections: row.max_connections };
   }
 
   /** Only while the key is within its retention: a row the prune job has not reached yet is already forgotten. */

@@ -1,5 +1,6 @@
 import type { ServerOptions } from 'node:http';
 import type { Context, Next } from 'koa';
+import { isAuthPath } from '../routes.js';
 
 /**
  * A playlist URL is ~60 characters; nothing legitimate comes near these.
@@ -8,6 +9,12 @@ import type { Context, Next } from 'koa';
 export const MAX_PATH_LENGTH = 1024;
 /** @internal Exported so that tests send one byte over it. */
 export const MAX_QUERY_LENGTH = 1024;
+/**
+ * Flussonic asks the auth backend with the viewer's facts in the query, the viewer's own query
+ * string (`qs`) and user agent among them: a few hundred characters, more with a long user agent.
+ * @internal Exported so that tests send one byte over it.
+ */
+export const MAX_AUTH_QUERY_LENGTH = 4096;
 /** Bodies are never read. A declared body past this is refused rather than drained. */
 const MAX_BODY_BYTES = 64 * 1024;
 const ALLOWED_METHODS = ['GET', 'HEAD', 'POST'] as const;
@@ -54,7 +61,7 @@ export function inputLimits({ methods = ALLOWED_METHODS, readsBodies = false }: 
       ctx.throw(405, 'Method not allowed', { headers: { Allow: methods.join(', ') } });
     }
     if (ctx.path.length > MAX_PATH_LENGTH) ctx.throw(414, 'Path too long');
-    if (ctx.querystring.length > MAX_QUERY_LENGTH) ctx.throw(414, 'Query too long');
+    if (ctx.querystring.length > (isAuthPath(ctx.path) ? MAX_AUTH_QUERY_LENGTH : MAX_QUERY_LENGTH)) ctx.throw(414, 'Query too long');
     if (hasBody(ctx)) {
       if (!readsBodies) ctx.set('Connection', 'close');
       if ((ctx.request.length ?? 0) > MAX_BODY_BYTES) ctx.throw(413, 'Body too large');

@@ -19,6 +19,8 @@ export function requestLog(serverLogger: Logger) {
           ms: Math.round((performance.now() - started) * 100) / 100,
           ip: ctx.state.clientIp,
           subscriber: ctx.state.subscriberId,
+          // Why the auth backend refused: here and in the metrics only, never in the answer.
+          reason: ctx.state.denyReason,
         },
         'request',
       );

@@ -34,9 +34,10 @@ export function catchupAttributes(days: number, format: StreamFormat, source: st
 /**
  * Whether a playlist can carry a signed catch-up template for this origin. Only when the token
  * does not depend on the path: Flussonic's securetoken over the stream name (or id) is valid for
- * every file of the stream, archive included. nginx secure_link and path-subject tokens cover one
- * exact path, which a `{utc}` template is not; such origins get catch-up in redirect mode only.
+ * every file of the stream, archive included, and so is a backend token, which names no stream.
+ * nginx secure_link and path-subject tokens cover one exact path, which a `{utc}` template is not;
+ * such origins get catch-up in redirect mode only.
  */
 export function signsCatchupTemplate(origin: Origin): boolean {
-  return origin.scheme === 'flussonic' && origin.hashSubject !== 'path';
+  return origin.scheme === 'backend' || (origin.scheme === 'flussonic' && origin.hashSubject !== 'path');
 }

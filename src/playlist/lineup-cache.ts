@@ -1,5 +1,6 @@
+import { canonicalPath } from '../routes.js';
 import type { LinkMode, Origin, OriginRow, StreamFormat } from '../signing/origin.js';
-import { originFromRow } from '../signing/origin.js';
+import { encodedStreamName, originFromRow } from '../signing/origin.js';
 import { type CompiledPlaylist, compilePlaylist, type HeaderOptions, type LinkOptions } from './compile.js';
 import { type Channel, isVisible } from './lineup.js';
 
@@ -9,6 +10,20 @@ export interface LineupSource {
   channels(): Channel[];
   origins(): OriginRow[];
 }
+
+/** A channel of a `backend` origin, as the auth backend looks it up. */
+export interface BackendStream {
+  channel: Channel;
+  origin: Origin;
+}
+
+/** The channels of `backend` origins by stream name, and by the path their origin serves them under. */
+interface BackendStreams {
+  byName: Map<string, BackendStream[]>;
+  byPath: Map<string, BackendStream[]>;
+}
+
+const NONE: readonly BackendStream[] = [];
 
 export interface LineupSettings extends HeaderOptions {
   defaultOrigin: Origin;
@@ -32,6 +47,7 @@ export class LineupCache {
   private readonly compiled = new Map<string, CompiledPlaylist>();
   private generationCount = 0;
   private shortestLife = Number.POSITIVE_INFINITY;
+  private backendIndex: BackendStreams | undefined;
 
   constructor(
     private readonly source: LineupSource,
@@ -54,6 +70,7 @@ export class LineupCache {
       Number.POSITIVE_INFINITY,
     );
     this.compiled.clear();
+    this.backendIndex = undefined;
     this.generationCount++;
     this.marker = marker;
   }
@@ -87,6 +104,46 @@ export class LineupCache {
   channelById(id: number): { channel: Channel; origin: Origin } | undefined {
     const channel = this.channels.find((candidate) => candidate.id === id);
     return channel && { channel, origin: this.originOf(channel) };
+  }
+
+  /** The enabled channels of `backend` origins with this stream name (Flussonic's `name`). */
+  backendStreamsNamed(stream: string): readonly BackendStream[] {
+    return this.backendStreams().byName.get(stream) ?? NONE;
+  }
+
+  /**
+   * The enabled channels of `backend` origins that a request path is a file of
+   * (`/live/ch1/index.m3u8`, a segment, an archive file): the longest stream path it starts with.
+   * The path is taken in its one spelling first, so that `/a/../b/` names what the origin serves.
+   */
+  backendStreamsAt(path: string): readonly BackendStream[] {
+    const { byPath } = this.backendStreams();
+    let prefix = canonicalPath(path);
+    while (prefix.length > 1) {
+      const found = byPath.get(prefix);
+      if (found) return found;
+      prefix = prefix.slice(0, prefix.lastIndexOf('/'));
+    }
+    return NONE;
+  }
+
+  private backendStreams(): BackendStreams {
+    if (this.backendIndex) return this.backendIndex;
+    const index: BackendStreams = { byName: new Map(), byPath: new Map() };
+    const add = (map: Map<string, BackendStream[]>, key: string, entry: BackendStream) => {
+      const list = map.get(key);
+      if (list) list.push(entry);
+      else map.set(key, [entry]);
+    };
+    for (const channel of this.channels) {
+      const origin = this.originOf(channel);
+      if (origin.scheme !== 'backend') continue;
+      const entry = { channel, origin };
+      add(index.byName, channel.stream, entry);
+      const basePath = new URL(origin.baseUrl).pathname.replace(/\/+$/, '');
+      add(index.byPath, canonicalPath(`${basePath}/${encodedStreamName(channel.stream)}`), entry);
+    }
+    return (this.backendIndex = index);
   }
 
   private originOf(channel: Channel): Origin {

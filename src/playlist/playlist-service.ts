@@ -178,7 +178,8 @@ export class PlaylistService {
       cacheable: bucket > 0,
       render: (allocate) => {
         const salt = freshSalt ?? bucketSalt(this.options.tokenBucket!.secret, subscriber.id, ip, signedAt);
-        const viewer: Viewer = { ip, now: signedAt, salt, ...(key === undefined ? {} : { key }) };
+        const holder = { subscriberId: subscriber.id, keyHash: subscriber.keyHash };
+        const viewer: Viewer = { ip, now: signedAt, salt, holder, ...(key === undefined ? {} : { key }) };
         return renderPlaylist(playlist, viewer, allocate);
       },
     };

@@ -1,3 +1,4 @@
+import type { TokenHolder } from '../signing/backend-token.js';
 import type { Origin } from '../signing/origin.js';
 import { type Sha1Batch, type Sha1Slot, type Sha1Slots, sha1LanesAvailable, sha1Slots, writeSha1Fills } from '../signing/sha1-lanes.js';
 import { type BoundQuery, bindQuery } from '../signing/sign.js';
@@ -15,6 +16,8 @@ export interface Viewer {
    * is stored), so those links show UNKNOWN_VIEWER_KEY.
    */
   key?: string;
+  /** The subscriber, whom `backend` origins' tokens name. */
+  holder?: TokenHolder;
 }
 
 const UNKNOWN_VIEWER_KEY = '[key]';
@@ -217,7 +220,7 @@ function assemble(playlist: CompiledPlaylist, fills: Fills, allocate: Allocate, 
  * Each origin's query bound to the viewer once per playlist, so that a channel costs one hash.
  * Channels mostly share an origin, so the last one is remembered before the map is asked.
  */
-function boundQueries({ ip, now, salt }: Viewer): (origin: Origin) => BoundQuery {
+function boundQueries({ ip, now, salt, holder }: Viewer): (origin: Origin) => BoundQuery {
   const bound = new Map<Origin, BoundQuery>();
   let lastOrigin: Origin | undefined;
   let lastQuery: BoundQuery | undefined;
@@ -225,7 +228,7 @@ function boundQueries({ ip, now, salt }: Viewer): (origin: Origin) => BoundQuery
     if (origin === lastOrigin) return lastQuery!;
     let query = bound.get(origin);
     if (!query) {
-      query = bindQuery(ip, now, origin, salt);
+      query = bindQuery(ip, now, origin, salt, holder);
       bound.set(origin, query);
     }
     lastOrigin = origin;

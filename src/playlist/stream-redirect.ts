@@ -60,7 +60,7 @@ export class StreamRedirects {
       throw new NotFoundError(UNKNOWN_CHANNEL_MESSAGE);
     }
     const { channel, origin } = found;
-    const signing = { origin, salt: this.salt() };
+    const signing = { origin, salt: this.salt(), holder: { subscriberId: subscriber.id, keyHash: subscriber.keyHash } };
     if ('live' in target) {
       const url = signStreamUrl(channel.stream, ip, now, { ...signing, format: target.live });
       return { url, subscriberId: subscriber.id };

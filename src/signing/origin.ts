@@ -5,9 +5,11 @@ import { BadInputError } from '../errors.js';
 
 /**
  * A streaming server that Lineup signs links for. The default one is built from the environment.
+ * `backend`: links carry a token Lineup issues, which its auth backend (`/auth/…`) verifies when
+ * the streaming server asks (backend-token.ts).
  * @internal Exported for the test that holds it to the schema's CHECK list.
  */
-export const SIGNING_SCHEMES = ['flussonic', 'nginx'] as const;
+export const SIGNING_SCHEMES = ['flussonic', 'nginx', 'backend'] as const;
 export type SigningScheme = (typeof SIGNING_SCHEMES)[number];
 /**
  * What the Flussonic-style hash covers:
@@ -40,6 +42,8 @@ export interface Origin {
   tokenTtl: number;
   /** Seconds by which starttime is backdated, for clock skew between Lineup and the origin. */
   tokenDesync: number;
+  /** `backend` only: the secret before the last rotation, still accepted when verifying. */
+  previousSecret?: string;
 }
 
 export const DEFAULT_ORIGIN_NAME = 'default';
@@ -62,6 +66,7 @@ export function originFromRow(row: OriginRow, defaults: Pick<Origin, 'tokenTtl' 
     hashSubject: row.hashSubject,
     tokenTtl: row.tokenTtl ?? defaults.tokenTtl,
     tokenDesync: row.tokenDesync ?? defaults.tokenDesync,
+    ...(row.previousSecret === undefined ? {} : { previousSecret: row.previousSecret }),
   };
 }
 

@@ -1,3 +1,4 @@
+import { issueBackendToken, type TokenHolder } from './backend-token.js';
 import { HashSubject, SHA1_HEX_WIDTH } from './hash-subject.js';
 import { secureLinkMd5 } from './nginx-secure-link.js';
 import { encodedStreamName, encodedStreamPath, type Origin, type SigningScheme, type StreamFormat, streamPath } from './origin.js';
@@ -48,7 +49,7 @@ export interface BoundQuery {
  * costs no more than its own hash. Pure; `salt` is `[0-9a-f]{16,32}` from a cryptographic source,
  * and schemes without a salt ignore it.
  */
-type SchemeSigner = (ip: string, now: number, origin: Origin, salt: string) => BoundQuery;
+type SchemeSigner = (ip: string, now: number, origin: Origin, salt: string, holder: TokenHolder | undefined) => BoundQuery;
 
 /** A frame: the text before the digest, blanks as wide as it, the text after; and where the digest goes. */
 function frame(before: string, digestWidth: number, after: string): { frame: Buffer; digestAt: number } {
@@ -85,12 +86,28 @@ const nginx: SchemeSigner = (ip, now, origin) => {
   };
 };
 
-/** New schemes plug in here; the playlist code only looks them up. */
-const schemeSigners: Record<SigningScheme, SchemeSigner> = { flussonic, nginx };
+/**
+ * One token for every stream of the viewer's playlist: it names the subscriber, not the stream,
+ * since the auth backend checks the stream against the live database when the origin asks. So a
+ * channel costs a copy of the frame, and no hash.
+ */
+const backend: SchemeSigner = (ip, now, origin, _salt, holder) => {
+  if (!holder) throw new Error(`origin ${origin.name}: a backend token needs the subscriber it is issued to`);
+  const token = issueBackendToken({
+    holder,
+    ip: origin.ipBinding === 'none' ? undefined : ip,
+    expires: now + origin.tokenTtl,
+    secret: origin.secret,
+  });
+  return { frame: Buffer.from(`token=${token}`, 'latin1'), writeDigest: () => {} };
+};
 
-/** Binds an origin's scheme to one viewer for a whole playlist. */
-export function bindQuery(ip: string, now: number, origin: Origin, salt: string): BoundQuery {
-  return schemeSigners[origin.scheme](ip, now, origin, salt);
+/** New schemes plug in here; the playlist code only looks them up. */
+const schemeSigners: Record<SigningScheme, SchemeSigner> = { flussonic, nginx, backend };
+
+/** Binds an origin's scheme to one viewer for a whole playlist; `holder` is needed by `backend` origins only. */
+export function bindQuery(ip: string, now: number, origin: Origin, salt: string, holder?: TokenHolder): BoundQuery {
+  return schemeSigners[origin.scheme](ip, now, origin, salt, holder);
 }
 
 /** The query for one stream as text, for links signed one at a time. */
@@ -104,11 +121,13 @@ export interface SignOptions {
   origin: Origin;
   format: StreamFormat;
   salt: string;
+  /** The subscriber, for `backend` origins. */
+  holder?: TokenHolder;
 }
 
 /** Signs `stream` for `ip` at `now` (Unix seconds) with the origin's scheme and returns the full URL. */
-export function signStreamUrl(stream: string, ip: string, now: number, { origin, format, salt }: SignOptions): string {
-  const query = queryText(bindQuery(ip, now, origin, salt), signableStream(stream, streamPath(stream, format), origin));
+export function signStreamUrl(stream: string, ip: string, now: number, { origin, format, salt, holder }: SignOptions): string {
+  const query = queryText(bindQuery(ip, now, origin, salt, holder), signableStream(stream, streamPath(stream, format), origin));
   return `${origin.baseUrl}${encodedStreamPath(stream, format)}?${query}`;
 }
 
@@ -121,8 +140,8 @@ export function signStreamFileUrl(
   file: string,
   ip: string,
   now: number,
-  { origin, salt }: Omit<SignOptions, 'format'>,
+  { origin, salt, holder }: Omit<SignOptions, 'format'>,
 ): string {
-  const query = queryText(bindQuery(ip, now, origin, salt), signableStream(stream, `/${stream}/${file}`, origin));
+  const query = queryText(bindQuery(ip, now, origin, salt, holder), signableStream(stream, `/${stream}/${file}`, origin));
   return `${origin.baseUrl}/${encodedStreamName(stream)}/${file}?${query}`;
 }

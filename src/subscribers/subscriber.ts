@@ -21,6 +21,8 @@ export interface SubscriberAccess {
   expiresAt: SqlTime;
   enabled: boolean;
   packageIds: number[];
+  /** sha256 of the playlist key (what backend tokens are tied to); absent until one is issued. */
+  keyHash?: string | undefined;
 }
 
 export interface NewSubscriber {

@@ -140,4 +140,25 @@ describe('lineup db backup and restore', () => {
     expect(usernames(lineup.dbPath)).toEqual(['alice']);
     rmSync(foreign);
   });
+
+  it('when the backup was written by a newer Lineup (a higher schema version), then restore refuses it with one line and the database stays in place', async () => {
+    lineup = await startTestLineup();
+    await addSubscriber(lineup, 'alice');
+    const backupFile = join(lineup.dir, 'future.db');
+    expect((await lineup.cli(['db', 'backup', backupFile])).code).toBe(0);
+    await lineup.stop();
+    const future = new Database(backupFile);
+    const version = future.pragma('user_version', { simple: true }) as number;
+    future.pragma(`user_version = ${version + 1}`);
+    future.prepare("DELETE FROM subscribers WHERE username = 'alice'").run();
+    future.close();
+
+    const result = await runCliCaptured(['db', 'restore', backupFile], lineup.env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `lineup: ${backupFile} has schema version ${version + 1}, newer than this Lineup's ${version}: restore it with the Lineup release that wrote it\n`,
+    );
+    expect(usernames(lineup.dbPath)).toEqual(['alice']);
+    expect(existsSync(`${lineup.dbPath}.before-restore`)).toBe(false);
+  });
 });

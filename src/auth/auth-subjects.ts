@@ -1,0 +1,55 @@
+import { keyFingerprint } from '../signing/backend-token.js';
+import type { SqlTime } from '../time.js';
+
+/** What a stream check needs to know about a subscriber, by id. */
+export interface AuthSubjectRow {
+  id: number;
+  username: string;
+  expiresAt: SqlTime;
+  enabled: boolean;
+  maxConnections: number;
+  keyHash: string | undefined;
+  packageIds: number[];
+}
+
+export interface AuthSubject extends AuthSubjectRow {
+  /** The fingerprint of the current playlist key, as backend tokens carry it. */
+  keyFingerprint: string;
+  packages: ReadonlySet<number>;
+}
+
+/** Where subscribers are read by id: the database. */
+export interface AuthSubjectSource {
+  findAuthSubject(id: number): AuthSubjectRow | undefined;
+}
+
+/**
+ * Subscribers by id, remembered until the database next changes (as RememberedAccess does by key):
+ * a stream check then reads nothing, and a disable, renewal, package change or key rotation from
+ * any process is seen by the very next check. Unknown ids are remembered too (as undefined), so
+ * that a forged-looking but valid-MAC token cannot make each check a query.
+ */
+export class RememberedSubjects {
+  private readonly byId = new Map<number, AuthSubject | undefined>();
+  private generation: number | undefined;
+
+  constructor(
+    private readonly source: AuthSubjectSource,
+    private readonly currentGeneration: () => number,
+    private readonly maxEntries: number,
+  ) {}
+
+  find(id: number): AuthSubject | undefined {
+    const generation = this.currentGeneration();
+    if (generation !== this.generation) {
+      this.byId.clear();
+      this.generation = generation;
+    }
+    if (this.byId.has(id)) return this.byId.get(id);
+    const row = this.source.findAuthSubject(id);
+    const subject = row && { ...row, keyFingerprint: keyFingerprint(row.keyHash), packages: new Set(row.packageIds) };
+    if (this.byId.size >= this.maxEntries) this.byId.delete(this.byId.keys().next().value!);
+    this.byId.set(id, subject);
+    return subject;
+  }
+}

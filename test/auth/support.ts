@@ -1,0 +1,66 @@
+import { expect } from 'vitest';
+import { addSubscriber, applySql, parsePlaylist } from '../core/support.js';
+import { type FetchResult, fetchFrom, type TestLineup } from '../helpers/lineup.js';
+
+/** The secret of the `cdn` origin the fixture makes: a `backend` origin. */
+export const CDN_SECRET = 'cdn-backend-secret';
+
+/** Channel ids the fixture gives: news and sport are public, premium is in package gold; radio is on the default origin. */
+export const CHANNELS = { news: 1, sport: 2, premium: 3, movies: 4, music: 5, kids: 6 } as const;
+
+/** A lineup whose channels, but one, are on the `backend` origin `cdn` (http://cdn.test/hls). */
+export async function backendLineup(lineup: TestLineup, originOptions = ''): Promise<void> {
+  await applySql(
+    lineup,
+    `INSERT INTO origins (name, base_url, scheme, secret${originOptions ? ', ip_binding' : ''})
+       VALUES ('cdn', 'http://cdn.test/hls', 'backend', '${CDN_SECRET}'${originOptions ? `, '${originOptions}'` : ''});
+     INSERT INTO channels (id, stream, name, number, origin, catchup_days) VALUES
+       (1, 'news', 'News', 1, 'cdn', 3), (2, 'live/sport', 'Sport', 2, 'cdn', 0), (3, 'premium', 'Premium', 3, 'cdn', 0),
+       (4, 'movies', 'Movies', 4, 'cdn', 0), (5, 'music', 'Music', 5, 'cdn', 0), (6, 'kids', 'Kids', 6, 'cdn', 0);
+     INSERT INTO channels (id, stream, name, number) VALUES (7, 'radio', 'Radio', 7);
+     INSERT INTO packages (id, name) VALUES (1, 'gold');
+     INSERT INTO package_channels (package_id, channel_id) VALUES (1, 3);`,
+  );
+}
+
+/** Adds USER and fetches its playlist from `ip`; returns the stream URLs by stream name, and the playlist URL. */
+export async function subscriberWithLinks(
+  lineup: TestLineup,
+  username: string,
+  options: string[] = [],
+  ip = '127.0.0.1',
+): Promise<{ playlistUrl: string; links: Map<string, string> }> {
+  const playlistUrl = await addSubscriber(lineup, username, ...options);
+  return { playlistUrl, links: await linksOf(playlistUrl, ip) };
+}
+
+export async function linksOf(playlistUrl: string, ip = '127.0.0.1'): Promise<Map<string, string>> {
+  const response = await fetchFrom(playlistUrl, { localAddress: ip });
+  expect(response.status).toBe(200);
+  const links = new Map<string, string>();
+  for (const entry of parsePlaylist(response.body)) {
+    const url = new URL(entry.url);
+    if (url.host === 'cdn.test')
+      links.set(decodeURIComponent(url.pathname.replace(/^\/hls\//, '').replace(/\/index\.m3u8$/, '')), entry.url);
+  }
+  return links;
+}
+
+/** The path and query of a URL, as nginx's $request_uri holds it. */
+export const requestUri = (url: string) => {
+  const { pathname, search } = new URL(url);
+  return `${pathname}${search}`;
+};
+
+export const tokenOf = (url: string) => new URL(url).searchParams.get('token') ?? '';
+
+/** Asks `/auth/nginx` as nginx's auth_request would for `uri` from `ip`. */
+export function askNginx(lineup: TestLineup, uri: string, ip = '127.0.0.1'): Promise<FetchResult> {
+  return fetchFrom(`${lineup.url}/auth/nginx`, { headers: { 'X-Original-URI': uri, 'X-Real-IP': ip } });
+}
+
+/** Asks `/auth/flussonic` with Flussonic's query parameters. */
+export function askFlussonic(lineup: TestLineup, params: Record<string, string>): Promise<FetchResult> {
+  const query = new URLSearchParams({ proto: 'hls', request_type: 'new_session', request_number: '0', ...params });
+  return fetchFrom(`${lineup.url}/auth/flussonic?${query}`);
+}
