@@ -97,6 +97,9 @@ export async function startServer(context: LineupContext, { logger, metrics, met
       lint: () => lintLineup(readLintInput(context.db, toSqlTime(context.clock()))),
       audit: (query: AuditQuery) => readAudit(context.db, query),
       clock: context.clock,
+      sessions,
+      sessionIdleSeconds: config.authBackend.sessionIdle,
+      usernames: () => new Map(context.subscribers.list().map((subscriber) => [subscriber.id, subscriber.username])),
       guessLimiter,
     };
     admin = createServer(SERVER_LIMITS, createAdminApp({ logger, metricsExposition: exposition, api }).callback());

@@ -72,6 +72,7 @@ export function apiDocument(operations: readonly Operation[], serverUrl: string)
     security: [{ bearer: [] }],
     tags: [
       { name: 'Subscribers', description: 'lines, their terms, packages and playlist URLs' },
+      { name: 'Sessions', description: 'who is watching now, as the auth backend counts (max_connections)' },
       { name: 'Lineup', description: 'packages, channels and lint findings, read only' },
       { name: 'Audit', description: 'who changed what, from the API, the CLI or lineup sql' },
     ],

@@ -1,5 +1,6 @@
 import type * as z from 'zod';
 import type { ApiToken } from '../api-tokens/api-tokens.js';
+import type { SessionRecord } from '../auth/session-limiter.js';
 import type { AuditEntry, AuditQuery as AuditRead } from '../db/audit-store.js';
 import type { CatalogStore } from '../db/catalog-store.js';
 import { BadInputError } from '../errors.js';
@@ -7,17 +8,20 @@ import type { Finding } from '../lint/lint.js';
 import { stateOf } from '../subscribers/access.js';
 import type { Subscriber as SubscriberRecord } from '../subscribers/subscriber.js';
 import { DEFAULT_SUBSCRIPTION_DAYS, parseSince, parseUntil, type SubscriberAdmin, type Term } from '../subscribers/subscriber-admin.js';
-import type { Clock, SqlTime } from '../time.js';
+import { type Clock, type SqlTime, toSqlTime } from '../time.js';
 import {
   AuditList,
   AuditQuery,
   ChannelList,
+  ClosedSessions,
   CreateSubscriber,
   DEFAULT_PAGE,
   FindingList,
   IssuedSubscriber,
   PackageList,
   Renewal,
+  SessionList,
+  SessionQuery,
   Subscriber,
   SubscriberPage,
   SubscriberPatch,
@@ -32,6 +36,15 @@ export interface ApiServices {
   lint: () => Finding[];
   audit: (query: AuditRead) => AuditEntry[];
   clock: Clock;
+  /** Viewer sessions, as the auth backend counts them. */
+  sessions: {
+    active(since: number, subscriberId?: number): SessionRecord[];
+    end(ids: readonly number[], reason: 'revoked', at: number): void;
+  };
+  /** SESSION_IDLE: a session silent longer no longer counts. */
+  sessionIdleSeconds: number;
+  /** Usernames by subscriber id, for the sessions list. */
+  usernames: () => Map<number, string>;
 }
 
 interface Input<P, Q, B> {
@@ -52,7 +65,7 @@ export interface Operation<P = unknown, Q = unknown, B = unknown> {
   path: string;
   operationId: string;
   summary: string;
-  tag: 'Subscribers' | 'Lineup' | 'Audit';
+  tag: 'Subscribers' | 'Sessions' | 'Lineup' | 'Audit';
   /** Changes something: needs a read-write token, honours Idempotency-Key, runs in one transaction. */
   write: boolean;
   params?: z.ZodType<P>;
@@ -244,6 +257,56 @@ export const OPERATIONS: Operation[] = [
     handle: ({ subscriberAdmin, clock }, { params }) => {
       const { subscriber, url } = subscriberAdmin.rotate(params.username);
       return { subscriber: subscriberJson(subscriber, clock()), playlist_url: url };
+    },
+  }),
+  operation({
+    method: 'get',
+    path: '/sessions',
+    operationId: 'listSessions',
+    summary: 'Who is watching now: the stream sessions that count toward max_connections (lineup sessions)',
+    tag: 'Sessions',
+    write: false,
+    query: SessionQuery,
+    success: { status: 200, description: 'the sessions open and seen within SESSION_IDLE', schema: SessionList },
+    problems: [404],
+    handle: ({ sessions, sessionIdleSeconds, subscriberAdmin, usernames, clock }, { query }) => {
+      const now = clock();
+      const only = query.username === undefined ? undefined : subscriberAdmin.find(query.username);
+      const found = sessions.active(now - sessionIdleSeconds, only?.id);
+      const names = only ? new Map([[only.id, only.username]]) : found.length > 0 ? usernames() : new Map<number, string>();
+      return {
+        items: found.map((session) => ({
+          username: names.get(session.subscriberId) ?? `#${session.subscriberId}`,
+          ip: session.ip,
+          stream: session.stream,
+          proto: session.proto,
+          via: session.dialect,
+          started_at: iso(toSqlTime(session.startedAt)),
+          last_seen: iso(toSqlTime(session.lastSeen)),
+        })),
+      };
+    },
+  }),
+  operation({
+    method: 'delete',
+    path: '/subscribers/{username}/sessions',
+    operationId: 'closeSubscriberSessions',
+    summary: "Close a subscriber's sessions: they stop counting toward max_connections at once",
+    tag: 'Sessions',
+    write: true,
+    params: UsernameParams,
+    success: { status: 200, description: 'how many sessions were closed', schema: ClosedSessions },
+    problems: [403, 404, 422],
+    handle: ({ sessions, sessionIdleSeconds, subscriberAdmin, clock }, { params }) => {
+      const now = clock();
+      const { id } = subscriberAdmin.find(params.username);
+      const open = sessions.active(now - sessionIdleSeconds, id);
+      sessions.end(
+        open.map((session) => session.id),
+        'revoked',
+        now,
+      );
+      return { closed: open.length };
     },
   }),
   operation({

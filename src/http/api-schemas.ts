@@ -106,6 +106,10 @@ export const AuditQuery = z.strictObject({
     .meta({ description: `the newest this many (default ${DEFAULT_PAGE})` }),
 });
 
+export const SessionQuery = z.strictObject({
+  username: z.string().min(1).max(64).optional().meta({ description: "only this subscriber's sessions" }),
+});
+
 export const IdempotencyHeader = z.strictObject({
   'idempotency-key': z
     .string()
@@ -199,6 +203,28 @@ export const AuditList = z
     ),
   })
   .meta({ id: 'AuditList' });
+
+export const SessionList = z
+  .object({
+    items: z.array(
+      z
+        .object({
+          username: z.string(),
+          ip: z.string(),
+          stream: z.string(),
+          proto: z.string(),
+          via: z.enum(['flussonic', 'cesbo', 'nginx']).meta({ description: "the streaming server's dialect" }),
+          started_at: isoTime,
+          last_seen: isoTime,
+        })
+        .meta({ id: 'Session' }),
+    ),
+  })
+  .meta({ id: 'SessionList' });
+
+export const ClosedSessions = z
+  .object({ closed: z.int().meta({ description: 'sessions that were open and are closed now' }) })
+  .meta({ id: 'ClosedSessions' });
 
 export const Problem = z
   .object({

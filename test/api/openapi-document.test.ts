@@ -45,6 +45,8 @@ describe('the OpenAPI document and its reference page', () => {
         'listChannels',
         'listLintFindings',
         'listPackages',
+        'listSessions',
+        'closeSubscriberSessions',
         'listSubscribers',
         'renewSubscriber',
         'rotateSubscriberKey',
