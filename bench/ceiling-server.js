@@ -18,6 +18,17 @@ if (cluster.isPrimary && workers > 1) {
     for (const worker of Object.values(cluster.workers ?? {})) worker?.kill();
     process.exit(0);
   });
+} else if (process.argv[2] === '--not-modified') {
+  // The least an HTTP answer costs: node:http sending an empty 304 with the headers Lineup sends.
+  const server = createServer((request, response) => {
+    response.writeHead(304, {
+      'Cache-Control': 'no-store, private',
+      ETag: request.headers['if-none-match'] ?? '"x"',
+      Vary: 'Accept-Encoding',
+    });
+    response.end();
+  });
+  server.listen(0, '127.0.0.1', () => process.send?.({ port: server.address().port }));
 } else {
   const body = readFileSync(process.argv[2]);
   const gzipped = process.argv[3] ? readFileSync(process.argv[3]) : undefined;

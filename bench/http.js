@@ -79,6 +79,12 @@ export async function loadTest(url, { seconds, connections, headers = {}, method
   };
 }
 
+/** CPU time a process has used so far, in seconds: utime and stime from /proc (Linux, 100 ticks a second). */
+export function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+}
+
 /** Resident set size of a process, from /proc (Linux). */
 export function rssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -7,6 +7,9 @@ import { fromHome, LINEUP_HOME } from './home.js';
 import { DUAL_STACK_HOST } from './http/listen.js';
 import { IP_BINDINGS, LINK_MODES } from './signing/origin.js';
 
+/** PLAYLIST_IP_LIMIT's default: addresses are recorded, never refused. */
+const PLAYLIST_IP_LIMIT_OFF = 'off';
+
 /** PRUNE_CRON's value that leaves pruning to another node, or to `lineup prune`. */
 const PRUNE_OFF = 'off';
 
@@ -142,6 +145,16 @@ const schema = z
     SEND_TIMEOUT: integer(60, 1, 3600).describe(
       'seconds a client may take to receive a playlist before its connection is reset, and any connection may go without taking a byte of its response',
     ),
+    PLAYLIST_IP_LIMIT: z
+      .string()
+      .trim()
+      .default(PLAYLIST_IP_LIMIT_OFF)
+      .refine((value) => value === PLAYLIST_IP_LIMIT_OFF || /^\d+$/.test(value), `must be a whole number or ${PLAYLIST_IP_LIMIT_OFF}`)
+      .transform((value) => (value === PLAYLIST_IP_LIMIT_OFF ? undefined : Number(value)))
+      .pipe(z.number().int().min(1).max(1000).optional())
+      .describe(
+        "addresses per max_connections a subscriber's playlist may be fetched from within TOKEN_TTL; a further address is answered 403 with a reason (off: none refused)",
+      ),
     LINK_MODE: z.enum(LINK_MODES).default('direct').describe('what playlists link to'),
     EPG_URL: httpUrl.optional().describe('XMLTV guide URL put in the playlist header as url-tvg and x-tvg-url'),
     EPG_FILE: z.string().trim().min(1).default('data/epg.xml').describe('local XMLTV guide served at /epg.xml'),
@@ -218,6 +231,8 @@ const schema = z
       sendTimeoutSeconds: env.SEND_TIMEOUT,
     },
     sendTimeoutSeconds: env.SEND_TIMEOUT,
+    /** Undefined: playlist addresses are recorded, never refused. */
+    playlistIpLimit: env.PLAYLIST_IP_LIMIT,
     linkMode: env.LINK_MODE,
     epgUrl: env.EPG_URL,
     epgFile: env.EPG_FILE,

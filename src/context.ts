@@ -8,14 +8,17 @@ import { ApiTokenStore } from './db/api-token-store.js';
 import { ApiWrites } from './db/api-writes.js';
 import { LineupStore } from './db/lineup-store.js';
 import { type Db, openDatabase } from './db/open.js';
+import { PlaylistIpStore } from './db/playlist-ip-store.js';
 import { openSessionDatabase, SessionStore, sessionDbPath } from './db/session-store.js';
 import { SettingsStore } from './db/settings-store.js';
 import { SubscriberStore } from './db/subscriber-store.js';
 import { ConfigError } from './errors.js';
+import type { Logger } from './logger.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
+import { PlaylistIps } from './subscribers/playlist-ips.js';
 import { RememberedAccess } from './subscribers/remembered-access.js';
 import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
 import { type Clock, systemClock } from './time.js';
@@ -25,6 +28,13 @@ export const GENERATED_KEY_SETTING = 'securetoken_key';
 export const SERVED_URL_SETTING = 'public_url';
 /** Keys TOKEN_BUCKET's salts; generated once and kept, so that a restart within a bucket signs the same tokens. Never logged. */
 const BUCKET_SECRET_SETTING = 'token_bucket_secret';
+
+/** Without TOKEN_BUCKET, a subscriber at one address is still recorded at most once per this many seconds. */
+const PLAYLIST_IP_BUCKET = 300;
+/** Playlist addresses are kept this long at least (longer with a longer TOKEN_TTL): the sharing report looks back a day. */
+const PLAYLIST_IP_KEEP_SECONDS = 7 * 86_400;
+/** Recorded playlist addresses wait this long in memory, to be written together. */
+const PLAYLIST_IP_FLUSH_MS = 1000;
 
 /** Subscribers remembered between database changes: a few MB at most, and a whole fleet's refreshes. */
 const REMEMBERED_SUBSCRIBERS = 20_000;
@@ -44,6 +54,9 @@ export interface LineupContext {
   playlists: PlaylistService;
   /** Redirect mode's `/play` links. */
   redirects: StreamRedirects;
+  /** Where playlists were fetched from: recorded by the playlist service, read by the CLI. */
+  playlistIpStore: PlaylistIpStore;
+  playlistIps: PlaylistIps;
   /**
    * The default origin's key. Undefined only for an admin command with SECURETOKEN_KEY unset on a
    * database where no server has generated one: such a command cannot sign.
@@ -81,6 +94,8 @@ export interface ContextOptions {
   adminCommand?: boolean;
   /** Part of every ETag; workers of one cluster share the primary's. Random when absent. */
   instanceId?: string;
+  /** Where a server says that writing playlist addresses failed (they are tried again). */
+  logger?: Pick<Logger, 'warn'>;
 }
 
 /**
@@ -103,7 +118,10 @@ function adminKey(config: Config, settings: SettingsStore): DefaultKey | undefin
 export const NO_KEY_MESSAGE =
   "SECURETOKEN_KEY is not set, and no server has generated a key in this database yet: set SECURETOKEN_KEY to the streaming server's key";
 
-export function openContext(config: Config, { clock = systemClock, adminCommand = false, instanceId }: ContextOptions): LineupContext {
+export function openContext(
+  config: Config,
+  { clock = systemClock, adminCommand = false, instanceId, logger }: ContextOptions,
+): LineupContext {
   const db = openDatabase(config.dbPath, { create: !adminCommand });
   const settings = new SettingsStore(db);
   const subscribers = new SubscriberStore(db, { days: config.retiredKeyDays, clock });
@@ -130,6 +148,16 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
     publicUrl: config.publicUrl,
   });
   const access = new RememberedAccess(subscribers, () => cache.generation, REMEMBERED_SUBSCRIBERS);
+  const playlistIpStore = new PlaylistIpStore(db);
+  const playlistIps = new PlaylistIps(playlistIpStore, clock, {
+    bucketSeconds: config.tokenBucket > 0 ? config.tokenBucket : PLAYLIST_IP_BUCKET,
+    perConnection: config.playlistIpLimit,
+    windowSeconds: config.tokenTtl,
+    keepSeconds: Math.max(PLAYLIST_IP_KEEP_SECONDS, config.tokenTtl),
+    flushMs: PLAYLIST_IP_FLUSH_MS,
+    onWriteError: (error) =>
+      logger?.warn({ err: (error as Error).message }, 'playlist addresses not written yet; trying again with the next ones'),
+  });
   let sessionStore: SessionStore | undefined;
   const sessions = () => (sessionStore ??= new SessionStore(openSessionDatabase(sessionDbPath(config.dbPath))));
   let auth: AuthParts | undefined;
@@ -155,6 +183,7 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
     playlists: new PlaylistService(cache, access, clock, {
       expiredStreamUrl: config.expiredStreamUrl,
       ...(instanceId ? { instanceId } : {}),
+      playlistIps,
       tokenBucket: {
         seconds: config.tokenBucket,
         // An admin command borrows the server's, or signs with a passing one that it does not keep.
@@ -164,10 +193,13 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
       },
     }),
     redirects: new StreamRedirects(cache, access, clock),
+    playlistIpStore,
+    playlistIps,
     defaultKey,
     sessions,
     auth: authParts,
     close: () => {
+      playlistIps.stop();
       sessionStore?.close();
       db.close();
     },

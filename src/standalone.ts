@@ -30,7 +30,7 @@ export interface StandaloneOptions {
 }
 
 export async function startLineup(config: Config, { logger, clock, seedDemo = false }: StandaloneOptions): Promise<RunningLineup> {
-  const context = openContext(config, clock ? { clock } : {});
+  const context = openContext(config, { logger, ...(clock ? { clock } : {}) });
   const metrics = createMetrics();
   let housekeeping: Housekeeping | undefined;
   try {

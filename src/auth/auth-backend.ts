@@ -9,6 +9,13 @@ import type { Decision, DenyReason, StreamCheck } from './stream-check.js';
 
 /** A session id or stream name past this is not one a streaming server sends. */
 const MAX_FACT_LENGTH = 256;
+/** Tokens remembered as verified, at most; past it the memo starts afresh. */
+const MAX_VERIFIED = 50_000;
+
+interface Verified {
+  token: VerifiedToken;
+  origin: Origin;
+}
 
 const deny = (reason: DenyReason, subscriberId?: number): Decision =>
   subscriberId === undefined ? { allow: false, reason } : { allow: false, reason, subscriberId };
@@ -23,6 +30,13 @@ const deny = (reason: DenyReason, subscriberId?: number): Decision =>
  * same per-turn check as the playlists (LineupCache.refresh).
  */
 export class AuthBackend {
+  /**
+   * Tokens that verified, by token and IP, until the lineup changes (a secret rotated, an origin
+   * edited): nginx asks for every segment with the same token, and two HMACs are half a decision.
+   */
+  private readonly verified = new Map<string, Verified>();
+  private verifiedGeneration = -1;
+
   constructor(
     private readonly lineup: LineupCache,
     private readonly subjects: RememberedSubjects,
@@ -41,7 +55,7 @@ export class AuthBackend {
     const candidates = check.stream !== undefined ? this.lineup.backendStreamsNamed(check.stream) : this.lineup.backendStreamsAt(named);
     if (candidates.length === 0) return deny('unknown_stream');
 
-    const verified = verifyFor(candidates, token, ip, now);
+    const verified = this.verify(candidates, token, ip, now);
     if (typeof verified === 'string') return deny(verified);
     const { token: holder, origin } = verified;
     const subject = this.subjects.find(holder.subscriberId);
@@ -68,6 +82,21 @@ export class AuthBackend {
     );
     if (admission !== 'ok') return deny(admission, subject.id);
     return { allow: true, subscriberId: subject.id, maxSessions: subject.maxConnections };
+  }
+
+  private verify(candidates: readonly BackendStream[], token: string, ip: string, now: number): Verified | TokenRefusal {
+    if (this.lineup.generation !== this.verifiedGeneration || this.verified.size >= MAX_VERIFIED) {
+      this.verified.clear();
+      this.verifiedGeneration = this.lineup.generation;
+    }
+    const memoKey = `${token}\u0000${ip}`;
+    const known = this.verified.get(memoKey);
+    if (known && candidates.some((candidate) => candidate.origin === known.origin)) {
+      return now < known.token.expires ? known : 'expired_token';
+    }
+    const result = verifyFor(candidates, token, ip, now);
+    if (typeof result !== 'string') this.verified.set(memoKey, result);
+    return result;
   }
 
   /** Moves whenever the database changed (as of a check made now). */
@@ -99,12 +128,7 @@ function refusalOf(subject: AuthSubject, keyFingerprint: string, now: number): D
 }
 
 /** The token verified by the first candidate origin that accepts it, or the first origin's refusal. */
-function verifyFor(
-  candidates: readonly BackendStream[],
-  token: string,
-  ip: string,
-  now: number,
-): { token: VerifiedToken; origin: Origin } | TokenRefusal {
+function verifyFor(candidates: readonly BackendStream[], token: string, ip: string, now: number): Verified | TokenRefusal {
   let refusal: TokenRefusal | undefined;
   let tried: Origin | undefined;
   for (const { origin } of candidates) {

@@ -12,6 +12,7 @@ import { initCommand } from './init.js';
 import { lintCommand } from './lint.js';
 import { pruneCommand } from './prune.js';
 import { renderCommand } from './render.js';
+import { reportCommand } from './report.js';
 import { serveCommand } from './serve.js';
 import { sessionsCommand } from './sessions.js';
 import { sqlCommand } from './sql.js';
@@ -26,6 +27,7 @@ export const commands: Command[] = [
   sessionsCommand,
   pruneCommand,
   renderCommand,
+  reportCommand,
   lintCommand,
   demoCommand,
   dbCommand,

@@ -1,9 +1,11 @@
 import { stateOf } from '../subscribers/access.js';
+import type { PlaylistAddress } from '../subscribers/playlist-ips.js';
 import type { Subscriber } from '../subscribers/subscriber.js';
 import { DEFAULT_SUBSCRIPTION_DAYS, parseUntil, type Term, USERNAME_RULE } from '../subscribers/subscriber-admin.js';
 import { toSqlTime } from '../time.js';
 import { type CliIo, type Command, parseOptions, UsageError, wholeNumber, withContext } from './command.js';
-import { printTable as printColumns } from './table.js';
+import { count } from './plural.js';
+import { formatTable, printTable as printColumns } from './table.js';
 
 const HELP = `lineup subscriber add USER [--days N | --until DATE [--allow-past]] [--package NAME]… [--max-connections N] [--note TEXT]
 lineup subscriber renew USER [--days N | --until DATE [--allow-past]]
@@ -20,7 +22,8 @@ rotate   issues a new URL and prints it; the old one stops working at once
 remove   deletes USER and its package links for good; the URL then answers 410 Gone
 restore  puts back USER as the prune job took it (within PRUNE_KEEP_DAYS): the same URL works again
 list     a table, or --json for scripts; --expired lists only lapsed subscribers
-show     one subscriber, with the IPs it streamed from in the last 24 h (auth backend)
+show     one subscriber, with the addresses its playlist was fetched from and the IPs it streamed
+         from (auth backend) in the last 24 h
 
 USER for add: ${USERNAME_RULE} (apps put it in URLs).
 N is a whole number ≥ 1 (--days at most 36500).
@@ -90,6 +93,20 @@ function printTable(subscribers: Subscriber[], now: number, io: CliIo): void {
 /** What `subscriber show` looks back over. */
 const SHOW_WINDOW_SECONDS = 86_400;
 
+/** `subscriber show`'s block of playlist addresses (playlist_ips), beside the stream IPs. */
+function playlistAddressBlock(addresses: PlaylistAddress[], maxConnections: number): string {
+  const over = addresses.length > maxConnections ? `, more than its ${maxConnections} max connections` : '';
+  const heading = `\nplaylist fetched from, last 24 h: ${addresses.length === 0 ? 'none' : `${count(addresses.length, 'address', 'addresses')}${over}`}\n`;
+  if (addresses.length === 0) return heading;
+  return (
+    heading +
+    formatTable([
+      ['IP', 'FIRST SEEN (UTC)', 'LAST SEEN (UTC)', 'BUCKETS'],
+      ...addresses.map((address) => [address.ip, address.firstSeen, address.lastSeen, String(address.buckets)]),
+    ])
+  );
+}
+
 export const subscriberCommand: Command = {
   name: 'subscriber',
   summary: 'add, renew, change packages, disable, enable, rotate, remove, restore, list and show subscribers',
@@ -137,7 +154,7 @@ export const subscriberCommand: Command = {
     const misplaced = Object.keys(values).find((option) => option !== 'help' && !permitted.includes(option));
     if (misplaced) throw new UsageError(`subscriber ${action}: --${misplaced} does not apply here`);
 
-    return withContext(io, ({ subscriberAdmin, subscribers, sessions, clock }) => {
+    return withContext(io, ({ subscriberAdmin, subscribers, sessions, playlistIpStore, clock }) => {
       const now = clock();
       switch (action) {
         case 'add': {
@@ -193,13 +210,17 @@ export const subscriberCommand: Command = {
           const streamedFrom = sessions()
             .addressesOf(subscriber.id, now - SHOW_WINDOW_SECONDS)
             .map((seen) => ({ ...seen, firstSeen: toSqlTime(seen.firstSeen), lastSeen: toSqlTime(seen.lastSeen) }));
+          // Playlist fetches, recorded in every signing mode (playlist_ips).
+          const playlistAddresses = playlistIpStore.addressesOf(subscriber.username, toSqlTime(now - SHOW_WINDOW_SECONDS));
           if (values.json) {
-            io.stdout(`${JSON.stringify({ ...subscriber, state: stateOf(subscriber, now), streamedFrom }, null, 2)}\n`);
+            const state = stateOf(subscriber, now);
+            io.stdout(`${JSON.stringify({ ...subscriber, state, playlistAddresses, streamedFrom }, null, 2)}\n`);
             return 0;
           }
           io.stdout(`${describe(subscriber, now)}\n`);
           if (subscriber.note) io.stdout(`note: ${subscriber.note}\n`);
           io.stdout(`created ${subscriber.createdAt} UTC; playlist URL ${subscriber.hasKey ? 'issued' : 'not issued (rotate)'}\n`);
+          io.stdout(playlistAddressBlock(playlistAddresses, subscriber.maxConnections));
           io.stdout(`\nstreamed from, last 24 h (auth backend): ${streamedFrom.length === 0 ? 'none' : ''}\n`);
           if (streamedFrom.length > 0) {
             printColumns(

@@ -22,7 +22,7 @@ export interface RunningWorker {
 export async function startWorker(config: Config, logger: Logger, env: NodeJS.ProcessEnv): Promise<RunningWorker> {
   const instanceId = env[INSTANCE_ENV];
   if (!instanceId) throw new ConfigError(`${INSTANCE_ENV} is missing: workers are started by lineup serve`);
-  const context = openContext(config, { instanceId });
+  const context = openContext(config, { instanceId, logger });
   const metrics = createMetrics();
   const clusterMetrics = workerMetrics(metrics.registry);
   const leave = () => {

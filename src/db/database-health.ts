@@ -49,7 +49,7 @@ export function databaseHealth(
 
   const lineupProblem = (): HealthProblem | undefined => {
     try {
-      const marker = lineup.changeMarkerValue();
+      const marker = lineup.writeMarkerValue();
       if (marker === readMarker) return undefined;
       lineup.channels();
       lineup.origins();

@@ -29,8 +29,12 @@ interface OriginRecord {
 export class LineupStore {
   private readonly dataVersionQuery;
   private readonly ownChangesQuery;
+  private readonly lineupVersionQuery;
   /** data_version as of this event-loop turn; undefined once the turn is over. */
   private dataVersionThisTurn: number | undefined;
+  /** The writes seen at the last look at lineup_version, and what it said. */
+  private writesSeen: string | undefined;
+  private marker = '';
   private readonly channelsQuery;
   private readonly originsQuery;
 
@@ -38,6 +42,8 @@ export class LineupStore {
     // data_version moves when another connection commits; total_changes when this one writes.
     this.dataVersionQuery = db.prepare('PRAGMA data_version').pluck();
     this.ownChangesQuery = db.prepare('SELECT total_changes()').pluck();
+    // -1 when an admin deleted the row: then every write counts, as before the counter existed.
+    this.lineupVersionQuery = db.prepare('SELECT coalesce((SELECT version FROM lineup_version WHERE id = 1), -1)').pluck();
     this.channelsQuery = db.prepare(`
       SELECT c.id, c.stream, ${valueColumnList('c')}, c.origin,
              (SELECT group_concat(pc.package_id) FROM package_channels pc WHERE pc.channel_id = c.id) AS package_ids
@@ -50,13 +56,29 @@ export class LineupStore {
   }
 
   /**
-   * Changes whenever the database's content may have changed. This connection's own writes show
+   * Changes whenever the lineup (channels, origins, packages, subscribers, their keys) may have
+   * changed; writes to other tables leave it as it was. This connection's own writes show
    * at once. Other connections' commits show from the next event-loop turn: asking SQLite opens a
    * read transaction (two file locks), so under load one check serves every request that arrived
    * together. A request is read in a turn that began after it was sent, so it still sees every
    * commit made before it was sent.
    */
   changeMarkerValue(): string {
+    const writes = this.writeMarkerValue();
+    if (writes === this.writesSeen) return this.marker;
+    // Something was written: the lineup, or only activity (playlist_ips). The triggers of
+    // migration 8 move lineup_version for the first kind only, so activity recompiles nothing.
+    const version = this.lineupVersionQuery.get() as number;
+    this.marker = version < 0 ? `writes ${writes}` : `version ${version}`;
+    this.writesSeen = writes;
+    return this.marker;
+  }
+
+  /**
+   * Changes whenever anything at all was written, as of this turn: for `/healthz`, which reads the
+   * lineup again after any write, to find a damaged page before a lineup change would.
+   */
+  writeMarkerValue(): string {
     if (this.dataVersionThisTurn === undefined) {
       this.dataVersionThisTurn = this.dataVersionQuery.get() as number;
       setImmediate(() => {

@@ -1,5 +1,19 @@
 import type Database from 'better-sqlite3';
 
+/** The tables playlists and their access rules read, as of migration 8: each change moves lineup_version. */
+const LINEUP_TABLES_AT_8 = ['channels', 'origins', 'packages', 'package_channels', 'subscribers', 'subscriber_packages', 'retired_keys'];
+
+/** Three row triggers, since SQLite has no statement triggers; the counter lives on one page. */
+function bumpLineupVersionOnChange(table: string): string {
+  return ['INSERT', 'UPDATE', 'DELETE']
+    .map(
+      (event) =>
+        `CREATE TRIGGER IF NOT EXISTS ${table}_${event.toLowerCase()}_moves_lineup_version AFTER ${event} ON ${table}\n` +
+        '  BEGIN UPDATE lineup_version SET version = version + 1; END;',
+    )
+    .join('\n');
+}
+
 /**
  * Versioned schema changes, applied in order at start. `PRAGMA user_version` records how many
  * have run. Append new steps; never edit one that has shipped.
@@ -230,10 +244,38 @@ const migrations: readonly Migration[] = [
   ALTER TABLE origins_next RENAME TO origins;
   `,
   },
-  /* 8: the admin API's tokens, its idempotency keys, and an audit trail of every change */ `
+  /* 8: playlist fetch addresses, and a lineup version that activity writes do not move */ `
+  -- Every change to what a playlist is made of moves lineup_version.version (the triggers below),
+  -- and the server recompiles only when it moves. Other writes, such as playlist_ips below, leave
+  -- compiled playlists, remembered subscribers and ETags as they were. A table that playlists or
+  -- their access rules read gets the same three triggers when it is added.
+  -- IF NOT EXISTS throughout: a database whose user_version was set back (by hand, or a test) may
+  -- run this step again.
+  CREATE TABLE IF NOT EXISTS lineup_version (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+  ) STRICT;
+  INSERT OR IGNORE INTO lineup_version (id, version) VALUES (1, 0);
+  ${LINEUP_TABLES_AT_8.map(bumpLineupVersionOnChange).join('\n')}
+
+  -- The addresses each subscriber's playlist was fetched from: one row per subscriber and address,
+  -- written at most once per TOKEN_BUCKET (never per request), for \`lineup report sharing\`,
+  -- \`lineup subscriber show\` and PLAYLIST_IP_LIMIT. Times are UTC 'YYYY-MM-DD HH:MM:SS', rounded
+  -- down to the bucket; buckets counts the buckets the address fetched in.
+  CREATE TABLE IF NOT EXISTS playlist_ips (
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+    ip            TEXT NOT NULL CHECK (ip <> '' AND length(ip) <= 45),
+    first_seen    TEXT NOT NULL CHECK (first_seen IS strftime('%Y-%m-%d %H:%M:%S', first_seen)),
+    last_seen     TEXT NOT NULL CHECK (last_seen IS strftime('%Y-%m-%d %H:%M:%S', last_seen)),
+    buckets       INTEGER NOT NULL DEFAULT 1 CHECK (buckets >= 1),
+    PRIMARY KEY (subscriber_id, ip)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS playlist_ips_last_seen ON playlist_ips (last_seen);
+  `,
+  /* 9: the admin API's tokens, its idempotency keys, and an audit trail of every change */ `
   -- Bearer tokens of the admin API (lineup api-token add NAME). Only the sha256 of a token is kept:
   -- it is shown once, when it is made.
-  CREATE TABLE api_tokens (
+  CREATE TABLE IF NOT EXISTS api_tokens (
     id         INTEGER PRIMARY KEY,
     name       TEXT NOT NULL UNIQUE CHECK (name <> '' AND length(name) <= 64 AND name NOT GLOB '*[^A-Za-z0-9_.@-]*'),
     token_hash TEXT NOT NULL UNIQUE CHECK (length(token_hash) = 64),
@@ -244,7 +286,7 @@ const migrations: readonly Migration[] = [
   -- The first answer to each Idempotency-Key, per token, so that a retried write is answered the
   -- same without being applied again. request_hash is the sha256 of the method, path and body.
   -- Rows older than two days are deleted by the next write that stores one.
-  CREATE TABLE idempotency_keys (
+  CREATE TABLE IF NOT EXISTS idempotency_keys (
     token_id      INTEGER NOT NULL REFERENCES api_tokens (id) ON DELETE CASCADE,
     key           TEXT NOT NULL CHECK (length(key) BETWEEN 1 AND 255),
     request_hash  TEXT NOT NULL,
@@ -253,13 +295,13 @@ const migrations: readonly Migration[] = [
     created_at    TEXT NOT NULL DEFAULT (datetime('now')),
     PRIMARY KEY (token_id, key)
   ) STRICT, WITHOUT ROWID;
-  CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at);
+  CREATE INDEX IF NOT EXISTS idempotency_keys_created_at ON idempotency_keys (created_at);
 
   -- Who changed what: one row per row changed through Lineup (the admin API, the CLI, lineup sql,
   -- the prune job), written by triggers that each Lineup connection adds (db/audit-triggers.ts).
   -- actor: 'api:TOKEN_NAME', 'cli', 'sql' or 'server'. before/after are JSON of the row, without
   -- key hashes, token hashes or origin secrets.
-  CREATE TABLE audit_log (
+  CREATE TABLE IF NOT EXISTS audit_log (
     id         INTEGER PRIMARY KEY,
     at         TEXT NOT NULL DEFAULT (datetime('now')),
     actor      TEXT NOT NULL,
@@ -269,8 +311,8 @@ const migrations: readonly Migration[] = [
     before     TEXT CHECK (before IS NULL OR json_valid(before)),
     after      TEXT CHECK (after IS NULL OR json_valid(after))
   ) STRICT;
-  CREATE INDEX audit_log_at ON audit_log (at);
-  CREATE INDEX audit_log_subject ON audit_log (entity, subject);
+  CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
+  CREATE INDEX IF NOT EXISTS audit_log_subject ON audit_log (entity, subject);
   `,
 ];
 

@@ -47,6 +47,7 @@ interface AccessRecord {
   username: string;
   expires_at: string;
   enabled: number;
+  max_connections: number;
   key_hash: string | null;
   package_ids: string | null;
 }
@@ -60,7 +61,7 @@ const SELECT_SUBSCRIBER = `
 
 /** Only what a playlist request needs: it runs on every request, on the UNIQUE key_hash index. */
 const SELECT_ACCESS = `
-  SELECT s.id, s.username, s.expires_at, s.enabled, s.key_hash,
+  SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.key_hash,
          (SELECT group_concat(sp.package_id) FROM subscriber_packages sp WHERE sp.subscriber_id = s.id) AS package_ids
   FROM subscribers s`;
 
@@ -84,6 +85,7 @@ function toAccess(row: AccessRecord): SubscriberAccess {
     username: row.username,
     expiresAt: row.expires_at,
     enabled: row.enabled === 1,
+    maxConnections: row.max_connections,
     packageIds: idList(row.package_ids),
     ...(row.key_hash === null ? {} : { keyHash: row.key_hash }),
   };

@@ -11,7 +11,12 @@ export class BufferRecycler {
   private readonly spare = new Map<number, Buffer[]>();
   private total = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(private maxBytes: number) {}
+
+  /** Raises the budget to `bytes`, if it is lower: enough for the largest body times the responses in flight. */
+  reserve(bytes: number): void {
+    if (bytes > this.maxBytes) this.maxBytes = bytes;
+  }
 
   /** A buffer of exactly `size` bytes, with stale content: the caller overwrites every byte. */
   take(size: number): Buffer {

@@ -2,6 +2,7 @@ import { hash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { StreamFormat } from '../signing/origin.js';
 import { type AccessSource, assertActive, hasLapsed, subscriberForKey } from '../subscribers/access.js';
+import type { PlaylistIps } from '../subscribers/playlist-ips.js';
 import type { SubscriberAccess } from '../subscribers/subscriber.js';
 import type { Clock } from '../time.js';
 import { BufferRecycler } from './buffer-recycler.js';
@@ -39,10 +40,15 @@ export interface PlaylistResponse {
 
 /** A served playlist's bytes, kept by ETag for refreshes within a bucket. */
 interface Rendered {
+  /** A pooled buffer: it goes back to the pool once out of the cache and no response sends it. */
   body: Buffer;
   zipped?: Buffer;
   /** What the entry costs the cache. */
   bytes: number;
+  /** Responses still sending `body`. */
+  sending: number;
+  /** Out of the cache: nothing will hand `body` to another response. */
+  evicted: boolean;
 }
 
 /** What is known about a response before its bytes: enough for a 304. */
@@ -65,8 +71,14 @@ interface Prepared {
  */
 const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
 
-/** Enough output buffers for the responses of one burst to reuse (see BufferRecycler). */
+/**
+ * Output buffers kept for reuse, at the least (see BufferRecycler); more when the largest body
+ * times the most responses seen in flight at once needs more, so that a burst of big lineups
+ * reuses its buffers too instead of allocating each one afresh.
+ */
 const RECYCLED_BYTES = 8 * 1024 * 1024;
+/** …but never more than this, so that one burst of slow clients does not hold its memory for good. */
+const MOST_RECYCLED_BYTES = 64 * 1024 * 1024;
 
 /** Tokens are hex and compress poorly; level 1 gets most of the gain on the static text for a fraction of the time. */
 const GZIP_LEVEL = 1;
@@ -94,6 +106,8 @@ export interface PlaylistOptions {
   cacheBytes?: number;
   /** Part of every ETag (see `instance`); random when absent. */
   instanceId?: string;
+  /** Where each fetch over HTTP is noted, and PLAYLIST_IP_LIMIT applied. */
+  playlistIps?: Pick<PlaylistIps, 'note'>;
 }
 
 /** Serves a playlist request, from key to M3U, for both HTTP and `lineup render`. */
@@ -101,6 +115,10 @@ export class PlaylistService {
   private readonly salt: () => string;
   private readonly recent: ResponseCache<Rendered>;
   private readonly recycler = new BufferRecycler(RECYCLED_BYTES);
+  /** Responses whose body is still being sent, and the most there have been at once. */
+  private inFlight = 0;
+  private mostInFlight = 0;
+  private largestBody = 0;
   /**
    * Part of every ETag, so that a restart with other settings never answers 304 for old bytes.
    * Workers of one cluster share it, so that a refresh may land on any of them.
@@ -114,7 +132,10 @@ export class PlaylistService {
     private readonly options: PlaylistOptions = {},
   ) {
     this.salt = options.salt ?? randomSalt;
-    this.recent = new ResponseCache(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
+    this.recent = new ResponseCache<Rendered>(options.cacheBytes ?? DEFAULT_CACHE_BYTES, (rendered) => {
+      rendered.evicted = true;
+      if (rendered.sending === 0) this.recycler.give(rendered.body);
+    });
     this.instance = options.instanceId ?? randomInstanceId();
   }
 
@@ -134,7 +155,7 @@ export class PlaylistService {
     if (request.holds(etag)) return { status: 304, subscriberId: prepared.subscriberId, headers };
     headers['Content-Type'] = CONTENT_TYPE;
     if (request.gzip) headers['Content-Encoding'] = 'gzip';
-    const body = prepared.cacheable ? this.cachedBody(prepared, request.gzip) : this.ownBody(prepared, request);
+    const body = prepared.cacheable ? this.cachedBody(prepared, request) : this.ownBody(prepared, request);
     return { status: 200, subscriberId: prepared.subscriberId, headers, body };
   }
 
@@ -156,6 +177,8 @@ export class PlaylistService {
       };
     }
     assertActive(subscriber, now);
+    // A fetch (`lineup render` passes no key): before anything is rendered, so that a refusal costs nothing.
+    if (key !== undefined) this.options.playlistIps?.note(subscriber, ip, now);
     const playlist = this.lineup.playlistFor(subscriber.packageIds, format);
     const bucket = this.bucketSeconds();
     const signedAt = bucketStart(now, bucket);
@@ -185,20 +208,64 @@ export class PlaylistService {
     };
   }
 
-  /** Shared by every response with the same ETag; gzipped once per ETag while it stays cached. */
-  private cachedBody(prepared: Prepared, gzip: boolean): Buffer {
+  /**
+   * Shared by every response with the same ETag; gzipped once per ETag while it stays cached. In a
+   * fleet nearly every request is another box's first, so the identity bytes are rendered into a
+   * pooled buffer, which goes back to the pool once the cache lets go of it and the last response
+   * sending it is over: a miss then costs a render into memory already in use, as a cold one does.
+   */
+  private cachedBody(prepared: Prepared, request: PlaylistHttpRequest): Buffer {
     let rendered = this.recent.get(prepared.etag);
     if (!rendered) {
-      const body = prepared.render(Buffer.allocUnsafe);
-      rendered = { body, bytes: body.length };
+      const body = prepared.render(this.take);
+      // Held for this response before the cache sees it: the cache may let go of it at once.
+      rendered = { body, bytes: body.length, sending: 1, evicted: false };
       this.recent.set(prepared.etag, rendered);
+    } else {
+      rendered.sending++;
     }
-    if (!gzip) return rendered.body;
-    if (!rendered.zipped) {
-      rendered.zipped = gzipSync(rendered.body, { level: GZIP_LEVEL });
-      this.recent.grew(prepared.etag, rendered.zipped.length);
+    if (request.gzip) {
+      if (!rendered.zipped) {
+        rendered.zipped = gzipSync(rendered.body, { level: GZIP_LEVEL });
+        this.recent.grew(prepared.etag, rendered.zipped.length);
+      }
+      const { zipped } = rendered;
+      this.release(rendered);
+      return zipped;
     }
-    return rendered.zipped;
+    this.sending();
+    const held = rendered;
+    request.afterResponse(() => {
+      this.sent();
+      this.release(held);
+    });
+    return held.body;
+  }
+
+  private release(rendered: Rendered): void {
+    rendered.sending--;
+    if (rendered.sending === 0 && rendered.evicted) this.recycler.give(rendered.body);
+  }
+
+  /** A pooled buffer of `size` bytes, for a body that goes back once sent. */
+  private readonly take = (size: number): Buffer => {
+    if (size > this.largestBody) {
+      this.largestBody = size;
+      this.recycler.reserve(Math.min(MOST_RECYCLED_BYTES, size * this.mostInFlight));
+    }
+    return this.recycler.take(size);
+  };
+
+  private sending(): void {
+    this.inFlight++;
+    if (this.inFlight > this.mostInFlight) {
+      this.mostInFlight = this.inFlight;
+      this.recycler.reserve(Math.min(MOST_RECYCLED_BYTES, this.largestBody * this.mostInFlight));
+    }
+  }
+
+  private sent(): void {
+    this.inFlight--;
   }
 
   /**
@@ -207,13 +274,17 @@ export class PlaylistService {
    * itself, but costs more per response than the recycling saves.
    */
   private ownBody(prepared: Prepared, { gzip, afterResponse }: PlaylistHttpRequest): Buffer {
-    const body = prepared.render((size) => this.recycler.take(size));
+    const body = prepared.render(this.take);
     if (gzip) {
       const zipped = gzipSync(body, { level: GZIP_LEVEL });
       this.recycler.give(body);
       return zipped;
     }
-    afterResponse(() => this.recycler.give(body));
+    this.sending();
+    afterResponse(() => {
+      this.sent();
+      this.recycler.give(body);
+    });
     return body;
   }
 

@@ -6,7 +6,11 @@ export class ResponseCache<Value extends { bytes: number }> {
   private readonly entries = new Map<string, Value>();
   private total = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  /** `evicted` is told of every value that leaves the cache, so that its memory can be reused. */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly evicted: (value: Value) => void = () => {},
+  ) {}
 
   get(key: string): Value | undefined {
     const value = this.entries.get(key);
@@ -18,8 +22,12 @@ export class ResponseCache<Value extends { bytes: number }> {
     return value;
   }
 
+  /** Keeps `value` unless it alone is larger than the cache (then it is `evicted` at once). */
   set(key: string, value: Value): void {
-    if (value.bytes > this.maxBytes) return;
+    if (value.bytes > this.maxBytes) {
+      this.evicted(value);
+      return;
+    }
     this.delete(key);
     this.entries.set(key, value);
     this.total += value.bytes;
@@ -27,6 +35,7 @@ export class ResponseCache<Value extends { bytes: number }> {
       if (this.total <= this.maxBytes) break;
       this.entries.delete(oldest);
       this.total -= old.bytes;
+      this.evicted(old);
     }
   }
 
@@ -34,7 +43,8 @@ export class ResponseCache<Value extends { bytes: number }> {
   grew(key: string, extraBytes: number): void {
     const value = this.entries.get(key);
     if (value === undefined) return;
-    this.delete(key);
+    this.entries.delete(key);
+    this.total -= value.bytes;
     value.bytes += extraBytes;
     this.set(key, value);
   }
@@ -44,5 +54,6 @@ export class ResponseCache<Value extends { bytes: number }> {
     if (existing === undefined) return;
     this.entries.delete(key);
     this.total -= existing.bytes;
+    this.evicted(existing);
   }
 }

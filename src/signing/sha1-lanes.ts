@@ -134,10 +134,63 @@ function passesSelfTest(candidate: Kernel): boolean {
  * The kernel's memory at least `bytes` long, and a view of that memory (growing replaces the
  * buffer). The memory never shrinks: it stays as large as the largest playlist rendered.
  */
-function withRoom(lanes: Kernel, bytes: number): { fillSlots: Kernel['fill']; heap: Buffer } {
+function withRoom(lanes: Kernel, bytes: number): Buffer {
   const missing = bytes - lanes.memory.buffer.byteLength;
   if (missing > 0) lanes.memory.grow(Math.ceil(missing / PAGE_BYTES));
-  return { fillSlots: lanes.fill, heap: Buffer.from(lanes.memory.buffer) };
+  let heap = heaps.get(lanes);
+  if (heap?.buffer !== lanes.memory.buffer) heaps.set(lanes, (heap = Buffer.from(lanes.memory.buffer)));
+  return heap;
+}
+
+const heaps = new WeakMap<Kernel, Buffer>();
+
+/**
+ * What stays in the kernel's memory from one render to the next: the template at OUTPUT_AT and
+ * each batch's table and subjects after it. The kernel writes only the fills over the template's
+ * slots, and the next render of the same template overwrites those same slots, so the template's
+ * fixed text is copied in once, not on every render (18% of a 20,000-channel response's time).
+ */
+interface Resident {
+  template: Buffer;
+  slots: readonly Sha1Slots[];
+  /** Where each batch's table and subjects are. */
+  tablesAt: number[];
+  subjectsAt: number[];
+  /** The first byte after them: per-render inputs go here. */
+  end: number;
+}
+const residents = new WeakMap<Kernel, Resident>();
+
+function residentFor(lanes: Kernel, template: Buffer, batches: readonly Sha1Batch[]): Resident {
+  const current = residents.get(lanes);
+  if (
+    current?.template === template &&
+    current.slots.length === batches.length &&
+    batches.every((batch, i) => batch.slots === current.slots[i])
+  ) {
+    return current;
+  }
+  const slots = batches.map((batch) => batch.slots);
+  let end = OUTPUT_AT + align(template.length) + SCRATCH_BYTES;
+  const tablesAt: number[] = [];
+  const subjectsAt: number[] = [];
+  for (const { table, subjects } of slots) {
+    tablesAt.push(end);
+    end += align(table.length);
+    subjectsAt.push(end);
+    end += align(subjects.length);
+  }
+  // Forgotten first: were a copy below to throw, the memory would no longer match it.
+  residents.delete(lanes);
+  const heap = withRoom(lanes, end);
+  heap.set(template, OUTPUT_AT);
+  slots.forEach(({ table, subjects }, i) => {
+    heap.set(table, tablesAt[i]!);
+    heap.set(subjects, subjectsAt[i]!);
+  });
+  const resident = { template, slots, tablesAt, subjectsAt, end };
+  residents.set(lanes, resident);
+  return resident;
 }
 
 const align = (bytes: number) => (bytes + 15) & ~15;
@@ -148,8 +201,8 @@ const slotCount = ({ slots }: Sha1Batch) => slots.table.length / (SLOT_FIELDS * 
 
 /**
  * `template` copied into `out` with every batch's fills written in. The work happens in the
- * kernel's memory, followed by one copy out; nothing but `out` outlives the call. Only where
- * `sha1LanesAvailable()`.
+ * kernel's memory, where the last template stays (see Resident), followed by one copy out. Only
+ * where `sha1LanesAvailable()`.
  */
 export function writeSha1Fills(out: Buffer, template: Buffer, batches: readonly Sha1Batch[]): void {
   if (!sha1LanesAvailable()) throw new Error('the SHA-1 lanes kernel is unavailable in this runtime');
@@ -157,31 +210,27 @@ export function writeSha1Fills(out: Buffer, template: Buffer, batches: readonly 
 }
 
 function fillWith(lanes: Kernel, out: Buffer, template: Buffer, batches: readonly Sha1Batch[]): void {
+  const resident = residentFor(lanes, template, batches);
   const scratchAt = OUTPUT_AT + align(template.length);
-  const inputsAt = scratchAt + SCRATCH_BYTES;
-  const inputBytes = (batch: Sha1Batch) =>
-    align(batch.slots.table.length) + align(batch.slots.subjects.length) + align(batch.fill.suffix.length) + align(batch.fill.frame.length);
+  const inputBytes = (batch: Sha1Batch) => align(batch.fill.suffix.length) + align(batch.fill.frame.length);
   const room = batches.reduce((most, batch) => Math.max(most, inputBytes(batch) + slotCount(batch) * strideOf(batch)), 0);
-  const { fillSlots, heap } = withRoom(lanes, inputsAt + room);
-  heap.set(template, OUTPUT_AT);
-  for (const batch of batches) {
-    const { slots, fill } = batch;
-    if (slotCount(batch) === 0) continue;
-    let next = inputsAt;
+  const heap = withRoom(lanes, resident.end + room);
+  batches.forEach((batch, i) => {
+    const { fill } = batch;
+    if (slotCount(batch) === 0) return;
+    let next = resident.end;
     const place = (bytes: Uint8Array) => {
       const placed = next;
       heap.set(bytes, placed);
       next += align(bytes.length);
       return placed;
     };
-    const tableAt = place(slots.table);
-    const subjectsAt = place(slots.subjects);
     const suffixAt = place(fill.suffix);
     const frameAt = place(fill.frame);
-    fillSlots(
-      tableAt,
+    lanes.fill(
+      resident.tablesAt[i]!,
       slotCount(batch),
-      subjectsAt,
+      resident.subjectsAt[i]!,
       suffixAt,
       fill.suffix.length,
       frameAt,
@@ -192,6 +241,6 @@ function fillWith(lanes: Kernel, out: Buffer, template: Buffer, batches: readonl
       OUTPUT_AT,
       scratchAt,
     );
-  }
+  });
   out.set(heap.subarray(OUTPUT_AT, OUTPUT_AT + template.length), 0);
 }

@@ -20,6 +20,8 @@ export interface SubscriberAccess {
   username: string;
   expiresAt: SqlTime;
   enabled: boolean;
+  /** Concurrent streams sold; PLAYLIST_IP_LIMIT allows that many playlist addresses per connection. */
+  maxConnections: number;
   packageIds: number[];
   /** sha256 of the playlist key (what backend tokens are tied to); absent until one is issued. */
   keyHash?: string | undefined;

@@ -75,6 +75,19 @@ describe('instant revocation', () => {
     expect(lineup.logs.text()).toContain('"reason":"expired"');
   });
 
+  it('when a token that verified a moment ago reaches its expiry, then the next check is refused', async () => {
+    const lineup = await lineupWithBackend();
+    execOn(lineup.dbPath, `UPDATE origins SET token_ttl = 60 WHERE name = 'cdn'`);
+    const { links } = await subscriberWithLinks(lineup, 'alice');
+    const uri = requestUri(links.get('news')!);
+    expect((await askNginx(lineup, uri)).status).toBe(204);
+    now += 59;
+    expect((await askNginx(lineup, uri)).status).toBe(204);
+    now += 1;
+    expect((await askNginx(lineup, uri)).status).toBe(403);
+    expect(lineup.logs.text()).toContain('"reason":"expired_token"');
+  });
+
   it('when a package is removed, then its channel is refused at the next check and the others still play', async () => {
     const lineup = await lineupWithBackend();
     const { links } = await subscriberWithLinks(lineup, 'alice', ['--package', 'gold', '--max-connections', '2']);

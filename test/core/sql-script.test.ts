@@ -219,13 +219,16 @@ describe('lineup sql killed mid-flight', () => {
   it('when a child `lineup sql` is SIGKILLed inside a long insert, then the database is as it was', async () => {
     const before = snapshot(victim.dbPath);
     const file = join(victim.dir, 'huge.sql');
-    // 5M rows: the audit trigger on channels makes SQLite gather an INSERT … SELECT's rows in a temp
-    // table before the first insert, so a larger count spends the whole wait there, off the WAL.
     writeFileSync(
       file,
       "INSERT INTO packages (name) VALUES ('doomed');\n" +
-        'WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 5000000)\n' +
-        "INSERT INTO channels (stream, name, number) SELECT 'bulk/' || x, 'Bulk ' || x, x FROM n;\n",
+        "INSERT INTO channels (stream, name, number) VALUES ('doomed', 'Doomed', 1);\n" +
+        // The bulk goes to a table without row triggers: SQLite builds an INSERT … SELECT into one
+        // with them (channels moves lineup_version) in a temporary table first, so that it would
+        // not spill into the WAL while it runs.
+        'WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 50000000)\n' +
+        'INSERT INTO pruned_subscribers (username, expires_at, enabled, max_connections, note, created_at, pruned_at)\n' +
+        "  SELECT 'bulk' || x, '2020-01-01 00:00:00', 1, 1, '', '2020-01-01 00:00:00', '2020-01-01 00:00:00' FROM n;\n",
     );
     child = spawn(process.execPath, [LINEUP_BIN, 'sql', file], { env: { ...process.env, ...victim.env }, stdio: 'ignore' });
     const exited = new Promise<NodeJS.Signals | null>((done) => child!.on('exit', (_code, signal) => done(signal)));

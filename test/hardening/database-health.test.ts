@@ -7,7 +7,7 @@ import { databaseHealth } from '../../src/db/database-health.js';
 import { LineupStore } from '../../src/db/lineup-store.js';
 import { startLineup } from '../../src/standalone.js';
 import { addSubscriber, applySql } from '../core/support.js';
-import { captureLogs, fetchFrom, runCliCaptured, startTestLineup, type TestLineup, tempDir } from '../helpers/lineup.js';
+import { captureLogs, execOn, fetchFrom, runCliCaptured, startTestLineup, type TestLineup, tempDir } from '../helpers/lineup.js';
 
 /** 64 bytes of 0xFF over the start of the channels table's root page, after a checkpoint, as a bad disk would. */
 function corruptChannelsRootPage(dbPath: string): void {
@@ -21,10 +21,14 @@ function corruptChannelsRootPage(dbPath: string): void {
   closeSync(fd);
 }
 
-/** A commit from another connection: the server's next request sees a change and reads the lineup again. */
+/**
+ * A lineup change committed by another connection (a package: the channels page is the damaged
+ * one): the server's next request reads the lineup again. A write to a table that playlists do not
+ * read (settings) would leave the compiled lineup in use, and only /healthz would read it again.
+ */
 function touchFromOutside(dbPath: string): void {
   const db = new Database(dbPath);
-  db.prepare("INSERT OR REPLACE INTO settings (name, value) VALUES ('touched', 'yes')").run();
+  db.prepare("INSERT OR REPLACE INTO packages (name) VALUES ('touched')").run();
   db.close();
 }
 
@@ -48,12 +52,14 @@ describe('/healthz on a database that cannot serve', () => {
     expect((await health(lineup)).status).toBe(200);
 
     corruptChannelsRootPage(lineup.dbPath);
-    touchFromOutside(lineup.dbPath);
+    // Any write at all, here to settings, makes /healthz read the lineup again.
+    execOn(lineup.dbPath, "INSERT OR REPLACE INTO settings (name, value) VALUES ('touched', 'yes')");
 
     const checked = await health(lineup);
     expect(checked.status).toBe(503);
     expect(checked.body).toMatchObject({ status: 'unavailable', check: 'lineup', reason: 'the lineup cannot be read' });
     expect(checked.raw).not.toContain(lineup.dir);
+    touchFromOutside(lineup.dbPath);
     const playlist = await fetchFrom(url);
     expect(playlist.status).toBe(503);
     expect(playlist.body).toBe('Database unavailable\n');

@@ -34,6 +34,16 @@ describe('the output buffer recycler', () => {
     recycler.give(Buffer.alloc(51));
     expect(recycler.bytes).toBe(0);
   });
+
+  it('when the budget is raised to the largest body times the responses in flight, then buffers up to it are kept, and a lower figure never shrinks it', () => {
+    const recycler = new BufferRecycler(50);
+    recycler.reserve(3 * 60);
+    recycler.reserve(10);
+    const buffers = [Buffer.alloc(60), Buffer.alloc(60), Buffer.alloc(60)];
+    for (const buffer of buffers) recycler.give(buffer);
+    expect(recycler.bytes).toBe(180);
+    expect(buffers).toContain(recycler.take(60));
+  });
 });
 
 /** A response whose body the client does not read until told to: the server's write stays pending. */
@@ -86,4 +96,51 @@ describe('recycled playlist buffers over HTTP (TOKEN_BUCKET=0)', () => {
     const entries = expectAllTokensValid(await slow.read(), '127.0.0.2');
     expect(entries).toHaveLength(24000);
   }, 30_000);
+});
+
+describe('recycled playlist buffers on the cache-miss path (TOKEN_BUCKET on)', () => {
+  it('when many subscribers miss the cache while slow clients still receive theirs, then every body is its own and stays what a refetch gives', async () => {
+    // A clock that stands still: every response of the test falls in one bucket, so that a
+    // subscriber's refetch must give the very bytes and ETag it got before.
+    const now = Math.floor(Date.now() / 1000);
+    lineup = await startTestLineup({ env: { TOKEN_BUCKET: '300' }, clock: () => now });
+    // About 6 MB a playlist, more than the kernel takes into socket buffers while a client does not
+    // read; the 16 MB cache holds two, so each further subscriber evicts one that may still be sending.
+    await applySql(
+      lineup,
+      `INSERT INTO channels (stream, name, number)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 24000)
+         SELECT 'live/channel-' || i, 'Channel ' || i, i FROM n;`,
+    );
+    const urls: string[] = [];
+    for (let i = 0; i < 8; i++) urls.push(await addSubscriber(lineup, `box${i}`));
+
+    const slow = [stalledFetch(urls[0]!, '127.0.0.2'), stalledFetch(urls[1]!, '127.0.0.3')];
+    await Promise.all(slow.map((one) => one.headersArrived));
+    // Every other box several times over, three at once: each a miss into a recycled buffer of
+    // the slow ones' size, in bodies the cache takes in and lets go of.
+    const bodies = new Map<string, string>();
+    for (let round = 0; round < 2; round++) {
+      for (let i = 2; i < urls.length; i += 3) {
+        const batch = urls.slice(i, i + 3);
+        const answers = await Promise.all(batch.map((url) => fetchFrom(url, { localAddress: '127.0.0.4' })));
+        answers.forEach((answer, j) => {
+          expect(answer.status).toBe(200);
+          const url = batch[j]!;
+          if (!bodies.has(url)) bodies.set(url, answer.body);
+          // Within a bucket, a box's bytes never change, whether rendered again or taken from the cache.
+          expect(answer.body === bodies.get(url)).toBe(true);
+        });
+      }
+    }
+    const slowBodies = await Promise.all(slow.map((one) => one.read()));
+    for (const [i, ip] of ['127.0.0.2', '127.0.0.3'].entries()) {
+      expect(expectAllTokensValid(slowBodies[i]!, ip)).toHaveLength(24000);
+      const again = await fetchFrom(urls[i]!, { localAddress: ip });
+      expect(again.body === slowBodies[i]).toBe(true);
+    }
+    for (const body of bodies.values()) expect(expectAllTokensValid(body, '127.0.0.4')).toHaveLength(24000);
+    // Bodies of distinct boxes differ (their salts do): none was served another's buffer.
+    expect(new Set([...bodies.values(), ...slowBodies]).size).toBe(urls.length);
+  }, 60_000);
 });

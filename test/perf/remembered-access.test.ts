@@ -15,6 +15,7 @@ function directory(known: string[]) {
             username: keyHash,
             expiresAt: '2030-01-01 00:00:00',
             enabled: true,
+            maxConnections: 1,
             packageIds: [],
           } satisfies SubscriberAccess)
         : undefined;

@@ -31,4 +31,19 @@ describe('the cache of recent playlists', () => {
     expect(cache.get('huge')).toBeUndefined();
     expect(cache.get('small')).toBeDefined();
   });
+
+  it('when entries leave (evicted, replaced or too large to keep), then each is handed to the eviction callback once, so that its memory can be reused', () => {
+    const left: string[] = [];
+    const cache = new ResponseCache<{ bytes: number; name: string }>(100, (value) => left.push(value.name));
+    cache.set('a', { bytes: 60, name: 'a' });
+    cache.set('b', { bytes: 60, name: 'b' });
+    expect(left).toEqual(['a']);
+    cache.set('b', { bytes: 10, name: 'b2' });
+    expect(left).toEqual(['a', 'b']);
+    cache.set('huge', { bytes: 101, name: 'huge' });
+    expect(left).toEqual(['a', 'b', 'huge']);
+    cache.grew('b', 95);
+    expect(left).toEqual(['a', 'b', 'huge', 'b2']);
+    expect(cache.get('b')).toBeUndefined();
+  });
 });

@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startProcess, stopProcess } from './processes.js';
 
@@ -26,16 +26,14 @@ export interface NginxSites {
 
 type Site = 'flussonic' | 'flussonicNoCheckIp' | 'secureLink' | 'proxy';
 
-export interface RunningNginx {
-  /** The site's access log: `STATUS REMOTE_ADDR PATH "USER_AGENT"` per request. */
-  accessLog(site: Site): string;
-  /** The last lines of error.log, for failure messages (it names why a token was refused). */
-  errorTail(lines?: number): string;
-  stop(): Promise<void>;
-}
+/**
+ * `accessLog(site)`: `STATUS REMOTE_ADDR PATH "USER_AGENT"` per request; `errorTail()`: the last
+ * lines of error.log, for failure messages (it names why a token was refused).
+ */
+export type RunningNginx = NginxProcess<Site>;
 
 /** HLS playlists pass their query string (the token) on to segment URIs, as Flussonic does. */
-const PASS_TOKEN_TO_SEGMENTS = `sub_filter '.ts' '.ts?$args';`;
+export const PASS_TOKEN_TO_SEGMENTS = `sub_filter '.ts' '.ts?$args';`;
 
 function flussonicLocations(luaCheck: string): string {
   const check = `access_by_lua_file ${luaCheck};`;
@@ -76,22 +74,11 @@ function renderConfig(sites: NginxSites): string {
   }`;
   const { flussonic, flussonicNoCheckIp, secureLink, proxy } = sites;
   return `
-${existsSync(join(MODULES, 'ndk_http_module.so')) ? `load_module ${join(MODULES, 'ndk_http_module.so')};` : ''}
-load_module ${join(MODULES, 'ngx_http_lua_module.so')};
-${process.getuid?.() === 0 ? 'user nobody nogroup;' : ''}
-worker_processes 1;
-daemon off;
-pid ${join(dir, 'nginx.pid')};
-error_log ${join(dir, 'error.log')} info;
-events { worker_connections 256; }
+${nginxPreamble(dir)}
 http {
   types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
   default_type application/octet-stream;
-  client_body_temp_path ${join(dir, 'tmp', 'body')};
-  proxy_temp_path ${join(dir, 'tmp', 'proxy')};
-  fastcgi_temp_path ${join(dir, 'tmp', 'fastcgi')};
-  uwsgi_temp_path ${join(dir, 'tmp', 'uwsgi')};
-  scgi_temp_path ${join(dir, 'tmp', 'scgi')};
+  ${nginxTempPaths(dir)}
   log_format e2e '$status $remote_addr $request_path "$http_user_agent"';
   sub_filter_types application/vnd.apple.mpegurl;
   sub_filter_once off;
@@ -136,20 +123,56 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-/** Writes the config, starts nginx in the foreground, and waits until every site accepts. */
-export async function startNginx(sites: NginxSites): Promise<RunningNginx> {
-  const { dir } = sites;
+/** The lines every config the suite writes begins with: the Lua module, the user, the pid and the logs. */
+export function nginxPreamble(dir: string): string {
+  return `
+${existsSync(join(MODULES, 'ndk_http_module.so')) ? `load_module ${join(MODULES, 'ndk_http_module.so')};` : ''}
+load_module ${join(MODULES, 'ngx_http_lua_module.so')};
+${process.getuid?.() === 0 ? 'user nobody nogroup;' : ''}
+worker_processes 1;
+daemon off;
+pid ${join(dir, 'nginx.pid')};
+error_log ${join(dir, 'error.log')} info;
+events { worker_connections 256; }`;
+}
+
+/** nginx's temp paths under `dir`, inside an `http` block. */
+export function nginxTempPaths(dir: string): string {
+  return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((kind) => `${kind}_temp_path ${join(dir, 'tmp', kind === 'client_body' ? 'body' : kind)};`)
+    .join('\n  ');
+}
+
+/** A running nginx whose sites log to `dir/SITE.access.log`. */
+export interface NginxProcess<S extends string> {
+  /** The site's access log, one line per request in the format its config chose. */
+  accessLog(site: S): string;
+  /** The last lines of error.log, for failure messages. */
+  errorTail(lines?: number): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Writes `config` to `dir`, copies `files` (Lua scripts) beside it for nginx's workers, who run as
+ * nobody and may not read the checkout, starts nginx in the foreground, and waits until every port
+ * accepts.
+ */
+export async function runNginx<S extends string>(
+  dir: string,
+  config: string,
+  ports: number[],
+  files: string[] = [],
+): Promise<NginxProcess<S>> {
   mkdirSync(join(dir, 'tmp'), { recursive: true });
-  const config = join(dir, 'nginx.conf');
-  // nginx's workers run as nobody, who may not read the checkout: they get their own copy.
-  copyFileSync(LUA_CHECK, join(dir, 'flussonic-token.lua'));
-  writeFileSync(config, renderConfig(sites));
+  const configFile = join(dir, 'nginx.conf');
+  for (const file of files) copyFileSync(file, join(dir, basename(file)));
+  writeFileSync(configFile, config);
   const errorLog = join(dir, 'error.log');
-  const child: ChildProcess = startProcess('nginx', ['-p', dir, '-c', config, '-e', errorLog]);
+  const child: ChildProcess = startProcess('nginx', ['-p', dir, '-c', configFile, '-e', errorLog]);
   let output = '';
   child.stderr?.setEncoding('utf8').on('data', (text: string) => (output += text));
 
-  const running: RunningNginx = {
+  const running: NginxProcess<S> = {
     accessLog: (site) => {
       const file = join(dir, `${site}.access.log`);
       return existsSync(file) ? readFileSync(file, 'utf8') : '';
@@ -158,7 +181,6 @@ export async function startNginx(sites: NginxSites): Promise<RunningNginx> {
     stop: () => stopProcess(child),
   };
 
-  const ports = [sites.flussonic.port, sites.flussonicNoCheckIp.port, sites.secureLink.port, sites.proxy.port];
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) {
@@ -171,4 +193,10 @@ export async function startNginx(sites: NginxSites): Promise<RunningNginx> {
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Writes the config, starts nginx in the foreground, and waits until every site accepts. */
+export function startNginx(sites: NginxSites): Promise<RunningNginx> {
+  const ports = [sites.flussonic.port, sites.flussonicNoCheckIp.port, sites.secureLink.port, sites.proxy.port];
+  return runNginx<Site>(sites.dir, renderConfig(sites), ports, [LUA_CHECK]);
 }

@@ -1,0 +1,181 @@
+// `npm run bench:fleet` (and the second half of `npm run bench`): a fleet of set-top boxes, each
+// fetching its own playlist once, on the default TOKEN_BUCKET, so that nearly every request is a
+// cache miss; next to a cold server (TOKEN_BUCKET=0, one client) and the ceiling (pre-rendered
+// bytes from node:http), at 100, 1,000, 5,000 and 20,000 channels. Then 304s against a bare
+// node:http empty response.
+//
+// On a shared machine, requests per second measure the neighbours as much as the server, so the
+// figure is the server's own CPU per request: utime + stime from /proc/PID/stat around each run,
+// divided by the responses autocannon counted. Plans alternate in rounds; the median round counts.
+//
+// FLEET_CHANNELS=1000,5000 FLEET_SUBSCRIBERS=10000 FLEET_SECONDS=3 FLEET_ROUNDS=3 narrow a run.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
+import { cpuSeconds, rssMb, startCeilingServer, startLineupServer } from './http.js';
+import { round } from './stats.js';
+
+const CHANNELS = (process.env.FLEET_CHANNELS ?? '100,1000,5000,20000').split(',').map(Number);
+/** At least 10,000: more boxes than any playlist cache holds, as in a fleet. */
+const SUBSCRIBERS = Number(process.env.FLEET_SUBSCRIBERS ?? 10_000);
+const SECONDS = Number(process.env.FLEET_SECONDS ?? 3);
+const ROUNDS = Number(process.env.FLEET_ROUNDS ?? 3);
+const CONNECTIONS = 10;
+const baseEnv = { SECURETOKEN_KEY, ORIGIN_URL: 'http://flussonic.example.net', LOG_LEVEL: 'info' };
+
+/**
+ * One load run: `pathOf(i)` for the i-th request. Returns responses, their status classes, p99,
+ * and the server's CPU per response in microseconds, user and kernel.
+ */
+async function run(server, pathOf, { seconds = SECONDS, headers = {} } = {}) {
+  let next = 0;
+  const before = cpuSeconds(server.pid);
+  const result = await autocannon({
+    url: server.url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers,
+    requests: [{ setupRequest: (request) => ({ ...request, path: pathOf(next++) }) }],
+  });
+  const after = cpuSeconds(server.pid);
+  const responses = result.requests.total;
+  if (responses === 0)
+    throw new Error(`bench: no responses from ${server.url}${pathOf(0)} (errors ${result.errors}, timeouts ${result.timeouts})`);
+  const perRequest = (seconds) => round((seconds * 1e6) / responses, 1);
+  return {
+    responses,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    p99Ms: result.latency.p99,
+    cpuUs: perRequest(after.user + after.system - before.user - before.system),
+    userUs: perRequest(after.user - before.user),
+    systemUs: perRequest(after.system - before.system),
+  };
+}
+
+/** The round whose CPU per request is the median; noise only adds CPU time, so rounds are kept side by side. */
+function medianRound(results) {
+  const sorted = [...results].sort((a, b) => a.cpuUs - b.cpuUs);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+const report = { subscribers: SUBSCRIBERS, seconds: SECONDS, rounds: ROUNDS, channels: {}, notModified: {} };
+const rows = [];
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+// Boxes rotate: each request is another subscriber, and one subscriber comes back only after all
+// the others, as a fleet does within a bucket. The counter runs on across runs.
+let box = 0;
+const fleetPath = () => `/playlist/${benchKey(box++ % SUBSCRIBERS)}.m3u`;
+
+for (const channels of CHANNELS) {
+  const fixture = createFixture({ channels, subscribers: SUBSCRIBERS });
+  const servers = [];
+  try {
+    const onePath = `/playlist/${benchKey(0)}.m3u`;
+    const bodyFile = join(fixture.dir, 'prerendered.m3u');
+    const fleet = await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath });
+    servers.push(fleet);
+    writeFileSync(bodyFile, Buffer.from(await (await fetch(fleet.url + onePath)).arrayBuffer()));
+    const cold = await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath, TOKEN_BUCKET: '0' });
+    servers.push(cold);
+    const ceiling = await startCeilingServer(bodyFile);
+    servers.push(ceiling);
+    const plans = [
+      { name: 'ceiling', server: ceiling, pathOf: () => onePath },
+      { name: 'cold', server: cold, pathOf: () => onePath },
+      { name: 'fleet', server: fleet, pathOf: fleetPath },
+    ];
+    // A fresh process compiles for its first seconds; and the fleet's first pass looks up every box once.
+    for (const plan of plans) await run(plan.server, plan.pathOf, { seconds: 2 });
+    const results = Object.fromEntries(plans.map((plan) => [plan.name, []]));
+    const loads = [];
+    for (let pass = 0; pass < ROUNDS; pass++) {
+      for (const plan of plans) results[plan.name].push(await run(plan.server, plan.pathOf));
+      loads.push(loadavg());
+      console.error(
+        `${channels} ch round ${pass + 1}: ${plans.map((plan) => `${plan.name} ${results[plan.name][pass].cpuUs} µs`).join(', ')}`,
+      );
+    }
+    const memory = rssMb(fleet.pid);
+    const typical = Object.fromEntries(Object.entries(results).map(([name, runs]) => [name, medianRound(runs)]));
+    report.channels[channels] = {
+      ...typical,
+      fleetToCold: round(typical.fleet.cpuUs / typical.cold.cpuUs, 2),
+      coldToCeiling: round(typical.ceiling.cpuUs / typical.cold.cpuUs, 3),
+      fleetRssMb: round(memory.rss, 1),
+      fleetPeakRssMb: round(memory.peak, 1),
+      loadavg: loads,
+    };
+    for (const [name, result] of Object.entries(typical)) {
+      rows.push([
+        `${channels} ch ${name}`,
+        `${result.cpuUs} µs CPU/resp (user ${result.userUs}, sys ${result.systemUs})`,
+        `p99 ${result.p99Ms} ms, ${result.responses} resp, non-2xx ${result.non2xx}, errors ${result.errors}`,
+      ]);
+    }
+    rows.push([
+      `${channels} ch ratios`,
+      `fleet ${report.channels[channels].fleetToCold}× cold; cold ${report.channels[channels].coldToCeiling}× ceiling rate`,
+      `fleet RSS ${round(memory.rss, 1)} MB (peak ${round(memory.peak, 1)}); load ${loads.join(' | ')}`,
+    ]);
+  } finally {
+    for (const server of servers) await server.stop();
+    fixture.cleanup();
+  }
+}
+
+const [low, high] = [5000, 20000].map((channels) => report.channels[channels]);
+if (low && high) {
+  const exponent = (plan) => round(Math.log(high[plan].cpuUs / low[plan].cpuUs) / Math.log(20000 / 5000), 2);
+  report.exponent5000to20000 = { fleet: exponent('fleet'), cold: exponent('cold'), ceiling: exponent('ceiling') };
+  rows.push(['CPU exponent 5,000→20,000 ch', `fleet ${exponent('fleet')}, cold ${exponent('cold')}`, `ceiling ${exponent('ceiling')}`]);
+}
+
+// 304: a refresh that sends back its ETag, against node:http answering an empty 304.
+{
+  const fixture = createFixture({ channels: 1000, subscribers: 10 });
+  const servers = [];
+  try {
+    const path = `/playlist/${benchKey(0)}.m3u`;
+    // Buckets of an hour, so that no boundary inside a run turns the 304s into 200s.
+    const warm = await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath, TOKEN_BUCKET: '3600' });
+    servers.push(warm);
+    const current = await fetch(warm.url + path, { headers: { 'Accept-Encoding': 'identity' } });
+    await current.arrayBuffer();
+    const etag = current.headers.get('etag');
+    if (!etag) throw new Error('bench: the warm server sent no ETag');
+    const bare = await startCeilingServer('--not-modified');
+    servers.push(bare);
+    const headers = { 'If-None-Match': etag };
+    const plans = [
+      { name: 'bare', server: bare },
+      { name: 'lineup304', server: warm },
+    ];
+    for (const plan of plans) await run(plan.server, () => path, { seconds: 2, headers });
+    const results = { bare: [], lineup304: [] };
+    const loads = [];
+    for (let pass = 0; pass < ROUNDS; pass++) {
+      for (const plan of plans) results[plan.name].push(await run(plan.server, () => path, { headers }));
+      loads.push(loadavg());
+    }
+    const bareRun = medianRound(results.bare);
+    const lineupRun = medianRound(results.lineup304);
+    if (lineupRun.non2xx !== lineupRun.responses) throw new Error('bench: the 304 plan got full answers');
+    report.notModified = { bare: bareRun, lineup: lineupRun, ratio: round(lineupRun.cpuUs / bareRun.cpuUs, 2), loadavg: loads };
+    rows.push([`304 bare node:http`, `${bareRun.cpuUs} µs CPU/resp`, `p99 ${bareRun.p99Ms} ms`]);
+    rows.push([
+      `304 lineup`,
+      `${lineupRun.cpuUs} µs CPU/resp (user ${lineupRun.userUs}, sys ${lineupRun.systemUs})`,
+      `${report.notModified.ratio}× bare; load ${loads.join(' | ')}`,
+    ]);
+  } finally {
+    for (const server of servers) await server.stop();
+    fixture.cleanup();
+  }
+}
+
+const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column].length)));
+for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column])).join('  '));
+console.log(JSON.stringify({ node: process.version, fleet: report }));

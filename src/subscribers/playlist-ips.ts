@@ -1,0 +1,155 @@
+import { ForbiddenError } from '../errors.js';
+import { type Clock, type SqlTime, toSqlTime } from '../time.js';
+import type { SubscriberAccess } from './subscriber.js';
+
+/** One subscriber's playlist fetched from one address, in the bucket starting at `at`. */
+export interface PlaylistFetch {
+  subscriberId: number;
+  ip: string;
+  at: SqlTime;
+}
+
+/** An address a subscriber's playlist was fetched from. */
+export interface PlaylistAddress {
+  ip: string;
+  firstSeen: SqlTime;
+  lastSeen: SqlTime;
+  /** TOKEN_BUCKETs it fetched in: a rough count of its fetches. */
+  buckets: number;
+}
+
+/** A subscription fetched from more addresses than its max_connections. */
+export interface SharingSuspect {
+  username: string;
+  maxConnections: number;
+  addresses: PlaylistAddress[];
+}
+
+/** What the playlist addresses need from storage; db/playlist-ip-store.ts implements it. */
+export interface PlaylistIpStorage {
+  /** Records each fetch (first sighting, or one more bucket) in one transaction; a deleted subscriber's are skipped. */
+  record(fetches: readonly PlaylistFetch[]): void;
+  /**
+   * In one write transaction, so that every process counts the same rows: records `fetch` when its
+   * address fetched since `since`, or when fewer than `limit` addresses did; else records nothing.
+   * @returns whether the fetch was recorded
+   */
+  admit(fetch: PlaylistFetch, since: SqlTime, limit: number): boolean;
+  /** Forgets addresses last seen before `before`; returns how many. */
+  forgetBefore(before: SqlTime): number;
+}
+
+export interface PlaylistIpSettings {
+  /** The bucket within which a subscriber at one address is recorded once: TOKEN_BUCKET, or a default without it. */
+  bucketSeconds: number;
+  /** PLAYLIST_IP_LIMIT: addresses allowed per connection within `windowSeconds`; undefined: no limit. */
+  perConnection: number | undefined;
+  /** TOKEN_TTL: an address that fetched within it may still hold live tokens. */
+  windowSeconds: number;
+  /** How long addresses are kept, for `lineup report sharing` and `subscriber show`. */
+  keepSeconds: number;
+  /** How long fetches wait in memory to be written together. */
+  flushMs: number;
+  /** A write that failed; the fetches stay queued for the next one. */
+  onWriteError(error: unknown): void;
+}
+
+/** Fetches queued at most while the database refuses writes; beyond, the oldest are dropped. */
+const MAX_QUEUED = 100_000;
+/** How often old addresses are forgotten, in seconds. */
+const FORGET_EVERY = 3600;
+
+const PLAYLIST_IP_LIMIT_MESSAGE =
+  'This playlist has been fetched from more places than your subscription allows. Use it on your own devices only, or contact your provider.';
+
+/**
+ * The addresses each subscriber's playlist is fetched from. A fetch costs one lookup in a set of
+ * the current bucket's (subscriber, address) pairs; only the first of a pair in a bucket reaches the
+ * database, queued and written with the others of the next `flushMs` in one transaction. With
+ * PLAYLIST_IP_LIMIT, that first fetch is decided and written at once, in a transaction of its own,
+ * so that every process (WORKERS) counts the same rows; refusals are remembered for the bucket.
+ */
+export class PlaylistIps {
+  /** This bucket's pairs: true admitted, false refused. */
+  private seen = new Map<string, boolean>();
+  private bucketEnd = Number.NEGATIVE_INFINITY;
+  private queued: PlaylistFetch[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private nextForget = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly storage: PlaylistIpStorage,
+    private readonly clock: Clock,
+    private readonly settings: PlaylistIpSettings,
+  ) {}
+
+  /**
+   * Notes a playlist fetch by an active subscriber from `ip` at `now` (Unix seconds).
+   * @throws ForbiddenError when PLAYLIST_IP_LIMIT refuses a further address
+   */
+  note(subscriber: Pick<SubscriberAccess, 'id' | 'maxConnections'>, ip: string, now: number): void {
+    if (now >= this.bucketEnd) this.startBucket(now);
+    const pair = `${subscriber.id} ${ip}`;
+    const admitted = this.seen.get(pair);
+    if (admitted === true) return;
+    if (admitted === false) throw new ForbiddenError(PLAYLIST_IP_LIMIT_MESSAGE);
+    const fetch = { subscriberId: subscriber.id, ip, at: toSqlTime(this.bucketEnd - this.settings.bucketSeconds) };
+    const { perConnection } = this.settings;
+    if (perConnection === undefined) {
+      this.seen.set(pair, true);
+      this.enqueue(fetch);
+      return;
+    }
+    const since = toSqlTime(now - this.settings.windowSeconds);
+    const allowed = this.storage.admit(fetch, since, perConnection * subscriber.maxConnections);
+    this.seen.set(pair, allowed);
+    if (!allowed) throw new ForbiddenError(PLAYLIST_IP_LIMIT_MESSAGE);
+  }
+
+  /** Writes what is queued now; a failure keeps it queued. */
+  flush(): void {
+    const now = this.clock();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const fetches = this.queued;
+    this.queued = [];
+    try {
+      if (fetches.length === 0) return;
+      this.storage.record(fetches);
+      // Only along with a write: closing an admin command's context, with nothing queued, writes nothing.
+      if (now >= this.nextForget) {
+        this.storage.forgetBefore(toSqlTime(now - this.settings.keepSeconds));
+        this.nextForget = now + FORGET_EVERY;
+      }
+    } catch (error) {
+      this.queued = [...fetches, ...this.queued].slice(-MAX_QUEUED);
+      this.settings.onWriteError(error);
+      if (this.queued.length > 0) this.schedule();
+    }
+  }
+
+  /** Writes what is queued and stops the timer: before the database closes. */
+  stop(): void {
+    this.flush();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private startBucket(now: number): void {
+    const { bucketSeconds } = this.settings;
+    this.bucketEnd = now - (now % bucketSeconds) + bucketSeconds;
+    this.seen = new Map();
+  }
+
+  private enqueue(fetch: PlaylistFetch): void {
+    this.queued.push(fetch);
+    if (this.queued.length > MAX_QUEUED) this.queued.shift();
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => this.flush(), this.settings.flushMs);
+    this.timer.unref();
+  }
+}
