@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 const workers = Number(process.env.CEILING_WORKERS ?? 1);
+/** The playlist's type by default; CEILING_TYPE for other bytes (the Xtream Codes JSON lists). */
+const contentType = process.env.CEILING_TYPE ?? 'audio/x-mpegurl; charset=utf-8';
 
 if (cluster.isPrimary && workers > 1) {
   for (let i = 0; i < workers; i++) cluster.fork();
@@ -36,7 +38,7 @@ if (cluster.isPrimary && workers > 1) {
     const gzip = gzipped && /\bgzip\b/.test(request.headers['accept-encoding'] ?? '');
     const bytes = gzip ? gzipped : body;
     response.writeHead(200, {
-      'Content-Type': 'audio/x-mpegurl; charset=utf-8',
+      'Content-Type': contentType,
       'Cache-Control': 'no-store, private',
       'Content-Length': bytes.length,
       ...(gzip ? { 'Content-Encoding': 'gzip' } : {}),

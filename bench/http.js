@@ -1,8 +1,10 @@
 // Child processes: the real server (`lineup serve`), the ceiling server and autocannon itself, so
 // that the load generator never shares an event loop with what it measures.
 import { execFile, fork, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -30,25 +32,48 @@ async function waitForHealth(url, child) {
   throw new Error('server did not become healthy');
 }
 
-/** `node bin/lineup.js serve` on a free loopback port. */
-export async function startLineupServer(env) {
+/**
+ * `node bin/lineup.js serve` on a free loopback port. With `logLines`, its JSON log lines are kept
+ * (`lines.seen`) and emitted (`line`) as they come.
+ */
+export async function startLineupServer(env, { logLines = false } = {}) {
   const port = await freePort();
   const child = spawn(process.execPath, ['bin/lineup.js', 'serve'], {
     cwd: root,
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', logLines ? 'pipe' : 'ignore', 'inherit'],
   });
+  const lines = Object.assign(new EventEmitter(), { seen: [] });
+  if (logLines) {
+    createInterface({ input: child.stdout }).on('line', (text) => {
+      let line;
+      try {
+        line = JSON.parse(text);
+      } catch {
+        return; // not a log line
+      }
+      lines.seen.push(line);
+      lines.emit('line', line);
+    });
+  }
   const url = `http://127.0.0.1:${port}`;
   await waitForHealth(url, child);
-  return { url, pid: child.pid, stop: () => stopChild(child) };
+  return { url, pid: child.pid, lines, stop: () => stopChild(child) };
 }
 
 /** ceiling-server.js: `bodyFile`'s bytes, and `gzipFile`'s to a client that asks for gzip. */
-export async function startCeilingServer(bodyFile, workers = 1, gzipFile = undefined) {
+export async function startCeilingServer(bodyFile, workers = 1, gzipFile = undefined, contentType = undefined) {
   const child = fork(fileURLToPath(new URL('./ceiling-server.js', import.meta.url)), gzipFile ? [bodyFile, gzipFile] : [bodyFile], {
     stdio: 'inherit',
-    env: { ...process.env, CEILING_WORKERS: String(workers) },
+    env: { ...process.env, CEILING_WORKERS: String(workers), ...(contentType ? { CEILING_TYPE: contentType } : {}) },
   });
+  const { port } = await new Promise((resolve) => child.once('message', resolve));
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => stopChild(child) };
+}
+
+/** bare-redirect-server.js: koa answering every `/live/…` with a 302 to `location`. */
+export async function startBareRedirectServer(location) {
+  const child = fork(fileURLToPath(new URL('./bare-redirect-server.js', import.meta.url)), [location], { stdio: 'inherit' });
   const { port } = await new Promise((resolve) => child.once('message', resolve));
   return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => stopChild(child) };
 }

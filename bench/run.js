@@ -1,5 +1,6 @@
 // `npm run bench`: the hashing floor, in-process rendering, HTTP against the pre-rendered ceiling,
-// and memory. Prints a table and one JSON line. Numbers on a shared 2-core machine are noisy.
+// memory, and loading a 50 MB programme guide into the memory plan's server. Prints a table and one JSON line. Numbers on a
+// shared 2-core machine are noisy. `npm run bench -- epg` (or render, http, memory) runs those plans only.
 import { hash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,9 +10,11 @@ import { openContext } from '../dist/context.js';
 import { createLogger } from '../dist/logger.js';
 import { benchAdminApi } from './admin-api.js';
 import { runAuthPlan } from './auth-plan.js';
+import { benchGuideLoad } from './epg-guide.js';
 import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
 import { loadTest, rssMb, startCeilingServer, startLineupServer } from './http.js';
 import { measure, median, round } from './stats.js';
+import { benchXtream } from './xtream.js';
 
 /** Seconds of each HTTP run; every plan runs once per round, between two runs of its ceiling. */
 const RUN_SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
@@ -82,10 +85,16 @@ function alternate(fns, iterations) {
   return best;
 }
 
-const rows = [];
-const report = { render: {}, http: {}, auth: {}, memory: {} };
+/** The plans named on the command line; none named, all of them. */
+const PLANS = ['render', 'http', 'memory', 'auth', 'epg', 'xtream'];
+const asked = process.argv.slice(2);
+for (const plan of asked) if (!PLANS.includes(plan)) throw new Error(`bench: no plan "${plan}" (plans: ${PLANS.join(', ')})`);
+const wants = (plan) => asked.length === 0 || asked.includes(plan);
 
-for (const channels of [100, 1000, 5000]) {
+const rows = [];
+const report = { render: {}, http: {}, auth: {}, memory: {}, epg: {}, xtream: {} };
+
+for (const channels of wants('render') ? [100, 1000, 5000] : []) {
   const fixture = createFixture({ channels, subscribers: 10 });
   try {
     const renderer = openRenderer(fixture.dbPath);
@@ -115,7 +124,7 @@ for (const channels of [100, 1000, 5000]) {
 }
 
 // (c) HTTP, 1,000 channels.
-{
+if (wants('http')) {
   const fixture = createFixture({ channels: 1000, subscribers: 10 });
   const servers = [];
   try {
@@ -224,31 +233,56 @@ for (const channels of [100, 1000, 5000]) {
 }
 
 // (d) The auth backend: nginx auth_request on a warm decision, and one decision in-process.
-report.auth = await runAuthPlan(rows);
+if (wants('auth')) report.auth = await runAuthPlan(rows);
+
+/** 200 playlists of subscribers spread over the fixture, half of them gzipped: a server that has been in use. */
+async function servePlaylistSpread(server) {
+  for (let i = 0; i < 200; i++) {
+    const response = await fetch(`${server.url}/playlist/${benchKey(i * 499)}.m3u`, {
+      headers: { 'Accept-Encoding': i % 2 ? 'gzip' : 'identity' },
+    });
+    await response.arrayBuffer();
+    if (response.status !== 200) throw new Error(`memory run: status ${response.status}`);
+  }
+}
 
 // (e) Memory: 100k subscribers, 5,000 channels, after serving a spread of subscribers.
-{
+// (f) Then a 50 MB XMLTV guide, generated, loaded by that server: load time and peak RSS.
+if (wants('memory') || wants('epg')) {
   const fixture = createFixture({ channels: 5000, subscribers: 100_000 });
   try {
-    const server = await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath });
-    for (let i = 0; i < 200; i++) {
-      const response = await fetch(`${server.url}/playlist/${benchKey(i * 499)}.m3u`, {
-        headers: { 'Accept-Encoding': i % 2 ? 'gzip' : 'identity' },
-      });
-      await response.arrayBuffer();
-      if (response.status !== 200) throw new Error(`memory run: status ${response.status}`);
+    if (wants('memory')) {
+      const server = await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath });
+      await servePlaylistSpread(server);
+      const memory = rssMb(server.pid);
+      await server.stop();
+      report.memory = { subscribers: 100_000, channels: 5000, rssMb: round(memory.rss, 1), peakRssMb: round(memory.peak, 1) };
+      rows.push(['memory 100k subs, 5000 ch', `RSS ${round(memory.rss, 1)} MB`, `peak ${round(memory.peak, 1)} MB`, '']);
     }
-    const memory = rssMb(server.pid);
-    await server.stop();
-    report.memory = { subscribers: 100_000, channels: 5000, rssMb: round(memory.rss, 1), peakRssMb: round(memory.peak, 1) };
-    rows.push(['memory 100k subs, 5000 ch', `RSS ${round(memory.rss, 1)} MB`, `peak ${round(memory.peak, 1)} MB`, '']);
+    if (wants('epg')) {
+      const epg = await benchGuideLoad(fixture.dir, { ...baseEnv, LINEUP_DB: fixture.dbPath }, servePlaylistSpread);
+      report.epg = epg;
+      rows.push([
+        `epg ${epg.guideMb} MB, ${epg.programmes} programmes`,
+        `load ${epg.loadMs} ms, reload ${epg.reloadMs} ms`,
+        `peak RSS ${epg.peakRssBeforeGuideMb} MB before, ${epg.peakRssFirstLoadMb} MB loaded, ${epg.peakRssWithReloadMb} MB with a reload`,
+        `/healthz ≤ ${epg.slowestHealthzMsDuringLoad} ms while loading`,
+      ]);
+    }
   } finally {
     fixture.cleanup();
   }
 }
 
-// (e) The admin API: create and renew over HTTP, a list page at 100k subscribers (admin-api.js).
-{
+// (g) Xtream Codes: get_live_streams at 5,000 channels, and a /live/… redirect, each against its ceiling.
+if (wants('xtream')) {
+  const xtream = await benchXtream();
+  report.xtream = xtream.report;
+  rows.push(...xtream.rows);
+}
+
+// (h) The admin API: create and renew over HTTP, a list page at 100k subscribers (admin-api.js).
+if (wants('admin')) {
   const admin = await benchAdminApi();
   rows.push(...admin.rows);
   report.adminApi = admin.report;

@@ -88,6 +88,14 @@ const schema = z
     PUBLIC_URL: httpUrl.optional().describe('base of the playlist URLs the CLI prints and of redirect-mode links'),
     ORIGIN_URL: httpUrl.default('http://localhost').describe('base URL of the default streaming server'),
     SECURETOKEN_KEY: z.string().min(1, 'must not be empty').optional().describe("the default origin's securetoken key"),
+    CREDENTIALS_KEY_FILE: z
+      .string()
+      .trim()
+      .min(1)
+      .optional()
+      .describe(
+        'file holding the key that seals XC passwords and playlist keys in the database (created on first need; default: LINEUP_DB with .key appended); keep it and back it up apart from the database',
+      ),
     TOKEN_TTL: integer(10800, 60).describe('token lifetime in seconds (minimum 60)'),
     TOKEN_DESYNC: integer(300, 0).describe('seconds by which starttime is backdated, for clock skew'),
     TOKEN_BUCKET: z
@@ -157,7 +165,25 @@ const schema = z
       ),
     LINK_MODE: z.enum(LINK_MODES).default('direct').describe('what playlists link to'),
     EPG_URL: httpUrl.optional().describe('XMLTV guide URL put in the playlist header as url-tvg and x-tvg-url'),
-    EPG_FILE: z.string().trim().min(1).default('data/epg.xml').describe('local XMLTV guide served at /epg.xml'),
+    EPG_FILE: z
+      .string()
+      .trim()
+      .min(1)
+      .default('data/epg.xml')
+      .describe(
+        'XMLTV guide, plain or gzip (or EPG_FILE.gz next to it): served at /epg.xml, and loaded as the programme guide, again whenever it changes',
+      ),
+    EPG_SOURCE_URL: httpUrl
+      .optional()
+      .describe(
+        'XMLTV guide (plain or gzip) fetched into EPG_FILE at start and on EPG_FETCH_CRON; a failed fetch keeps the last good guide',
+      ),
+    EPG_FETCH_CRON: z
+      .string()
+      .trim()
+      .default('30 */6 * * *')
+      .describe('node-cron expression, in UTC, of the EPG_SOURCE_URL fetch')
+      .refine((value) => cron.validate(value), 'is not a valid cron expression'),
     EXPIRED_STREAM_URL: httpUrl.optional().describe("where an expired subscriber's one-entry playlist points"),
     AUTH_DURATION: integer(60, 1, 86_400).describe(
       'seconds a streaming server keeps an auth-backend decision before asking again (X-AuthDuration); a replaced session stays refused this long',
@@ -203,6 +229,7 @@ const schema = z
     publicUrlIsSet: env.PUBLIC_URL !== undefined,
     originUrl: env.ORIGIN_URL,
     securetokenKey: env.SECURETOKEN_KEY,
+    credentialsKeyFile: env.CREDENTIALS_KEY_FILE ?? `${env.LINEUP_DB}.key`,
     tokenTtl: env.TOKEN_TTL,
     tokenDesync: env.TOKEN_DESYNC,
     tokenBucket: env.TOKEN_BUCKET ?? defaultTokenBucket(env.TOKEN_TTL),
@@ -236,6 +263,8 @@ const schema = z
     linkMode: env.LINK_MODE,
     epgUrl: env.EPG_URL,
     epgFile: env.EPG_FILE,
+    /** Undefined: the guide is whatever the operator puts in EPG_FILE. */
+    epgSource: env.EPG_SOURCE_URL === undefined ? undefined : { url: env.EPG_SOURCE_URL, cron: env.EPG_FETCH_CRON },
     expiredStreamUrl: env.EXPIRED_STREAM_URL,
     workers: env.WORKERS,
     authBackend: {
@@ -279,7 +308,14 @@ function rawDefault(type: z.ZodType): string | undefined {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, home = LINEUP_HOME): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = schema.safeParse(present);
-  if (parsed.success) return { ...parsed.data, dbPath: fromHome(parsed.data.dbPath, home), epgFile: fromHome(parsed.data.epgFile, home) };
+  if (parsed.success) {
+    return {
+      ...parsed.data,
+      dbPath: fromHome(parsed.data.dbPath, home),
+      epgFile: fromHome(parsed.data.epgFile, home),
+      credentialsKeyFile: fromHome(parsed.data.credentialsKeyFile, home),
+    };
+  }
   const issue = parsed.error.issues[0];
   const variable = String(issue?.path[0] ?? 'environment');
   // The value itself is not echoed: it may be a key.

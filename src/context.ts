@@ -4,6 +4,7 @@ import { AuthBackend } from './auth/auth-backend.js';
 import { RememberedSubjects } from './auth/auth-subjects.js';
 import { SessionLimiter } from './auth/session-limiter.js';
 import type { Config } from './config.js';
+import { loadCredentialSeal } from './credentials-key.js';
 import { ApiTokenStore } from './db/api-token-store.js';
 import { ApiWrites } from './db/api-writes.js';
 import { LineupStore } from './db/lineup-store.js';
@@ -12,16 +13,20 @@ import { PlaylistIpStore } from './db/playlist-ip-store.js';
 import { openSessionDatabase, SessionStore, sessionDbPath } from './db/session-store.js';
 import { SettingsStore } from './db/settings-store.js';
 import { SubscriberStore } from './db/subscriber-store.js';
+import { XcCatalogStore } from './db/xc-catalog-store.js';
+import { LiveGuide } from './epg/live-guide.js';
 import { ConfigError } from './errors.js';
 import type { Logger } from './logger.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
+import type { CredentialSeal } from './subscribers/credentials.js';
 import { PlaylistIps } from './subscribers/playlist-ips.js';
 import { RememberedAccess } from './subscribers/remembered-access.js';
 import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
 import { type Clock, systemClock } from './time.js';
+import { XtreamService } from './xtream/xtream-service.js';
 
 export const GENERATED_KEY_SETTING = 'securetoken_key';
 /** The PUBLIC_URL the server last started with, for admin commands run without one. */
@@ -57,6 +62,12 @@ export interface LineupContext {
   /** Where playlists were fetched from: recorded by the playlist service, read by the CLI. */
   playlistIpStore: PlaylistIpStore;
   playlistIps: PlaylistIps;
+  /** The Xtream Codes API and its stream links. */
+  xtream: XtreamService;
+  /** The key that seals credentials (CREDENTIALS_KEY_FILE), read on first need. */
+  credentialSeal: () => CredentialSeal;
+  /** The programme guide of EPG_FILE; empty until the server starts it (`guide.start`), which admin commands never do. */
+  guide: LiveGuide;
   /**
    * The default origin's key. Undefined only for an admin command with SECURETOKEN_KEY unset on a
    * database where no server has generated one: such a command cannot sign.
@@ -170,6 +181,16 @@ export function openContext(
     const subjects = new RememberedSubjects(subscribers, () => cache.generation, REMEMBERED_SUBSCRIBERS);
     return (auth = { backend: new AuthBackend(cache, subjects, limiter), limiter });
   };
+  let seal: CredentialSeal | undefined;
+  const credentialSeal = () => {
+    seal ??= loadCredentialSeal(config.credentialsKeyFile, settings);
+    return seal;
+  };
+  // The server reads it at start: a missing or foreign key file stops the start, not the first login.
+  if (!adminCommand) credentialSeal();
+  const redirects = new StreamRedirects(cache, access, clock);
+  const catalog = new XcCatalogStore(db);
+  const guide = new LiveGuide(config.epgFile);
   return {
     config,
     db,
@@ -177,7 +198,7 @@ export function openContext(
     settings,
     subscribers,
     lineupStore,
-    subscriberAdmin: new SubscriberAdmin(subscribers, publicUrl, clock),
+    subscriberAdmin: new SubscriberAdmin(subscribers, publicUrl, clock, credentialSeal),
     apiTokens: new ApiTokens(new ApiTokenStore(db)),
     apiWrites: new ApiWrites(db, clock),
     playlists: new PlaylistService(cache, access, clock, {
@@ -192,9 +213,23 @@ export function openContext(
           : settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex')).value,
       },
     }),
-    redirects: new StreamRedirects(cache, access, clock),
     playlistIpStore,
     playlistIps,
+    redirects,
+    xtream: new XtreamService(
+      cache,
+      {
+        findXcLogin: (username) => subscribers.findXcLogin(username),
+        categories: () => catalog.categories(),
+        channelPlacements: () => catalog.channelPlacements(),
+      },
+      redirects,
+      credentialSeal,
+      clock,
+      { publicUrl: config.publicUrl, guide: () => guide.index },
+    ),
+    credentialSeal,
+    guide,
     defaultKey,
     sessions,
     auth: authParts,

@@ -22,6 +22,22 @@ export class UnknownKeyError extends NotFoundError {
   }
 }
 
+/**
+ * Xtream Codes credentials that match no subscriber: 401, the same answer for an unknown username
+ * and a wrong password. The key-guess limiter counts it, once per `attempt` within a burst.
+ */
+export class WrongCredentialsError extends LineupError {
+  override name = 'WrongCredentialsError';
+  constructor(
+    /** A digest of what was tried (never the password itself): a client's retries of one attempt count once. */
+    readonly attempt: string,
+    /** player_api.php: the body XC clients read, `{"user_info":{"auth":0}}` as JSON. */
+    readonly json: boolean,
+  ) {
+    super('Wrong username or password');
+  }
+}
+
 /** The caller is known but not allowed: a disabled or expired subscription. */
 export class ForbiddenError extends LineupError {
   override name = 'ForbiddenError';

@@ -1,6 +1,7 @@
 import { GENERATED_KEY_SETTING, type LineupContext, SERVED_URL_SETTING } from './context.js';
 import { seedDemoLineup } from './db/seed.js';
 import { holdServerLock } from './db/server-lock.js';
+import { scheduleGuideFetch } from './jobs/epg-fetch-schedule.js';
 import { schedulePrune } from './jobs/prune-schedule.js';
 import { startRevocationSweep } from './jobs/revocation-sweep.js';
 import type { Logger } from './logger.js';
@@ -12,7 +13,7 @@ import { DEFAULT_SUBSCRIPTION_DAYS } from './subscribers/subscriber-admin.js';
 export interface Housekeeping {
   /** The demo subscriber's URL, only on the first start of an empty database. */
   demoUrl?: string;
-  /** Stops the prune schedule, letting a run in progress finish. */
+  /** Stops the prune schedule, letting a run in progress finish, and the guide fetch, aborting a download. */
   stop(): Promise<void>;
 }
 
@@ -27,7 +28,9 @@ export interface HousekeepingOptions {
  * The chores one process per database does, however many serve HTTP: remember the URL the server
  * announces and how it signs (admin commands print links on the one, and refuse to sign unlike
  * the other), say once when it signs with a generated key, seed the demo on an empty database if
- * asked, prune on PRUNE_CRON, and end revoked stream sessions (closing Flussonic's through its API). The database was migrated when the context opened it.
+ * asked, prune on PRUNE_CRON, end revoked stream sessions (closing Flussonic's through its API),
+ * and fetch the programme guide from EPG_SOURCE_URL on EPG_FETCH_CRON. The database was migrated
+ * when the context opened it.
  */
 export function startHousekeeping(context: LineupContext, { logger, metrics, seedDemo }: HousekeepingOptions): Housekeeping {
   const { config } = context;
@@ -53,11 +56,17 @@ export function startHousekeeping(context: LineupContext, { logger, metrics, see
     idleSeconds: config.authBackend.sessionIdle,
     flussonicApi: config.authBackend.flussonicApi,
   });
+  const guideFetch =
+    config.epgSource &&
+    scheduleGuideFetch({ ...config.epgSource, epgFile: config.epgFile }, logger, () => {
+      // Loaded now rather than at the guide's next look; a cluster's workers see it at theirs.
+      void context.guide.check();
+    });
   return {
     ...(demoUrl ? { demoUrl } : {}),
     stop: async () => {
       await revocation.stop();
-      await job?.stop();
+      await Promise.all([job?.stop(), guideFetch?.stop()]);
       lock.release();
     },
   };

@@ -13,7 +13,7 @@ export interface LineupMetrics {
   playRequests: Counter<'outcome'>;
   /** Seconds from routing to a rendered playlist, for requests answered 200. */
   renderSeconds: Histogram;
-  /** Unknown or malformed keys: what a key guesser produces. */
+  /** Unknown or malformed keys, and wrong Xtream Codes logins: what a guesser produces. */
   lookupFailures: Counter;
   /** Requests refused with 429 because their address guessed too often. */
   rateLimited: Counter;
@@ -56,7 +56,7 @@ export function createMetrics(): LineupMetrics {
     }),
     lookupFailures: new Counter({
       name: 'lineup_playlist_lookup_failures_total',
-      help: 'Playlist requests whose key is unknown or malformed',
+      help: 'Playlist requests whose key is unknown or malformed, and Xtream Codes logins that are wrong',
       registers,
     }),
     rateLimited: new Counter({

@@ -13,6 +13,18 @@ export const PLAY_LIVE_ROUTE = '/play/:key/:file';
 /** Redirect mode's archive link: `/play/KEY/CHANNEL/index-UTC-DURATION.m3u8` or `…/timeshift_abs-UTC.ts`. */
 export const PLAY_ARCHIVE_ROUTE = '/play/:key/:channel/:file';
 export const EPG_PATH = '/epg.xml';
+/** Xtream Codes API: the account, lists and guide (GET and POST). */
+export const XC_PLAYER_API_PATH = '/player_api.php';
+/** Xtream Codes M3U of `/live/…` links. */
+export const XC_GET_PATH = '/get.php';
+/** Xtream Codes XMLTV guide of the line's channels. */
+export const XC_XMLTV_PATH = '/xmltv.php';
+/** Xtream Codes live link: `/live/U/P/ID.ts` or `.m3u8`. */
+export const XC_LIVE_ROUTE = '/live/:username/:password/:file';
+/** Xtream Codes legacy live link, without `/live/`: `/U/P/ID` or `/U/P/ID.ts`. */
+export const XC_LEGACY_ROUTE = '/:username/:password/:file';
+/** Xtream Codes catch-up link: `/timeshift/U/P/DURATION_MINUTES/YYYY-MM-DD:HH-MM/ID.ts`. */
+export const XC_TIMESHIFT_ROUTE = '/timeshift/:username/:password/:duration/:start/:file';
 export const HEALTH_PATH = '/healthz';
 export const METRICS_PATH = '/metrics';
 /** The auth backend that streaming servers ask, one path per dialect. */
@@ -42,6 +54,20 @@ export function playArchiveUrl(publicUrl: string, key: string, channelId: number
   return `${publicUrl}/play/${key}/${channelId}/${file}`;
 }
 
+/** A channel's stable Xtream Codes live link, as get.php lists it; credentials go in unencoded (they are URL-safe). */
+export function xcLiveUrl(publicUrl: string, username: string, password: string, channelId: number, format: StreamFormat): string {
+  return `${publicUrl}/live/${username}/${password}/${channelId}.${extensionOf(format)}`;
+}
+
+/** What an XC live link's file names: `ID.ts`, `ID.m3u8`, or (legacy) a bare `ID`, which is MPEG-TS. */
+export function parseXcLiveFile(file: string): { channelId: number; format: StreamFormat } | undefined {
+  const match = /^(\d{1,15})(?:\.(m3u8|ts))?$/.exec(file);
+  return match ? { channelId: Number(match[1]), format: match[2] === 'm3u8' ? 'hls' : 'ts' } : undefined;
+}
+
+/** A legacy XC link's file: a bare `ID` or `ID.ts` (HLS always came with `/live/`). */
+const XC_LEGACY_FILE = /^\d{1,15}(?:\.ts)?$/;
+
 /** What a live link's file names: `CHANNEL.m3u8` (HLS) or `CHANNEL.ts`; undefined for anything else. */
 export function parsePlayLiveFile(file: string): { channelId: number; format: StreamFormat } | undefined {
   const match = /^(\d{1,15})\.(m3u8|ts)$/.exec(file);
@@ -58,8 +84,38 @@ const KEYED_PATH = /^\/(playlist|play)\/[^/]*/;
 
 /** The first segment of every public path, in its one spelling. */
 const FIXED_SEGMENTS = new Set(
-  [PLAYLIST_ROUTE, PLAY_LIVE_ROUTE, EPG_PATH, HEALTH_PATH, METRICS_PATH, AUTH_NGINX_PATH].map((path) => path.split('/')[1]!),
+  [
+    PLAYLIST_ROUTE,
+    PLAY_LIVE_ROUTE,
+    EPG_PATH,
+    HEALTH_PATH,
+    METRICS_PATH,
+    XC_PLAYER_API_PATH,
+    XC_GET_PATH,
+    XC_XMLTV_PATH,
+    XC_LIVE_ROUTE,
+    XC_TIMESHIFT_ROUTE,
+    AUTH_NGINX_PATH,
+  ].map((path) => path.split('/')[1]!),
 );
+
+/** XC paths whose second and third segments are a username and a password. */
+const XC_CREDENTIAL_PATH = /^\/(live|timeshift)\/([^/]*)\/[^/]*/;
+const XC_QUERY_PATHS = new Set([XC_PLAYER_API_PATH, XC_GET_PATH, XC_XMLTV_PATH]);
+
+/** A legacy XC live link (`/U/P/ID[.ts]`), matched only where no fixed segment comes first. Expects a canonical path. */
+export function isXcLegacyPath(path: string): boolean {
+  const segments = path.split('/');
+  return segments.length === 4 && !FIXED_SEGMENTS.has(segments[1]!) && XC_LEGACY_FILE.test(segments[3]!);
+}
+
+/**
+ * A path that names Xtream Codes credentials, in its path or its query: guarded against guessing,
+ * and logged without the password. Expects a canonical path.
+ */
+export function isXtreamPath(path: string): boolean {
+  return XC_QUERY_PATHS.has(path) || XC_CREDENTIAL_PATH.test(path) || isXcLegacyPath(path);
+}
 
 /** `%XX` that encodes an unreserved character (RFC 3986: letters, digits, `-._~`), which means the same unencoded. */
 const ENCODED_UNRESERVED = /%(2[dDeE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]|7[eE])/g;
@@ -127,6 +183,9 @@ function looselyDecoded(segment: string): string {
 export function loggablePath(path: string): string {
   const canonical = canonicalPath(path);
   if (KEYED_PATH.test(canonical)) return canonical.replace(KEYED_PATH, '/$1/[key]');
+  // The username stays, so that an operator can tell whose request it was; the password never does.
+  if (XC_CREDENTIAL_PATH.test(canonical)) return canonical.replace(XC_CREDENTIAL_PATH, '/$1/$2/[password]');
+  if (isXcLegacyPath(canonical)) return canonical.replace(/^(\/[^/]*)\/[^/]*/, '$1/[password]');
   const segments = canonical.split('/');
   const cut = segments.findIndex((segment) => looselyDecoded(segment).toLowerCase().includes('play'));
   const kept = cut === -1 ? segments : [...segments.slice(0, cut), '[key]'];

@@ -65,6 +65,7 @@ export async function startServer(context: LineupContext, { logger, metrics, met
     auth: { backend, clock: context.clock, authDuration: config.authBackend.authDuration },
     playlists: context.playlists,
     redirects: context.redirects,
+    xtream: context.xtream,
     epgFile: config.epgFile,
     health: databaseHealth(context.db, config.dbPath, context.lineupStore),
     trustProxy: config.trustProxy.list,
@@ -112,9 +113,11 @@ export async function startServer(context: LineupContext, { logger, metrics, met
     logger.info({ url: urlOf(admin) }, 'admin listener: /metrics without a token, the admin API at /api/v1 with one');
   }
 
+  // Loaded in the background: the server answers at once, with an empty guide until the first load is done.
+  void context.guide.start(logger);
   let stopping: Promise<void> | undefined;
   const stop = () =>
-    (stopping ??= Promise.all([server, admin].map(closeGracefully)).then(() => {
+    (stopping ??= Promise.all([...[server, admin].map(closeGracefully), context.guide.stop()]).then(() => {
       clearInterval(flushTimer);
       flush();
     }));

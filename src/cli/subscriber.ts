@@ -1,7 +1,8 @@
 import { stateOf } from '../subscribers/access.js';
+import { PASSWORD_RULE } from '../subscribers/credentials.js';
 import type { PlaylistAddress } from '../subscribers/playlist-ips.js';
 import type { Subscriber } from '../subscribers/subscriber.js';
-import { DEFAULT_SUBSCRIPTION_DAYS, parseUntil, type Term, USERNAME_RULE } from '../subscribers/subscriber-admin.js';
+import { DEFAULT_SUBSCRIPTION_DAYS, parseUntil, type Revealed, type Term, USERNAME_RULE } from '../subscribers/subscriber-admin.js';
 import { toSqlTime } from '../time.js';
 import { type CliIo, type Command, parseOptions, UsageError, wholeNumber, withContext } from './command.js';
 import { count } from './plural.js';
@@ -11,19 +12,22 @@ const HELP = `lineup subscriber add USER [--days N | --until DATE [--allow-past]
 lineup subscriber renew USER [--days N | --until DATE [--allow-past]]
 lineup subscriber packages USER [--add NAME]… [--remove NAME]…
 lineup subscriber disable|enable|rotate|remove|restore USER
+lineup subscriber rotate-password USER [--password PASSWORD]
+lineup subscriber show USER [--reveal] [--json]
 lineup subscriber list [--expired] [--json]
-lineup subscriber show USER [--json]
 
-add      creates USER (default ${DEFAULT_SUBSCRIPTION_DAYS} days) and prints the playlist URL alone on the last line
+add      creates USER (default ${DEFAULT_SUBSCRIPTION_DAYS} days), prints its XC login, and the playlist URL alone on the last line
 renew    --days N extends from the current expiry, or from now if it has passed; --until sets it
 packages adds and removes packages in one go (shows them without options); the URL stays the same
 disable  the playlist answers 403 until enable
 rotate   issues a new URL and prints it; the old one stops working at once
 remove   deletes USER and its package links for good; the URL then answers 410 Gone
 restore  puts back USER as the prune job took it (within PRUNE_KEEP_DAYS): the same URL works again
+rotate-password  a new XC password (or --password, ${PASSWORD_RULE}); the old one stops working, the URL stays
+show     state, packages and logins, and the addresses its playlist was fetched from and the IPs it
+         streamed from (auth backend) in the last 24 h; --reveal re-prints the playlist URL and the
+         XC password to re-send them
 list     a table, or --json for scripts; --expired lists only lapsed subscribers
-show     one subscriber, with the addresses its playlist was fetched from and the IPs it streamed
-         from (auth backend) in the last 24 h
 
 USER for add: ${USERNAME_RULE} (apps put it in URLs).
 N is a whole number ≥ 1 (--days at most 36500).
@@ -107,9 +111,40 @@ function playlistAddressBlock(addresses: PlaylistAddress[], maxConnections: numb
   );
 }
 
+/** The server an XC app asks for: PUBLIC_URL's scheme, host and port. */
+function publicUrl(playlistUrl: string): string {
+  return new URL(playlistUrl).origin;
+}
+
+function xcLogin(server: string, user: string, password: string): string {
+  return `XC login: server ${server}, username ${user}, password ${password}`;
+}
+
+function revealedFields(revealed: Revealed | undefined) {
+  if (!revealed) return {};
+  return { playlist_url: revealed.url ?? null, xc_password: revealed.xcPassword ?? null };
+}
+
+/** Why a credential cannot be shown, and what gives a revealable one. */
+const NOT_KEPT_URL = '(issued before URLs were kept sealed, so it cannot be shown; lineup subscriber rotate issues one that can)';
+const NOT_KEPT_PASSWORD = '(none yet: lineup subscriber rotate-password issues one)';
+
+function showText(subscriber: Subscriber, now: number, revealed: Revealed | undefined, server: string): string {
+  const lines = [
+    describe(subscriber, now),
+    `created ${subscriber.createdAt} UTC${subscriber.note ? `, note: ${subscriber.note}` : ''}`,
+    `playlist URL: ${subscriber.hasKey ? 'issued' : 'none (rotate)'}; XC password: ${subscriber.hasXcPassword ? 'issued' : 'none (rotate-password)'}`,
+  ];
+  if (revealed) {
+    lines.push(`XC login: server ${server}, username ${subscriber.username}, password ${revealed.xcPassword ?? NOT_KEPT_PASSWORD}`);
+    lines.push(`playlist URL: ${revealed.url ?? NOT_KEPT_URL}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 export const subscriberCommand: Command = {
   name: 'subscriber',
-  summary: 'add, renew, change packages, disable, enable, rotate, remove, restore, list and show subscribers',
+  summary: 'add, renew, change packages, disable, enable, rotate, remove, restore, show and list subscribers',
   help: HELP,
   run: async (argv, io) => {
     const [action, ...rest] = argv;
@@ -126,13 +161,14 @@ export const subscriberCommand: Command = {
       rotate: [],
       remove: [],
       restore: [],
+      'rotate-password': ['password'],
+      show: ['reveal', 'json'],
       list: ['expired', 'json'],
-      show: ['json'],
     };
     const permitted = allowed[action];
     if (!permitted) {
       throw new UsageError(
-        `subscriber: unknown action "${action}" (add, renew, packages, disable, enable, rotate, remove, restore, list, show)`,
+        `subscriber: unknown action "${action}" (add, renew, packages, disable, enable, rotate, rotate-password, show, remove, restore, list)`,
       );
     }
     const { values, positionals } = parseOptions(attachNegativeValues(rest), {
@@ -146,6 +182,8 @@ export const subscriberCommand: Command = {
       note: { type: 'string' },
       expired: { type: 'boolean' },
       json: { type: 'boolean' },
+      password: { type: 'string' },
+      reveal: { type: 'boolean' },
     });
     if (values.help) {
       io.stdout(`${HELP}\n`);
@@ -154,18 +192,18 @@ export const subscriberCommand: Command = {
     const misplaced = Object.keys(values).find((option) => option !== 'help' && !permitted.includes(option));
     if (misplaced) throw new UsageError(`subscriber ${action}: --${misplaced} does not apply here`);
 
-    return withContext(io, ({ subscriberAdmin, subscribers, sessions, playlistIpStore, clock }) => {
+    return withContext(io, ({ subscriberAdmin, sessions, playlistIpStore, clock }) => {
       const now = clock();
       switch (action) {
         case 'add': {
-          const { subscriber, url } = subscriberAdmin.add({
+          const { subscriber, url, xcPassword } = subscriberAdmin.add({
             username: username(positionals, action),
             term: termFrom(values, DEFAULT_SUBSCRIPTION_DAYS),
             packages: values.package ?? [],
             maxConnections: wholeNumber(values['max-connections'], '--max-connections', 1) ?? 1,
             ...(values.note !== undefined ? { note: values.note } : {}),
           });
-          io.stdout(`added ${describe(subscriber, now)}\n${url}\n`);
+          io.stdout(`added ${describe(subscriber, now)}\n${xcLogin(publicUrl(url), subscriber.username, xcPassword)}\n${url}\n`);
           return 0;
         }
         case 'renew': {
@@ -188,6 +226,12 @@ export const subscriberCommand: Command = {
           io.stdout(`rotated ${subscriber.username}: the old URL no longer works\n${url}\n`);
           return 0;
         }
+        case 'rotate-password': {
+          const user = username(positionals, action);
+          const password = subscriberAdmin.rotatePassword(user, values.password);
+          io.stdout(`new XC password for ${user}: the old one no longer works\n${password}\n`);
+          return 0;
+        }
         case 'remove': {
           const user = username(positionals, action);
           subscriberAdmin.remove(user);
@@ -206,7 +250,9 @@ export const subscriberCommand: Command = {
           return 0;
         }
         case 'show': {
-          const subscriber = subscribers.get(username(positionals, action));
+          const user = username(positionals, action);
+          const subscriber = subscriberAdmin.get(user);
+          const revealed = values.reveal ? subscriberAdmin.reveal(user) : undefined;
           const streamedFrom = sessions()
             .addressesOf(subscriber.id, now - SHOW_WINDOW_SECONDS)
             .map((seen) => ({ ...seen, firstSeen: toSqlTime(seen.firstSeen), lastSeen: toSqlTime(seen.lastSeen) }));
@@ -214,12 +260,12 @@ export const subscriberCommand: Command = {
           const playlistAddresses = playlistIpStore.addressesOf(subscriber.username, toSqlTime(now - SHOW_WINDOW_SECONDS));
           if (values.json) {
             const state = stateOf(subscriber, now);
-            io.stdout(`${JSON.stringify({ ...subscriber, state, playlistAddresses, streamedFrom }, null, 2)}\n`);
+            io.stdout(
+              `${JSON.stringify({ ...subscriber, state, ...revealedFields(revealed), playlistAddresses, streamedFrom }, null, 2)}\n`,
+            );
             return 0;
           }
-          io.stdout(`${describe(subscriber, now)}\n`);
-          if (subscriber.note) io.stdout(`note: ${subscriber.note}\n`);
-          io.stdout(`created ${subscriber.createdAt} UTC; playlist URL ${subscriber.hasKey ? 'issued' : 'not issued (rotate)'}\n`);
+          io.stdout(showText(subscriber, now, revealed, subscriberAdmin.serverUrl));
           io.stdout(playlistAddressBlock(playlistAddresses, subscriber.maxConnections));
           io.stdout(`\nstreamed from, last 24 h (auth backend): ${streamedFrom.length === 0 ? 'none' : ''}\n`);
           if (streamedFrom.length > 0) {

@@ -6,7 +6,7 @@ import type { Db } from './open.js';
  * function of this connection, so that the actor is known without a shared table that two writers
  * could race on). TEMP, because a trigger stored in the file would call a function that the
  * `sqlite3` shell does not have, and break every write made there. Row images leave out what is
- * secret: key and token hashes, origin secrets; a new playlist key shows as `key_rotated: true`.
+ * secret: key and token hashes, origin secrets; a new playlist key shows as `key_rotated: true`, a new XC password as `xc_password_rotated: true`.
  */
 
 /** Who writes on a connection: `api:TOKEN_NAME`, `cli`, `sql`, or `server` (the prune job) by default. */
@@ -46,8 +46,9 @@ const AUDITED: Audited[] = [
     subject: (row) => `${row}.username`,
     image: SUBSCRIBER,
     updateWhen: `OLD.username IS NOT NEW.username OR OLD.expires_at IS NOT NEW.expires_at OR OLD.enabled IS NOT NEW.enabled
-      OR OLD.max_connections IS NOT NEW.max_connections OR OLD.note IS NOT NEW.note OR OLD.key_hash IS NOT NEW.key_hash`,
-    updateAfter: `json_set(${SUBSCRIBER('NEW')}, '$.key_rotated', json(iif(OLD.key_hash IS NOT NEW.key_hash, 'true', 'false')))`,
+      OR OLD.max_connections IS NOT NEW.max_connections OR OLD.note IS NOT NEW.note OR OLD.key_hash IS NOT NEW.key_hash OR OLD.xc_password_hash IS NOT NEW.xc_password_hash`,
+    updateAfter: `json_set(${SUBSCRIBER('NEW')}, '$.key_rotated', json(iif(OLD.key_hash IS NOT NEW.key_hash, 'true', 'false')),
+      '$.xc_password_rotated', json(iif(OLD.xc_password_hash IS NOT NEW.xc_password_hash, 'true', 'false')))`,
   },
   {
     table: 'subscriber_packages',

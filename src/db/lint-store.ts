@@ -44,5 +44,6 @@ export function readLintInput(db: Db, now: SqlTime): LintInput {
     })),
     subscribedPackageIds: new Set(subscribed),
     packageNames: new Map(db.prepare('SELECT id, name FROM packages').raw().all() as Array<[number, string]>),
+    usernames: db.prepare('SELECT username FROM subscribers ORDER BY username').pluck().all() as string[],
   };
 }

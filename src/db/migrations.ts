@@ -272,7 +272,44 @@ const migrations: readonly Migration[] = [
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS playlist_ips_last_seen ON playlist_ips (last_seen);
   `,
-  /* 9: the admin API's tokens, its idempotency keys, and an audit trail of every change */ `
+  /* 9: Xtream Codes logins, sealed credentials, and stable category ids */ `
+  -- XC password: an HMAC of it under the server's credentials key (CREDENTIALS_KEY_FILE, kept
+  -- outside the database) to check a login, and the password sealed (AES-GCM) under the same key
+  -- so that \`lineup subscriber show USER --reveal\` can re-send it. key_sealed is the playlist key
+  -- sealed the same way; keys issued before this step have only their hash (key_hash, which still
+  -- finds them: their URLs keep working) until the next \`lineup subscriber rotate\`.
+  -- A copy of the database alone reveals neither.
+  ALTER TABLE subscribers ADD COLUMN xc_password_hash TEXT CHECK (xc_password_hash IS NULL OR length(xc_password_hash) = 64);
+  ALTER TABLE subscribers ADD COLUMN xc_password_sealed TEXT;
+  ALTER TABLE subscribers ADD COLUMN key_sealed TEXT;
+  ALTER TABLE pruned_subscribers ADD COLUMN xc_password_hash TEXT;
+  ALTER TABLE pruned_subscribers ADD COLUMN xc_password_sealed TEXT;
+  ALTER TABLE pruned_subscribers ADD COLUMN key_sealed TEXT;
+
+  -- One row per group_title ever used (channels.group_title, '' for channels without a group):
+  -- XC apps key categories on the id, so an id never changes or moves to another group, and a
+  -- group that empties and comes back gets its old id again. Filled by the triggers below,
+  -- whatever writes the channel (lineup sql, lineup import, the sqlite3 shell). NOT EXISTS rather
+  -- than OR IGNORE: an outer statement's conflict policy (an upsert's) overrides a trigger's.
+  CREATE TABLE categories (
+    id          INTEGER PRIMARY KEY CHECK (id BETWEEN 1 AND 2147483647),
+    group_title TEXT NOT NULL UNIQUE,
+    created_at  TEXT NOT NULL DEFAULT (datetime('now'))
+  ) STRICT;
+  INSERT INTO categories (group_title)
+    SELECT group_title FROM channels GROUP BY group_title ORDER BY min(coalesce(number, 2147483647)), group_title;
+  CREATE TRIGGER channels_category_on_insert AFTER INSERT ON channels
+  BEGIN
+    INSERT INTO categories (group_title)
+      SELECT NEW.group_title WHERE NOT EXISTS (SELECT 1 FROM categories WHERE group_title = NEW.group_title);
+  END;
+  CREATE TRIGGER channels_category_on_update AFTER UPDATE OF group_title ON channels
+  BEGIN
+    INSERT INTO categories (group_title)
+      SELECT NEW.group_title WHERE NOT EXISTS (SELECT 1 FROM categories WHERE group_title = NEW.group_title);
+  END;
+  `,
+  /* 10: the admin API's tokens, its idempotency keys, and an audit trail of every change */ `
   -- Bearer tokens of the admin API (lineup api-token add NAME). Only the sha256 of a token is kept:
   -- it is shown once, when it is made.
   CREATE TABLE IF NOT EXISTS api_tokens (

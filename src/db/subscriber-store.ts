@@ -4,11 +4,14 @@ import { BadInputError, ConflictError, NotFoundError } from '../errors.js';
 import type {
   NewSubscriber,
   RetiredReason,
+  SealedCredentials,
+  StoredCredential,
   Subscriber,
   SubscriberAccess,
   SubscriberChange,
   SubscriberFilter,
   SubscriberState,
+  XcLogin,
 } from '../subscribers/subscriber.js';
 import type { RestoredSubscriber, SubscriberStorage } from '../subscribers/subscriber-storage.js';
 import { type Clock, type SqlTime, toSqlTime } from '../time.js';
@@ -28,6 +31,7 @@ interface SubscriberRecord {
   note: string;
   created_at: string;
   has_key: number;
+  has_xc_password: number;
   packages: string | null;
 }
 
@@ -40,6 +44,9 @@ interface PrunedRecord {
   note: string;
   created_at: string;
   packages: string;
+  xc_password_hash: string | null;
+  xc_password_sealed: string | null;
+  key_sealed: string | null;
 }
 
 interface AccessRecord {
@@ -52,9 +59,15 @@ interface AccessRecord {
   package_ids: string | null;
 }
 
+interface XcLoginRecord extends AccessRecord {
+  max_connections: number;
+  created_at: string;
+  xc_password_hash: string | null;
+}
+
 const SELECT_SUBSCRIBER = `
   SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.note, s.created_at,
-         s.key_hash IS NOT NULL AS has_key,
+         s.key_hash IS NOT NULL AS has_key, s.xc_password_hash IS NOT NULL AS has_xc_password,
          (SELECT group_concat(p.name, ',') FROM subscriber_packages sp JOIN packages p ON p.id = sp.package_id
            WHERE sp.subscriber_id = s.id) AS packages
   FROM subscribers s`;
@@ -75,6 +88,7 @@ function toSubscriber(row: SubscriberRecord): Subscriber {
     note: row.note,
     createdAt: row.created_at,
     hasKey: row.has_key === 1,
+    hasXcPassword: row.has_xc_password === 1,
     packages: row.packages ? row.packages.split(',').sort() : [],
   };
 }
@@ -111,7 +125,10 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
   private readonly unlinkPackage;
   private readonly updateExpiry;
   private readonly updateEnabled;
-  private readonly updateKeyHash;
+  private readonly updateKey;
+  private readonly updateXcPassword;
+  private readonly sealed;
+  private readonly xcLoginByUsername;
   private readonly deleteByUsername;
   private readonly deleteLapsedBy;
   private readonly count;
@@ -144,27 +161,39 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
     this.byUsername = db.prepare(`${SELECT_SUBSCRIBER} WHERE s.username = ?`);
     this.all = db.prepare(`${SELECT_SUBSCRIBER} ORDER BY s.username`);
     this.lapsedBy = db.prepare(`${SELECT_SUBSCRIBER} WHERE ${LAPSED_BY('s')} ORDER BY s.username`);
-    this.insert = db.prepare('INSERT INTO subscribers (username, key_hash, expires_at, max_connections, note) VALUES (?, ?, ?, ?, ?)');
+    this.insert = db.prepare(
+      `INSERT INTO subscribers (username, key_hash, key_sealed, xc_password_hash, xc_password_sealed, expires_at, max_connections, note)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
     this.packageIdByName = db.prepare('SELECT id FROM packages WHERE name = ?').pluck();
     this.linkPackage = db.prepare('INSERT OR IGNORE INTO subscriber_packages (subscriber_id, package_id) VALUES (?, ?)');
     this.unlinkPackage = db.prepare('DELETE FROM subscriber_packages WHERE subscriber_id = ? AND package_id = ?');
     this.updateExpiry = db.prepare('UPDATE subscribers SET expires_at = ? WHERE username = ?');
     this.updateEnabled = db.prepare('UPDATE subscribers SET enabled = ? WHERE username = ?');
-    this.updateKeyHash = db.prepare('UPDATE subscribers SET key_hash = ? WHERE username = ?');
+    this.updateKey = db.prepare('UPDATE subscribers SET key_hash = ?, key_sealed = ? WHERE username = ?');
+    this.updateXcPassword = db.prepare('UPDATE subscribers SET xc_password_hash = ?, xc_password_sealed = ? WHERE username = ?');
+    this.sealed = db.prepare('SELECT key_sealed, xc_password_sealed FROM subscribers WHERE username = ?');
+    this.xcLoginByUsername = db.prepare(`
+      SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.created_at, s.xc_password_hash,
+             (SELECT group_concat(sp.package_id) FROM subscriber_packages sp WHERE sp.subscriber_id = s.id) AS package_ids
+      FROM subscribers s WHERE s.username = ?`);
     this.deleteByUsername = db.prepare('DELETE FROM subscribers WHERE username = ?');
     this.deleteLapsedBy = db.prepare(`DELETE FROM subscribers AS s WHERE ${LAPSED_BY('s')} RETURNING username`).pluck();
     this.count = db.prepare('SELECT count(*) FROM subscribers').pluck();
     this.recycleLapsed = db.prepare(`
       INSERT OR REPLACE INTO pruned_subscribers
-        (username, key_hash, expires_at, enabled, max_connections, note, created_at, packages, pruned_at)
+        (username, key_hash, expires_at, enabled, max_connections, note, created_at, packages, pruned_at,
+         xc_password_hash, xc_password_sealed, key_sealed)
       SELECT s.username, s.key_hash, s.expires_at, s.enabled, s.max_connections, s.note, s.created_at,
              (SELECT json_group_array(p.name) FROM subscriber_packages sp JOIN packages p ON p.id = sp.package_id
                WHERE sp.subscriber_id = s.id),
-             ?
+             ?, s.xc_password_hash, s.xc_password_sealed, s.key_sealed
       FROM subscribers s WHERE ${LAPSED_BY('s')}`);
     this.pruned = db.prepare('SELECT * FROM pruned_subscribers WHERE username = ?');
     this.insertRestored = db.prepare(
-      'INSERT INTO subscribers (username, key_hash, expires_at, enabled, max_connections, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      `INSERT INTO subscribers (username, key_hash, expires_at, enabled, max_connections, note, created_at,
+                                xc_password_hash, xc_password_sealed, key_sealed)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     // Only the row the delete trigger wrote ('removed', no subscriber): a rotated-away key stays retired.
     this.unretireRemovedKey = db.prepare("DELETE FROM retired_keys WHERE key_hash = ? AND reason = 'removed' AND subscriber_id IS NULL");
@@ -288,7 +317,10 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
         const packageIds = subscriber.packages.map((name) => this.packageId(name));
         const { lastInsertRowid } = this.insert.run(
           subscriber.username,
-          subscriber.keyHash,
+          subscriber.key.hash,
+          subscriber.key.sealed,
+          subscriber.xcPassword.hash,
+          subscriber.xcPassword.sealed,
           subscriber.expiresAt,
           subscriber.maxConnections,
           subscriber.note ?? '',
@@ -320,8 +352,25 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
     this.mustChange(this.updateEnabled.run(enabled ? 1 : 0, username).changes, username);
   }
 
-  setKeyHash(username: string, keyHash: string): void {
-    this.mustChange(this.updateKeyHash.run(keyHash, username).changes, username);
+  setKey(username: string, key: StoredCredential): void {
+    this.mustChange(this.updateKey.run(key.hash, key.sealed, username).changes, username);
+  }
+
+  setXcPassword(username: string, password: StoredCredential): void {
+    this.mustChange(this.updateXcPassword.run(password.hash, password.sealed, username).changes, username);
+  }
+
+  sealedCredentials(username: string): SealedCredentials {
+    const row = this.sealed.get(username) as { key_sealed: string | null; xc_password_sealed: string | null } | undefined;
+    if (!row) throw new NotFoundError(`no subscriber named "${username}"`);
+    return { key: row.key_sealed, xcPassword: row.xc_password_sealed };
+  }
+
+  findXcLogin(username: string): XcLogin | undefined {
+    const row = this.xcLoginByUsername.get(username) as XcLoginRecord | undefined;
+    return (
+      row && { ...toAccess(row), maxConnections: row.max_connections, createdAt: row.created_at, xcPasswordHash: row.xc_password_hash }
+    );
   }
 
   remove(username: string): void {
@@ -368,6 +417,9 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
           row.max_connections,
           row.note,
           row.created_at,
+          row.xc_password_hash,
+          row.xc_password_sealed,
+          row.key_sealed,
         );
         const missing: string[] = [];
         for (const name of JSON.parse(row.packages) as string[]) {

@@ -159,14 +159,14 @@ export const OPERATIONS: Operation[] = [
     method: 'post',
     path: '/subscribers',
     operationId: 'createSubscriber',
-    summary: 'Create a subscriber; the answer holds its playlist URL, this once',
+    summary: 'Create a subscriber; the answer holds its playlist URL and Xtream Codes login, this once',
     tag: 'Subscribers',
     write: true,
     body: CreateSubscriber,
     success: { status: 201, description: 'created', schema: IssuedSubscriber },
     problems: [403, 409, 415, 422],
     handle: ({ subscriberAdmin, clock }, { body }) => {
-      const { subscriber, url } = asField('until', () =>
+      const { subscriber, url, xcPassword } = asField('until', () =>
         subscriberAdmin.add({
           username: body.username,
           term: termOf(body) ?? { days: DEFAULT_SUBSCRIPTION_DAYS },
@@ -175,7 +175,11 @@ export const OPERATIONS: Operation[] = [
           ...(body.note !== undefined ? { note: body.note } : {}),
         }),
       );
-      return { subscriber: subscriberJson(subscriber, clock()), playlist_url: url };
+      return {
+        subscriber: subscriberJson(subscriber, clock()),
+        playlist_url: url,
+        xtream: { username: subscriber.username, password: xcPassword },
+      };
     },
   }),
   operation({

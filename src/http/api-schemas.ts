@@ -136,6 +136,10 @@ export const IssuedSubscriber = z
   .object({
     subscriber: Subscriber,
     playlist_url: z.url().meta({ description: 'the personal playlist URL: shown this once, only its hash is kept' }),
+    xtream: z
+      .object({ username: z.string(), password: z.string() })
+      .optional()
+      .meta({ description: 'Xtream Codes login for apps that want one instead of a URL: on create only, shown this once' }),
   })
   .meta({ id: 'IssuedSubscriber' });
 

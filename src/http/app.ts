@@ -7,8 +7,9 @@ import type { Logger } from '../logger.js';
 import type { LineupMetrics } from '../metrics.js';
 import type { PlaylistService } from '../playlist/playlist-service.js';
 import type { StreamRedirects } from '../playlist/stream-redirect.js';
-import { canonicalPath, isKeyedPath, isPlaylistPath } from '../routes.js';
+import { canonicalPath, isKeyedPath, isPlaylistPath, isXtreamPath } from '../routes.js';
 import type { Clock } from '../time.js';
+import type { XtreamService } from '../xtream/xtream-service.js';
 import { authRoutes } from './auth-routes.js';
 import { clientIp } from './client-ip.js';
 import { type ConcurrencyCaps, ConcurrencyLimiter } from './concurrency-limiter.js';
@@ -21,10 +22,12 @@ import { type MetricsExposition, metricsRoutes, requestMetrics } from './metrics
 import { playRoutes } from './play-routes.js';
 import { playlistRoutes } from './playlist-routes.js';
 import { requestLog } from './request-log.js';
+import { xtreamLegacyRoutes, xtreamRoutes } from './xtream-routes.js';
 
 export interface HttpDependencies {
   playlists: PlaylistService;
   redirects: StreamRedirects;
+  xtream: XtreamService;
   /** XMLTV guide served at `/epg.xml` (or its `.gz`), when present. */
   epgFile: string;
   /** What `/healthz` asks: undefined while the database can serve, else the check that failed. */
@@ -46,6 +49,8 @@ export interface HttpDependencies {
 
 /** The keyed paths that are not playlists: redirect mode's `/play/KEY/…`. */
 const isPlayPath = (path: string) => isKeyedPath(path) && !isPlaylistPath(path);
+/** What a guesser could try: playlist keys, and Xtream Codes logins. */
+const isGuardedPath = (path: string) => isKeyedPath(path) || isXtreamPath(path);
 
 export function createHttpApp(dependencies: HttpDependencies): Koa {
   const { playlists, health: healthCheck, trustProxy, logger, metrics } = dependencies;
@@ -73,7 +78,7 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
     return next();
   });
   app.use(inputLimits());
-  app.use(guessLimit(dependencies.guessLimiter, isKeyedPath, metrics));
+  app.use(guessLimit(dependencies.guessLimiter, isGuardedPath, metrics));
   const exposition = dependencies.metricsExposition ?? {
     contentType: metrics.registry.contentType,
     text: () => metrics.registry.metrics(),
@@ -86,8 +91,11 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   // The public port serves /metrics only behind a token; without one, the admin listener does (admin-app.ts).
   if (dependencies.metricsToken !== undefined) app.use(metricsRoutes(exposition, { bearer: dependencies.metricsToken }).routes());
   app.use(playRoutes(dependencies.redirects).routes());
+  app.use(xtreamRoutes(dependencies.xtream).routes());
   app.use(epgRoutes(dependencies.epgFile).routes());
   app.use(health.routes());
+  // After every fixed route: legacy XC links match any three segments.
+  app.use(xtreamLegacyRoutes(dependencies.xtream).routes());
   app.use((ctx) => {
     if (ctx.body === undefined && ctx.status === 404) throw new NotFoundError('Not found');
   });

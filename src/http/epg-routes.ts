@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { pipeline, type Readable } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import Router from '@koa/router';
+import { isGzipped } from '../epg/guide-file.js';
 import { NotFoundError } from '../errors.js';
 import { EPG_PATH } from '../routes.js';
 import { acceptsGzip } from './accepts-gzip.js';
@@ -14,10 +15,11 @@ interface GuideFile {
   modified: Date;
 }
 
-async function existingFile(path: string, gzipped: boolean): Promise<GuideFile | undefined> {
+/** A guide file, gzip or not by its first bytes: the guide index reads an EPG_FILE that is gzip whatever its name, and so does this. */
+async function existingFile(path: string): Promise<GuideFile | undefined> {
   try {
     const info = await stat(path);
-    return info.isFile() ? { path, gzipped, size: info.size, modified: info.mtime } : undefined;
+    return info.isFile() ? { path, gzipped: await isGzipped(path), size: info.size, modified: info.mtime } : undefined;
   } catch {
     return undefined;
   }
@@ -29,8 +31,8 @@ async function existingFile(path: string, gzipped: boolean): Promise<GuideFile |
  * exists, a client without gzip gets it decompressed.
  */
 async function pickGuide(epgFile: string, acceptsGzip: boolean): Promise<GuideFile | undefined> {
-  const compressed = () => existingFile(`${epgFile}.gz`, true);
-  const plain = () => existingFile(epgFile, false);
+  const compressed = () => existingFile(`${epgFile}.gz`);
+  const plain = () => existingFile(epgFile);
   return acceptsGzip ? ((await compressed()) ?? (await plain())) : ((await plain()) ?? (await compressed()));
 }
 

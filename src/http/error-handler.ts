@@ -11,9 +11,12 @@ import {
   TooManyRequestsError,
   UnauthorizedError,
   UnavailableError,
+  WrongCredentialsError,
 } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { problemOf } from './problem.js';
+
+const XC_AUTH_FAILED = '{"user_info":{"auth":0}}';
 
 /** Seconds a client is asked to wait when the database (or another worker) is busy. */
 const BUSY_RETRY_AFTER_SECONDS = 5;
@@ -26,6 +29,7 @@ function statusOf(error: unknown): number {
   if (isDatabaseDamaged(error)) return 503;
   // decodeURIComponent on malformed percent-encoding: the request's fault, whoever decoded it.
   if (error instanceof URIError) return 400;
+  if (error instanceof WrongCredentialsError) return 401;
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ForbiddenError) return 403;
   if (error instanceof GoneError) return 410;
@@ -84,6 +88,10 @@ export function errorHandler(logger: Logger) {
         ctx.body =
           error instanceof UnavailableError ? `${error.message}\n` : damaged ? 'Database unavailable\n' : 'Busy, try again shortly\n';
         logger[damaged ? 'error' : 'warn']({ code: (error as { code?: string }).code, path: ctx.state.logPath }, (error as Error).message);
+      } else if (error instanceof WrongCredentialsError && error.json) {
+        // XC clients read this body; a 200 here crashes some of them (they take any 2xx for a login).
+        ctx.type = 'application/json';
+        ctx.body = XC_AUTH_FAILED;
       } else if (error instanceof LineupError) {
         ctx.body = `${error.message}\n`;
       } else if (status < 500) {

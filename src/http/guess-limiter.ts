@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { Context, Next } from 'koa';
-import { TooManyRequestsError, UnknownKeyError } from '../errors.js';
+import { TooManyRequestsError, UnknownKeyError, WrongCredentialsError } from '../errors.js';
 import type { LineupMetrics } from '../metrics.js';
 
 export interface GuessLimits {
@@ -17,7 +17,16 @@ interface Entry {
   failures: number;
   windowEndsAt: number;
   blockedUntil: number;
+  /** The last failed attempt that said what it tried (XC credentials), and when it was last seen. */
+  lastAttempt?: string;
+  lastAttemptAt?: number;
 }
+
+/**
+ * Seconds within which the same failed attempt again is a client's retry, not another guess:
+ * pyxtream retries a refused login three times, other apps on every screen they open.
+ */
+const BURST_SECONDS = 5;
 
 /**
  * The address a guesser is counted under. An IPv6 household or server usually holds a whole /64
@@ -59,12 +68,25 @@ export class GuessLimiter {
     return left > 0 ? Math.ceil(left) : undefined;
   }
 
-  recordFailure(bucket: string): void {
+  /**
+   * Counts a failure of `bucket`. `attempt` identifies what was tried (a digest): the same attempt
+   * again within BURST_SECONDS of the last is a retry, and is not counted again.
+   */
+  recordFailure(bucket: string, attempt?: string): void {
     const now = this.nowSeconds();
     let entry = this.entries.get(bucket);
     this.entries.delete(bucket);
     if (!entry || (entry.windowEndsAt <= now && entry.blockedUntil <= now)) {
       entry = { failures: 0, windowEndsAt: now + this.limits.windowSeconds, blockedUntil: 0 };
+    }
+    const retry = attempt !== undefined && entry.lastAttempt === attempt && now - (entry.lastAttemptAt ?? 0) < BURST_SECONDS;
+    if (attempt !== undefined) {
+      entry.lastAttempt = attempt;
+      entry.lastAttemptAt = now;
+    }
+    if (retry) {
+      this.entries.set(bucket, entry);
+      return;
     }
     entry.failures += 1;
     if (entry.failures > this.limits.maxFailures) {
@@ -90,9 +112,10 @@ export class GuessLimiter {
 }
 
 /**
- * Guards the keyed paths. A blocked address is refused before its key costs a database lookup;
- * an unknown or malformed key counts against the address that sent it. A valid key is never
- * counted, and one address's failures never touch another's.
+ * Guards the keyed paths and the Xtream Codes ones. A blocked address is refused before its key
+ * or login costs a database lookup; an unknown or malformed key, or a wrong XC login, counts
+ * against the address that sent it (a burst of retries of one login counts once). A valid key or
+ * login is never counted, and one address's failures never touch another's.
  */
 export function guessLimit(limiter: GuessLimiter, isKeyedPath: (path: string) => boolean, metrics: LineupMetrics) {
   return async function limitGuesses(ctx: Context, next: Next): Promise<void> {
@@ -101,7 +124,7 @@ export function guessLimit(limiter: GuessLimiter, isKeyedPath: (path: string) =>
     const retryAfter = limiter.retryAfter(bucket);
     if (retryAfter !== undefined) {
       metrics.rateLimited.inc();
-      throw new TooManyRequestsError('Too many unknown playlist keys from your address. Try again later.', retryAfter);
+      throw new TooManyRequestsError('Too many unknown playlist keys or logins from your address. Try again later.', retryAfter);
     }
     try {
       await next();
@@ -111,6 +134,9 @@ export function guessLimit(limiter: GuessLimiter, isKeyedPath: (path: string) =>
       if (error instanceof UnknownKeyError) {
         metrics.lookupFailures.inc();
         limiter.recordFailure(bucket);
+      } else if (error instanceof WrongCredentialsError) {
+        metrics.lookupFailures.inc();
+        limiter.recordFailure(bucket, error.attempt);
       }
       throw error;
     }

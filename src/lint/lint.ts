@@ -1,4 +1,5 @@
 import { streamNameProblem } from '../import/stream-name.js';
+import { isValidUsername, USERNAME_RULE } from '../subscribers/subscriber-admin.js';
 
 /** A channel as lint sees it: every row, enabled or not. */
 interface LintChannel {
@@ -18,6 +19,8 @@ export interface LintInput {
   /** Packages that at least one subscriber who can fetch a playlist now (enabled, not expired) has. */
   subscribedPackageIds: ReadonlySet<number>;
   packageNames: ReadonlyMap<number, string>;
+  /** Every subscriber's username. */
+  usernames: readonly string[];
 }
 
 type Severity = 'error' | 'warning';
@@ -65,7 +68,7 @@ const label = (channel: LintChannel) => `#${channel.id} ${JSON.stringify(channel
  * playlist ambiguous; warnings are worth a look. Disabled channels are only checked for the
  * problems that would bite when they are enabled again.
  */
-export function lintLineup({ channels, subscribedPackageIds, packageNames }: LintInput): Finding[] {
+export function lintLineup({ channels, subscribedPackageIds, packageNames, usernames }: LintInput): Finding[] {
   const findings: Finding[] = [];
   const enabled = channels.filter((channel) => channel.enabled);
 
@@ -125,6 +128,21 @@ export function lintLineup({ channels, subscribedPackageIds, packageNames }: Lin
       code: 'unseen-channel',
       message: `${group.length === 1 ? '1 channel is' : `${group.length} channels are`} only in package${group[0]!.packageIds.length > 1 ? 's' : ''} ${packages}, which no active subscriber has, so nobody sees: ${shown}`,
       channelIds: ids(group),
+    });
+  }
+  // Their playlist URLs work; an Xtream Codes app would put the name in a URL unescaped, and fail.
+  const unsafe = usernames.filter((name) => !isValidUsername(name));
+  if (unsafe.length > 0) {
+    const shown =
+      unsafe
+        .slice(0, MAX_LABELS)
+        .map((name) => JSON.stringify(name))
+        .join(', ') + (unsafe.length > MAX_LABELS ? `, … (${unsafe.length - MAX_LABELS} more)` : '');
+    findings.push({
+      severity: 'warning',
+      code: 'username-not-url-safe',
+      message: `${unsafe.length === 1 ? '1 subscriber has a username' : `${unsafe.length} subscribers have usernames`} outside ${USERNAME_RULE}, which XC apps cannot log in with: ${shown}`,
+      channelIds: [],
     });
   }
   return findings;

@@ -15,9 +15,16 @@ const CATCHUP_TYPE: Readonly<Record<StreamFormat, string>> = { hls: 'flussonic',
 
 /**
  * The archive files a player may ask Lineup to redirect to: the two shapes Lineup announces,
- * filled in. Digits only, so nothing else can be smuggled into the signed origin path.
+ * filled in, and Flussonic's MPEG-TS window (`archive-FROM-DURATION.ts`) that an Xtream Codes
+ * `/timeshift/…` link lands on. Digits only, so nothing else can be smuggled into the signed
+ * origin path.
  */
-const ARCHIVE_FILE = /^(?:index-\d{1,12}-\d{1,7}\.m3u8|timeshift_abs-\d{1,12}\.ts)$/;
+const ARCHIVE_FILE = /^(?:index-\d{1,12}-\d{1,7}\.m3u8|timeshift_abs-\d{1,12}\.ts|archive-\d{1,12}-\d{1,7}\.ts)$/;
+
+/** Flussonic's MPEG-TS archive of one window: from `start` (Unix seconds) for `seconds`. */
+export function archiveWindowFile(start: number, seconds: number): string {
+  return `archive-${start}-${seconds}.ts`;
+}
 
 export function isArchiveFile(file: string): boolean {
   return ARCHIVE_FILE.test(file);

@@ -79,12 +79,16 @@ export class LineupCache {
     const cacheKey = `${format}:${[...packageIds].sort((a, b) => a - b).join(',')}`;
     let playlist = this.compiled.get(cacheKey);
     if (!playlist) {
-      const subscribed = new Set(packageIds);
-      const visible = this.channels.filter((channel) => isVisible(channel, subscribed));
-      playlist = compilePlaylist(visible, (channel) => this.originOf(channel), format, this.settings, this.links);
+      playlist = compilePlaylist(this.channelsFor(packageIds), (channel) => this.originOf(channel), format, this.settings, this.links);
       this.compiled.set(cacheKey, playlist);
     }
     return playlist;
+  }
+
+  /** The channels a package set sees, in playlist order, as of the last `refresh`. */
+  channelsFor(packageIds: readonly number[]): Channel[] {
+    const subscribed = new Set(packageIds);
+    return this.channels.filter((channel) => isVisible(channel, subscribed));
   }
 
   /**

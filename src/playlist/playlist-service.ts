@@ -83,8 +83,12 @@ const MOST_RECYCLED_BYTES = 64 * 1024 * 1024;
 /** Tokens are hex and compress poorly; level 1 gets most of the gain on the static text for a fraction of the time. */
 const GZIP_LEVEL = 1;
 
-/** `no-store`: every list holds live tokens, and a stale copy from a cache would carry dead ones. */
-const CACHE_CONTROL = 'no-store, private';
+/**
+ * `private`: shared caches never store a list of one viewer's tokens. `no-cache`, not `no-store`:
+ * a compliant app keeps the bytes and revalidates with If-None-Match, so that a refresh within the
+ * token bucket is a 304 instead of the whole list again.
+ */
+const CACHE_CONTROL = 'private, no-cache';
 /** Never application/vnd.apple.mpegurl: VLC then takes the list for one HLS stream. */
 const CONTENT_TYPE = 'audio/x-mpegurl; charset=utf-8';
 

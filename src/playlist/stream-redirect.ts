@@ -2,6 +2,7 @@ import { NotFoundError } from '../errors.js';
 import type { StreamFormat } from '../signing/origin.js';
 import { signStreamFileUrl, signStreamUrl } from '../signing/sign.js';
 import { type AccessSource, assertActive, subscriberForKey } from '../subscribers/access.js';
+import type { SubscriberAccess } from '../subscribers/subscriber.js';
 import type { Clock } from '../time.js';
 import { isArchiveFile } from './catchup.js';
 import { isVisible } from './lineup.js';
@@ -52,7 +53,14 @@ export class StreamRedirects {
    */
   locate({ key, channelId, target, ip }: PlayRequest): PlayLocation {
     this.lineup.refresh();
-    const subscriber = subscriberForKey(this.subscribers, key);
+    return this.locateFor(subscriberForKey(this.subscribers, key), { channelId, target, ip });
+  }
+
+  /**
+   * The same, for a subscriber already found by other credentials (an Xtream Codes login), as of
+   * the lineup's last refresh: one signing path for every kind of stable link.
+   */
+  locateFor(subscriber: SubscriberAccess, { channelId, target, ip }: Omit<PlayRequest, 'key'>): PlayLocation {
     const now = this.clock();
     assertActive(subscriber, now);
     const found = this.lineup.channelById(channelId);

@@ -1,8 +1,9 @@
 import { BadInputError } from '../errors.js';
 import { playlistUrl } from '../routes.js';
 import { type Clock, fromSqlTime, type SqlTime, toSqlTime } from '../time.js';
+import { type CredentialSeal, generateXcPassword, isValidXcPassword, PASSWORD_RULE } from './credentials.js';
 import { generatePlaylistKey, hashPlaylistKey } from './keys.js';
-import type { Subscriber, SubscriberChange, SubscriberFilter } from './subscriber.js';
+import type { StoredCredential, Subscriber, SubscriberChange, SubscriberFilter } from './subscriber.js';
 import type { RestoredSubscriber, SubscriberStorage } from './subscriber-storage.js';
 
 const DAY = 86_400;
@@ -18,17 +19,33 @@ export type Term = { days: number } | { until: SqlTime; allowPast?: boolean };
 
 export interface IssuedUrl {
   subscriber: Subscriber;
-  /** The playlist URL; the only time the key is seen. */
+  /** The playlist URL. */
   url: string;
 }
 
+/** A new subscriber's credentials: the playlist URL and the XC password. */
+export interface IssuedCredentials extends IssuedUrl {
+  xcPassword: string;
+}
+
+/** What `subscriber show --reveal` re-sends; undefined where nothing is kept (a key issued before keys were sealed, no password yet). */
+export interface Revealed {
+  url: string | undefined;
+  xcPassword: string | undefined;
+}
+
 /**
- * New usernames: letters, digits, `.`, `_`, `-` and `@`, 1 to 64 of them. Xtream Codes apps put
- * the username in URL paths, so it must need no escaping; `@` lets a billing system use e-mail
- * addresses. Rows that predate the rule, or that SQL inserted, keep working under any name.
+ * New usernames: letters, digits, `.`, `_`, `~` and `-`, 1 to 64 of them: the URL-safe set, since
+ * Xtream Codes apps put the username in URL paths and queries without escaping it. Rows that
+ * predate the rule, or that SQL inserted, keep working under any name (`lineup lint` reports them).
  */
-export const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
-export const USERNAME_RULE = '1 to 64 letters, digits, ".", "_", "-" or "@"';
+export const USERNAME = /^[A-Za-z0-9._~-]{1,64}$/;
+export const USERNAME_RULE = '1 to 64 letters, digits, ".", "_", "~" or "-"';
+
+/** Whether a username may be given to a new subscriber, and so used in an XC app. */
+export function isValidUsername(username: string): boolean {
+  return USERNAME.test(username);
+}
 
 /** @throws BadInputError naming the rule, for a username a new subscriber may not have. */
 function assertValidUsername(username: string): void {
@@ -97,24 +114,28 @@ export class SubscriberAdmin {
     private readonly store: SubscriberStorage,
     private readonly publicUrl: string,
     private readonly clock: Clock,
+    /** The credentials key, read on first need: commands that seal nothing never touch its file. */
+    private readonly seal: () => CredentialSeal,
   ) {}
 
   /** @throws BadInputError for a username outside the rule, a bad term, a taken name or an unknown package. */
-  add(input: { username: string; term: Term; packages: string[]; maxConnections: number; note?: string }): IssuedUrl {
+  add(input: { username: string; term: Term; packages: string[]; maxConnections: number; note?: string }): IssuedCredentials {
     assertValidUsername(input.username);
     assertMaxConnections(input.maxConnections);
     const now = this.clock();
     const expiresAt = this.expiryFor(input.term, now, now);
     const key = generatePlaylistKey();
+    const xcPassword = generateXcPassword();
     const subscriber = this.store.add({
       username: input.username,
-      keyHash: hashPlaylistKey(key),
+      key: this.storedKey(key),
+      xcPassword: this.storedPassword(xcPassword),
       expiresAt,
       packages: input.packages,
       maxConnections: input.maxConnections,
       note: input.note ?? '',
     });
-    return { subscriber, url: playlistUrl(this.publicUrl, key) };
+    return { subscriber, url: playlistUrl(this.publicUrl, key), xcPassword };
   }
 
   /** `--days N` extends from the current expiry if it is still ahead, so early renewals lose nothing. */
@@ -156,9 +177,33 @@ export class SubscriberAdmin {
   rotate(username: string): IssuedUrl {
     const key = generatePlaylistKey();
     return this.store.transaction(() => {
-      this.store.setKeyHash(username, hashPlaylistKey(key));
+      this.store.setKey(username, this.storedKey(key));
       return { subscriber: this.store.get(username), url: playlistUrl(this.publicUrl, key) };
     });
+  }
+
+  /**
+   * A new XC password (generated, or the operator's own); the old one stops working at once, and
+   * the playlist URL stays the same. Returns the password.
+   * @throws BadInputError for a password outside the URL-safe rule.
+   */
+  rotatePassword(username: string, chosen?: string): string {
+    if (chosen !== undefined && !isValidXcPassword(chosen))
+      throw new BadInputError(`--password: not a valid XC password (${PASSWORD_RULE})`);
+    const password = chosen ?? generateXcPassword();
+    this.store.setXcPassword(username, this.storedPassword(password));
+    return password;
+  }
+
+  /** The playlist URL and XC password as kept sealed, for the operator to re-send. */
+  reveal(username: string): Revealed {
+    const sealed = this.store.sealedCredentials(username);
+    const seal = this.seal();
+    const key = sealed.key === null ? undefined : seal.open(sealed.key);
+    return {
+      url: key === undefined ? undefined : playlistUrl(this.publicUrl, key),
+      xcPassword: sealed.xcPassword === null ? undefined : seal.open(sealed.xcPassword),
+    };
   }
 
   setEnabled(username: string, enabled: boolean): Subscriber {
@@ -178,9 +223,28 @@ export class SubscriberAdmin {
     return this.store.restore(username);
   }
 
+  /** @throws NotFoundError naming the username. */
+  get(username: string): Subscriber {
+    return this.store.get(username);
+  }
+
+  /** The server an XC app is given: PUBLIC_URL's scheme, host and port. */
+  get serverUrl(): string {
+    return new URL(this.publicUrl).origin;
+  }
+
   /** Everyone, or with `expiredOnly` those who have lapsed by now. */
   list(options: { expiredOnly: boolean }): Subscriber[] {
     return options.expiredOnly ? this.store.listLapsedBy(toSqlTime(this.clock())) : this.store.list();
+  }
+
+  private storedKey(key: string): StoredCredential {
+    return { hash: hashPlaylistKey(key), sealed: this.seal().seal(key) };
+  }
+
+  private storedPassword(password: string): StoredCredential {
+    const seal = this.seal();
+    return { hash: seal.passwordHash(password), sealed: seal.seal(password) };
   }
 
   /** `days` count from `from`; an `until` at or before `now` would lapse at once (the rule of access.ts). */

@@ -1,6 +1,14 @@
 import type { SqlTime } from '../time.js';
 import type { AccessSource } from './access.js';
-import type { NewSubscriber, Subscriber, SubscriberChange, SubscriberFilter } from './subscriber.js';
+import type {
+  NewSubscriber,
+  SealedCredentials,
+  StoredCredential,
+  Subscriber,
+  SubscriberChange,
+  SubscriberFilter,
+  XcLogin,
+} from './subscriber.js';
 
 export interface RestoredSubscriber {
   subscriber: Subscriber;
@@ -55,7 +63,13 @@ export interface SubscriberStorage extends AccessSource {
   setEnabled(username: string, enabled: boolean): void;
   /** Changes the given fields in one transaction. @throws NotFoundError; BadInputError for an unknown package. */
   change(username: string, change: SubscriberChange): void;
-  setKeyHash(username: string, keyHash: string): void;
+  /** A new playlist key: its hash and sealed text. */
+  setKey(username: string, key: StoredCredential): void;
+  setXcPassword(username: string, password: StoredCredential): void;
+  /** @throws NotFoundError naming the username. */
+  sealedCredentials(username: string): SealedCredentials;
+  /** The subscriber an XC app names, or undefined. */
+  findXcLogin(username: string): XcLogin | undefined;
   remove(username: string): void;
   /** Retired keys past their retention at `now` (Unix seconds): how many there are. */
   countForgottenRetiredKeys(now: number): number;

@@ -11,6 +11,8 @@ export interface Subscriber {
   createdAt: SqlTime;
   /** False for a row inserted by SQL that has not been given a key yet (`subscriber rotate`). */
   hasKey: boolean;
+  /** False until an XC password is issued (`subscriber rotate-password`): such a row cannot log in with an XC app. */
+  hasXcPassword: boolean;
   packages: string[];
 }
 
@@ -27,9 +29,31 @@ export interface SubscriberAccess {
   keyHash?: string | undefined;
 }
 
+/** What an Xtream Codes login needs: the access, the account object's fields and the password's hash. */
+export interface XcLogin extends SubscriberAccess {
+  maxConnections: number;
+  createdAt: SqlTime;
+  /** NULL: no XC password issued yet. */
+  xcPasswordHash: string | null;
+}
+
+/** A subscriber's credentials as stored, sealed under the credentials key; null where none is kept. */
+export interface SealedCredentials {
+  /** Null for a key issued before keys were sealed: only its hash is known. */
+  key: string | null;
+  xcPassword: string | null;
+}
+
+/** A credential's stored forms: its hash (looked up or compared) and its sealed text (revealed). */
+export interface StoredCredential {
+  hash: string;
+  sealed: string;
+}
+
 export interface NewSubscriber {
   username: string;
-  keyHash: string;
+  key: StoredCredential;
+  xcPassword: StoredCredential;
   expiresAt: SqlTime;
   packages: string[];
   maxConnections: number;

@@ -43,6 +43,11 @@ describe('admin API: subscribers', () => {
       packages: ['sports'],
       has_key: true,
     });
+    expect(created.json.xtream.username).toBe('alice');
+    const login = await fetchFrom(
+      `${lineup.url}/player_api.php?username=alice&password=${encodeURIComponent(created.json.xtream.password)}`,
+    );
+    expect(JSON.parse(login.body).user_info.auth).toBe(1);
     const playlist = await fetchFrom(onServer(lineup, created.json.playlist_url));
     expect(playlist.status).toBe(200);
     expect(playlist.body).toContain('Match');
@@ -51,6 +56,7 @@ describe('admin API: subscribers', () => {
     expect(read.status).toBe(200);
     expect(JSON.stringify(read.json)).not.toContain(new URL(created.json.playlist_url).pathname.split('/').at(-1)!.slice(0, 24));
     expect(read.json).toEqual(created.json.subscriber);
+    expect(JSON.stringify(read.json)).not.toContain(created.json.xtream.password);
   });
 
   it('when a request breaks the contract, then it is a problem+json 4xx with a stable type, and nothing is made', async () => {

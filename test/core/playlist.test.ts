@@ -45,10 +45,10 @@ describe('GET /playlist/KEY.m3u', () => {
     for (const entry of entries) expect(new URL(entry.url).origin).toBe('http://origin.test');
   });
 
-  it('when served, then the headers are audio/x-mpegurl UTF-8 and no-store, private', async () => {
+  it('when served, then the headers are audio/x-mpegurl UTF-8 and private, no-cache (revalidated, never stored by a shared cache)', async () => {
     const response = await fetchFrom(aliceUrl);
     expect(response.headers['content-type']).toBe('audio/x-mpegurl; charset=utf-8');
-    expect(response.headers['cache-control']).toBe('no-store, private');
+    expect(response.headers['cache-control']).toBe('private, no-cache');
     expect(response.headers.location).toBeUndefined();
   });
 

@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import {
+  canonicalPath,
   isKeyedPath,
+  isXtreamPath,
   loggablePath,
   parsePlayChannel,
   parsePlayLiveFile,
+  parseXcLiveFile,
   playArchiveUrl,
   playLiveUrl,
   playlistKeyOf,
   playlistUrl,
+  xcLiveUrl,
 } from '../../src/routes.js';
 
 const KEY = 'AbCdEfGhIjKlMnOpQrStUv_-';
@@ -45,5 +49,30 @@ describe('the routes module', () => {
       expect(loggablePath(path)).not.toContain(KEY);
     }
     expect(isKeyedPath('/healthz')).toBe(false);
+  });
+
+  it('when an XC link is built, then it parses back, is guarded, and is logged without its password in any spelling', () => {
+    const url = xcLiveUrl('http://lineup.test', 'alice', 'k7mq3xw9dp', 12, 'ts');
+    expect(url).toBe('http://lineup.test/live/alice/k7mq3xw9dp/12.ts');
+    expect(parseXcLiveFile('12.ts')).toEqual({ channelId: 12, format: 'ts' });
+    expect(parseXcLiveFile('12.m3u8')).toEqual({ channelId: 12, format: 'hls' });
+    expect(parseXcLiveFile('12')).toEqual({ channelId: 12, format: 'ts' });
+    expect(parseXcLiveFile('12.mp4')).toBeUndefined();
+    for (const path of [
+      '/live/alice/k7mq3xw9dp/12.ts',
+      '/LIVE/alice/k7mq3xw9dp/12.m3u8',
+      '//live//alice/k7mq3xw9dp/12.ts',
+      '/timeshift/alice/k7mq3xw9dp/60/2026-01-02:03-04/12.ts',
+      '/alice/k7mq3xw9dp/12',
+      '/alice/k7mq3xw9dp/12.ts',
+    ]) {
+      expect(isXtreamPath(canonicalPath(path)), path).toBe(true);
+      expect(loggablePath(path), path).not.toContain('k7mq3xw9dp');
+      expect(loggablePath(path), path).toContain('alice');
+    }
+    for (const path of ['/player_api.php', '/get.php', '/xmltv.php', '/PLAYER_API.php'])
+      expect(isXtreamPath(canonicalPath(path)), path).toBe(true);
+    for (const path of ['/healthz', '/epg.xml', '/a/b/c', '/a/b/12.m3u8', '/healthz/b/12'])
+      expect(isXtreamPath(canonicalPath(path)), path).toBe(false);
   });
 });

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { secureLinkMd5 } from '../../src/signing/nginx-secure-link.js';
 import { securetoken } from '../../src/signing/securetoken.js';
@@ -178,6 +180,38 @@ describe('end to end, against real nginx origins, ffprobe and VLC', () => {
       vlcLines.filter((line) => !line.startsWith('200 ')),
       context,
     ).toEqual([]);
+  });
+
+  it('when an XC app plays /live/U/P/ID.ts (and the legacy /U/P/ID), then ffprobe follows the 302 and plays from origin A, and 127.0.0.2 is refused', async () => {
+    const id = world.main.context.db.prepare("SELECT id FROM channels WHERE stream = 'live/ch1'").pluck().get() as number;
+    for (const path of [
+      `/live/alice/${world.mainXcPassword}/${id}.ts`,
+      `/live/alice/${world.mainXcPassword}/${id}.m3u8`,
+      `/alice/${world.mainXcPassword}/${id}`,
+    ]) {
+      const url = `${world.main.url}${path}`;
+      // ffprobe itself asks Lineup, follows the redirect and opens the signed origin URL.
+      expectPlays(await probe(url), url);
+      const redirect = await fetchFrom(url);
+      expect(redirect.status).toBe(302);
+      expect(await status(String(redirect.headers.location), '127.0.0.2')).toBe(403);
+    }
+    expect(await status(`${world.main.url}/live/alice/wrong-pass/${id}.ts`)).toBe(401);
+  });
+
+  it('when an XC app plays /timeshift/U/P/DURATION/START/ID.ts, then it lands on the archive window of origin A and plays', async () => {
+    const sql = join(world.dir, 'catchup.sql');
+    writeFileSync(sql, "UPDATE channels SET catchup_days = 1 WHERE stream = 'live/ch1';\n");
+    expect((await world.main.cli(['sql', sql])).code).toBe(0);
+    const id = world.main.context.db.prepare("SELECT id FROM channels WHERE stream = 'live/ch1'").pluck().get() as number;
+    const then = new Date(Date.now() - 2 * 3_600_000);
+    const two = (n: number) => String(n).padStart(2, '0');
+    const start = `${then.getUTCFullYear()}-${two(then.getUTCMonth() + 1)}-${two(then.getUTCDate())}:${two(then.getUTCHours())}-${two(then.getUTCMinutes())}`;
+    const url = `${world.main.url}/timeshift/alice/${world.mainXcPassword}/30/${start}/${id}.ts`;
+    const redirect = await fetchFrom(url);
+    expect(redirect.status, redirect.body).toBe(302);
+    expect(new URL(String(redirect.headers.location)).pathname).toMatch(/^\/live\/ch1\/archive-\d+-1800\.ts$/);
+    expectPlays(await probe(url), url);
   });
 
   it('when a Kodi-style catch-up URL is derived from a live URL (same query), then origin A accepts the DVR paths', async () => {

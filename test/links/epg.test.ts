@@ -80,6 +80,17 @@ describe('EPG', () => {
     expect(gunzipSync(packed).toString('utf8')).toBe(plain.body);
   });
 
+  it('when EPG_FILE itself holds gzip, then a gzip client gets its bytes and a plain client gets them unpacked', async () => {
+    const packed = gzipSync(GUIDE);
+    writeFileSync(epgFile, packed);
+    const gzipped = await rawGet(`${lineup.url}/epg.xml`, { 'Accept-Encoding': 'gzip' });
+    expect(gzipped.headers.get('content-encoding')).toBe('gzip');
+    expect(gzipped.bytes.toString('utf8')).toBe(GUIDE);
+    const plain = await fetchFrom(`${lineup.url}/epg.xml`, { headers: { 'Accept-Encoding': 'identity' } });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body).toBe(GUIDE);
+  });
+
   it('when the client already has this version, then 304 without a body', async () => {
     writeFileSync(epgFile, GUIDE);
     const first = await fetchFrom(`${lineup.url}/epg.xml`);

@@ -69,7 +69,7 @@ describe('bucketed tokens (TOKEN_BUCKET=300)', () => {
     expect(first.headers.etag).toMatch(/^"[^"]+"$/);
     expect(second.headers.etag).toBe(first.headers.etag);
     expect(second.body.equals(first.body)).toBe(true);
-    expect(first.headers['cache-control']).toBe('no-store, private');
+    expect(first.headers['cache-control']).toBe('private, no-cache');
   });
 
   it('when the bucket rolls over, then the tokens and the ETag change', async () => {

@@ -21,6 +21,7 @@ local stream = uri:match("^/(.+)/index%.m3u8$")
   or uri:match("^/(.+)/mpegts$")
   or uri:match("^/(.+)/index%-%d+%-%d+%.m3u8$")
   or uri:match("^/(.+)/timeshift_abs%-%d+%.ts$")
+  or uri:match("^/(.+)/archive%-%d+%-%d+%.ts$")
   or uri:match("^/(.+)/[^/]+%.ts$")
 if not stream then return deny("not a stream path") end
 

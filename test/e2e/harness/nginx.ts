@@ -40,6 +40,7 @@ function flussonicLocations(luaCheck: string): string {
   return `
     location ~ ^/.+/mpegts$ { ${check} try_files /stream.ts =404; }
     location ~ ^/.+/timeshift_abs-\\d+\\.ts$ { ${check} try_files /stream.ts =404; }
+    location ~ ^/.+/archive-\\d+-\\d+\\.ts$ { ${check} try_files /stream.ts =404; }
     location ~ ^(?<stream_dir>/.+)/index-\\d+-\\d+\\.m3u8$ { ${check} ${PASS_TOKEN_TO_SEGMENTS} try_files $stream_dir/index.m3u8 =404; }
     location ~ \\.m3u8$ { ${check} ${PASS_TOKEN_TO_SEGMENTS} }
     location ~ \\.ts$ { ${check} }

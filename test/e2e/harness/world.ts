@@ -22,6 +22,8 @@ export interface World {
   /** Lineup with IP binding, channels on both origins. */
   main: TestLineup;
   mainPlaylist: string;
+  /** The main Lineup's subscriber `alice`: her Xtream Codes password. */
+  mainXcPassword: string;
   /** Lineup with IP_BINDING=none, against the no_check_ip origin. */
   noCheckIpPlaylist: string;
   /** Lineup with TRUST_PROXY, reached through the nginx reverse proxy. */
@@ -36,7 +38,7 @@ export interface World {
   stop(): Promise<void>;
 }
 
-async function addSubscriber(lineup: TestLineup, sqlFiles: string[]): Promise<string> {
+async function addSubscriber(lineup: TestLineup, sqlFiles: string[]): Promise<{ playlist: string; xcPassword: string }> {
   let stdout = '';
   for (const argv of [
     ['sql', ...sqlFiles],
@@ -46,7 +48,7 @@ async function addSubscriber(lineup: TestLineup, sqlFiles: string[]): Promise<st
     if (result.code !== 0) throw new Error(`lineup ${argv.join(' ')} failed: ${result.stderr.trim()}`);
     stdout = result.stdout;
   }
-  return onServer(lineup, lastLine(stdout));
+  return { playlist: onServer(lineup, lastLine(stdout)), xcPassword: /, password (\S+)$/m.exec(stdout)?.[1] ?? '' };
 }
 
 /**
@@ -92,7 +94,7 @@ export async function startWorld(): Promise<World> {
       const started = await startTestLineup({ env: { SECURETOKEN_KEY, ...env } });
       lineups.push(started);
       stops.push(() => started.close());
-      return { lineup: started, playlist: await addSubscriber(started, sql) };
+      return { lineup: started, ...(await addSubscriber(started, sql)) };
     };
     const main = await lineup({ ORIGIN_URL: `http://127.0.0.1:${flussonic}` }, [channelsSql, secureLinkSql]);
     const noCheckIp = await lineup({ ORIGIN_URL: `http://127.0.0.1:${flussonicNoCheckIp}`, IP_BINDING: 'none' }, [channelsSql]);
@@ -124,6 +126,7 @@ export async function startWorld(): Promise<World> {
       ipv6,
       main: main.lineup,
       mainPlaylist: main.playlist,
+      mainXcPassword: main.xcPassword,
       noCheckIpPlaylist: noCheckIp.playlist,
       proxiedPlaylist: proxiedUrl.href,
       ...(onIpv6 ? { ipv6Playlist: onIpv6.playlist } : {}),

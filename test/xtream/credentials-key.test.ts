@@ -1,0 +1,53 @@
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { openContext } from '../../src/context.js';
+import { runCliCaptured, TEST_KEY, tempDir } from '../helpers/lineup.js';
+
+let cleanup = () => {};
+afterEach(() => cleanup());
+
+function setUp() {
+  const temp = tempDir();
+  cleanup = temp.cleanup;
+  const env = { LINEUP_DB: join(temp.dir, 'lineup.db'), SECURETOKEN_KEY: TEST_KEY, PUBLIC_URL: 'http://lineup.test' };
+  return { dir: temp.dir, env, keyFile: `${env.LINEUP_DB}.key`, serverStart: () => openContext(loadConfig(env), {}).close() };
+}
+
+describe('the credentials key (CREDENTIALS_KEY_FILE)', () => {
+  it('when the server first starts, then it creates LINEUP_DB.key, 64 hex digits readable by its owner only', () => {
+    const { keyFile, serverStart } = setUp();
+    serverStart();
+    expect(readFileSync(keyFile, 'utf8')).toMatch(/^[0-9a-f]{64}\n$/);
+    expect(statSync(keyFile).mode & 0o077).toBe(0);
+  });
+
+  it('when the key file is gone but the database holds credentials sealed with it, then the start is refused naming the variable and the file', async () => {
+    const { env, keyFile, serverStart } = setUp();
+    serverStart();
+    expect((await runCliCaptured(['subscriber', 'add', 'alice'], env)).code).toBe(0);
+    rmSync(keyFile);
+    expect(serverStart).toThrow(/^CREDENTIALS_KEY_FILE: .*lineup\.db\.key is missing/);
+    expect(existsSync(keyFile)).toBe(false);
+  });
+
+  it('when the key file holds another key, then the start is refused, and so is a command that reveals', async () => {
+    const { env, keyFile, serverStart } = setUp();
+    serverStart();
+    expect((await runCliCaptured(['subscriber', 'add', 'alice'], env)).code).toBe(0);
+    writeFileSync(keyFile, `${'ab'.repeat(32)}\n`);
+    expect(serverStart).toThrow(/holds another key/);
+    const revealed = await runCliCaptured(['subscriber', 'show', 'alice', '--reveal'], env);
+    expect(revealed.code).not.toBe(0);
+    expect(revealed.stderr).toMatch(/CREDENTIALS_KEY_FILE/);
+  });
+
+  it('when CREDENTIALS_KEY_FILE points elsewhere, then the key lives there and not beside the database', () => {
+    const { dir, env } = setUp();
+    const elsewhere = join(dir, 'secrets', 'xc.key');
+    openContext(loadConfig({ ...env, CREDENTIALS_KEY_FILE: elsewhere }), {}).close();
+    expect(existsSync(elsewhere)).toBe(true);
+    expect(existsSync(`${env.LINEUP_DB}.key`)).toBe(false);
+  });
+});
