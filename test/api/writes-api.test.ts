@@ -56,6 +56,24 @@ describe('admin API: idempotency, concurrency, tokens and the audit trail', () =
     ).toBe(400);
   });
 
+  it('when a retry comes within 24 hours, then it gets the first answer; two days on, the key is forgotten', async () => {
+    let now = Date.UTC(2027, 0, 10) / 1000;
+    const lineup = await startApiLineup({ clock: () => now });
+    lineups.push(lineup);
+    const create = (username: string) =>
+      lineup.api('POST', '/api/v1/subscribers', { body: { username }, headers: { 'Idempotency-Key': 'k-1' } });
+    const first = await create('kept');
+    now += 23 * 3600 + 3599;
+    const retry = await create('kept');
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(retry.json).toEqual(first.json);
+    expect((await create('other')).status).toBe(422);
+    now += 2 * 86_400;
+    // The next write that stores a key sweeps the old ones.
+    await lineup.api('POST', '/api/v1/subscribers', { body: { username: 'sweeper' }, headers: { 'Idempotency-Key': 'k-2' } });
+    expect((await create('other')).status).toBe(201);
+  });
+
   it('when two clients renew one line at once, the API and the CLI, then no renewal is lost', async () => {
     const lineup = await start();
     const created = await lineup.api('POST', '/api/v1/subscribers', { body: { username: 'busy', days: 30 } });
