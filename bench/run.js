@@ -1,6 +1,7 @@
 // `npm run bench`: the hashing floor, in-process rendering, HTTP against the pre-rendered ceiling,
-// memory, and loading a 50 MB programme guide into the memory plan's server. Prints a table and one JSON line. Numbers on a
-// shared 2-core machine are noisy. `npm run bench -- epg` (or render, http, memory) runs those plans only.
+// memory, and loading a 50 MB programme guide into the memory plan's server. Prints a table and
+// one JSON line. Numbers on a shared 2-core machine are noisy. `node bench/run.js epg` (or render,
+// http, auth, memory, xtream) runs those plans only; `npm run bench:epg` builds and runs the EPG plan.
 import { hash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -8,6 +8,8 @@ import { readLintInput } from './db/lint-store.js';
 import { subscriberCounter } from './db/subscriber-counts.js';
 import { createAdminApp } from './http/admin-app.js';
 import { createHttpApp } from './http/app.js';
+import { nginxAuthFastPath } from './http/auth-fast-path.js';
+import { authAnswerer } from './http/auth-routes.js';
 import { GuessLimiter } from './http/guess-limiter.js';
 import { SERVER_LIMITS } from './http/input-limits.js';
 import { hostsToTry, listenOnFirst } from './http/listen.js';
@@ -61,8 +63,9 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   };
   const flushTimer = setInterval(flush, SESSION_FLUSH_MS);
   flushTimer.unref();
+  const answerer = authAnswerer(backend, context.clock, metrics, { authDuration: config.authBackend.authDuration });
   const app = createHttpApp({
-    auth: { backend, clock: context.clock, authDuration: config.authBackend.authDuration },
+    auth: answerer,
     playlists: context.playlists,
     redirects: context.redirects,
     xtream: context.xtream,
@@ -81,7 +84,11 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   if (!sha1LanesAvailable()) {
     logger.warn('WebAssembly SIMD is not available here: signing playlists with node:crypto (the same tokens, more CPU each)');
   }
-  const server = createServer(SERVER_LIMITS, app.callback());
+  const koa = app.callback();
+  const nginxAuth = nginxAuthFastPath(answerer, logger, config.trustProxy.list);
+  const server = createServer(SERVER_LIMITS, (req, res) => {
+    if (!nginxAuth(req, res)) void koa(req, res);
+  });
   // Socket inactivity: a client that takes none of its response's bytes for SEND_TIMEOUT is dropped.
   // Between requests node's keep-alive timeout holds instead, and each request restores this one.
   server.setTimeout(config.sendTimeoutSeconds * 1000, dropTimedOut);

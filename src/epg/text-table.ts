@@ -41,19 +41,37 @@ export class TextTableBuilder {
   private blockOf: Uint32Array = new Uint32Array(1 << 12);
   private count = 1;
   /**
-   * Hash → text id, or ids where hashes collide. Keyed by a hash, not the string: a string from
-   * the parser may be a slice that keeps its whole source chunk alive.
+   * Hash of the bytes → text id, or ids where hashes collide. Keyed by a hash, not the string: a
+   * string from the parser may be a slice that keeps its whole source chunk alive.
    */
   private readonly seen = new Map<number, number | number[]>();
 
   add(text: string): number {
     if (text === '') return 0;
-    const hash = hashOf(text);
+    // Written first, where it would be kept: the bytes are hashed and compared in place, so that
+    // finding a repeat allocates nothing; a repeat's bytes are simply overwritten by the next text.
+    const most = text.length * 3;
+    if (this.used + most > this.block.length) {
+      this.block = Buffer.allocUnsafe(Math.max(BLOCK_BYTES, most));
+      this.blocks.push(this.block);
+      this.used = 0;
+    }
+    const start = this.used;
+    const end = start + this.block.write(text, start, 'utf8');
+    const hash = hashOf(this.block, start, end);
     const known = this.seen.get(hash);
     if (known !== undefined) {
-      for (const id of typeof known === 'number' ? [known] : known) if (this.textOf(id) === text) return id;
+      for (const id of typeof known === 'number' ? [known] : known) if (this.holds(id, start, end)) return id;
     }
-    const id = this.append(text);
+    if (this.count === this.blockOf.length) {
+      this.blockOf = grown(this.blockOf);
+      this.spans = grown(this.spans);
+    }
+    const id = this.count++;
+    this.blockOf[id] = this.blocks.length - 1;
+    this.spans[2 * id] = start;
+    this.spans[2 * id + 1] = end;
+    this.used = end;
     this.seen.set(hash, known === undefined ? id : typeof known === 'number' ? [known, id] : [...known, id]);
     return id;
   }
@@ -64,27 +82,11 @@ export class TextTableBuilder {
     return new TextTable(blocks, this.spans.slice(0, 2 * this.count), this.blockOf.slice(0, this.count));
   }
 
-  private textOf(id: number): string {
-    return this.blocks[this.blockOf[id]!]!.toString('utf8', this.spans[2 * id]!, this.spans[2 * id + 1]!);
-  }
-
-  private append(text: string): number {
-    const most = text.length * 3;
-    if (this.used + most > this.block.length) {
-      this.block = Buffer.allocUnsafe(Math.max(BLOCK_BYTES, most));
-      this.blocks.push(this.block);
-      this.used = 0;
-    }
-    if (this.count === this.blockOf.length) {
-      this.blockOf = grown(this.blockOf);
-      this.spans = grown(this.spans);
-    }
-    const start = this.used;
-    this.used += this.block.write(text, start, 'utf8');
-    this.blockOf[this.count] = this.blocks.length - 1;
-    this.spans[2 * this.count] = start;
-    this.spans[2 * this.count + 1] = this.used;
-    return this.count++;
+  /** Whether text `id` is the bytes [start, end) of the current block. */
+  private holds(id: number, start: number, end: number): boolean {
+    const from = this.spans[2 * id]!;
+    const to = this.spans[2 * id + 1]!;
+    return to - from === end - start && this.blocks[this.blockOf[id]!]!.compare(this.block, start, end, from, to) === 0;
   }
 }
 
@@ -94,9 +96,9 @@ function grown(values: Uint32Array): Uint32Array {
   return bigger;
 }
 
-/** FNV-1a over UTF-16 code units: cheap, and collisions are resolved by comparing the text. */
-function hashOf(text: string): number {
+/** FNV-1a over bytes, cut to 30 bits (a small integer, no heap number per Map key); collisions are resolved by comparing the bytes. */
+function hashOf(bytes: Buffer, start: number, end: number): number {
   let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  return hash >>> 0;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+  return hash & 0x3fffffff;
 }

@@ -1,6 +1,5 @@
 import type { BlockList } from 'node:net';
 import Koa from 'koa';
-import type { AuthBackend } from '../auth/auth-backend.js';
 import type { HealthProblem } from '../db/database-health.js';
 import { NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -8,9 +7,8 @@ import type { LineupMetrics } from '../metrics.js';
 import type { PlaylistService } from '../playlist/playlist-service.js';
 import type { StreamRedirects } from '../playlist/stream-redirect.js';
 import { canonicalPath, isKeyedPath, isPlaylistPath, isXtreamPath } from '../routes.js';
-import type { Clock } from '../time.js';
 import type { XtreamService } from '../xtream/xtream-service.js';
-import { authRoutes } from './auth-routes.js';
+import { type AuthAnswerer, authRoutes } from './auth-routes.js';
 import { clientIp } from './client-ip.js';
 import { type ConcurrencyCaps, ConcurrencyLimiter } from './concurrency-limiter.js';
 import { epgRoutes } from './epg-routes.js';
@@ -44,7 +42,7 @@ export interface HttpDependencies {
   /** What `/metrics` answers; by default `metrics.registry`. */
   metricsExposition?: MetricsExposition;
   /** The auth backend that streaming servers ask (`/auth/…`). */
-  auth: { backend: AuthBackend; clock: Clock; authDuration: number };
+  auth: AuthAnswerer;
 }
 
 /** The keyed paths that are not playlists: redirect mode's `/play/KEY/…`. */
@@ -85,8 +83,7 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   };
   // Busiest first: every router a request passes before its own costs it a match. nginx asks the
   // auth backend for every segment it serves.
-  const { auth } = dependencies;
-  app.use(authRoutes(auth.backend, auth.clock, metrics, { authDuration: auth.authDuration }).routes());
+  app.use(authRoutes(dependencies.auth).routes());
   app.use(playlist.routes());
   // The public port serves /metrics only behind a token; without one, the admin listener does (admin-app.ts).
   if (dependencies.metricsToken !== undefined) app.use(metricsRoutes(exposition, { bearer: dependencies.metricsToken }).routes());

@@ -31,6 +31,20 @@ describe('the auth backend endpoints', () => {
     expect((await askNginx(lineup, requestUri(links.get('news')!), '127.0.0.9')).status).toBe(403);
   });
 
+  it('when nginx’s path is spelled otherwise (past the fast path, through koa), then the answer is the same', async () => {
+    const uri = requestUri(links.get('news')!);
+    const refusals = () =>
+      lineup.logs.lines.filter((line) => line.includes('"path":"/auth/nginx"') && line.includes('"reason":"wrong_ip"')).length;
+    const before = refusals();
+    for (const path of ['/auth/nginx', '/AUTH/nginx', '/auth//nginx', '/auth/nginx?x=1']) {
+      const allowed = await fetchFrom(`${lineup.url}${path}`, { headers: { 'X-Original-URI': uri, 'X-Real-IP': '127.0.0.1' } });
+      expect([path, allowed.status, allowed.headers['x-userid'] !== undefined]).toEqual([path, 204, true]);
+      const refused = await fetchFrom(`${lineup.url}${path}`, { headers: { 'X-Original-URI': uri, 'X-Real-IP': '127.0.0.9' } });
+      expect([path, refused.status, refused.body]).toEqual([path, 403, 'Forbidden\n']);
+    }
+    expect(refusals() - before).toBe(4);
+  });
+
   it('when Flussonic asks, then 200 with X-AuthDuration, X-UserId and X-Max-Sessions', async () => {
     const response = await askFlussonic(lineup, {
       name: 'live/sport',

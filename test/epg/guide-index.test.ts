@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readGuideFile } from '../../src/epg/guide-file.js';
+import { parseXmltv } from '../../src/epg/xmltv-parser.js';
 import { parseXmltvTime } from '../../src/epg/xmltv-time.js';
 import { xmltvBuffer } from '../../src/epg/xmltv-writer.js';
 import { tempDir } from '../helpers/lineup.js';
@@ -29,7 +30,20 @@ describe('XMLTV times', () => {
   });
 
   it('when a time is not one, then it is refused rather than rolled over', () => {
-    for (const bad of ['', 'tomorrow', '20261303120000 +0000', '20261232120000', '20261203250000', '20261203120000 +2500', '2026-12-03']) {
+    expect(parseXmltvTime('20280229120000 +0000')).toBe(at('2028-02-29T12:00:00Z'));
+    for (const bad of [
+      '',
+      'tomorrow',
+      '20261303120000 +0000',
+      '20261232120000',
+      '20270229120000',
+      '20261203250000',
+      '202612031',
+      '20261203120000 +2500',
+      '20261203120000 CET',
+      '20261203120000 +0100 extra',
+      '2026-12-03',
+    ]) {
       expect(parseXmltvTime(bad), bad).toBeUndefined();
     }
   });
@@ -131,6 +145,29 @@ describe('the guide index', () => {
     const index = await indexOf(files.dir, repeated);
     expect(index.programmeCount).toBe(200);
     expect(index.textBytes).toBe('The same show'.length + 'The same long description of the same show, every time it airs.'.length);
+  });
+});
+
+describe('parsing alongside requests', () => {
+  it('when the chunks come without waiting (microtasks only), then the event loop still gets turns during the parse', async () => {
+    const programme = '<programme start="20261203120000 +0000" stop="20261203130000 +0000" channel="a"><title>T</title></programme>\n';
+    async function* chunks() {
+      yield '<tv>\n';
+      for (let i = 0; i < 4000; i++) yield programme.repeat(20);
+      yield '</tv>\n';
+    }
+    let turns = 0;
+    let counting = true;
+    const tick = () => {
+      turns++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    let programmes = 0;
+    await parseXmltv(chunks(), { channel: () => {}, programme: () => programmes++ });
+    counting = false;
+    expect(programmes).toBe(80_000);
+    expect(turns).toBeGreaterThan(1);
   });
 });
 

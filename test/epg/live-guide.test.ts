@@ -130,6 +130,30 @@ describe('the live guide', () => {
 });
 
 describe('the server and its guide', () => {
+  it('when a large guide is loading, then requests are answered before the load is done', async () => {
+    const epgFile = join(files.dir, 'large.xml');
+    const time = (minute: number) =>
+      `20261203${String(Math.floor(minute / 60)).padStart(2, '0')}${String(minute % 60).padStart(2, '0')}00 +0000`;
+    const programme = (i: number) =>
+      `<programme start="${time(i % 1439)}" stop="${time((i % 1439) + 1)}" channel="news.test"><title>Show ${i % 500}</title><desc>Description ${i} ${'x'.repeat(200)}</desc></programme>\n`;
+    const body = Array.from({ length: 50_000 }, (_, i) => programme(i)).join('');
+    writeFileSync(epgFile, `<tv>\n${body}</tv>\n`);
+    const lineup = await startTestLineup({ env: { EPG_FILE: epgFile } });
+    try {
+      const answers: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(`${lineup.url}/healthz`);
+        expect(response.status).toBe(200);
+        answers.push(lineup.context.guide.index.programmeCount);
+      }
+      // Answered while the guide was still the empty one: the load did not hold the event loop.
+      expect(answers[0]).toBe(0);
+      await until(() => lineup.context.guide.index.programmeCount === 50_000);
+    } finally {
+      await lineup.close();
+    }
+  });
+
   it('when the server starts with EPG_FILE, then its context holds the loaded guide', async () => {
     const epgFile = join(files.dir, 'served.xml');
     writeFileSync(epgFile, guideWith('Served', 2));
