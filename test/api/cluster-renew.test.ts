@@ -77,5 +77,5 @@ describe('admin API under WORKERS=2', () => {
       .sort()
       .at(-1)!;
     expect((Date.parse(last) - Date.parse(created.json.subscriber.expires_at)) / 86_400_000).toBe(30);
-  });
+  }, 120_000);
 });

@@ -15,7 +15,7 @@ beforeAll(async () => {
   const served = await fetch(`${lineup.adminUrl}/api/v1/openapi.json`);
   expect(served.headers.get('content-type')).toBe('application/json; charset=utf-8');
   document = (await served.json()) as typeof document;
-});
+}, 60_000);
 afterAll(() => lineup?.close());
 
 describe('the OpenAPI document and its reference page', () => {
@@ -32,7 +32,7 @@ describe('the OpenAPI document and its reference page', () => {
     expect(report.problems).toEqual([]);
     expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
     expect((document as unknown as { openapi: string }).openapi).toBe('3.1.0');
-  });
+  }, 120_000);
 
   it('when the operations are counted, then the document lists every route the API answers, and only those', async () => {
     const listed = Object.values(document.paths).flatMap((methods) => Object.values(methods).map((operation) => operation.operationId));

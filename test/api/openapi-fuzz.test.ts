@@ -47,7 +47,7 @@ beforeAll(async () => {
   const served = await fetch(`${lineup.adminUrl}/api/v1/openapi.json`);
   expect(served.status).toBe(200);
   document = (await served.json()) as Document;
-});
+}, 60_000);
 afterAll(() => lineup?.close());
 
 /** A JSON pointer into the document, for Ajv to resolve against the document it holds. */
@@ -164,5 +164,5 @@ describe('the admin API against its own OpenAPI document', () => {
         ]);
       }
     }
-  });
+  }, 180_000);
 });

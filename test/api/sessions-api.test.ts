@@ -11,7 +11,7 @@ beforeAll(async () => {
   alicePlaylist = alice.playlistUrl;
   await subscriberWithLinks(lineup, 'bob');
   expect((await askNginx(lineup, requestUri(alice.links.get('news')!))).status).toBe(204);
-});
+}, 60_000);
 afterAll(() => lineup?.close());
 
 describe('admin API: sessions', () => {

@@ -95,7 +95,7 @@ describe('admin API: idempotency, concurrency, tokens and the audit trail', () =
     expect((await Promise.all(api)).map((answer) => answer.status)).toEqual(Array(12).fill(200));
     const final = (await lineup.api('GET', '/api/v1/subscribers/busy')).json;
     expect(daysBetween(created.json.subscriber.expires_at, final.expires_at)).toBe(18);
-  });
+  }, 120_000);
 
   it('when a read-only token writes, then it is refused with 403 and nothing changes; it still reads', async () => {
     const lineup = await start();
