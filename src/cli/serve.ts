@@ -35,8 +35,12 @@ environment and the env file (see the README's Configuration table).
     const logger = createLogger(config.logLevel, serverLogDestination());
     if (cluster.isWorker) {
       const workerLogger = logger.child({ worker: cluster.worker!.id });
-      const worker = await startWorker(config, workerLogger, io.env);
-      await untilStopped(worker.stop, workerLogger);
+      // Signals first, as below: the primary reports the cluster listening as soon as this worker's
+      // socket is shared, which may be before startWorker resolves here, and Ctrl-C may follow.
+      const worker = startWorker(config, workerLogger, io.env);
+      const stopped = untilStopped(() => worker.then(({ stop }) => stop()), workerLogger);
+      await worker;
+      await stopped;
       return 0;
     }
 

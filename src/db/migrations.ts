@@ -308,6 +308,8 @@ const migrations: readonly Migration[] = [
     INSERT INTO categories (group_title)
       SELECT NEW.group_title WHERE NOT EXISTS (SELECT 1 FROM categories WHERE group_title = NEW.group_title);
   END;
+  -- The XC lists carry category ids: an id changed by hand is a lineup change.
+  ${bumpLineupVersionOnChange('categories')}
   `,
   /* 10: the admin API's tokens, its idempotency keys, and an audit trail of every change */ `
   -- Bearer tokens of the admin API (lineup api-token add NAME). Only the sha256 of a token is kept:
@@ -356,13 +358,16 @@ const migrations: readonly Migration[] = [
 /** The schema version this Lineup brings a database to (`PRAGMA user_version`). */
 export const LATEST_SCHEMA_VERSION = migrations.length;
 
-/** Brings the schema up to date, each step in its own transaction. */
-export function migrate(db: Database.Database): void {
+/**
+ * Brings the schema up to date (or, for tests of one step, up to `target`), each step in its own
+ * transaction.
+ */
+export function migrate(db: Database.Database, target = LATEST_SCHEMA_VERSION): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > LATEST_SCHEMA_VERSION) {
     throw new Error(`database schema version ${current} is newer than this Lineup (${LATEST_SCHEMA_VERSION})`);
   }
-  for (let version = current; version < migrations.length; version++) {
+  for (let version = current; version < target; version++) {
     const step = migrations[version]!;
     const sql = typeof step === 'string' ? step : step.sql;
     const foreignKeysOff = typeof step !== 'string' && (db.pragma('foreign_keys', { simple: true }) as number) === 1;

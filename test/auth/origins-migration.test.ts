@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../src/db/migrations.js';
 import { type Db, openDatabase } from '../../src/db/open.js';
 import { tempDir } from '../helpers/lineup.js';
 
@@ -39,10 +40,10 @@ describe('the origins table rebuilt for the backend scheme', () => {
 
   it('when a database that another program opened without foreign keys holds a broken reference, then a reopen still migrates and starts', () => {
     const path = join(dir.dir, 'older.db');
-    openDatabase(path).close();
     const raw = new Database(path);
+    migrate(raw, 6);
     raw.pragma('foreign_keys = OFF');
-    raw.exec(`INSERT INTO channels (stream, origin) VALUES ('orphan', 'gone'); PRAGMA user_version = 6;`);
+    raw.exec(`INSERT INTO channels (stream, origin) VALUES ('orphan', 'gone');`);
     raw.close();
     const reopened = openDatabase(path);
     expect(reopened.pragma('user_version', { simple: true })).toBe(db.pragma('user_version', { simple: true }));

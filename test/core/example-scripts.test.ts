@@ -23,7 +23,10 @@ function dump(): Record<string, unknown[]> {
   const db = new Database(lineup.dbPath, { readonly: true });
   try {
     const tables = db
-      .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+      // lineup_version counts writes, not state: an upsert that changes nothing still moves it.
+      .prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'lineup_version' ORDER BY name",
+      )
       .pluck()
       .all();
     return Object.fromEntries((tables as string[]).map((table) => [table, db.prepare(`SELECT * FROM "${table}" ORDER BY 1, 2`).all()]));

@@ -71,7 +71,8 @@ describe('the operator path of the README, from an empty directory', () => {
     expect(new Set(served).size).toBe(served.length);
     expect(streams(rendered.stdout)).toEqual(served);
     expect(parsePlaylist(fetched.body).some((entry) => entry.name.startsWith('Demo '))).toBe(false);
-    expect(databasesUnder(home)).toEqual(['data/lineup.db']);
+    // The database, and beside it the auth backend's session file; nothing anywhere else.
+    expect(databasesUnder(home)).toEqual(['data/lineup.db', 'data/lineup.sessions.db']);
   });
 
   it('when the operator reruns the commands from a subdirectory, then they reach the same database and nothing is doubled', async () => {
@@ -87,6 +88,6 @@ describe('the operator path of the README, from an empty directory', () => {
     expect((JSON.parse(listed.stdout) as { username: string }[]).map((subscriber) => subscriber.username)).toEqual(['alice']);
 
     expect(streams((await fetchFrom(playlistUrl)).body)).toEqual(before);
-    expect(databasesUnder(home)).toEqual(['data/lineup.db']);
+    expect(databasesUnder(home)).toEqual(['data/lineup.db', 'data/lineup.sessions.db']);
   });
 });
