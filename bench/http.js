@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
 
-async function freePort() {
+export async function freePort() {
   const server = createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
@@ -90,8 +90,11 @@ function stopChild(child) {
 }
 
 /** autocannon's CLI in its own process; returns req/s, p99 latency and how many answers were not 2xx. */
-export async function loadTest(url, { seconds, connections, headers = {} }) {
+export async function loadTest(url, { seconds, connections, headers = {}, method, body }) {
   const args = ['-c', String(connections), '-d', String(seconds), '-j'];
+  // `[<id>]` in a body becomes a fresh id per request (autocannon -I): a new username for each create.
+  if (method) args.push('-m', method);
+  if (body) args.push('-b', body, '-I');
   for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}=${value}`);
   const { stdout } = await run(`${root}node_modules/.bin/autocannon`, [...args, url], { maxBuffer: 1 << 24 });
   const result = JSON.parse(stdout);

@@ -10,6 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { loadConfig } from '../dist/config.js';
 import { openContext } from '../dist/context.js';
 import { createLogger } from '../dist/logger.js';
+import { benchAdminApi } from './admin-api.js';
 import { runAuthPlan } from './auth-plan.js';
 import { benchGuideLoad } from './epg-guide.js';
 import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
@@ -283,7 +284,14 @@ if (wants('xtream')) {
   rows.push(...xtream.rows);
 }
 
-// (h) Prune: 200,000 lapsed of 1,000,000 subscribers while a fleet fetches (bench/prune.js).
+// (h) The admin API: create and renew over HTTP, a list page at 100k subscribers (admin-api.js).
+if (wants('admin')) {
+  const admin = await benchAdminApi();
+  rows.push(...admin.rows);
+  report.adminApi = admin.report;
+}
+
+// (i) Prune: 200,000 lapsed of 1,000,000 subscribers while a fleet fetches (bench/prune.js).
 if (wants('prune')) {
   const [result] = await prunePlan();
   report.prune = result;

@@ -140,7 +140,7 @@ const schema = z
       .transform(Number)
       .pipe(z.number().int().min(0).max(65535))
       .optional()
-      .describe('port of a second listener that serves /metrics without METRICS_TOKEN'),
+      .describe('port of a second listener that serves /metrics without METRICS_TOKEN, and the admin API'),
     GUESS_LIMIT: integer(20, 1).describe('unknown-key lookups allowed per address (IPv6: per /64) within GUESS_WINDOW'),
     GUESS_WINDOW: integer(600, 1).describe('seconds over which failed lookups are counted'),
     GUESS_BLOCK: integer(900, 1).describe('seconds a blocked address is answered 429 with Retry-After'),

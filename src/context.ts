@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { ApiTokens } from './api-tokens/api-tokens.js';
 import { AuthBackend } from './auth/auth-backend.js';
 import { RememberedSubjects } from './auth/auth-subjects.js';
 import { SessionLimiter } from './auth/session-limiter.js';
 import type { Config } from './config.js';
 import { loadCredentialSeal } from './credentials-key.js';
+import { ApiTokenStore } from './db/api-token-store.js';
+import { ApiWrites } from './db/api-writes.js';
 import { LineupStore } from './db/lineup-store.js';
 import { type Db, openDatabase } from './db/open.js';
 import { PlaylistIpStore } from './db/playlist-ip-store.js';
@@ -50,6 +53,9 @@ export interface LineupContext {
   subscribers: SubscriberStore;
   lineupStore: LineupStore;
   subscriberAdmin: SubscriberAdmin;
+  apiTokens: ApiTokens;
+  /** The admin API's writes: one transaction each, audited, answered once per Idempotency-Key. */
+  apiWrites: ApiWrites;
   playlists: PlaylistService;
   /** The compiled lineup every request refreshes (recompiled only when the lineup itself changed). */
   lineup: LineupCache;
@@ -195,6 +201,8 @@ export function openContext(
     subscribers,
     lineupStore,
     subscriberAdmin: new SubscriberAdmin(subscribers, publicUrl, clock, credentialSeal),
+    apiTokens: new ApiTokens(new ApiTokenStore(db)),
+    apiWrites: new ApiWrites(db, clock),
     playlists: new PlaylistService(cache, access, clock, {
       expiredStreamUrl: config.expiredStreamUrl,
       ...(instanceId ? { instanceId } : {}),

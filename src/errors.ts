@@ -53,6 +53,32 @@ export class BadInputError extends LineupError {
   override name = 'BadInputError';
 }
 
+/** A request that its schema refuses; each field at fault is named. */
+export class InvalidRequestError extends BadInputError {
+  override name = 'InvalidRequestError';
+  constructor(
+    message: string,
+    readonly fields: ReadonlyArray<{ path: string; message: string }>,
+  ) {
+    super(message);
+  }
+}
+
+/** The request clashes with what exists: a username already taken. */
+export class ConflictError extends BadInputError {
+  override name = 'ConflictError';
+}
+
+/** No credentials, or ones that are not known: answered 401 with `WWW-Authenticate`. */
+export class UnauthorizedError extends LineupError {
+  override name = 'UnauthorizedError';
+}
+
+/** An Idempotency-Key reused for another request: answered 422. */
+export class IdempotencyKeyReusedError extends LineupError {
+  override name = 'IdempotencyKeyReusedError';
+}
+
 /** Too many failed guesses from one address: answered 429 with `Retry-After`. */
 export class TooManyRequestsError extends LineupError {
   override name = 'TooManyRequestsError';

@@ -1,15 +1,20 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { LineupContext } from './context.js';
+import { type AuditQuery, readAudit } from './db/audit-store.js';
+import { CatalogStore } from './db/catalog-store.js';
 import { databaseHealth } from './db/database-health.js';
+import { readLintInput } from './db/lint-store.js';
 import { subscriberCounter } from './db/subscriber-counts.js';
 import { createAdminApp } from './http/admin-app.js';
 import { createHttpApp } from './http/app.js';
 import { nginxAuthFastPath } from './http/auth-fast-path.js';
 import { authAnswerer } from './http/auth-routes.js';
+import { GuessLimiter } from './http/guess-limiter.js';
 import { SERVER_LIMITS } from './http/input-limits.js';
 import { hostsToTry, listenOnFirst } from './http/listen.js';
 import type { MetricsExposition } from './http/metrics-routes.js';
+import { lintLineup } from './lint/lint.js';
 import type { Logger } from './logger.js';
 import { gaugeStreamSessions, gaugeSubscriberStates, type LineupMetrics } from './metrics.js';
 import { sha1LanesAvailable } from './signing/sha1-lanes.js';
@@ -44,6 +49,7 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   const exposition = metricsExposition ?? { contentType: metrics.registry.contentType, text: () => metrics.registry.metrics() };
   const countSubscribers = subscriberCounter(context.db);
   gaugeSubscriberStates(metrics, () => countSubscribers(toSqlTime(context.clock())));
+  const guessLimiter = new GuessLimiter(config.guessLimits);
   const sessions = context.sessions();
   const { backend, limiter } = context.auth();
   gaugeStreamSessions(metrics, () => sessions.counts(context.clock() - config.authBackend.sessionIdle));
@@ -68,7 +74,7 @@ export async function startServer(context: LineupContext, { logger, metrics, met
     trustProxy: config.trustProxy.list,
     logger,
     metrics,
-    guessLimits: config.guessLimits,
+    guessLimiter,
     playlistConcurrency: config.playlistConcurrency,
     metricsToken: config.metricsToken,
     metricsExposition: exposition,
@@ -91,14 +97,27 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   // Started after the public listener, so that a cluster primary hears from each worker about that one first.
   let admin: Server | undefined;
   if (config.admin) {
-    admin = createServer(SERVER_LIMITS, createAdminApp({ logger, metricsExposition: exposition }).callback());
+    const api = {
+      subscriberAdmin: context.subscriberAdmin,
+      apiTokens: context.apiTokens,
+      apiWrites: context.apiWrites,
+      catalog: new CatalogStore(context.db),
+      lint: () => lintLineup(readLintInput(context.db, toSqlTime(context.clock()))),
+      audit: (query: AuditQuery) => readAudit(context.db, query),
+      clock: context.clock,
+      sessions,
+      sessionIdleSeconds: config.authBackend.sessionIdle,
+      usernames: () => new Map(context.subscribers.list().map((subscriber) => [subscriber.id, subscriber.username])),
+      guessLimiter,
+    };
+    admin = createServer(SERVER_LIMITS, createAdminApp({ logger, metricsExposition: exposition, api }).callback());
     try {
       await listenOnFirst(admin, config.admin.port, [config.admin.host]);
     } catch (error) {
       server.close();
       throw error;
     }
-    logger.info({ url: urlOf(admin) }, 'admin listener: /metrics without a token');
+    logger.info({ url: urlOf(admin) }, 'admin listener: /metrics without a token, the admin API at /api/v1 with one');
   }
 
   // Loaded in the background: the server answers at once, with an empty guide until the first load is done.

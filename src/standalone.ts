@@ -14,6 +14,8 @@ export interface RunningLineup {
   metrics: LineupMetrics;
   /** Where the server listens, e.g. `http://127.0.0.1:41234`. */
   url: string;
+  /** Where the admin listener (the admin API, /metrics) listens, when ADMIN_PORT is set. */
+  adminUrl?: string;
   /** The demo subscriber's URL, only on the first start of an empty database. */
   demoUrl?: string;
   /** Stops the prune schedule and accepting, lets requests in flight finish, closes the database. */
@@ -40,7 +42,15 @@ export async function startLineup(config: Config, { logger, clock, seedDemo = fa
       await http.stop();
       context.close();
     });
-    return { context, server: http.server, metrics, url: http.url, ...(demoUrl ? { demoUrl } : {}), stop };
+    return {
+      context,
+      server: http.server,
+      metrics,
+      url: http.url,
+      ...(http.adminUrl ? { adminUrl: http.adminUrl } : {}),
+      ...(demoUrl ? { demoUrl } : {}),
+      stop,
+    };
   } catch (error) {
     await housekeeping?.stop();
     context.close();

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type Config, loadConfig } from '../config.js';
 import { type LineupContext, openContext } from '../context.js';
+import { setAuditActor } from '../db/audit-triggers.js';
 import { ConfigError, LineupError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import { checkSignsLikeServer } from '../signing-record.js';
@@ -93,6 +94,8 @@ export async function withContext<T>(
   const config = configOf(io);
   if (!existsSync(config.dbPath)) throw new ConfigError(missingDatabase(config.dbPath, io));
   const context = openContext(config, { adminCommand: true, ...(io.clock ? { clock: io.clock } : {}) });
+  // The audit trail names the CLI; `lineup sql` names itself for the scripts it applies.
+  setAuditActor(context.db, 'cli');
   try {
     if (signs) {
       const warning = checkSignsLikeServer(context);

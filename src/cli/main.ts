@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { LineupError } from '../errors.js';
 import { LINEUP_HOME } from '../home.js';
+import { apiTokenCommand } from './api-token.js';
+import { auditCommand } from './audit.js';
 import { type CliIo, type Command, UsageError } from './command.js';
 import { dbCommand } from './db.js';
 import { demoCommand } from './demo.js';
@@ -29,6 +31,8 @@ export const commands: Command[] = [
   lintCommand,
   demoCommand,
   dbCommand,
+  apiTokenCommand,
+  auditCommand,
 ];
 
 function overview(home: string): string {

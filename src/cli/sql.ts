@@ -1,3 +1,4 @@
+import { setAuditActor } from '../db/audit-triggers.js';
 import { applySqlScript } from '../db/sql-script.js';
 import type { Finding } from '../lint/lint.js';
 import { toSqlTime } from '../time.js';
@@ -26,6 +27,7 @@ picks the change up on its next request; no restart is needed.
     // Every file is read before the first is applied, so that a typo in the last name applies nothing.
     const scripts = positionals.map((file) => ({ file, text: readInputFile(file) }));
     return withContext(io, ({ db, clock }) => {
+      setAuditActor(db, 'sql');
       let findings: Finding[] = [];
       for (const { file, text } of scripts) {
         const guard = new LineupGuard(db, file, toSqlTime(clock()), { force: values.force === true, demo: 'script' });

@@ -45,7 +45,7 @@ export class LineupStore {
     this.ownChangesQuery = db.prepare('SELECT total_changes()').pluck();
     // -1 when an admin deleted the row: then every write counts, as before the counter existed.
     this.lineupVersionQuery = db.prepare('SELECT coalesce((SELECT version FROM lineup_version WHERE id = 1), -1)').pluck();
-    // lineup_changes (migration 10) moves on writes to the lineup's own tables only; a schema
+    // lineup_changes (migration 11) moves on writes to the lineup's own tables only; a schema
     // change (a column added by hand, say) shows in schema_version. A deleted row: every change counts.
     this.lineupChangesQuery = db
       .prepare(

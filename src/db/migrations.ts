@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 /** The tables playlists and their access rules read, as of migration 8: each change moves lineup_version. */
 const LINEUP_TABLES_AT_8 = ['channels', 'origins', 'packages', 'package_channels', 'subscribers', 'subscriber_packages', 'retired_keys'];
 
-/** Three row triggers moving lineup_changes (step 10): the lineup alone, not its subscribers. */
+/** Three row triggers moving lineup_changes (step 11): the lineup alone, not its subscribers. */
 function bumpLineupChangesOnChange(table: string): string {
   return ['INSERT', 'UPDATE', 'DELETE']
     .map(
@@ -322,7 +322,49 @@ const migrations: readonly Migration[] = [
   -- The XC lists carry category ids: an id changed by hand is a lineup change.
   ${bumpLineupVersionOnChange('categories')}
   `,
-  /* 10: a counter of the lineup alone, so that a write to subscribers recompiles no playlist */ `
+  /* 10: the admin API's tokens, its idempotency keys, and an audit trail of every change */ `
+  -- Bearer tokens of the admin API (lineup api-token add NAME). Only the sha256 of a token is kept:
+  -- it is shown once, when it is made.
+  CREATE TABLE IF NOT EXISTS api_tokens (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE CHECK (name <> '' AND length(name) <= 64 AND name NOT GLOB '*[^A-Za-z0-9_.@-]*'),
+    token_hash TEXT NOT NULL UNIQUE CHECK (length(token_hash) = 64),
+    read_only  INTEGER NOT NULL DEFAULT 0 CHECK (read_only IN (0, 1)),
+    created_at TEXT NOT NULL DEFAULT (datetime('now'))
+  ) STRICT;
+
+  -- The first answer to each Idempotency-Key, per token, so that a retried write is answered the
+  -- same without being applied again. request_hash is the sha256 of the method, path and body.
+  -- Rows older than two days are deleted by the next write that stores one.
+  CREATE TABLE IF NOT EXISTS idempotency_keys (
+    token_id      INTEGER NOT NULL REFERENCES api_tokens (id) ON DELETE CASCADE,
+    key           TEXT NOT NULL CHECK (length(key) BETWEEN 1 AND 255),
+    request_hash  TEXT NOT NULL,
+    status        INTEGER NOT NULL,
+    body          TEXT,
+    created_at    TEXT NOT NULL DEFAULT (datetime('now')),
+    PRIMARY KEY (token_id, key)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS idempotency_keys_created_at ON idempotency_keys (created_at);
+
+  -- Who changed what: one row per row changed through Lineup (the admin API, the CLI, lineup sql,
+  -- the prune job), written by triggers that each Lineup connection adds (db/audit-triggers.ts).
+  -- actor: 'api:TOKEN_NAME', 'cli', 'sql' or 'server'. before/after are JSON of the row, without
+  -- key hashes, token hashes or origin secrets.
+  CREATE TABLE IF NOT EXISTS audit_log (
+    id         INTEGER PRIMARY KEY,
+    at         TEXT NOT NULL DEFAULT (datetime('now')),
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL CHECK (action IN ('insert', 'update', 'delete')),
+    entity     TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    before     TEXT CHECK (before IS NULL OR json_valid(before)),
+    after      TEXT CHECK (after IS NULL OR json_valid(after))
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
+  CREATE INDEX IF NOT EXISTS audit_log_subject ON audit_log (entity, subject);
+  `,
+  /* 11: a counter of the lineup alone, so that a write to subscribers recompiles no playlist */ `
   -- lineup_version (step 8) moves on writes to subscribers too, which may change who sees what.
   -- lineup_changes moves only on writes to what playlists are compiled from, so that a server
   -- recompiles nothing when only subscribers changed (a renewal, each chunk of a prune).

@@ -2,6 +2,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../errors.js';
+import { installAuditTriggers } from './audit-triggers.js';
 import { migrate } from './migrations.js';
 
 export type Db = Database.Database;
@@ -141,6 +142,7 @@ export function openDatabase(path: string, { create = true }: OpenOptions = {}):
   try {
     migrate(db);
     assertWritable(db);
+    installAuditTriggers(db);
   } catch (error) {
     db.close();
     throw new ConfigError(`LINEUP_DB: cannot migrate or write ${path}: ${(error as Error).message}`);

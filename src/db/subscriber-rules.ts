@@ -7,3 +7,9 @@
 export const LAPSED_BY = (alias: string) => `${alias}.expires_at <= ?`;
 
 export const ACTIVE_AT = (alias: string) => `${alias}.enabled = 1 AND ${alias}.expires_at > ?`;
+
+/** Lapsed by T but enabled: the state `expired` of access.ts, where disabled wins over expired. */
+export const EXPIRED_AT = (alias: string) => `${alias}.enabled = 1 AND ${LAPSED_BY(alias)}`;
+
+/** Switched off, whatever the date; takes no parameter. */
+export const DISABLED = (alias: string) => `${alias}.enabled = 0`;

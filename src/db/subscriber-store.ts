@@ -1,5 +1,6 @@
+import type Database from 'better-sqlite3';
 import type { AuthSubjectRow, AuthSubjectSource } from '../auth/auth-subjects.js';
-import { BadInputError, NotFoundError } from '../errors.js';
+import { BadInputError, ConflictError, NotFoundError } from '../errors.js';
 import type {
   NewSubscriber,
   RetiredReason,
@@ -7,13 +8,19 @@ import type {
   StoredCredential,
   Subscriber,
   SubscriberAccess,
+  SubscriberChange,
+  SubscriberFilter,
+  SubscriberState,
   XcLogin,
 } from '../subscribers/subscriber.js';
 import type { RestoredSubscriber, SubscriberStorage } from '../subscribers/subscriber-storage.js';
 import { type Clock, type SqlTime, toSqlTime } from '../time.js';
 import { idList } from './id-list.js';
 import type { Db } from './open.js';
-import { LAPSED_BY } from './subscriber-rules.js';
+import { ACTIVE_AT, DISABLED, EXPIRED_AT, LAPSED_BY } from './subscriber-rules.js';
+
+/** The list's state filter, in the SQL of subscriber-rules.ts. */
+const STATE_AT: Record<SubscriberState, (alias: string) => string> = { active: ACTIVE_AT, expired: EXPIRED_AT, disabled: DISABLED };
 
 interface SubscriberRecord {
   id: number;
@@ -136,6 +143,11 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
   private readonly retiredKey;
   private readonly retiredKeysBy;
   private readonly deleteRetiredKeysBy;
+  private readonly updateMaxConnections;
+  private readonly updateNote;
+  private readonly unlinkPackagesBut;
+  /** One statement per combination of filters, prepared on first use. */
+  private readonly pages = new Map<string, Database.Statement>();
 
   constructor(
     private readonly db: Db,
@@ -196,6 +208,61 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
     this.retiredKey = db.prepare('SELECT reason FROM retired_keys WHERE key_hash = ? AND retired_at > ?').pluck();
     this.retiredKeysBy = db.prepare('SELECT count(*) FROM retired_keys WHERE retired_at <= ?').pluck();
     this.deleteRetiredKeysBy = db.prepare('DELETE FROM retired_keys WHERE retired_at <= ?');
+    this.updateMaxConnections = db.prepare('UPDATE subscribers SET max_connections = ? WHERE username = ?');
+    this.updateNote = db.prepare('UPDATE subscribers SET note = ? WHERE username = ?');
+    this.unlinkPackagesBut = db.prepare(
+      'DELETE FROM subscriber_packages WHERE subscriber_id = ? AND package_id NOT IN (SELECT value FROM json_each(?))',
+    );
+  }
+
+  transaction<T>(work: () => T): T {
+    return this.db.transaction(work).immediate();
+  }
+
+  page(filter: SubscriberFilter, now: SqlTime, after: string | undefined, limit: number): Subscriber[] {
+    const conditions: string[] = [];
+    const positional: string[] = [];
+    if (filter.state) {
+      const rule = STATE_AT[filter.state]('s');
+      conditions.push(rule);
+      if (rule.includes('?')) positional.push(now);
+    }
+    if (filter.expiresBefore !== undefined) conditions.push('s.expires_at < @expiresBefore');
+    if (filter.package !== undefined) {
+      conditions.push(
+        'EXISTS (SELECT 1 FROM subscriber_packages sp JOIN packages p ON p.id = sp.package_id WHERE sp.subscriber_id = s.id AND p.name = @package)',
+      );
+    }
+    // A range on the UNIQUE index: LIKE would need escaping and skip the index.
+    if (filter.usernamePrefix !== undefined) conditions.push('s.username >= @prefix AND s.username < @prefix || char(1114111)');
+    if (after !== undefined) conditions.push('s.username > @after');
+    const shape = conditions.join(' AND ');
+    let statement = this.pages.get(shape);
+    if (!statement) {
+      statement = this.db.prepare(`${SELECT_SUBSCRIBER} ${shape ? `WHERE ${shape}` : ''} ORDER BY s.username LIMIT @limit`);
+      this.pages.set(shape, statement);
+    }
+    const named: Record<string, string | number> = { limit };
+    if (filter.expiresBefore !== undefined) named.expiresBefore = filter.expiresBefore;
+    if (filter.package !== undefined) named.package = filter.package;
+    if (filter.usernamePrefix !== undefined) named.prefix = filter.usernamePrefix;
+    if (after !== undefined) named.after = after;
+    return (statement.all(...positional, named) as SubscriberRecord[]).map(toSubscriber);
+  }
+
+  change(username: string, change: SubscriberChange): void {
+    this.transaction(() => {
+      const { id } = this.get(username);
+      if (change.enabled !== undefined) this.updateEnabled.run(change.enabled ? 1 : 0, username);
+      if (change.maxConnections !== undefined) this.updateMaxConnections.run(change.maxConnections, username);
+      if (change.note !== undefined) this.updateNote.run(change.note, username);
+      if (change.packages !== undefined) {
+        const packageIds = change.packages.map((name) => this.packageId(name));
+        // Only what differs, so that the audit trail shows the packages that came and went.
+        this.unlinkPackagesBut.run(id, JSON.stringify(packageIds));
+        for (const packageId of packageIds) this.linkPackage.run(id, packageId);
+      }
+    });
   }
 
   findAccess(keyHash: string): SubscriberAccess | undefined {
@@ -251,7 +318,7 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
   add(subscriber: NewSubscriber): Subscriber {
     this.db
       .transaction(() => {
-        if (this.find(subscriber.username)) throw new BadInputError(`subscriber "${subscriber.username}" already exists`);
+        if (this.find(subscriber.username)) throw new ConflictError(`subscriber "${subscriber.username}" already exists`);
         const packageIds = subscriber.packages.map((name) => this.packageId(name));
         const { lastInsertRowid } = this.insert.run(
           subscriber.username,

@@ -13,7 +13,7 @@ import { clientIp } from './client-ip.js';
 import { type ConcurrencyCaps, ConcurrencyLimiter } from './concurrency-limiter.js';
 import { epgRoutes } from './epg-routes.js';
 import { errorHandler } from './error-handler.js';
-import { GuessLimiter, type GuessLimits, guessLimit } from './guess-limiter.js';
+import { type GuessLimiter, guessLimit } from './guess-limiter.js';
 import { healthRoutes } from './health-routes.js';
 import { inputLimits } from './input-limits.js';
 import { type MetricsExposition, metricsRoutes, requestMetrics } from './metrics-routes.js';
@@ -33,7 +33,8 @@ export interface HttpDependencies {
   trustProxy: BlockList;
   logger: Logger;
   metrics: LineupMetrics;
-  guessLimits: GuessLimits;
+  /** Counts failed key lookups per address; the admin listener's token checks count into the same one. */
+  guessLimiter: GuessLimiter;
   /** Playlist responses in flight at once per key and per client address; past either, 429. */
   playlistConcurrency: ConcurrencyCaps;
   /** When set, `/metrics` is served here for `Authorization: Bearer METRICS_TOKEN`; unset, it is not served here (404). */
@@ -75,7 +76,7 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
     return next();
   });
   app.use(inputLimits());
-  app.use(guessLimit(new GuessLimiter(dependencies.guessLimits), isGuardedPath, metrics));
+  app.use(guessLimit(dependencies.guessLimiter, isGuardedPath, metrics));
   const exposition = dependencies.metricsExposition ?? {
     contentType: metrics.registry.contentType,
     text: () => metrics.registry.metrics(),

@@ -2,15 +2,19 @@ import type { Context, Next } from 'koa';
 import { isDatabaseBusy, isDatabaseDamaged } from '../db/open.js';
 import {
   BadInputError,
+  ConflictError,
   ForbiddenError,
   GoneError,
+  IdempotencyKeyReusedError,
   LineupError,
   NotFoundError,
   TooManyRequestsError,
+  UnauthorizedError,
   UnavailableError,
   WrongCredentialsError,
 } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { problemOf } from './problem.js';
 
 const XC_AUTH_FAILED = '{"user_info":{"auth":0}}';
 
@@ -29,6 +33,9 @@ function statusOf(error: unknown): number {
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ForbiddenError) return 403;
   if (error instanceof GoneError) return 410;
+  if (error instanceof UnauthorizedError) return 401;
+  if (error instanceof IdempotencyKeyReusedError) return 422;
+  if (error instanceof ConflictError) return 409;
   if (error instanceof BadInputError) return 400;
   const status = (error as { status?: unknown }).status;
   // koa's own client errors (e.g. ctx.throw(400)); anything else is ours to fix.
@@ -58,7 +65,10 @@ function resetHeaders(ctx: Context): void {
   if (connection) ctx.set('Connection', connection);
 }
 
-/** The one place errors become responses: a status and a short plain-text reason, never a stack. */
+/**
+ * The one place errors become responses: a status and a short plain-text reason, never a stack;
+ * under the admin API (`ctx.state.problemJson`), the same as `application/problem+json`.
+ */
 export function errorHandler(logger: Logger) {
   return async function handleErrors(ctx: Context, next: Next): Promise<void> {
     try {
@@ -71,6 +81,7 @@ export function errorHandler(logger: Logger) {
       ctx.set('Cache-Control', 'no-store, private');
       if (error instanceof TooManyRequestsError) ctx.set('Retry-After', String(error.retryAfterSeconds));
       if (status < 500) setErrorHeaders(ctx, error);
+      if (error instanceof UnauthorizedError) ctx.set('WWW-Authenticate', 'Bearer realm="lineup"');
       if (status === 503) {
         ctx.set('Retry-After', String(BUSY_RETRY_AFTER_SECONDS));
         const damaged = isDatabaseDamaged(error);
@@ -88,6 +99,10 @@ export function errorHandler(logger: Logger) {
       } else {
         ctx.body = 'Internal error\n';
         logger.error({ err: error, path: ctx.state.logPath }, 'unhandled error');
+      }
+      if (ctx.state.problemJson === true) {
+        ctx.body = problemOf(error, status, String(ctx.body).trimEnd());
+        ctx.type = 'application/problem+json';
       }
     }
   };

@@ -34,11 +34,16 @@ export const SERVER_LIMITS: ServerOptions = {
   connectionsCheckingInterval: 1_000,
 };
 
-const allowed = new Set<string>(ALLOWED_METHODS);
-
 function hasBody(ctx: Context): boolean {
   const length = ctx.get('Content-Length');
   return (length !== '' && length !== '0') || ctx.get('Transfer-Encoding') !== '';
+}
+
+export interface InputLimitOptions {
+  /** Methods answered; any other is a 405 with `Allow`. */
+  methods?: readonly string[];
+  /** The app reads request bodies (the admin API), so a body keeps the connection open. */
+  readsBodies?: boolean;
 }
 
 /**
@@ -48,16 +53,17 @@ function hasBody(ctx: Context): boolean {
  * Malformed percent-encoding needs nothing here: koa leaves the path encoded and the router's
  * decode falls back to the raw text, so such a path is simply not found (404).
  */
-export function inputLimits() {
+export function inputLimits({ methods = ALLOWED_METHODS, readsBodies = false }: InputLimitOptions = {}) {
+  const allowed = new Set<string>(methods);
   // Not async: it only refuses or passes on, and koa-compose turns a throw here into a rejection.
   return function limitInput(ctx: Context, next: Next): Promise<void> {
     if (!allowed.has(ctx.method)) {
-      ctx.throw(405, 'Method not allowed', { headers: { Allow: ALLOWED_METHODS.join(', ') } });
+      ctx.throw(405, 'Method not allowed', { headers: { Allow: methods.join(', ') } });
     }
     if (ctx.path.length > MAX_PATH_LENGTH) ctx.throw(414, 'Path too long');
     if (ctx.querystring.length > (isAuthPath(ctx.path) ? MAX_AUTH_QUERY_LENGTH : MAX_QUERY_LENGTH)) ctx.throw(414, 'Query too long');
     if (hasBody(ctx)) {
-      ctx.set('Connection', 'close');
+      if (!readsBodies) ctx.set('Connection', 'close');
       if ((ctx.request.length ?? 0) > MAX_BODY_BYTES) ctx.throw(413, 'Body too large');
     }
     return next();

@@ -3,13 +3,13 @@ import { playlistUrl } from '../routes.js';
 import { type Clock, fromSqlTime, type SqlTime, toSqlTime } from '../time.js';
 import { type CredentialSeal, generateXcPassword, isValidXcPassword, PASSWORD_RULE } from './credentials.js';
 import { generatePlaylistKey, hashPlaylistKey } from './keys.js';
-import type { StoredCredential, Subscriber } from './subscriber.js';
+import type { StoredCredential, Subscriber, SubscriberChange, SubscriberFilter } from './subscriber.js';
 import type { RestoredSubscriber, SubscriberStorage } from './subscriber-storage.js';
 
 const DAY = 86_400;
 export const DEFAULT_SUBSCRIPTION_DAYS = 30;
 /** A term longer than this is a typo more likely than a contract (and would leave SQL's 4-digit years). */
-const MAX_TERM_DAYS = 36_500;
+export const MAX_TERM_DAYS = 36_500;
 
 /**
  * How long a subscription runs: a number of days, or until a date. A date already past is refused
@@ -39,7 +39,7 @@ export interface Revealed {
  * Xtream Codes apps put the username in URL paths and queries without escaping it. Rows that
  * predate the rule, or that SQL inserted, keep working under any name (`lineup lint` reports them).
  */
-const USERNAME = /^[A-Za-z0-9._~-]{1,64}$/;
+export const USERNAME = /^[A-Za-z0-9._~-]{1,64}$/;
 export const USERNAME_RULE = '1 to 64 letters, digits, ".", "_", "~" or "-"';
 
 /** Whether a username may be given to a new subscriber, and so used in an XC app. */
@@ -50,6 +50,15 @@ export function isValidUsername(username: string): boolean {
 /** @throws BadInputError naming the rule, for a username a new subscriber may not have. */
 function assertValidUsername(username: string): void {
   if (!USERNAME.test(username)) throw new BadInputError(`USER: "${username}" is not a valid username (${USERNAME_RULE})`);
+}
+
+/** The bounds of the subscribers table's CHECK, said in words before SQLite refuses them. */
+export const MAX_CONNECTIONS_LIMIT = 1000;
+
+function assertMaxConnections(value: number): void {
+  if (!Number.isInteger(value) || value < 1 || value > MAX_CONNECTIONS_LIMIT) {
+    throw new BadInputError(`max connections: "${value}" is not a whole number from 1 to ${MAX_CONNECTIONS_LIMIT}`);
+  }
 }
 
 const UNTIL_FORMAT = '(YYYY-MM-DD or YYYY-MM-DD HH:MM:SS, UTC)';
@@ -93,6 +102,12 @@ export function parseUntil(text: string): SqlTime {
   return result;
 }
 
+/** Like `parseUntil`, except that a date alone means the start of that day: "changes since" a day include it. */
+export function parseSince(text: string): SqlTime {
+  const until = parseUntil(text);
+  return /^\d{4}-\d{2}-\d{2}$/.test(text.trim()) ? `${text.trim()} 00:00:00` : until;
+}
+
 /** What operators do to subscribers, with the rules that the CLI and the seed share. */
 export class SubscriberAdmin {
   constructor(
@@ -106,6 +121,7 @@ export class SubscriberAdmin {
   /** @throws BadInputError for a username outside the rule, a bad term, a taken name or an unknown package. */
   add(input: { username: string; term: Term; packages: string[]; maxConnections: number; note?: string }): IssuedCredentials {
     assertValidUsername(input.username);
+    assertMaxConnections(input.maxConnections);
     const now = this.clock();
     const expiresAt = this.expiryFor(input.term, now, now);
     const key = generatePlaylistKey();
@@ -124,9 +140,31 @@ export class SubscriberAdmin {
 
   /** `--days N` extends from the current expiry if it is still ahead, so early renewals lose nothing. */
   renew(username: string, term: Term): Subscriber {
-    const now = this.clock();
-    const current = fromSqlTime(this.store.get(username).expiresAt);
-    this.store.setExpiry(username, this.expiryFor(term, Math.max(current, now), now));
+    // One transaction: two renewals at once (two API clients, the CLI and the API) each extend
+    // the expiry the other wrote, rather than both the one they read.
+    return this.store.transaction(() => {
+      const now = this.clock();
+      const current = fromSqlTime(this.store.get(username).expiresAt);
+      this.store.setExpiry(username, this.expiryFor(term, Math.max(current, now), now));
+      return this.store.get(username);
+    });
+  }
+
+  /** Several fields at once, all or none. @throws NotFoundError; BadInputError for an unknown package. */
+  change(username: string, change: SubscriberChange): Subscriber {
+    if (change.maxConnections !== undefined) assertMaxConnections(change.maxConnections);
+    return this.store.transaction(() => {
+      this.store.change(username, change);
+      return this.store.get(username);
+    });
+  }
+
+  /** Up to `limit` matching subscribers after the username `after`, by username; states as of now. */
+  page(filter: SubscriberFilter, after: string | undefined, limit: number): Subscriber[] {
+    return this.store.page(filter, toSqlTime(this.clock()), after, limit);
+  }
+
+  find(username: string): Subscriber {
     return this.store.get(username);
   }
 
@@ -138,8 +176,10 @@ export class SubscriberAdmin {
   /** Issues a new key; the old URL stops working at once. */
   rotate(username: string): IssuedUrl {
     const key = generatePlaylistKey();
-    this.store.setKey(username, this.storedKey(key));
-    return { subscriber: this.store.get(username), url: playlistUrl(this.publicUrl, key) };
+    return this.store.transaction(() => {
+      this.store.setKey(username, this.storedKey(key));
+      return { subscriber: this.store.get(username), url: playlistUrl(this.publicUrl, key) };
+    });
   }
 
   /**
@@ -167,8 +207,7 @@ export class SubscriberAdmin {
   }
 
   setEnabled(username: string, enabled: boolean): Subscriber {
-    this.store.setEnabled(username, enabled);
-    return this.store.get(username);
+    return this.change(username, { enabled });
   }
 
   /** For good: an explicit operator action, so it skips the recycle table that the prune job fills. */

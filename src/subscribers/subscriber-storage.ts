@@ -1,6 +1,14 @@
 import type { SqlTime } from '../time.js';
 import type { AccessSource } from './access.js';
-import type { NewSubscriber, SealedCredentials, StoredCredential, Subscriber, XcLogin } from './subscriber.js';
+import type {
+  NewSubscriber,
+  SealedCredentials,
+  StoredCredential,
+  Subscriber,
+  SubscriberChange,
+  SubscriberFilter,
+  XcLogin,
+} from './subscriber.js';
 
 export interface RestoredSubscriber {
   subscriber: Subscriber;
@@ -20,6 +28,16 @@ export interface SubscriberStorage extends AccessSource {
   /** @throws NotFoundError naming the username. */
   get(username: string): Subscriber;
   list(): Subscriber[];
+  /**
+   * Up to `limit` subscribers matching `filter`, by username, after the username `after`; states
+   * are as of `now`.
+   */
+  page(filter: SubscriberFilter, now: SqlTime, after: string | undefined, limit: number): Subscriber[];
+  /**
+   * Runs `work` in one write transaction (BEGIN IMMEDIATE, or a savepoint within one), so that a
+   * read and the write that depends on it see no other writer in between.
+   */
+  transaction<T>(work: () => T): T;
   listLapsedBy(time: SqlTime): Subscriber[];
   /** How many subscribers there are. */
   countAll(): number;
@@ -48,6 +66,8 @@ export interface SubscriberStorage extends AccessSource {
   changePackages(username: string, add: readonly string[], remove: readonly string[]): Subscriber;
   setExpiry(username: string, expiresAt: SqlTime): void;
   setEnabled(username: string, enabled: boolean): void;
+  /** Changes the given fields in one transaction. @throws NotFoundError; BadInputError for an unknown package. */
+  change(username: string, change: SubscriberChange): void;
   /** A new playlist key: its hash and sealed text. */
   setKey(username: string, key: StoredCredential): void;
   setXcPassword(username: string, password: StoredCredential): void;

@@ -65,3 +65,22 @@ export type RetiredReason = 'rotated' | 'removed';
 
 /** What the playlist answers a subscriber: 200, or 403 with one of two reasons. */
 export type SubscriberState = 'active' | 'disabled' | 'expired';
+
+/** Which subscribers a page of the list holds; every field narrows it. */
+export interface SubscriberFilter {
+  state?: SubscriberState;
+  /** `expires_at` strictly before this time. */
+  expiresBefore?: SqlTime;
+  /** Holds this package. */
+  package?: string;
+  usernamePrefix?: string;
+}
+
+/** What an admin may change on a subscriber in one go; absent fields stay as they are. */
+export interface SubscriberChange {
+  enabled?: boolean;
+  maxConnections?: number;
+  note?: string;
+  /** The whole set of packages it holds afterwards. */
+  packages?: string[];
+}

@@ -60,7 +60,7 @@ function cycles(): string[][] {
   return found;
 }
 
-const DOMAIN = new Set(['signing', 'playlist', 'subscribers', 'channels', 'import', 'lint', 'wasm', 'auth', 'epg', 'xtream']);
+const DOMAIN = new Set(['signing', 'playlist', 'subscribers', 'channels', 'import', 'lint', 'wasm', 'auth', 'epg', 'xtream', 'api-tokens']);
 const FRAMEWORKS = new Set(['koa', '@koa/router', 'better-sqlite3', 'node:http']);
 const START_UP = new Set(['standalone.ts', 'server.ts', 'housekeeping.ts', 'cluster']);
 

@@ -26,9 +26,10 @@ function dump(): Record<string, unknown[]> {
   const db = new Database(lineup.dbPath, { readonly: true });
   try {
     const tables = db
-      // lineup_version and lineup_changes count writes, not state: an upsert that changes nothing still moves it.
+      // lineup_version and lineup_changes count writes, not state, and audit_log records each: an
+      // upsert that changes nothing still moves them.
       .prepare(
-        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT IN ('lineup_version', 'lineup_changes') ORDER BY name",
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT IN ('lineup_version', 'lineup_changes', 'audit_log') ORDER BY name",
       )
       .pluck()
       .all();
