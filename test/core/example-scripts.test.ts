@@ -23,9 +23,10 @@ function dump(): Record<string, unknown[]> {
   const db = new Database(lineup.dbPath, { readonly: true });
   try {
     const tables = db
-      // lineup_version counts writes, not state: an upsert that changes nothing still moves it.
+      // lineup_version and audit_log record writes, not state: an upsert that changes nothing
+      // still moves the one and leaves a row in the other.
       .prepare(
-        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'lineup_version' ORDER BY name",
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT IN ('lineup_version', 'audit_log') ORDER BY name",
       )
       .pluck()
       .all();
