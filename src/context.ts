@@ -229,7 +229,12 @@ export function openContext(
       redirects,
       credentialSeal,
       clock,
-      { publicUrl: config.publicUrl, guide: () => guide.index },
+      {
+        publicUrl: config.publicUrl,
+        guide: () => guide.index,
+        // The auth backend's sessions that count now: none where streaming servers do not ask Lineup.
+        activeConnections: (subscriberId) => sessions().active(clock() - config.authBackend.sessionIdle, subscriberId).length,
+      },
     ),
     credentialSeal,
     guide,

@@ -32,6 +32,19 @@ describe('who is watching', () => {
     expect(lines.at(-1)).toBe('2 sessions');
   });
 
+  it('when an XC app logs in as a subscriber who is streaming, then active_cons counts the sessions the auth backend holds', async () => {
+    expect((await lineup.cli(['subscriber', 'rotate-password', 'bob', '--password', 'bobs-pass-1'])).code).toBe(0);
+    expect((await lineup.cli(['subscriber', 'rotate-password', 'carol', '--password', 'carols-pass-1'])).code).toBe(0);
+    const account = async (username: string, password: string) =>
+      (
+        JSON.parse((await fetchFrom(`${lineup.url}/player_api.php?username=${username}&password=${password}`)).body) as {
+          user_info: { active_cons: string; max_connections: string };
+        }
+      ).user_info;
+    expect(await account('bob', 'bobs-pass-1')).toMatchObject({ active_cons: '1', max_connections: '2' });
+    expect(await account('carol', 'carols-pass-1')).toMatchObject({ active_cons: '0', max_connections: '1' });
+  });
+
   it('when lineup sessions --user bob --json runs, then it prints only bob’s, as JSON', async () => {
     const result = await lineup.cli(['sessions', '--user', 'bob', '--json']);
     expect(result.code).toBe(0);

@@ -18,16 +18,13 @@ afterEach(async () => {
   await lineup.close();
 });
 
-/**
- * Every row of every table, so that "the same database" means the same everywhere; but for the
- * counter the lineup's triggers move on every write, an upsert that changes nothing included.
- */
+/** Every row of every table, so that "the same database" means the same everywhere. */
 function dump(): Record<string, unknown[]> {
   const db = new Database(lineup.dbPath, { readonly: true });
   try {
     const tables = db
-      // lineup_version and lineup_changes count writes, not state, and audit_log records each: an
-      // upsert that changes nothing still moves them.
+      // lineup_version, lineup_changes and audit_log record writes, not state: an upsert that
+      // changes nothing still moves the counters and leaves a row in the log.
       .prepare(
         "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT IN ('lineup_version', 'lineup_changes', 'audit_log') ORDER BY name",
       )
