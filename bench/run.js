@@ -89,7 +89,7 @@ function alternate(fns, iterations) {
 }
 
 /** The plans named on the command line; none named, all of them. */
-const PLANS = ['render', 'http', 'memory', 'auth', 'epg', 'xtream'];
+const PLANS = ['render', 'http', 'memory', 'auth', 'epg', 'xtream', 'admin', 'prune'];
 const asked = process.argv.slice(2);
 for (const plan of asked) if (!PLANS.includes(plan)) throw new Error(`bench: no plan "${plan}" (plans: ${PLANS.join(', ')})`);
 const wants = (plan) => asked.length === 0 || asked.includes(plan);
