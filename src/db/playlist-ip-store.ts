@@ -32,7 +32,7 @@ export class PlaylistIpStore implements PlaylistIpStorage {
   private readonly recordAll;
   private readonly admitOne;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     // A subscriber deleted since its fetch is skipped rather than failing the whole batch on the
     // foreign key. A later bucket moves last_seen and counts one more; the same bucket written by a
     // second worker changes nothing.
@@ -77,8 +77,13 @@ export class PlaylistIpStore implements PlaylistIpStorage {
     });
   }
 
+  /**
+   * Written only if the write lock is free now (SQLITE_BUSY otherwise, and the caller keeps them
+   * queued): a server must not stall every request behind another process's long write, such as a
+   * prune chunk, for a record that can wait a second.
+   */
   record(fetches: readonly PlaylistFetch[]): void {
-    this.recordAll.immediate(fetches);
+    this.withoutWaiting(() => this.recordAll.immediate(fetches));
   }
 
   admit(fetch: PlaylistFetch, since: SqlTime, limit: number): boolean {
@@ -86,7 +91,17 @@ export class PlaylistIpStore implements PlaylistIpStorage {
   }
 
   forgetBefore(before: SqlTime): number {
-    return this.deleteBefore.run(before).changes;
+    return this.withoutWaiting(() => this.deleteBefore.run(before).changes);
+  }
+
+  private withoutWaiting<T>(write: () => T): T {
+    const patience = this.db.pragma('busy_timeout', { simple: true }) as number;
+    this.db.pragma('busy_timeout = 0');
+    try {
+      return write();
+    } finally {
+      this.db.pragma(`busy_timeout = ${patience}`);
+    }
   }
 
   /** The addresses USER's playlist was fetched from since `since`, the latest first. */

@@ -132,6 +132,26 @@ describe('playlist addresses, recorded once per subscriber, address and bucket',
     }
   });
 
+  it('when another process holds the write lock (a prune chunk), then the batch is refused at once and stays queued until the lock is free', async () => {
+    const { lineup, clock } = await start();
+    await fetchFrom(await addSubscriber(lineup, 'alice', '--days', '30'));
+    const holder = new Database(lineup.dbPath);
+    holder.exec('BEGIN IMMEDIATE');
+    try {
+      // The busy timeout is 5 s: waiting for the lock would hold the server's event loop that long.
+      const started = performance.now();
+      lineup.context.playlistIps.flush();
+      expect(performance.now() - started).toBeLessThan(1000);
+      expect(rows(lineup.dbPath)).toEqual([]);
+    } finally {
+      holder.exec('COMMIT');
+      holder.close();
+    }
+    clock.now += 1;
+    lineup.context.playlistIps.flush();
+    expect(rows(lineup.dbPath).map((row) => row.username)).toEqual(['alice']);
+  });
+
   it('when `lineup render` prints a playlist, then no address is recorded for it', async () => {
     const { lineup } = await start();
     await addSubscriber(lineup, 'alice', '--days', '30');
