@@ -186,6 +186,13 @@ export function loggablePath(path: string): string {
   // The username stays, so that an operator can tell whose request it was; the password never does.
   if (XC_CREDENTIAL_PATH.test(canonical)) return canonical.replace(XC_CREDENTIAL_PATH, '/$1/$2/[password]');
   if (isXcLegacyPath(canonical)) return canonical.replace(/^(\/[^/]*)\/[^/]*/, '$1/[password]');
+  // An XC link with its slashes encoded (`/live%2Falice%2FPASSWORD/1.ts`) is no route, but it still
+  // names a password, shorter than a key: read as if decoded, it is cut the same way.
+  if (canonical.includes('%')) {
+    const decoded = canonicalPath(looselyDecoded(canonical));
+    if (XC_CREDENTIAL_PATH.test(decoded)) return decoded.replace(XC_CREDENTIAL_PATH, '/$1/$2/[password]');
+    if (isXcLegacyPath(decoded)) return decoded.replace(/^(\/[^/]*)\/[^/]*/, '$1/[password]');
+  }
   const segments = canonical.split('/');
   const cut = segments.findIndex((segment) => looselyDecoded(segment).toLowerCase().includes('play'));
   const kept = cut === -1 ? segments : [...segments.slice(0, cut), '[key]'];

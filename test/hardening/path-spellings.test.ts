@@ -40,6 +40,25 @@ describe('one spelling of a path', () => {
       expect(loggablePath(path), path).not.toContain(key.slice(0, 12));
     }
     expect(loggablePath('/play/K/1.m3u8')).toBe('/play/[key]/1.m3u8');
+  });
+
+  it('when an XC password hides behind encoded slashes, odd case or doubled slashes, then loggablePath still drops it', () => {
+    // XC passwords are 10 characters by default: shorter than a key, so length alone does not catch them.
+    const password = 'k7m2p9x4qa';
+    for (const path of [
+      `/live/alice/${password}/1.ts`,
+      `/LIVE//alice//${password}/1.m3u8/`,
+      `/live%2Falice%2F${password}/1.ts`,
+      `/live%252Falice%252F${password}%252F1.ts`,
+      `/%6Cive/alice/${password}/1.ts`,
+      `/timeshift%2Falice%2F${password}/60/2026-12-03:10-00/1.ts`,
+      `/alice/${password}/1.ts`,
+      `/alice%2F${password}%2F1.ts`,
+      `//alice//${password}//1`,
+    ]) {
+      expect(loggablePath(path), path).not.toContain(password);
+    }
+    expect(loggablePath(`/live%2Falice%2F${password}/1.ts`)).toBe('/live/alice/[password]/1.ts');
     expect(loggablePath('/healthz')).toBe('/healthz');
   });
 });
