@@ -4,26 +4,24 @@ import { openContext } from '../../src/context.js';
 import { createMetrics } from '../../src/metrics.js';
 import { startServer } from '../../src/server.js';
 import { startLineup } from '../../src/standalone.js';
-import { captureLogs, fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
-import { askFlussonic, askNginx, backendLineup, linksOf, requestUri, subscriberWithLinks, tokenOf } from './support.js';
+import { captureLogs, fetchFrom } from '../helpers/lineup.js';
+import {
+  askFlussonic,
+  askNginx,
+  clock,
+  closeBackendLineups,
+  lineupWithBackend,
+  linksOf,
+  requestUri,
+  subscriberWithLinks,
+  tokenOf,
+} from './support.js';
 
-const START = 1_900_000_000;
-let now = START;
-const clock = () => now;
-const lineups: TestLineup[] = [];
 const cleanups: (() => Promise<void>)[] = [];
-
-async function lineupWithBackend(env: NodeJS.ProcessEnv = {}): Promise<TestLineup> {
-  now = START;
-  const lineup = await startTestLineup({ clock, env });
-  lineups.push(lineup);
-  await backendLineup(lineup);
-  return lineup;
-}
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0)) await cleanup();
-  for (const lineup of lineups.splice(0)) await lineup.close();
+  await closeBackendLineups();
 });
 
 /** Two viewers' addresses; the links are signed for the one that fetched them. */
@@ -36,7 +34,7 @@ describe('connection limits', () => {
     const { links } = await subscriberWithLinks(lineup, 'alice');
     const channels = ['news', 'live/sport', 'movies', 'music', 'kids'];
     for (const stream of channels) {
-      now += 5;
+      clock.now += 5;
       expect((await askNginx(lineup, requestUri(links.get(stream)!), HOME)).status, stream).toBe(204);
       // A segment of the stream being watched still plays.
       const segment = requestUri(links.get(stream)!).replace('index.m3u8', 'seg-1.ts');
@@ -53,7 +51,7 @@ describe('connection limits', () => {
     const { playlistUrl, links } = await subscriberWithLinks(lineup, 'alice');
     const friendLinks = await linksOf(playlistUrl, FRIEND);
     expect((await askNginx(lineup, requestUri(links.get('news')!), HOME)).status).toBe(204);
-    now += 1;
+    clock.now += 1;
     expect((await askNginx(lineup, requestUri(friendLinks.get('news')!), FRIEND)).status).toBe(403);
     expect(lineup.logs.text()).toContain('"reason":"limit"');
     expect((await askNginx(lineup, requestUri(links.get('news')!), HOME)).status).toBe(204);
@@ -74,9 +72,9 @@ describe('connection limits', () => {
     const { playlistUrl, links } = await subscriberWithLinks(lineup, 'alice');
     const friendLinks = await linksOf(playlistUrl, FRIEND);
     expect((await askNginx(lineup, requestUri(links.get('news')!), HOME)).status).toBe(204);
-    now += 119;
+    clock.now += 119;
     expect((await askNginx(lineup, requestUri(friendLinks.get('news')!), FRIEND)).status).toBe(403);
-    now += 120;
+    clock.now += 120;
     expect((await askNginx(lineup, requestUri(friendLinks.get('news')!), FRIEND)).status).toBe(204);
   });
 
@@ -87,7 +85,7 @@ describe('connection limits', () => {
       askFlussonic(lineup, { name: 'news', ip, token: tokenOf(links.get('news')!), session_id: sessionId });
     expect((await ask('s1')).status).toBe(200);
     for (let i = 0; i < 3; i++) {
-      now += 60;
+      clock.now += 60;
       expect((await ask('s1')).status).toBe(200);
     }
     // Another session from the same IP (another player in the house) replaces s1: zapping.
@@ -104,7 +102,7 @@ describe('connection limits', () => {
 
     const restarted = await startLineup(loadConfig(lineup.env), { logger: captureLogs().logger, clock });
     cleanups.push(() => restarted.stop());
-    now += 10;
+    clock.now += 10;
     const uri = requestUri(friendLinks.get('news')!);
     const refused = await fetchFrom(`${restarted.url}/auth/nginx`, { headers: { 'X-Original-URI': uri, 'X-Real-IP': FRIEND } });
     expect(refused.status).toBe(403);
@@ -122,7 +120,7 @@ describe('connection limits', () => {
       context.close();
     });
     expect((await askNginx(lineup, requestUri(links.get('news')!), HOME)).status).toBe(204);
-    now += 1;
+    clock.now += 1;
     const uri = requestUri(friendLinks.get('news')!);
     const onWorker = await fetchFrom(`${worker.url}/auth/nginx`, { headers: { 'X-Original-URI': uri, 'X-Real-IP': FRIEND } });
     expect(onWorker.status).toBe(403);

@@ -3,25 +3,25 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toSqlTime } from '../../src/time.js';
 import { applySql } from '../core/support.js';
-import { execOn, startTestLineup, type TestLineup } from '../helpers/lineup.js';
-import { askFlussonic, askNginx, backendLineup, CDN_SECRET, linksOf, requestUri, subscriberWithLinks, tokenOf } from './support.js';
+import { execOn } from '../helpers/lineup.js';
+import {
+  askFlussonic,
+  askNginx,
+  CDN_SECRET,
+  clock,
+  closeBackendLineups,
+  lineupWithBackend,
+  linksOf,
+  requestUri,
+  START,
+  subscriberWithLinks,
+  tokenOf,
+} from './support.js';
 
-const START = 1_900_000_000;
-let now = START;
-const clock = () => now;
-const lineups: TestLineup[] = [];
 const servers: Server[] = [];
 
-async function lineupWithBackend(env: NodeJS.ProcessEnv = {}): Promise<TestLineup> {
-  now = START;
-  const lineup = await startTestLineup({ clock, env });
-  lineups.push(lineup);
-  await backendLineup(lineup);
-  return lineup;
-}
-
 afterEach(async () => {
-  for (const lineup of lineups.splice(0)) await lineup.close();
+  await closeBackendLineups();
   for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
 });
 
@@ -70,7 +70,7 @@ describe('instant revocation', () => {
     const { links } = await subscriberWithLinks(lineup, 'alice', ['--until', toSqlTime(START + 600)]);
     const uri = requestUri(links.get('news')!);
     expect((await askNginx(lineup, uri)).status).toBe(204);
-    now = START + 600;
+    clock.now = START + 600;
     expect((await askNginx(lineup, uri)).status).toBe(403);
     expect(lineup.logs.text()).toContain('"reason":"expired"');
   });
@@ -81,9 +81,9 @@ describe('instant revocation', () => {
     const { links } = await subscriberWithLinks(lineup, 'alice');
     const uri = requestUri(links.get('news')!);
     expect((await askNginx(lineup, uri)).status).toBe(204);
-    now += 59;
+    clock.now += 59;
     expect((await askNginx(lineup, uri)).status).toBe(204);
-    now += 1;
+    clock.now += 1;
     expect((await askNginx(lineup, uri)).status).toBe(403);
     expect(lineup.logs.text()).toContain('"reason":"expired_token"');
   });

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { addSubscriber, applySql, parsePlaylist } from '../core/support.js';
-import { type FetchResult, fetchFrom, type TestLineup } from '../helpers/lineup.js';
+import { type FetchResult, fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
 
 /** The secret of the `cdn` origin the fixture makes: a `backend` origin. */
 export const CDN_SECRET = 'cdn-backend-secret';
@@ -63,4 +63,23 @@ export function askNginx(lineup: TestLineup, uri: string, ip = '127.0.0.1'): Pro
 export function askFlussonic(lineup: TestLineup, params: Record<string, string>): Promise<FetchResult> {
   const query = new URLSearchParams({ proto: 'hls', request_type: 'new_session', request_number: '0', ...params });
   return fetchFrom(`${lineup.url}/auth/flussonic?${query}`);
+}
+
+/** Where the hand-moved clock of the limit and revocation tests starts. */
+export const START = 1_900_000_000;
+/** The clock those tests move by hand (`clock.now += 60`). */
+export const clock = Object.assign(() => clock.now, { now: START });
+const started: TestLineup[] = [];
+
+/** A Lineup on the backend fixture, its clock set back to START; `closeBackendLineups` in an afterEach. */
+export async function lineupWithBackend(env: NodeJS.ProcessEnv = {}): Promise<TestLineup> {
+  clock.now = START;
+  const lineup = await startTestLineup({ clock, env });
+  started.push(lineup);
+  await backendLineup(lineup);
+  return lineup;
+}
+
+export async function closeBackendLineups(): Promise<void> {
+  for (const lineup of started.splice(0)) await lineup.close();
 }

@@ -6,6 +6,7 @@ import { makeTestMedia } from './media.js';
 import { type NginxProcess, nginxPreamble, nginxTempPaths, PASS_TOKEN_TO_SEGMENTS, runNginx } from './nginx.js';
 import { freePorts } from './ports.js';
 import { type Relay, startRelay } from './relay.js';
+import { teardownStack } from './teardown.js';
 
 const FLUSSONIC_BACKEND_LUA = join(dirname(fileURLToPath(import.meta.url)), 'flussonic-backend.lua');
 
@@ -127,16 +128,7 @@ http {
 export async function startAuthWorld(): Promise<AuthWorld> {
   const { dir, cleanup } = tempDir('lineup-e2e-auth-');
   chmodSync(dir, 0o755);
-  const stops: (() => Promise<void> | void)[] = [cleanup];
-  const stop = async () => {
-    for (const step of stops.splice(0).reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        console.error('e2e teardown:', error);
-      }
-    }
-  };
+  const { stops, stop } = teardownStack(cleanup);
   try {
     const media = join(dir, 'media');
     mkdirSync(media);

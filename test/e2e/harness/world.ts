@@ -5,6 +5,7 @@ import { makeTestMedia } from './media.js';
 import { type RunningNginx, startNginx } from './nginx.js';
 import { canListen, freePorts } from './ports.js';
 import { type Relay, startRelay } from './relay.js';
+import { teardownStack } from './teardown.js';
 
 export const SECURETOKEN_KEY = 'e2e-securetoken-key';
 export const SECURE_LINK_SECRET = 'e2e-secure-link-secret';
@@ -60,16 +61,7 @@ export async function startWorld(): Promise<World> {
   const { dir, cleanup } = tempDir('lineup-e2e-');
   // nginx's workers and VLC run as nobody: they must reach the media and their home.
   chmodSync(dir, 0o755);
-  const stops: (() => Promise<void> | void)[] = [cleanup];
-  const stop = async () => {
-    for (const step of stops.splice(0).reverse()) {
-      try {
-        await step();
-      } catch (error) {
-        console.error('e2e teardown:', error);
-      }
-    }
-  };
+  const { stops, stop } = teardownStack(cleanup);
   try {
     const media = join(dir, 'media');
     mkdirSync(media);
