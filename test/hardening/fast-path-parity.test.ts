@@ -1,10 +1,9 @@
-import { request } from 'node:http';
 import type { Counter } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics, type LineupMetrics } from '../../src/metrics.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import { applySql } from '../core/support.js';
-import { captureLogs, startTestLineup, type TestLineup } from '../helpers/lineup.js';
+import { type BytesResult as Answer, captureLogs, fetchBytes, startTestLineup, type TestLineup } from '../helpers/lineup.js';
 import { verifySecuretokenUrl } from '../helpers/securetoken-check.js';
 import { addXcSubscriber } from '../xtream/support.js';
 
@@ -15,25 +14,6 @@ import { addXcSubscriber } from '../xtream/support.js';
 
 const GUESS_LIMIT = 3;
 const HOME = '10.0.0.1';
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-
-function send(baseUrl: string, path: string, { method = 'GET', headers = {} }: { method?: string; headers?: Record<string, string> } = {}) {
-  return new Promise<Answer>((resolve, reject) => {
-    const req = request(`${baseUrl}${path}`, { method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** A signed URL's token differs per redirect (a fresh salt each time): compared without it. */
 const withoutTokens = (text: string) => text.replace(/token=[A-Za-z0-9_-]+/g, 'token=…');
@@ -84,10 +64,7 @@ describe('the paths answered in front of koa', () => {
       clock: () => now,
       env: { GUESS_LIMIT: String(GUESS_LIMIT), GUESS_BLOCK: '900', TRUST_PROXY: '127.0.0.1', TOKEN_BUCKET: '3600', PLAYLIST_IP_LIMIT: '2' },
     });
-    await applySql(
-      lineup,
-      "INSERT INTO channels (stream, name, number) VALUES ('news', 'News & <Weather>', 1), ('sport', 'Sport', 2);",
-    );
+    await applySql(lineup, "INSERT INTO channels (stream, name, number) VALUES ('news', 'News & <Weather>', 1), ('sport', 'Sport', 2);");
     const alice = await addXcSubscriber(lineup, 'alice');
     aliceKey = /\/playlist\/([^/.]+)\.m3u/.exec(alice.playlistUrl)![1]!;
     alicePassword = alice.password;
@@ -112,8 +89,8 @@ describe('the paths answered in front of koa', () => {
     const koaFrom = koaLogs.lines.length;
     const fastBefore = await countsOf(lineup.metrics);
     const koaBefore = await countsOf(koaMetrics);
-    const fast = await send(lineup.url, path, { ...options, headers });
-    const koa = await send(koaOnly.url, path, { ...options, headers });
+    const fast = await fetchBytes(`${lineup.url}${path}`, { ...options, headers });
+    const koa = await fetchBytes(`${koaOnly.url}${path}`, { ...options, headers });
     expect(comparable(fast), `${options.method ?? 'GET'} ${path}`).toEqual(comparable(koa));
     expect(requestLines(lineup.logs.lines.slice(fastFrom))).toEqual(requestLines(koaLogs.lines.slice(koaFrom)));
     const delta = async (metrics: LineupMetrics, before: Awaited<ReturnType<typeof countsOf>>) => {
@@ -143,7 +120,9 @@ describe('the paths answered in front of koa', () => {
     const zipped = await both(`/playlist/${aliceKey}.m3u`, { headers: { 'Accept-Encoding': 'gzip, deflate' } });
     expect(zipped.headers['content-encoding']).toBe('gzip');
     const zippedTag = zipped.headers.etag as string;
-    expect((await both(`/playlist/${aliceKey}.m3u`, { headers: { 'Accept-Encoding': 'gzip', 'If-None-Match': zippedTag } })).status).toBe(304);
+    expect((await both(`/playlist/${aliceKey}.m3u`, { headers: { 'Accept-Encoding': 'gzip', 'If-None-Match': zippedTag } })).status).toBe(
+      304,
+    );
     // The identity tag does not confirm the gzip bytes.
     expect((await both(`/playlist/${aliceKey}.m3u`, { headers: { 'Accept-Encoding': 'gzip', 'If-None-Match': etag } })).status).toBe(200);
     expect((await both(`/playlist/${aliceKey}.m3u`, { method: 'HEAD', headers: { 'If-None-Match': etag } })).status).toBe(304);
@@ -192,14 +171,23 @@ describe('the paths answered in front of koa', () => {
 
   it('when a path is spelled oddly or asks otherwise, then it goes to koa and is answered as the exact path is', async () => {
     const exact = comparable(await both(`/playlist/${aliceKey}.m3u`));
-    for (const path of [`/PLAYLIST/${aliceKey}.m3u`, `//playlist/${aliceKey}.m3u`, `/playlist/./${aliceKey}.m3u`, `/%70laylist/${aliceKey}.m3u`]) {
+    for (const path of [
+      `/PLAYLIST/${aliceKey}.m3u`,
+      `//playlist/${aliceKey}.m3u`,
+      `/playlist/./${aliceKey}.m3u`,
+      `/%70laylist/${aliceKey}.m3u`,
+    ]) {
       expect(comparable(await both(path)), path).toEqual(exact);
     }
     expect((await both(`/playlist/${aliceKey}.m3u?output=ts`)).status).toBe(200);
     expect((await both(`/playlist/${aliceKey}.m3u`, { method: 'POST' })).status).toBe(200);
     expect((await both(`/playlist/${aliceKey}.m3u`, { method: 'PUT' })).status).toBe(405);
     const live = comparable(await both(`/live/alice/${alicePassword}/1.ts`));
-    for (const path of [`/LIVE/alice/${alicePassword}/1.ts`, `/live//alice/${alicePassword}/1.ts`, `/live/alice/${alicePassword}/1.ts?x=1`]) {
+    for (const path of [
+      `/LIVE/alice/${alicePassword}/1.ts`,
+      `/live//alice/${alicePassword}/1.ts`,
+      `/live/alice/${alicePassword}/1.ts?x=1`,
+    ]) {
       expect(comparable(await both(path)), path).toEqual(live);
     }
     expect((await both(`/live/alice/${alicePassword}/1.ts`, { method: 'POST' })).status).toBe(404);
