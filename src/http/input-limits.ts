@@ -2,10 +2,7 @@ import type { IncomingHttpHeaders, ServerOptions } from 'node:http';
 import type { Context, Next } from 'koa';
 import { isAuthPath } from '../routes.js';
 
-/**
- * A playlist URL is ~60 characters; nothing legitimate comes near these.
- * @internal Exported so that tests send one byte over it.
- */
+/** A playlist URL is ~60 characters; nothing legitimate comes near these. The fast paths hold to it too. */
 export const MAX_PATH_LENGTH = 1024;
 /** @internal Exported so that tests send one byte over it. */
 export const MAX_QUERY_LENGTH = 1024;

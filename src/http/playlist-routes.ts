@@ -9,7 +9,7 @@ import { acceptsGzip } from './accepts-gzip.js';
 import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 
 /** One playlist request, as the koa route and the path answered in front of koa both read it. */
-export interface PlaylistAsk {
+interface PlaylistAsk {
   /** The path's last segment: `KEY.m3u` or `KEY.m3u8`. */
   file: string;
   /** The query's `output`, if any. */
