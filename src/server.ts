@@ -96,7 +96,7 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   server.setTimeout(sendTimeoutMs, (socket: Socket) => dropTimedOut(socket, sendTimeoutMs));
   // A large response that the client never reads is reset SEND_TIMEOUT after node handed it over,
   // rather than left to the kernel behind a FIN for minutes.
-  const unread = guardUnreadResponses(server, sendTimeoutMs);
+  guardUnreadResponses(server, sendTimeoutMs);
   const host = await listenOnFirst(server, config.port, hostsToTry(config.host));
   if (host !== config.host) logger.warn({ host }, `IPv6 is not available here: listening on ${host} (IPv4 only) instead of ${config.host}`);
   // Started after the public listener, so that a cluster primary hears from each worker about that one first.
@@ -129,7 +129,7 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   void context.guide.start(logger);
   let stopping: Promise<void> | undefined;
   const stop = () =>
-    (stopping ??= Promise.all([...[server, admin].map(closeGracefully), context.guide.stop(), unread.release()]).then(() => {
+    (stopping ??= Promise.all([...[server, admin].map(closeGracefully), context.guide.stop()]).then(() => {
       clearInterval(flushTimer);
       flush();
     }));

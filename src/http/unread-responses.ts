@@ -20,16 +20,6 @@ function noteHandedOver(socket: Socket): void {
   }
 }
 
-export interface UnreadResponses {
-  /**
-   * At shutdown: lets go of the connections kept after their `Connection: close` response, as node
-   * would have (the FIN is sent already), so that a client still reading gets the rest: a graceful
-   * stop delivers whole every response it gave. The kernel then holds what a client never reads
-   * as it did before, bounded by `tcp_max_orphans` and `tcp_orphan_retries`.
-   */
-  release(): void;
-}
-
 /**
  * Connections that the server closes while the client may not have read its last response. Node
  * considers a response over once the kernel has taken its last byte, and closes the connection with
@@ -40,11 +30,11 @@ export interface UnreadResponses {
  * cut short a slow client that is still taking them. So a connection whose last response was
  * large is closed with a FIN as before but kept, and reset `sendTimeoutMs` after that response was
  * handed over unless the client has closed it by then (a client that reads the whole response of
- * a `Connection: close` answer sees the FIN and closes its end) or asked again.
+ * a `Connection: close` answer sees the FIN and closes its end) or asked again. At shutdown node
+ * closes the kept connections as it would have (`closeIdleConnections`: a FIN), so that a graceful
+ * stop still delivers whole every response it gave.
  */
-export function guardUnreadResponses(server: Server, sendTimeoutMs: number): UnreadResponses {
-  const kept = new Set<Socket>();
-
+export function guardUnreadResponses(server: Server, sendTimeoutMs: number): void {
   server.on('connection', (socket: Socket) => {
     // Node ends a `Connection: close` response with destroySoon(): a FIN, and the file descriptor
     // closed once the kernel has the bytes. Only the FIN here; the descriptor stays until the
@@ -56,28 +46,19 @@ export function guardUnreadResponses(server: Server, sendTimeoutMs: number): Unr
       const since = handedOverAt.get(socket);
       if (since === undefined) return destroySoon();
       socket.end();
-      kept.add(socket);
       const deadline = setTimeout(() => resetIfOpen(socket), Math.max(0, since + sendTimeoutMs - performance.now()));
       deadline.unref();
-      socket.once('close', () => {
-        clearTimeout(deadline);
-        kept.delete(socket);
-      });
+      socket.once('close', () => clearTimeout(deadline));
     };
   });
 
-  server.on('request', (req, res) => {
+  // Before the app's own listener, which may answer at once (the nginx auth fast path).
+  server.prependListener('request', (req, res) => {
     const socket = req.socket;
     handedOverAt.delete(socket);
     writtenBefore.set(socket, socket.bytesWritten);
     res.once('finish', () => noteHandedOver(socket));
   });
-
-  return {
-    release() {
-      for (const socket of kept) socket.destroy();
-    },
-  };
 }
 
 /**
