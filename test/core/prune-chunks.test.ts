@@ -101,7 +101,7 @@ describe('prune in chunks', () => {
     ]);
   });
 
-  it('when a prune has deleted thousands under a running server, then the write-ahead log is truncated to nothing', async () => {
+  it('when a prune has deleted thousands under a running server, then the write-ahead log is truncated to the one page the prune starts it over with', async () => {
     lineup = await lineupWithLapsed();
     execOn(
       lineup.dbPath,
@@ -113,7 +113,9 @@ describe('prune in chunks', () => {
     const pruned = await lineup.cli(['prune']);
     expect(pruned.code).toBe(0);
     expect(pruned.stdout).toContain('deleted 5005 subscribers');
-    expect(walBytes(lineup.dbPath)).toBe(0);
+    // Its 32-byte header and one frame (24 bytes and a 4 KB page): the prune's own write after the
+    // truncation, which leaves no fsync of the log's header to the server's next write.
+    expect(walBytes(lineup.dbPath)).toBe(32 + 24 + 4096);
     expect(tables(lineup.dbPath).subscribers).toEqual(['paying']);
   });
 });
