@@ -398,7 +398,10 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
         return (this.deleteLapsedBy.all(time, limit) as string[]).sort();
       })
       .immediate();
-    this.db.pragma('wal_checkpoint(PASSIVE)');
+    // The commit's own checkpoint copies only what no reader still needs; this one waits the few
+    // milliseconds for the server's readers, so that the whole chunk is copied here, never by the
+    // server's next write (an fsync of the database file in its event loop, up to 333 ms measured).
+    this.db.pragma('wal_checkpoint(RESTART)');
     this.restartWriteAheadLog();
     return usernames;
   }
