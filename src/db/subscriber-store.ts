@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import type { AuthSubjectRow, AuthSubjectSource } from '../auth/auth-subjects.js';
 import { BadInputError, ConflictError, NotFoundError } from '../errors.js';
@@ -112,6 +113,12 @@ export interface RetiredKeyRetention {
 }
 
 /** Subscribers and their packages. Every method is one statement or one transaction. */
+/** How often a prune tries to start the write-ahead log over after a chunk, a millisecond apart. */
+const LOG_RESTART_ATTEMPTS = 50;
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+/** A log started over and holding that one write: its header and a frame or two. */
+const RESTARTED_LOG_BYTES = 64 * 1024;
+
 export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
   private readonly authSubject;
   private readonly accessByKeyHash;
@@ -398,10 +405,6 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
         return (this.deleteLapsedBy.all(time, limit) as string[]).sort();
       })
       .immediate();
-    // The commit's own checkpoint copies only what no reader still needs; this one waits the few
-    // milliseconds for the server's readers, so that the whole chunk is copied here, never by the
-    // server's next write (an fsync of the database file in its event loop, up to 333 ms measured).
-    this.db.pragma('wal_checkpoint(RESTART)');
     this.restartWriteAheadLog();
     return usernames;
   }
@@ -420,17 +423,33 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
 
   /**
    * Once a checkpoint has copied the whole log, the next writer starts the log over, and starting
-   * it over syncs the log's header to disk (an fsync). Left to the next writer, that was the
-   * server's once-a-second batch of playlist addresses, in its event loop: 150–370 ms each time
-   * behind the disk writes of a prune chunk, the slowest responses of a prune (docs/performance.md).
-   * So the prune writes first, a write that changes nothing (user_version as it was), and pays it.
+   * it over syncs the log's header to disk (an fsync); a log not started over also keeps its size,
+   * so that the next small write crosses the automatic checkpoint's threshold and checkpoints
+   * (an fsync of the database file). Left to the next writer, both fell on the server's
+   * once-a-second batch of playlist addresses, in its event loop: up to 383 ms each, the slowest
+   * responses of a prune (docs/performance.md). So the prune copies the log and writes first, a
+   * write that changes nothing (user_version as it was), and pays for both. A reader still on an
+   * older state keeps the log from starting over: then it is tried again, a millisecond apart, for
+   * a while (PASSIVE checkpoints never hold readers up; a RESTART one held the server's reads up to
+   * 190 ms each).
    */
   private restartWriteAheadLog(): void {
-    this.db
-      .transaction(() => {
-        this.db.pragma(`user_version = ${this.db.pragma('user_version', { simple: true }) as number}`);
-      })
-      .immediate();
+    const restart = this.db.transaction(() => {
+      this.db.pragma(`user_version = ${this.db.pragma('user_version', { simple: true }) as number}`);
+    });
+    // Only while here: a log started over is then cut down to what was just written, which tells.
+    const sizeLimit = this.db.pragma('journal_size_limit', { simple: true }) as number;
+    this.db.pragma('journal_size_limit = 0');
+    try {
+      for (let attempt = 0; attempt < LOG_RESTART_ATTEMPTS; attempt++) {
+        if (attempt > 0) Atomics.wait(PAUSE, 0, 0, 1);
+        this.db.pragma('wal_checkpoint(PASSIVE)');
+        restart.immediate();
+        if ((statSync(`${this.db.name}-wal`, { throwIfNoEntry: false })?.size ?? 0) <= RESTARTED_LOG_BYTES) return;
+      }
+    } finally {
+      this.db.pragma(`journal_size_limit = ${sizeLimit}`);
+    }
   }
 
   countPurgeableBy(time: SqlTime): number {
