@@ -12,6 +12,7 @@ import { type Db, openDatabase } from './db/open.js';
 import { PlaylistIpStore } from './db/playlist-ip-store.js';
 import { openSessionDatabase, SessionStore, sessionDbPath } from './db/session-store.js';
 import { SettingsStore } from './db/settings-store.js';
+import { SubscriberChangeStore } from './db/subscriber-change-store.js';
 import { SubscriberStore } from './db/subscriber-store.js';
 import { XcCatalogStore } from './db/xc-catalog-store.js';
 import { LiveGuide } from './epg/live-guide.js';
@@ -160,7 +161,7 @@ export function openContext(
     linkMode: config.linkMode,
     publicUrl: config.publicUrl,
   });
-  const access = new RememberedAccess(subscribers, () => cache.generation, REMEMBERED_SUBSCRIBERS);
+  const access = new RememberedAccess(subscribers, new SubscriberChangeStore(db), () => cache.generation, REMEMBERED_SUBSCRIBERS);
   const playlistIpStore = new PlaylistIpStore(db);
   const playlistIps = new PlaylistIps(playlistIpStore, clock, {
     bucketSeconds: config.tokenBucket > 0 ? config.tokenBucket : PLAYLIST_IP_BUCKET,

@@ -375,6 +375,51 @@ const migrations: readonly Migration[] = [
   INSERT OR IGNORE INTO lineup_changes (id, version) VALUES (1, 0);
   ${['channels', 'origins', 'packages', 'package_channels', 'categories'].map(bumpLineupChangesOnChange).join('\n')}
   `,
+  /* 12: which subscribers changed, so that a server forgets those and keeps the rest it remembers */ `
+  -- One row per change to what a playlist request reads of a subscriber (its row's id, username,
+  -- expiry, enabled flag, connections and key hash; its packages), written by the triggers below
+  -- whatever writes it (lineup sql, the API, a prune, the sqlite3 shell). A server that saw the log
+  -- up to seq N forgets exactly the subscribers of the rows after N. AUTOINCREMENT: a seq is never
+  -- given twice, even once every row has been trimmed.
+  CREATE TABLE IF NOT EXISTS subscriber_changes (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    subscriber_id INTEGER NOT NULL
+  ) STRICT;
+  -- The highest seq ever deleted from the log (by the prune job's trim, or by hand): a server that
+  -- saw less than that cannot tell what it missed, and forgets every subscriber instead.
+  CREATE TABLE IF NOT EXISTS subscriber_changes_trimmed (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    through_seq INTEGER NOT NULL
+  ) STRICT;
+  INSERT OR IGNORE INTO subscriber_changes_trimmed (id, through_seq) VALUES (1, 0);
+  CREATE TRIGGER IF NOT EXISTS subscriber_changes_delete_moves_trimmed AFTER DELETE ON subscriber_changes
+  BEGIN UPDATE subscriber_changes_trimmed SET through_seq = max(through_seq, OLD.seq); END;
+
+  CREATE TRIGGER IF NOT EXISTS subscribers_insert_logs_change AFTER INSERT ON subscribers
+  BEGIN INSERT INTO subscriber_changes (subscriber_id) VALUES (NEW.id); END;
+  -- The old id and, when it was changed by hand, the new one. A note or an XC password logs nothing.
+  CREATE TRIGGER IF NOT EXISTS subscribers_update_logs_change
+  AFTER UPDATE OF id, username, expires_at, enabled, max_connections, key_hash ON subscribers
+  BEGIN
+    INSERT INTO subscriber_changes (subscriber_id) VALUES (OLD.id);
+    INSERT INTO subscriber_changes (subscriber_id) SELECT NEW.id WHERE NEW.id IS NOT OLD.id;
+  END;
+  CREATE TRIGGER IF NOT EXISTS subscribers_delete_logs_change AFTER DELETE ON subscribers
+  BEGIN INSERT INTO subscriber_changes (subscriber_id) VALUES (OLD.id); END;
+  CREATE TRIGGER IF NOT EXISTS subscriber_packages_insert_logs_change AFTER INSERT ON subscriber_packages
+  BEGIN INSERT INTO subscriber_changes (subscriber_id) VALUES (NEW.subscriber_id); END;
+  CREATE TRIGGER IF NOT EXISTS subscriber_packages_update_logs_change AFTER UPDATE ON subscriber_packages
+  BEGIN
+    INSERT INTO subscriber_changes (subscriber_id) VALUES (OLD.subscriber_id);
+    INSERT INTO subscriber_changes (subscriber_id) SELECT NEW.subscriber_id WHERE NEW.subscriber_id IS NOT OLD.subscriber_id;
+  END;
+  -- A package link deleted with its subscriber (a prune's cascade) is already logged by the
+  -- subscriber's own row: one row per pruned subscriber, not one per package too. One deleted with
+  -- its package, or by hand, is logged.
+  CREATE TRIGGER IF NOT EXISTS subscriber_packages_delete_logs_change AFTER DELETE ON subscriber_packages
+  WHEN EXISTS (SELECT 1 FROM subscribers WHERE id = OLD.subscriber_id)
+  BEGIN INSERT INTO subscriber_changes (subscriber_id) VALUES (OLD.subscriber_id); END;
+  `,
 ];
 
 /** The schema version this Lineup brings a database to (`PRAGMA user_version`). */

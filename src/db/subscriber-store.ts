@@ -150,6 +150,7 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
   private readonly retiredKey;
   private readonly retiredKeysBy;
   private readonly deleteRetiredKeysBy;
+  private readonly trimChanges;
   private readonly updateMaxConnections;
   private readonly updateNote;
   private readonly unlinkPackagesBut;
@@ -215,6 +216,9 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
     this.retiredKey = db.prepare('SELECT reason FROM retired_keys WHERE key_hash = ? AND retired_at > ?').pluck();
     this.retiredKeysBy = db.prepare('SELECT count(*) FROM retired_keys WHERE retired_at <= ?').pluck();
     this.deleteRetiredKeysBy = db.prepare('DELETE FROM retired_keys WHERE retired_at <= ?');
+    this.trimChanges = db.prepare(
+      "DELETE FROM subscriber_changes WHERE seq <= (SELECT seq FROM sqlite_sequence WHERE name = 'subscriber_changes') - ?",
+    );
     this.updateMaxConnections = db.prepare('UPDATE subscribers SET max_connections = ? WHERE username = ?');
     this.updateNote = db.prepare('UPDATE subscribers SET note = ? WHERE username = ?');
     this.unlinkPackagesBut = db.prepare(
@@ -295,6 +299,10 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
 
   forgetRetiredKeys(now: number): number {
     return this.deleteRetiredKeysBy.run(this.retiredKeysForgottenBy(now)).changes;
+  }
+
+  trimChangeLog(keep: number): number {
+    return this.trimChanges.run(keep).changes;
   }
 
   find(username: string): Subscriber | undefined {

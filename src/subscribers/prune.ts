@@ -188,6 +188,9 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+/** Rows of the subscriber change log kept after a prune: a few minutes of renewals for a large fleet. */
+const CHANGE_LOG_KEPT = 20_000;
+
 /** The run as steps: each `next()` commits one chunk and yields its usernames; the last returns the result. */
 function* pruneSteps(
   store: SubscriberStorage,
@@ -223,6 +226,9 @@ function* pruneSteps(
   }
   usernames.sort();
   const result = { usernames, forgottenKeys: store.forgetRetiredKeys(now), purged: store.purgePrunedBy(purgeBy), dryRun };
+  // Servers read the log within an event-loop turn of each chunk's commit: the prune's own rows are
+  // read already, and a server further behind than what is kept forgets all, as it did before the log.
+  store.trimChangeLog(CHANGE_LOG_KEPT);
   if (safety) advanceHeartbeat(safety.heartbeat, now, safety.maxGapDays, safety.confirmClock);
   store.truncateWriteAheadLog();
   return result;

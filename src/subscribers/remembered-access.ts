@@ -1,19 +1,44 @@
 import type { AccessSource } from './access.js';
 import type { RetiredReason, SubscriberAccess } from './subscriber.js';
 
+/** How far a reader has read the log of subscriber changes; only the log that gave it reads it. */
+export interface ChangeCursor {
+  readonly seq: number;
+  readonly schemaVersion: number;
+}
+
+/** The subscribers changed since a cursor: undefined when the log cannot tell (then every one may have). */
+export interface SubscriberChangesSince {
+  cursor: ChangeCursor;
+  changed: readonly number[] | undefined;
+}
+
+/** The log of which subscribers changed (the database's, written by triggers whatever writes it). */
+export interface SubscriberChangeLog {
+  changesSince(cursor: ChangeCursor | undefined): SubscriberChangesSince;
+}
+
 /**
- * Subscribers found by key hash, remembered until the database next changes. An app or box that
- * refreshes its playlist then costs no lookup query, and any write (renew, disable, rotate,
- * remove, from any process) moves the generation and so forgets them all. Unknown keys are not
- * remembered: they are the guess limiter's business.
+ * Subscribers found by key hash, remembered across database changes until they themselves change.
+ * An app or box that refreshes its playlist then costs no lookup query. When the generation moves
+ * (any write that may change who sees what, from any process), the change log says which
+ * subscribers were written (renewed, disabled, rotated, removed, pruned, given other packages), and
+ * only they are forgotten: a prune chunk of 5,000 leaves every other box remembered. When the log
+ * cannot tell (trimmed past what was read, the schema changed, the log missing), all are forgotten.
+ * Access does not depend on the lineup itself (package ids, not their channels), so a lineup change
+ * forgets nothing. Unknown keys are not remembered: they are the guess limiter's business.
  */
 export class RememberedAccess implements AccessSource {
   private readonly byKeyHash = new Map<string, SubscriberAccess>();
+  /** The key hash each remembered subscriber was found by, to forget it by id. */
+  private readonly keyHashById = new Map<number, string>();
   private generation: number | undefined;
+  private cursor: ChangeCursor | undefined;
 
   /** `currentGeneration` must already reflect this request's check of the database (LineupCache.refresh). */
   constructor(
     private readonly source: AccessSource,
+    private readonly changes: SubscriberChangeLog,
     private readonly currentGeneration: () => number,
     private readonly maxEntries: number,
   ) {}
@@ -21,16 +46,21 @@ export class RememberedAccess implements AccessSource {
   findAccess(keyHash: string): SubscriberAccess | undefined {
     const generation = this.currentGeneration();
     if (generation !== this.generation) {
-      this.byKeyHash.clear();
       this.generation = generation;
+      this.forgetChanged();
     }
     const remembered = this.byKeyHash.get(keyHash);
     if (remembered) return remembered;
     const found = this.source.findAccess(keyHash);
     if (!found) return undefined;
     // The first remembered is the first forgotten: a Map iterates in insertion order.
-    if (this.byKeyHash.size >= this.maxEntries) this.byKeyHash.delete(this.byKeyHash.keys().next().value!);
+    if (this.byKeyHash.size >= this.maxEntries) this.forgetKeyHash(this.byKeyHash.keys().next().value!);
+    // A subscriber found by another key in the same turn (one read before a rotation committed, one
+    // after): keep the newer only, so that forgetting it by id leaves no stale entry behind.
+    const previous = this.keyHashById.get(found.id);
+    if (previous !== undefined) this.forgetKeyHash(previous);
     this.byKeyHash.set(keyHash, found);
+    this.keyHashById.set(found.id, keyHash);
     return found;
   }
 
@@ -40,5 +70,26 @@ export class RememberedAccess implements AccessSource {
 
   findAccessByUsername(username: string): SubscriberAccess {
     return this.source.findAccessByUsername(username);
+  }
+
+  private forgetChanged(): void {
+    const { cursor, changed } = this.changes.changesSince(this.cursor);
+    this.cursor = cursor;
+    if (changed === undefined) {
+      this.byKeyHash.clear();
+      this.keyHashById.clear();
+      return;
+    }
+    for (const id of changed) {
+      const keyHash = this.keyHashById.get(id);
+      if (keyHash !== undefined) this.forgetKeyHash(keyHash);
+    }
+  }
+
+  private forgetKeyHash(keyHash: string): void {
+    const access = this.byKeyHash.get(keyHash);
+    if (!access) return;
+    this.byKeyHash.delete(keyHash);
+    if (this.keyHashById.get(access.id) === keyHash) this.keyHashById.delete(access.id);
   }
 }

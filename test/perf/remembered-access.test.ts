@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessSource } from '../../src/subscribers/access.js';
-import { RememberedAccess } from '../../src/subscribers/remembered-access.js';
+import { RememberedAccess, type SubscriberChangeLog } from '../../src/subscribers/remembered-access.js';
 import type { SubscriberAccess } from '../../src/subscribers/subscriber.js';
 
 /** An in-memory directory that counts how often it is asked. */
@@ -28,11 +28,14 @@ function directory(known: string[]) {
   return { source, asked };
 }
 
+/** A log that can never tell who changed: each generation forgets everyone. */
+const untold: SubscriberChangeLog = { changesSince: () => ({ cursor: { seq: 0, schemaVersion: 0 }, changed: undefined }) };
+
 describe('subscribers remembered between database changes', () => {
   it('when the same key comes back within a generation, then the database is asked once; after the generation moves, it is asked again', () => {
     const { source, asked } = directory(['a']);
     let generation = 1;
-    const remembered = new RememberedAccess(source, () => generation, 10);
+    const remembered = new RememberedAccess(source, untold, () => generation, 10);
     expect(remembered.findAccess('a')?.username).toBe('a');
     expect(remembered.findAccess('a')?.username).toBe('a');
     expect(asked).toEqual(['a']);
@@ -43,7 +46,7 @@ describe('subscribers remembered between database changes', () => {
 
   it('when a key is unknown, then it is asked about every time, and never remembered as a subscriber', () => {
     const { source, asked } = directory([]);
-    const remembered = new RememberedAccess(source, () => 1, 10);
+    const remembered = new RememberedAccess(source, untold, () => 1, 10);
     expect(remembered.findAccess('x')).toBeUndefined();
     expect(remembered.findAccess('x')).toBeUndefined();
     expect(asked).toEqual(['x', 'x']);
@@ -51,7 +54,7 @@ describe('subscribers remembered between database changes', () => {
 
   it('when more subscribers come than it holds, then the first remembered is the first forgotten', () => {
     const { source, asked } = directory(['a', 'b', 'c']);
-    const remembered = new RememberedAccess(source, () => 1, 2);
+    const remembered = new RememberedAccess(source, untold, () => 1, 2);
     for (const key of ['a', 'b', 'c', 'c', 'b', 'a']) remembered.findAccess(key);
     expect(asked).toEqual(['a', 'b', 'c', 'a']);
   });
