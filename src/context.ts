@@ -161,7 +161,8 @@ export function openContext(
     linkMode: config.linkMode,
     publicUrl: config.publicUrl,
   });
-  const access = new RememberedAccess(subscribers, new SubscriberChangeStore(db), () => cache.generation, REMEMBERED_SUBSCRIBERS);
+  const subscriberChanges = new SubscriberChangeStore(db);
+  const access = new RememberedAccess(subscribers, subscriberChanges, () => cache.generation, REMEMBERED_SUBSCRIBERS);
   const playlistIpStore = new PlaylistIpStore(db);
   const playlistIps = new PlaylistIps(playlistIpStore, clock, {
     bucketSeconds: config.tokenBucket > 0 ? config.tokenBucket : PLAYLIST_IP_BUCKET,
@@ -181,7 +182,7 @@ export function openContext(
       idleSeconds: config.authBackend.sessionIdle,
       replacedBanSeconds: config.authBackend.authDuration,
     });
-    const subjects = new RememberedSubjects(subscribers, () => cache.generation, REMEMBERED_SUBSCRIBERS);
+    const subjects = new RememberedSubjects(subscribers, subscriberChanges, () => cache.generation, REMEMBERED_SUBSCRIBERS);
     return (auth = { backend: new AuthBackend(cache, subjects, limiter), limiter });
   };
   let seal: CredentialSeal | undefined;

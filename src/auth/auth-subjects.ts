@@ -1,4 +1,5 @@
 import { keyFingerprint } from '../signing/backend-token.js';
+import type { ChangeCursor, SubscriberChangeLog } from '../subscribers/remembered-access.js';
 import type { SqlTime } from '../time.js';
 
 /** What a stream check needs to know about a subscriber, by id. */
@@ -24,17 +25,20 @@ export interface AuthSubjectSource {
 }
 
 /**
- * Subscribers by id, remembered until the database next changes (as RememberedAccess does by key):
- * a stream check then reads nothing, and a disable, renewal, package change or key rotation from
- * any process is seen by the very next check. Unknown ids are remembered too (as undefined), so
- * that a forged-looking but valid-MAC token cannot make each check a query.
+ * Subscribers by id, remembered until they change (as RememberedAccess does by key, from the same
+ * change log): a stream check then reads nothing, and a disable, renewal, package change or key
+ * rotation from any process is seen by the very next check, while a prune chunk forgets only whom
+ * it deleted. Unknown ids are remembered too (as undefined), so that a forged-looking but
+ * valid-MAC token cannot make each check a query; an insert logs its id, which forgets that too.
  */
 export class RememberedSubjects {
   private readonly byId = new Map<number, AuthSubject | undefined>();
   private generation: number | undefined;
+  private cursor: ChangeCursor | undefined;
 
   constructor(
     private readonly source: AuthSubjectSource,
+    private readonly changes: SubscriberChangeLog,
     private readonly currentGeneration: () => number,
     private readonly maxEntries: number,
   ) {}
@@ -42,8 +46,11 @@ export class RememberedSubjects {
   find(id: number): AuthSubject | undefined {
     const generation = this.currentGeneration();
     if (generation !== this.generation) {
-      this.byId.clear();
       this.generation = generation;
+      const { cursor, changed } = this.changes.changesSince(this.cursor);
+      this.cursor = cursor;
+      if (changed === undefined) this.byId.clear();
+      else for (const changedId of changed) this.byId.delete(changedId);
     }
     if (this.byId.has(id)) return this.byId.get(id);
     const row = this.source.findAuthSubject(id);
