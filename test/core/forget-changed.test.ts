@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RememberedSubjects } from '../../src/auth/auth-subjects.js';
 import { LineupStore } from '../../src/db/lineup-store.js';
 import { type Db, openDatabase } from '../../src/db/open.js';
 import { PlaylistIpStore } from '../../src/db/playlist-ip-store.js';
@@ -27,6 +28,8 @@ describe('remembered subscribers: forget exactly who changed', () => {
   let other: Db;
   let asked: string[];
   let remembered: RememberedAccess;
+  let subjects: RememberedSubjects;
+  let askedIds: number[];
 
   beforeEach(() => {
     dir = tempDir();
@@ -59,6 +62,14 @@ describe('remembered subscribers: forget exactly who changed', () => {
       return generation;
     };
     remembered = new RememberedAccess(counted, new SubscriberChangeStore(own), currentGeneration, 100);
+    askedIds = [];
+    const countedById = {
+      findAuthSubject: (id: number) => {
+        askedIds.push(id);
+        return store.findAuthSubject(id);
+      },
+    };
+    subjects = new RememberedSubjects(countedById, new SubscriberChangeStore(own), currentGeneration, 100);
   });
 
   afterEach(() => {
@@ -187,5 +198,18 @@ describe('remembered subscribers: forget exactly who changed', () => {
     const { looked, found } = await findAll(['alice', 'bob']);
     expect(looked).toEqual(['alice', 'bob']);
     expect(found.get('bob')?.enabled).toBe(false);
+  });
+
+  it('when another connection disables a subscriber, then a stream check looks that one up again and no other', async () => {
+    for (const id of [1, 2, 3, 99]) subjects.find(id);
+    other.exec(
+      "UPDATE subscribers SET enabled = 0 WHERE id = 2; INSERT INTO playlist_ips (subscriber_id, ip, first_seen, last_seen) VALUES (1, '192.0.2.9', '2026-12-03 12:00:00', '2026-12-03 12:00:00')",
+    );
+    await nextTurn();
+    askedIds = [];
+    const found = [1, 2, 3, 99].map((id) => subjects.find(id));
+    expect(askedIds).toEqual([2]);
+    expect(found[1]?.enabled).toBe(false);
+    expect(found[3]).toBeUndefined();
   });
 });
