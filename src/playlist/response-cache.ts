@@ -42,6 +42,7 @@ export class ResponseCache<Value extends { bytes: number }> {
   notKept(key: string, bytes: number): void {
     this.askedOnce.set(key, bytes);
     this.askedOnceBytes += bytes;
+    if (this.askedOnceBytes <= ASKED_ONCE_CACHES * this.maxBytes && this.askedOnce.size <= MOST_ASKED_ONCE) return;
     for (const [oldest, oldBytes] of this.askedOnce) {
       if (this.askedOnceBytes <= ASKED_ONCE_CACHES * this.maxBytes && this.askedOnce.size <= MOST_ASKED_ONCE) break;
       this.askedOnce.delete(oldest);
