@@ -14,6 +14,7 @@ import { GuessLimiter } from './http/guess-limiter.js';
 import { SERVER_LIMITS } from './http/input-limits.js';
 import { hostsToTry, listenOnFirst } from './http/listen.js';
 import type { MetricsExposition } from './http/metrics-routes.js';
+import { dropTimedOut, guardUnreadResponses } from './http/unread-responses.js';
 import { lintLineup } from './lint/lint.js';
 import type { Logger } from './logger.js';
 import { gaugeStreamSessions, gaugeSubscriberStates, type LineupMetrics } from './metrics.js';
@@ -91,7 +92,11 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   });
   // Socket inactivity: a client that takes none of its response's bytes for SEND_TIMEOUT is dropped.
   // Between requests node's keep-alive timeout holds instead, and each request restores this one.
-  server.setTimeout(config.sendTimeoutSeconds * 1000, dropTimedOut);
+  const sendTimeoutMs = config.sendTimeoutSeconds * 1000;
+  server.setTimeout(sendTimeoutMs, (socket: Socket) => dropTimedOut(socket, sendTimeoutMs));
+  // A large response that the client never reads is reset SEND_TIMEOUT after node handed it over,
+  // rather than left to the kernel behind a FIN for minutes.
+  guardUnreadResponses(server, sendTimeoutMs);
   const host = await listenOnFirst(server, config.port, hostsToTry(config.host));
   if (host !== config.host) logger.warn({ host }, `IPv6 is not available here: listening on ${host} (IPv4 only) instead of ${config.host}`);
   // Started after the public listener, so that a cluster primary hears from each worker about that one first.
@@ -129,18 +134,6 @@ export async function startServer(context: LineupContext, { logger, metrics, met
       flush();
     }));
   return { server, url: urlOf(server), ...(admin ? { adminUrl: urlOf(admin) } : {}), stop };
-}
-
-/**
- * A socket that timed out. With bytes still queued (the kernel's buffers are full: the client
- * stopped reading), a reset, which frees those buffers at once; a plain close would leave the
- * kernel holding them for a client that never takes them. Otherwise (an idle or slow request, an
- * idle keep-alive connection) a plain close, as node's own, so that bytes already handed to the
- * kernel still reach a slow reader.
- */
-function dropTimedOut(socket: Socket): void {
-  if (socket.writableLength > 0) socket.resetAndDestroy();
-  else socket.destroy();
 }
 
 /** Stops accepting, closes idle keep-alive connections, and resolves once requests in flight are done. */
