@@ -9,8 +9,8 @@ const MOST_ASKED_ONCE = 20_000;
  *
  * A key is kept from its second request on, if that comes soon (`admits`): in a fleet, nearly every
  * ETag is asked for once, and keeping each one's body would render every miss into the cache's
- * least recently used memory, long out of the CPU's caches (about a third of what a 1,000-channel
- * miss cost more than a cold response), only to evict it unread. An app that refreshes without
+ * least recently used memory, long out of the CPU's caches (copying 312 kB there measured 31–34
+ * µs, into a reused buffer 8–9 µs), only to evict it unread. An app that refreshes without
  * If-None-Match pays one more render per bucket.
  */
 export class ResponseCache<Value extends { bytes: number }> {
