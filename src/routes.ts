@@ -123,7 +123,12 @@ function isXcLegacyShaped(path: string): boolean {
  * and logged without the password. Expects a canonical path.
  */
 export function isXtreamPath(path: string): boolean {
-  return XC_QUERY_PATHS.has(path) || XC_CREDENTIAL_PATH.test(path) || isXcLegacyPath(path);
+  return XC_QUERY_PATHS.has(path) || isXcStreamPath(path);
+}
+
+/** An Xtream Codes stream link (`/live/…`, `/timeshift/…`, legacy `/U/P/ID`): a redirect, counted as `/play` is. Expects a canonical path. */
+export function isXcStreamPath(path: string): boolean {
+  return XC_CREDENTIAL_PATH.test(path) || isXcLegacyPath(path);
 }
 
 /** `%XX` that encodes an unreserved character (RFC 3986: letters, digits, `-._~`), which means the same unencoded. */
