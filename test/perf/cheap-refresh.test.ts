@@ -52,7 +52,7 @@ describe('bucketed tokens (TOKEN_BUCKET=300)', () => {
     const { url, clock } = await start({ TOKEN_BUCKET: '300' });
     const answers = [];
     for (let i = 0; i < 3; i++) {
-      answers.push(await raw(url));
+      answers.push(await fetchBytes(url));
       clock.now += 10;
     }
     for (const answer of answers.slice(1)) {
@@ -60,7 +60,7 @@ describe('bucketed tokens (TOKEN_BUCKET=300)', () => {
       expect(answer.body.equals(answers[0]!.body)).toBe(true);
     }
     const zipped = [];
-    for (let i = 0; i < 3; i++) zipped.push(await raw(url, { headers: { 'Accept-Encoding': 'gzip' } }));
+    for (let i = 0; i < 3; i++) zipped.push(await fetchBytes(url, { headers: { 'Accept-Encoding': 'gzip' } }));
     for (const answer of zipped) {
       expect(answer.headers.etag).toBe(`${String(answers[0]!.headers.etag).slice(0, -1)}.gz"`);
       expect(gunzipSync(answer.body).equals(answers[0]!.body)).toBe(true);
