@@ -37,14 +37,19 @@ export interface LoadedGuide {
 /** Reads an XMLTV file (plain or gzip) into an index; throws, with the parser's reason, on a damaged one. */
 export async function readGuideFile(path: string, signal?: AbortSignal): Promise<LoadedGuide> {
   const builder = new GuideBuilder();
-  const text = await textOf(path);
   try {
-    await parseXmltv(text, builder, signal);
-  } finally {
-    // A parse that stopped early leaves the file open otherwise.
-    text.destroy();
+    const text = await textOf(path);
+    try {
+      await parseXmltv(text, builder, signal);
+    } finally {
+      // A parse that stopped early leaves the file open otherwise.
+      text.destroy();
+    }
+    return { index: builder.build(), skipped: builder.skipped };
+  } catch (error) {
+    builder.discard();
+    throw error;
   }
-  return { index: builder.build(), skipped: builder.skipped };
 }
 
 /** Checks that a file is a whole XMLTV guide, without keeping it: counts its channels and programmes. */

@@ -35,7 +35,8 @@ interface ChannelRange {
 
 /**
  * A loaded guide: per channel id, its programmes sorted by start, packed in typed arrays with
- * their texts in one table (strings kept once). Immutable: a reload builds another and swaps it in.
+ * their texts in one table (strings kept once, on disk). Immutable: a reload builds another and
+ * swaps it in.
  */
 export class GuideIndex {
   constructor(
@@ -102,21 +103,33 @@ export class GuideIndex {
     const range = this.channels.get(channelId);
     if (!range) return [];
     const found: Programme[] = [];
-    for (let i = range.begin; i < range.end; i++) found.push(this.programmeAt(channelId, i));
+    // A channel repeats its titles (a series) and languages: each text is read from the file once.
+    const read = new Map<number, string>();
+    for (let i = range.begin; i < range.end; i++) found.push(this.programmeAt(channelId, i, read));
     return found;
   }
 
-  private programmeAt(channelId: string, i: number): Programme {
+  private programmeAt(channelId: string, i: number, read?: Map<number, string>): Programme {
     const start = this.starts[i]!;
     return {
       id: programmeId(channelId, start),
       channelId,
       start,
       stop: this.stops[i]!,
-      title: this.texts.text(this.titles[i]!),
-      description: this.texts.text(this.descriptions[i]!),
-      lang: this.texts.text(this.langs[i]!),
+      title: this.text(this.titles[i]!, read),
+      description: this.text(this.descriptions[i]!, read),
+      lang: this.text(this.langs[i]!, read),
     };
+  }
+
+  private text(id: number, read: Map<number, string> | undefined): string {
+    if (!read) return this.texts.text(id);
+    let text = read.get(id);
+    if (text === undefined) {
+      text = this.texts.text(id);
+      read.set(id, text);
+    }
+    return text;
   }
 }
 
@@ -204,6 +217,11 @@ export class GuideBuilder implements XmltvSink {
     this.titles.push(this.texts.add(programme.title));
     this.descriptions.push(this.texts.add(programme.description));
     this.langs.push(this.texts.add(programme.lang));
+  }
+
+  /** Frees what a build that will not finish holds (the text file). */
+  discard(): void {
+    this.texts.discard();
   }
 
   build(): GuideIndex {
