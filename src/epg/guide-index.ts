@@ -144,22 +144,27 @@ function programmeId(channelId: string, start: number): number {
 /** A copy that owns its characters: the parser's strings may be slices that keep a whole chunk alive. */
 const detached = (text: string) => (text.length < 13 ? text : Buffer.from(text, 'utf8').toString('utf8'));
 
-/** Packs columns that grow: one typed array per field, doubled when full. */
+/** Rows per chunk of a column: 128 kB of Float64. */
+const CHUNK_SHIFT = 14;
+const CHUNK_ROWS = 1 << CHUNK_SHIFT;
+
+/**
+ * A column that grows by whole chunks, never by copying: each copy a doubling array made was
+ * garbage the size of the column, freed only by the next full collection, and in a large server
+ * that garbage was as large as the index itself.
+ */
 class Column<T extends Float64Array | Uint32Array> {
+  private readonly chunks: T[] = [];
   private length = 0;
-  constructor(private values: T) {}
+  constructor(private readonly make: new (size: number) => T) {}
 
   push(value: number): void {
-    if (this.length === this.values.length) {
-      const grown = new (this.values.constructor as new (size: number) => T)(this.values.length * 2);
-      grown.set(this.values);
-      this.values = grown;
-    }
-    this.values[this.length++] = value;
+    if ((this.length & (CHUNK_ROWS - 1)) === 0) this.chunks.push(new this.make(CHUNK_ROWS));
+    this.chunks[this.chunks.length - 1]![this.length++ & (CHUNK_ROWS - 1)] = value;
   }
 
   at(i: number): number {
-    return this.values[i]!;
+    return this.chunks[i >>> CHUNK_SHIFT]![i & (CHUNK_ROWS - 1)]!;
   }
 
   get size(): number {
@@ -168,13 +173,11 @@ class Column<T extends Float64Array | Uint32Array> {
 
   /** The values in `order`, in an array of exactly that length. */
   ordered(order: Uint32Array): T {
-    const result = new (this.values.constructor as new (size: number) => T)(order.length);
-    for (let i = 0; i < order.length; i++) result[i] = this.values[order[i]!]!;
+    const result = new this.make(order.length);
+    for (let i = 0; i < order.length; i++) result[i] = this.at(order[i]!);
     return result;
   }
 }
-
-const INITIAL_ROWS = 1 << 12;
 
 /**
  * Collects what the parser reads into a GuideIndex. Programmes whose channel, start or stop do
@@ -185,12 +188,12 @@ export class GuideBuilder implements XmltvSink {
   private readonly channelKeys: string[] = [];
   private readonly channelInfo: (GuideChannel | undefined)[] = [];
   private readonly texts = new TextTableBuilder();
-  private readonly channelOf = new Column(new Uint32Array(INITIAL_ROWS));
-  private readonly starts = new Column(new Float64Array(INITIAL_ROWS));
-  private readonly stops = new Column(new Float64Array(INITIAL_ROWS));
-  private readonly titles = new Column(new Uint32Array(INITIAL_ROWS));
-  private readonly descriptions = new Column(new Uint32Array(INITIAL_ROWS));
-  private readonly langs = new Column(new Uint32Array(INITIAL_ROWS));
+  private readonly channelOf = new Column(Uint32Array);
+  private readonly starts = new Column(Float64Array);
+  private readonly stops = new Column(Float64Array);
+  private readonly titles = new Column(Uint32Array);
+  private readonly descriptions = new Column(Uint32Array);
+  private readonly langs = new Column(Uint32Array);
   /** Programmes left out: a start or stop that is not an XMLTV time. */
   skipped = 0;
 

@@ -79,12 +79,15 @@ export class TextTableBuilder {
   private flushed = 0;
   private offsets = new Float64Array(1 << 12);
   private lengths = new Uint32Array(1 << 12);
+  private hashes = new Uint32Array(1 << 12);
   private count = 1;
   /**
-   * Hash of the bytes → text id, or ids where hashes collide. Keyed by a hash, not the string: a
-   * string from the parser may be a slice that keeps its whole source chunk alive.
+   * Text ids by the hash of their bytes, open addressing (0 is a free slot), at most half full:
+   * a typed array rather than a Map, so that tens of thousands of texts make no heap objects
+   * and no garbage as it grows. Hashed bytes, not strings: a string from the parser may be a
+   * slice that keeps its whole source chunk alive.
    */
-  private readonly seen = new Map<number, number | number[]>();
+  private slots = new Uint32Array(1 << 13);
 
   constructor(directory = tmpdir()) {
     const path = join(directory, `lineup-guide-${process.pid}-${randomUUID()}.texts`);
@@ -104,19 +107,23 @@ export class TextTableBuilder {
     const start = this.used;
     const end = start + this.pending.write(text, start, 'utf8');
     const hash = hashOf(this.pending, start, end);
-    const known = this.seen.get(hash);
-    if (known !== undefined) {
-      for (const id of typeof known === 'number' ? [known] : known) if (this.holds(id, start, end)) return id;
+    const mask = this.slots.length - 1;
+    let slot = hash & mask;
+    for (let id = this.slots[slot]!; id !== 0; slot = (slot + 1) & mask, id = this.slots[slot]!) {
+      if (this.hashes[id] === hash && this.holds(id, start, end)) return id;
     }
     if (this.count === this.lengths.length) {
       this.offsets = grown(this.offsets);
       this.lengths = grown(this.lengths);
+      this.hashes = grown(this.hashes);
     }
     const id = this.count++;
     this.offsets[id] = this.flushed + start;
     this.lengths[id] = end - start;
+    this.hashes[id] = hash;
     this.used = end;
-    this.seen.set(hash, known === undefined ? id : typeof known === 'number' ? [known, id] : [...known, id]);
+    this.slots[slot] = id;
+    if (2 * this.count > this.slots.length) this.rehash();
     return id;
   }
 
@@ -129,6 +136,17 @@ export class TextTableBuilder {
   /** Frees the file of a build that will not finish (a damaged guide). */
   discard(): void {
     closeSync(this.fd);
+  }
+
+  /** Twice the slots, every text placed again by its hash. */
+  private rehash(): void {
+    this.slots = new Uint32Array(this.slots.length * 2);
+    const mask = this.slots.length - 1;
+    for (let id = 1; id < this.count; id++) {
+      let slot = this.hashes[id]! & mask;
+      while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
+      this.slots[slot] = id;
+    }
   }
 
   private flush(): void {
@@ -154,9 +172,9 @@ function grown<T extends Float64Array | Uint32Array>(values: T): T {
   return bigger;
 }
 
-/** FNV-1a over bytes, cut to 30 bits (a small integer, no heap number per Map key); collisions are resolved by comparing the bytes. */
+/** FNV-1a over bytes; collisions are resolved by comparing the bytes. */
 function hashOf(bytes: Buffer, start: number, end: number): number {
   let hash = 0x811c9dc5;
   for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
-  return hash & 0x3fffffff;
+  return hash >>> 0;
 }
