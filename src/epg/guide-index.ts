@@ -248,15 +248,10 @@ export class GuideBuilder implements XmltvSink {
       }
       range.end = i;
     }
-    return new GuideIndex(
-      ranges,
-      this.texts.build(),
-      starts,
-      stops,
-      this.titles.ordered(order),
-      this.descriptions.ordered(order),
-      this.langs.ordered(order),
-    );
+    const titles = this.titles.ordered(order);
+    const descriptions = this.descriptions.ordered(order);
+    const langs = this.langs.ordered(order);
+    return new GuideIndex(ranges, this.texts.build([titles, descriptions, langs]), starts, stops, titles, descriptions, langs);
   }
 
   private channelIndex(id: string): number {

@@ -14,9 +14,15 @@ function scratchOf(length: number): Buffer {
   return scratch;
 }
 
-/** Reads exactly `length` bytes at `position` of `fd` into the scratch buffer. */
-function readAt(fd: number, position: number, length: number): Buffer {
-  const into = scratchOf(length);
+/** Bytes of a page of the cache, and pages a table keeps: a quarter of a megabyte. */
+const PAGE_BYTES = 1 << 12;
+const PAGES = 64;
+
+/** Bytes of the texts used most (series titles, repeated descriptions) that a table keeps in memory. */
+const HOT_BYTES = 1 << 20;
+
+/** Reads exactly `length` bytes at `position` of `fd` into `into` (the scratch buffer unless given). */
+function readAt(fd: number, position: number, length: number, into = scratchOf(length)): Buffer {
   for (let done = 0; done < length; ) {
     const read = readSync(fd, into, done, length - done, position + done);
     if (read === 0) throw new Error('the guide text file is shorter than its index');
@@ -53,9 +59,18 @@ export class TextTable {
     private readonly lengths: Uint32Array,
     /** Bytes of the file. */
     readonly byteLength: number,
+    /** The file's first bytes, kept in memory: the texts read most. */
+    private readonly hot: Buffer = Buffer.alloc(0),
   ) {
     if (fd >= 0) closeWhenCollected.register(this, fd);
   }
+
+  /**
+   * Pages of the file read lately, the least recent first: the answers that read many programmes
+   * (a channel's table, `/xmltv.php`) read texts near each other, and a read from memory costs a
+   * fraction of a system call per text.
+   */
+  private readonly pages = new Map<number, Buffer>();
 
   static readonly EMPTY = new TextTable(-1, new Float64Array(1), new Uint32Array(1), 0);
 
@@ -66,13 +81,53 @@ export class TextTable {
   text(id: number): string {
     const length = this.lengths[id]!;
     if (length === 0) return '';
-    return readAt(this.fd, this.offsets[id]!, length).toString('utf8', 0, length);
+    const offset = this.offsets[id]!;
+    if (offset + length <= this.hot.length) return this.hot.toString('utf8', offset, offset + length);
+    const page = Math.floor(offset / PAGE_BYTES);
+    const at = offset - page * PAGE_BYTES;
+    // A text across two pages is read on its own.
+    if (at + length > PAGE_BYTES) return readAt(this.fd, offset, length).toString('utf8', 0, length);
+    return this.page(page).toString('utf8', at, at + length);
+  }
+
+  private page(page: number): Buffer {
+    let bytes = this.pages.get(page);
+    if (bytes) {
+      this.pages.delete(page);
+    } else {
+      const oldest = this.pages.size < PAGES ? undefined : this.pages.keys().next().value;
+      if (oldest === undefined) bytes = Buffer.allocUnsafe(PAGE_BYTES);
+      else {
+        // The page read longest ago gives its buffer: reading allocates nothing once the cache is full.
+        bytes = this.pages.get(oldest)!;
+        this.pages.delete(oldest);
+      }
+      const start = page * PAGE_BYTES;
+      readAt(this.fd, start, Math.min(PAGE_BYTES, this.byteLength - start), bytes);
+    }
+    this.pages.set(page, bytes);
+    return bytes;
   }
 }
 
-/** Builds a table: `add` answers the id of a text, the same id for the same text. */
+/** A new file in `directory`, already unlinked: only its descriptor holds it. */
+function openUnlinked(directory: string): number {
+  const path = join(directory, `lineup-guide-${process.pid}-${randomUUID()}.texts`);
+  const fd = openSync(path, 'wx+', 0o600);
+  unlinkSync(path);
+  return fd;
+}
+
+function writeAt(fd: number, bytes: Buffer, length: number, position: number): void {
+  for (let done = 0; done < length; ) done += writeSync(fd, bytes, done, length - done, position + done);
+}
+
+/**
+ * Builds a table: `add` answers the id of a text, the same id for the same text; `build` lays the
+ * texts out in the order the index reads them.
+ */
 export class TextTableBuilder {
-  private readonly fd: number;
+  private fd: number;
   /** Bytes not yet in the file: they go at `flushed`. */
   private pending = Buffer.allocUnsafe(PENDING_BYTES);
   private used = 0;
@@ -89,10 +144,8 @@ export class TextTableBuilder {
    */
   private slots = new Uint32Array(1 << 13);
 
-  constructor(directory = tmpdir()) {
-    const path = join(directory, `lineup-guide-${process.pid}-${randomUUID()}.texts`);
-    this.fd = openSync(path, 'wx+', 0o600);
-    unlinkSync(path);
+  constructor(private readonly directory = tmpdir()) {
+    this.fd = openUnlinked(directory);
   }
 
   add(text: string): number {
@@ -127,15 +180,81 @@ export class TextTableBuilder {
     return id;
   }
 
-  /** The table; the builder is done with. */
-  build(): TextTable {
+  /**
+   * The table, its texts copied to a new file in the order `columns` (text ids, row by row) use
+   * them, and the ids in `columns` changed to the new ones. Texts were written as the guide first
+   * named them, channel after channel day by day; in the index's order a channel's texts are
+   * together, and a request that reads them reads a few pages of the file rather than the whole.
+   * The texts used most come first, and that first megabyte stays in memory. The builder is done with.
+   */
+  build(columns: readonly Uint32Array[]): TextTable {
     this.flush();
-    return new TextTable(this.fd, this.offsets.slice(0, this.count), this.lengths.slice(0, this.count), this.flushed);
+    const from = this.fd;
+    // From here `discard` closes the new file, if there is one; the old one is closed here, however this ends.
+    this.fd = -1;
+    try {
+      this.fd = openUnlinked(this.directory);
+      const renamed = new Uint32Array(this.count);
+      const offsets = new Float64Array(this.count);
+      const lengths = new Uint32Array(this.count);
+      let next = 1;
+      let written = 0;
+      this.used = 0;
+      const place = (old: number) => {
+        const length = this.lengths[old]!;
+        if (this.used + length > this.pending.length) {
+          writeAt(this.fd, this.pending, this.used, written);
+          written += this.used;
+          this.used = 0;
+        }
+        readAt(from, this.offsets[old]!, length).copy(this.pending, this.used, 0, length);
+        renamed[old] = next;
+        offsets[next] = written + this.used;
+        lengths[next] = length;
+        this.used += length;
+        next++;
+      };
+      let hotBytes = 0;
+      for (const old of this.mostUsed(columns)) {
+        if (hotBytes + this.lengths[old]! > HOT_BYTES) break;
+        hotBytes += this.lengths[old]!;
+        place(old);
+      }
+      const rows = columns[0]?.length ?? 0;
+      for (let row = 0; row < rows; row++) {
+        for (const column of columns) {
+          const old = column[row]!;
+          if (old === 0) continue;
+          if (renamed[old] === 0) place(old);
+          column[row] = renamed[old]!;
+        }
+      }
+      writeAt(this.fd, this.pending, this.used, written);
+      written += this.used;
+      const hot = Buffer.allocUnsafe(hotBytes);
+      readAt(this.fd, 0, hotBytes, hot);
+      return new TextTable(this.fd, offsets.subarray(0, next), lengths.subarray(0, next), written, hot);
+    } finally {
+      closeSync(from);
+    }
+  }
+
+  /** The ids of the texts `columns` use more than once, the most used first. */
+  private mostUsed(columns: readonly Uint32Array[]): Uint32Array {
+    const uses = new Uint32Array(this.count);
+    for (const column of columns) for (const id of column) uses[id]!++;
+    uses[0] = 0;
+    let repeated = 0;
+    for (const count of uses) if (count > 1) repeated++;
+    const ids = new Uint32Array(repeated);
+    for (let id = 0, at = 0; id < uses.length; id++) if (uses[id]! > 1) ids[at++] = id;
+    return ids.sort((a, b) => uses[b]! - uses[a]! || a - b);
   }
 
   /** Frees the file of a build that will not finish (a damaged guide). */
   discard(): void {
-    closeSync(this.fd);
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
   }
 
   /** Twice the slots, every text placed again by its hash. */
@@ -150,7 +269,7 @@ export class TextTableBuilder {
   }
 
   private flush(): void {
-    for (let done = 0; done < this.used; ) done += writeSync(this.fd, this.pending, done, this.used - done, this.flushed + done);
+    writeAt(this.fd, this.pending, this.used, this.flushed);
     this.flushed += this.used;
     this.used = 0;
   }
