@@ -67,7 +67,7 @@ export async function readGuideFile(path: string, signal?: AbortSignal): Promise
   const builder = new GuideBuilder();
   try {
     await parseXmltv(await textOf(path), builder, signal);
-    return { index: builder.build(), skipped: builder.skipped };
+    return { index: await builder.build(), skipped: builder.skipped };
   } catch (error) {
     builder.discard();
     throw error;

@@ -54,12 +54,12 @@ export class TextTable {
   constructor(
     /** The file's descriptor; -1 for a table with no text. */
     private readonly fd: number,
-    /** Text i is `lengths[i]` bytes at `offsets[i]` of the file. */
+    /** Text i is `lengths[i]` bytes at `offsets[i]` of the file, or at `-offsets[i] - 1` of `hot`. */
     private readonly offsets: Float64Array,
     private readonly lengths: Uint32Array,
     /** Bytes of the file. */
     readonly byteLength: number,
-    /** The file's first bytes, kept in memory: the texts read most. */
+    /** The texts read most, kept in memory (their offsets are negative). */
     private readonly hot: Buffer = Buffer.alloc(0),
   ) {
     if (fd >= 0) closeWhenCollected.register(this, fd);
@@ -67,8 +67,8 @@ export class TextTable {
 
   /**
    * Pages of the file read lately, the least recent first: the answers that read many programmes
-   * (a channel's table, `/xmltv.php`) read texts near each other, and a read from memory costs a
-   * fraction of a system call per text.
+   * (a channel's table, `/xmltv.php`) read texts the guide wrote near each other (a channel's day),
+   * and a read from memory costs a fraction of a system call per text.
    */
   private readonly pages = new Map<number, Buffer>();
 
@@ -82,7 +82,7 @@ export class TextTable {
     const length = this.lengths[id]!;
     if (length === 0) return '';
     const offset = this.offsets[id]!;
-    if (offset + length <= this.hot.length) return this.hot.toString('utf8', offset, offset + length);
+    if (offset < 0) return this.hot.toString('utf8', -offset - 1, -offset - 1 + length);
     const page = Math.floor(offset / PAGE_BYTES);
     const at = offset - page * PAGE_BYTES;
     // A text across two pages is read on its own.
@@ -122,12 +122,9 @@ function writeAt(fd: number, bytes: Buffer, length: number, position: number): v
   for (let done = 0; done < length; ) done += writeSync(fd, bytes, done, length - done, position + done);
 }
 
-/**
- * Builds a table: `add` answers the id of a text, the same id for the same text; `build` lays the
- * texts out in the order the index reads them.
- */
+/** Builds a table: `add` answers the id of a text, the same id for the same text. */
 export class TextTableBuilder {
-  private fd: number;
+  private readonly fd: number;
   /** Bytes not yet in the file: they go at `flushed`. */
   private pending = Buffer.allocUnsafe(PENDING_BYTES);
   private used = 0;
@@ -144,7 +141,7 @@ export class TextTableBuilder {
    */
   private slots = new Uint32Array(1 << 13);
 
-  constructor(private readonly directory = tmpdir()) {
+  constructor(directory = tmpdir()) {
     this.fd = openUnlinked(directory);
   }
 
@@ -181,62 +178,30 @@ export class TextTableBuilder {
   }
 
   /**
-   * The table, its texts copied to a new file in the order `columns` (text ids, row by row) use
-   * them, and the ids in `columns` changed to the new ones. Texts were written as the guide first
-   * named them, channel after channel day by day; in the index's order a channel's texts are
-   * together, and a request that reads them reads a few pages of the file rather than the whole.
-   * The texts used most come first, and that first megabyte stays in memory. The builder is done with.
+   * The table; the texts `columns` (text ids, row by row) use most are copied into memory, up to a
+   * megabyte: series titles and repeated descriptions, which many requests read. The builder is
+   * done with.
    */
   build(columns: readonly Uint32Array[]): TextTable {
     this.flush();
-    const from = this.fd;
-    // From here `discard` closes the new file, if there is one; the old one is closed here, however this ends.
-    this.fd = -1;
-    try {
-      this.fd = openUnlinked(this.directory);
-      const renamed = new Uint32Array(this.count);
-      const offsets = new Float64Array(this.count);
-      const lengths = new Uint32Array(this.count);
-      let next = 1;
-      let written = 0;
-      this.used = 0;
-      const place = (old: number) => {
-        const length = this.lengths[old]!;
-        if (this.used + length > this.pending.length) {
-          writeAt(this.fd, this.pending, this.used, written);
-          written += this.used;
-          this.used = 0;
-        }
-        readAt(from, this.offsets[old]!, length).copy(this.pending, this.used, 0, length);
-        renamed[old] = next;
-        offsets[next] = written + this.used;
-        lengths[next] = length;
-        this.used += length;
-        next++;
-      };
-      let hotBytes = 0;
-      for (const old of this.mostUsed(columns)) {
-        if (hotBytes + this.lengths[old]! > HOT_BYTES) break;
-        hotBytes += this.lengths[old]!;
-        place(old);
-      }
-      const rows = columns[0]?.length ?? 0;
-      for (let row = 0; row < rows; row++) {
-        for (const column of columns) {
-          const old = column[row]!;
-          if (old === 0) continue;
-          if (renamed[old] === 0) place(old);
-          column[row] = renamed[old]!;
-        }
-      }
-      writeAt(this.fd, this.pending, this.used, written);
-      written += this.used;
-      const hot = Buffer.allocUnsafe(hotBytes);
-      readAt(this.fd, 0, hotBytes, hot);
-      return new TextTable(this.fd, offsets.subarray(0, next), lengths.subarray(0, next), written, hot);
-    } finally {
-      closeSync(from);
+    const offsets = this.offsets.slice(0, this.count);
+    const lengths = this.lengths.slice(0, this.count);
+    const chosen: number[] = [];
+    let hotBytes = 0;
+    for (const id of this.mostUsed(columns)) {
+      if (hotBytes + lengths[id]! > HOT_BYTES) break;
+      chosen.push(id);
+      hotBytes += lengths[id]!;
     }
+    const hot = Buffer.allocUnsafe(hotBytes);
+    let at = 0;
+    for (const id of chosen) {
+      readAt(this.fd, offsets[id]!, lengths[id]!, hot.subarray(at));
+      // A text in memory is marked by a negative offset: -(its place in `hot` + 1).
+      offsets[id] = -(at + 1);
+      at += lengths[id]!;
+    }
+    return new TextTable(this.fd, offsets, lengths, this.flushed, hot);
   }
 
   /** The ids of the texts `columns` use more than once, the most used first. */
@@ -253,8 +218,7 @@ export class TextTableBuilder {
 
   /** Frees the file of a build that will not finish (a damaged guide). */
   discard(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    closeSync(this.fd);
   }
 
   /** Twice the slots, every text placed again by its hash. */
