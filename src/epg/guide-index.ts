@@ -1,3 +1,4 @@
+import { releaseMemory } from './release-memory.js';
 import { TextTable, TextTableBuilder } from './text-table.js';
 import type { XmltvChannel, XmltvProgramme, XmltvSink } from './xmltv-parser.js';
 import { parseXmltvTime } from './xmltv-time.js';
@@ -171,10 +172,13 @@ class Column<T extends Float64Array | Uint32Array> {
     return this.length;
   }
 
-  /** The values in `order`, in an array of exactly that length. */
+  /** The values in `order`, in an array of exactly that length; the column is empty afterwards. */
   ordered(order: Uint32Array): T {
     const result = new this.make(order.length);
     for (let i = 0; i < order.length; i++) result[i] = this.at(order[i]!);
+    releaseMemory(...this.chunks);
+    this.chunks.length = 0;
+    this.length = 0;
     return result;
   }
 }
@@ -253,6 +257,7 @@ export class GuideBuilder implements XmltvSink {
     const langs = this.langs.ordered(order);
     // Requests get a turn between the sort and the texts, each tens of milliseconds for a large guide.
     await new Promise(setImmediate);
+    releaseMemory(order, channelOf);
     return new GuideIndex(ranges, this.texts.build([titles, descriptions, langs]), starts, stops, titles, descriptions, langs);
   }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { releaseMemory } from './release-memory.js';
 
 /** Bytes of text gathered in memory before they are written to the file: a few writes per megabyte, little memory. */
 const PENDING_BYTES = 1 << 18;
@@ -201,6 +202,7 @@ export class TextTableBuilder {
       offsets[id] = -(at + 1);
       at += lengths[id]!;
     }
+    releaseMemory(this.pending, this.offsets, this.lengths, this.hashes, this.slots);
     return new TextTable(this.fd, offsets, lengths, this.flushed, hot);
   }
 
@@ -223,7 +225,9 @@ export class TextTableBuilder {
 
   /** Twice the slots, every text placed again by its hash. */
   private rehash(): void {
-    this.slots = new Uint32Array(this.slots.length * 2);
+    const size = this.slots.length * 2;
+    releaseMemory(this.slots);
+    this.slots = new Uint32Array(size);
     const mask = this.slots.length - 1;
     for (let id = 1; id < this.count; id++) {
       let slot = this.hashes[id]! & mask;
@@ -252,6 +256,7 @@ export class TextTableBuilder {
 function grown<T extends Float64Array | Uint32Array>(values: T): T {
   const bigger = new (values.constructor as new (size: number) => T)(values.length * 2);
   bigger.set(values);
+  releaseMemory(values);
   return bigger;
 }
 
