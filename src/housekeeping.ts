@@ -7,13 +7,13 @@ import { startRevocationSweep } from './jobs/revocation-sweep.js';
 import type { Logger } from './logger.js';
 import type { LineupMetrics } from './metrics.js';
 import { recordServerSigning } from './signing-record.js';
-import { advanceHeartbeat, pruneLapsed } from './subscribers/prune.js';
+import { advanceHeartbeat, pruneLapsedYielding } from './subscribers/prune.js';
 import { DEFAULT_SUBSCRIPTION_DAYS } from './subscribers/subscriber-admin.js';
 
 export interface Housekeeping {
   /** The demo subscriber's URL, only on the first start of an empty database. */
   demoUrl?: string;
-  /** Stops the prune schedule, letting a run in progress finish, and the guide fetch, aborting a download. */
+  /** Stops the prune schedule, ending a run in progress between two chunks, and the guide fetch, aborting a download. */
   stop(): Promise<void>;
 }
 
@@ -42,10 +42,12 @@ export function startHousekeeping(context: LineupContext, { logger, metrics, see
   const demoUrl = seedDemo ? seedDemoSubscriber(context) : undefined;
   // The prune job's heartbeat: moved on at each start, but never across a jump of the clock (see prune.ts).
   advanceHeartbeat(context.settings, context.clock(), config.pruneMaxGapDays);
-  const prune = () =>
-    pruneLapsed(context.subscribers, context.clock, config.pruneGraceDays, {
+  // Yielding between chunks: in one process, this event loop also serves the playlists.
+  const prune = (signal: AbortSignal) =>
+    pruneLapsedYielding(context.subscribers, context.clock, config.pruneGraceDays, {
       keepDays: config.pruneKeepDays,
       safety: { heartbeat: context.settings, maxGapDays: config.pruneMaxGapDays, maxSharePercent: config.pruneMaxSharePercent },
+      signal,
     });
   const job = config.pruneCron === undefined ? undefined : schedulePrune(config.pruneCron, prune, logger, metrics);
   const revocation = startRevocationSweep({

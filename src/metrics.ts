@@ -9,7 +9,7 @@ export interface LineupMetrics {
   registry: Registry;
   /** Playlist requests by outcome: the HTTP status (200, 304, 403, 404, 429, 503, …). */
   playlistRequests: Counter<'outcome'>;
-  /** Redirect mode's `/play` requests by outcome: 302, or the refusal (403, 404, 410, 429, …). */
+  /** Redirect mode's `/play` requests and the Xtream Codes stream links by outcome: 302, or the refusal (403, 404, 410, 429, …). */
   playRequests: Counter<'outcome'>;
   /** Seconds from routing to a rendered playlist, for requests answered 200. */
   renderSeconds: Histogram;
@@ -44,7 +44,7 @@ export function createMetrics(): LineupMetrics {
     }),
     playRequests: new Counter({
       name: 'lineup_play_requests_total',
-      help: 'Redirect-mode /play requests by outcome (HTTP status: 302 or the refusal)',
+      help: 'Redirect-mode /play and Xtream Codes stream-link requests by outcome (HTTP status: 302 or the refusal)',
       labelNames: ['outcome'],
       registers,
     }),

@@ -110,11 +110,25 @@ export function isXcLegacyPath(path: string): boolean {
 }
 
 /**
+ * What the log takes for a legacy XC link: the shape of one, whatever its file's case or extension
+ * (`/U/P/1.TS`, `/U/P/1.m3u8`). Such a link is no route, but its middle segment is still a password.
+ */
+function isXcLegacyShaped(path: string): boolean {
+  const segments = path.split('/');
+  return segments.length === 4 && !FIXED_SEGMENTS.has(segments[1]!) && /^\d/.test(segments[3]!);
+}
+
+/**
  * A path that names Xtream Codes credentials, in its path or its query: guarded against guessing,
  * and logged without the password. Expects a canonical path.
  */
 export function isXtreamPath(path: string): boolean {
-  return XC_QUERY_PATHS.has(path) || XC_CREDENTIAL_PATH.test(path) || isXcLegacyPath(path);
+  return XC_QUERY_PATHS.has(path) || isXcStreamPath(path);
+}
+
+/** An Xtream Codes stream link (`/live/…`, `/timeshift/…`, legacy `/U/P/ID`): a redirect, counted as `/play` is. Expects a canonical path. */
+export function isXcStreamPath(path: string): boolean {
+  return XC_CREDENTIAL_PATH.test(path) || isXcLegacyPath(path);
 }
 
 /** `%XX` that encodes an unreserved character (RFC 3986: letters, digits, `-._~`), which means the same unencoded. */
@@ -163,6 +177,18 @@ export function isKeyedPath(path: string): boolean {
 /** A playlist key's length (subscribers/keys.ts): a segment this long may be one. */
 const KEY_LENGTH = 24;
 
+/** Where an XC link, canonical or legacy, names its password: the segment's index in `path.split('/')`, or -1. */
+function xcPasswordIndex(path: string): number {
+  if (XC_CREDENTIAL_PATH.test(path)) return 3;
+  return isXcLegacyShaped(path) ? 2 : -1;
+}
+
+/** The password that a path shaped like an XC link names, if it is shaped like one. */
+function xcPasswordIn(path: string): string | undefined {
+  const index = xcPasswordIndex(path);
+  return index === -1 ? undefined : path.split('/')[index];
+}
+
 /** Decodes every escape it can, again and again, for recognising a segment however it is spelled; never throws. */
 function looselyDecoded(segment: string): string {
   let decoded = segment;
@@ -183,15 +209,20 @@ function looselyDecoded(segment: string): string {
 export function loggablePath(path: string): string {
   const canonical = canonicalPath(path);
   if (KEYED_PATH.test(canonical)) return canonical.replace(KEYED_PATH, '/$1/[key]');
-  // The username stays, so that an operator can tell whose request it was; the password never does.
-  if (XC_CREDENTIAL_PATH.test(canonical)) return canonical.replace(XC_CREDENTIAL_PATH, '/$1/$2/[password]');
-  if (isXcLegacyPath(canonical)) return canonical.replace(/^(\/[^/]*)\/[^/]*/, '$1/[password]');
-  // An XC link with its slashes encoded (`/live%2Falice%2FPASSWORD/1.ts`) is no route, but it still
-  // names a password, shorter than a key: read as if decoded, it is cut the same way.
-  if (canonical.includes('%')) {
-    const decoded = canonicalPath(looselyDecoded(canonical));
-    if (XC_CREDENTIAL_PATH.test(decoded)) return decoded.replace(XC_CREDENTIAL_PATH, '/$1/$2/[password]');
-    if (isXcLegacyPath(decoded)) return decoded.replace(/^(\/[^/]*)\/[^/]*/, '$1/[password]');
+  // An XC link with escapes left in it (`/live%2Falice%2FPASSWORD/1.ts`, `/timeshift/alice%2FPASSWORD%2F60/…`)
+  // is no route, but it still names a password, shorter than a key: it is read both as it is and
+  // as if decoded, and the password of either reading is cut.
+  const readings = canonical.includes('%') ? [canonical, canonicalPath(looselyDecoded(canonical))] : [canonical];
+  const passwords = readings.map(xcPasswordIn).filter((password) => password !== undefined);
+  const shown = readings.find((reading) => xcPasswordIn(reading) !== undefined);
+  if (shown !== undefined) {
+    // The username stays, so that an operator can tell whose request it was; the password never does.
+    const cut = shown.split('/');
+    cut[xcPasswordIndex(shown)] = '[password]';
+    return passwords.reduce(
+      (logged, password) => (password.length < 4 ? logged : logged.replaceAll(password, '[password]')),
+      cut.join('/'),
+    );
   }
   const segments = canonical.split('/');
   const cut = segments.findIndex((segment) => looselyDecoded(segment).toLowerCase().includes('play'));

@@ -10,10 +10,14 @@ import { createAdminApp } from './http/admin-app.js';
 import { createHttpApp } from './http/app.js';
 import { nginxAuthFastPath } from './http/auth-fast-path.js';
 import { authAnswerer } from './http/auth-routes.js';
+import { ConcurrencyLimiter } from './http/concurrency-limiter.js';
 import { GuessLimiter } from './http/guess-limiter.js';
 import { SERVER_LIMITS } from './http/input-limits.js';
+import { keyedFastPath } from './http/keyed-fast-path.js';
 import { hostsToTry, listenOnFirst } from './http/listen.js';
 import type { MetricsExposition } from './http/metrics-routes.js';
+import { playlistAnswerer } from './http/playlist-routes.js';
+import { dropTimedOut, guardUnreadResponses } from './http/unread-responses.js';
 import { lintLineup } from './lint/lint.js';
 import type { Logger } from './logger.js';
 import { gaugeStreamSessions, gaugeSubscriberStates, type LineupMetrics } from './metrics.js';
@@ -38,13 +42,21 @@ export interface ServerOptions {
   metrics: LineupMetrics;
   /** What `/metrics` answers; by default this process's registry (a cluster worker's covers every process). */
   metricsExposition?: MetricsExposition;
+  /**
+   * Whether the busiest exact paths are answered in front of koa (auth-fast-path.ts,
+   * keyed-fast-path.ts); on unless set to false, which the parity tests do to compare both.
+   */
+  fastPaths?: boolean;
 }
 
 /**
  * The HTTP listeners of one process: HOST:PORT, serving from `context`, and with ADMIN_PORT the
  * admin listener. A cluster worker runs this too; node then shares each port among the workers.
  */
-export async function startServer(context: LineupContext, { logger, metrics, metricsExposition }: ServerOptions): Promise<RunningServer> {
+export async function startServer(
+  context: LineupContext,
+  { logger, metrics, metricsExposition, fastPaths = true }: ServerOptions,
+): Promise<RunningServer> {
   const { config } = context;
   const exposition = metricsExposition ?? { contentType: metrics.registry.contentType, text: () => metrics.registry.metrics() };
   const countSubscribers = subscriberCounter(context.db);
@@ -64,9 +76,10 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   const flushTimer = setInterval(flush, SESSION_FLUSH_MS);
   flushTimer.unref();
   const answerer = authAnswerer(backend, context.clock, metrics, { authDuration: config.authBackend.authDuration });
+  const playlist = playlistAnswerer(context.playlists, new ConcurrencyLimiter(config.playlistConcurrency));
   const app = createHttpApp({
     auth: answerer,
-    playlists: context.playlists,
+    playlist,
     redirects: context.redirects,
     xtream: context.xtream,
     epgFile: config.epgFile,
@@ -75,7 +88,6 @@ export async function startServer(context: LineupContext, { logger, metrics, met
     logger,
     metrics,
     guessLimiter,
-    playlistConcurrency: config.playlistConcurrency,
     metricsToken: config.metricsToken,
     metricsExposition: exposition,
   });
@@ -86,12 +98,29 @@ export async function startServer(context: LineupContext, { logger, metrics, met
   }
   const koa = app.callback();
   const nginxAuth = nginxAuthFastPath(answerer, logger, config.trustProxy.list);
-  const server = createServer(SERVER_LIMITS, (req, res) => {
-    if (!nginxAuth(req, res)) void koa(req, res);
+  const keyed = keyedFastPath({
+    playlist,
+    xtream: context.xtream,
+    guessLimiter,
+    metrics,
+    logger,
+    trustProxy: config.trustProxy.list,
   });
+  const server = createServer(
+    SERVER_LIMITS,
+    fastPaths
+      ? (req, res) => {
+          if (!nginxAuth(req, res) && !keyed(req, res)) void koa(req, res);
+        }
+      : koa,
+  );
   // Socket inactivity: a client that takes none of its response's bytes for SEND_TIMEOUT is dropped.
   // Between requests node's keep-alive timeout holds instead, and each request restores this one.
-  server.setTimeout(config.sendTimeoutSeconds * 1000, dropTimedOut);
+  const sendTimeoutMs = config.sendTimeoutSeconds * 1000;
+  server.setTimeout(sendTimeoutMs, (socket: Socket) => dropTimedOut(socket, sendTimeoutMs));
+  // A large response that the client never reads is reset SEND_TIMEOUT after node handed it over,
+  // rather than left to the kernel behind a FIN for minutes.
+  guardUnreadResponses(server, sendTimeoutMs);
   const host = await listenOnFirst(server, config.port, hostsToTry(config.host));
   if (host !== config.host) logger.warn({ host }, `IPv6 is not available here: listening on ${host} (IPv4 only) instead of ${config.host}`);
   // Started after the public listener, so that a cluster primary hears from each worker about that one first.
@@ -129,18 +158,6 @@ export async function startServer(context: LineupContext, { logger, metrics, met
       flush();
     }));
   return { server, url: urlOf(server), ...(admin ? { adminUrl: urlOf(admin) } : {}), stop };
-}
-
-/**
- * A socket that timed out. With bytes still queued (the kernel's buffers are full: the client
- * stopped reading), a reset, which frees those buffers at once; a plain close would leave the
- * kernel holding them for a client that never takes them. Otherwise (an idle or slow request, an
- * idle keep-alive connection) a plain close, as node's own, so that bytes already handed to the
- * kernel still reach a slow reader.
- */
-function dropTimedOut(socket: Socket): void {
-  if (socket.writableLength > 0) socket.resetAndDestroy();
-  else socket.destroy();
 }
 
 /** Stops accepting, closes idle keep-alive connections, and resolves once requests in flight are done. */

@@ -6,7 +6,8 @@ const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 /**
  * After each chunk, waits as long as the chunk took, so that a server on the same cores keeps
  * about half of the time (and of the disk) while this process prunes. The command runs alone in
- * its process, so blocking it harms nothing; the server's own job does not rest.
+ * its process, so blocking it harms nothing; the server's own job rests with a timer instead
+ * (pruneLapsedYielding), serving requests meanwhile.
  */
 function restingAsLongAsWorked(): () => void {
   const cell = new Int32Array(new SharedArrayBuffer(4));

@@ -4,13 +4,11 @@ import type { HealthProblem } from '../db/database-health.js';
 import { NotFoundError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { LineupMetrics } from '../metrics.js';
-import type { PlaylistService } from '../playlist/playlist-service.js';
 import type { StreamRedirects } from '../playlist/stream-redirect.js';
-import { canonicalPath, isKeyedPath, isPlaylistPath, isXtreamPath } from '../routes.js';
+import { canonicalPath, isKeyedPath, isXtreamPath } from '../routes.js';
 import type { XtreamService } from '../xtream/xtream-service.js';
 import { type AuthAnswerer, authRoutes } from './auth-routes.js';
 import { clientIp } from './client-ip.js';
-import { type ConcurrencyCaps, ConcurrencyLimiter } from './concurrency-limiter.js';
 import { epgRoutes } from './epg-routes.js';
 import { errorHandler } from './error-handler.js';
 import { type GuessLimiter, guessLimit } from './guess-limiter.js';
@@ -18,12 +16,13 @@ import { healthRoutes } from './health-routes.js';
 import { inputLimits } from './input-limits.js';
 import { type MetricsExposition, metricsRoutes, requestMetrics } from './metrics-routes.js';
 import { playRoutes } from './play-routes.js';
-import { playlistRoutes } from './playlist-routes.js';
+import { type PlaylistAnswerer, playlistRoutes } from './playlist-routes.js';
 import { requestLog } from './request-log.js';
 import { xtreamLegacyRoutes, xtreamRoutes } from './xtream-routes.js';
 
 export interface HttpDependencies {
-  playlists: PlaylistService;
+  /** The playlist's answer, shared with the path answered in front of koa (fast-path.ts). */
+  playlist: PlaylistAnswerer;
   redirects: StreamRedirects;
   xtream: XtreamService;
   /** XMLTV guide served at `/epg.xml` (or its `.gz`), when present. */
@@ -35,8 +34,6 @@ export interface HttpDependencies {
   metrics: LineupMetrics;
   /** Counts failed key lookups per address; the admin listener's token checks count into the same one. */
   guessLimiter: GuessLimiter;
-  /** Playlist responses in flight at once per key and per client address; past either, 429. */
-  playlistConcurrency: ConcurrencyCaps;
   /** When set, `/metrics` is served here for `Authorization: Bearer METRICS_TOKEN`; unset, it is not served here (404). */
   metricsToken?: string | undefined;
   /** What `/metrics` answers; by default `metrics.registry`. */
@@ -45,19 +42,17 @@ export interface HttpDependencies {
   auth: AuthAnswerer;
 }
 
-/** The keyed paths that are not playlists: redirect mode's `/play/KEY/…`. */
-const isPlayPath = (path: string) => isKeyedPath(path) && !isPlaylistPath(path);
 /** What a guesser could try: playlist keys, and Xtream Codes logins. */
 const isGuardedPath = (path: string) => isKeyedPath(path) || isXtreamPath(path);
 
 export function createHttpApp(dependencies: HttpDependencies): Koa {
-  const { playlists, health: healthCheck, trustProxy, logger, metrics } = dependencies;
+  const { health: healthCheck, trustProxy, logger, metrics } = dependencies;
   // koa's own proxy support believes the left-most X-Forwarded-For entry; client-ip.ts does not.
   const app = new Koa({ proxy: false });
   // Errors are answered and logged by errorHandler; koa's default handler would print stacks.
   app.silent = true;
 
-  const playlist = playlistRoutes(playlists, new ConcurrencyLimiter(dependencies.playlistConcurrency));
+  const playlist = playlistRoutes(dependencies.playlist);
   const health = healthRoutes(healthCheck);
 
   // First of all: every middleware and router after this sees the one spelling of the path
@@ -69,7 +64,7 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
     return next();
   });
   app.use(requestLog(logger));
-  app.use(requestMetrics(metrics, { isPlaylistPath, isPlayPath }));
+  app.use(requestMetrics(metrics));
   app.use(errorHandler(logger));
   app.use((ctx, next) => {
     ctx.state.clientIp = clientIp(ctx.req.socket.remoteAddress, ctx.get('X-Forwarded-For') || undefined, trustProxy);

@@ -40,7 +40,7 @@ async function pickGuide(epgFile: string, acceptsGzip: boolean): Promise<GuideFi
 export function epgRoutes(epgFile: string): Router {
   const router = new Router();
   router.get(EPG_PATH, async (ctx) => {
-    const gzip = acceptsGzip(ctx);
+    const gzip = acceptsGzip(ctx.req);
     const guide = await pickGuide(epgFile, gzip);
     if (!guide) throw new NotFoundError('No programme guide');
     ctx.vary('Accept-Encoding');

@@ -44,12 +44,10 @@ function statusOf(error: unknown): number {
 }
 
 /** Headers a koa client error asks for, such as `Allow` on a 405 (`ctx.throw(405, msg, { headers })`). */
-function setErrorHeaders(ctx: Context, error: unknown): void {
+function errorHeadersOf(error: unknown): Record<string, string> {
   const headers = (error as { headers?: unknown }).headers;
-  if (typeof headers !== 'object' || headers === null) return;
-  for (const [name, value] of Object.entries(headers)) {
-    if (typeof value === 'string') ctx.set(name, value);
-  }
+  if (typeof headers !== 'object' || headers === null) return {};
+  return Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 }
 
 /**
@@ -65,43 +63,61 @@ function resetHeaders(ctx: Context): void {
   if (connection) ctx.set('Connection', connection);
 }
 
+/** An error's answer, decided once for koa's handler and the paths answered in front of koa. */
+export interface ErrorAnswer {
+  status: number;
+  /** Content-Type included. */
+  headers: Record<string, string>;
+  body: string;
+}
+
 /**
- * The one place errors become responses: a status and a short plain-text reason, never a stack;
- * under the admin API (`ctx.state.problemJson`), the same as `application/problem+json`.
+ * A status and a short plain-text reason for `error`, never a stack; logged when it is ours (a
+ * 500) or the database's (a 503). `logPath` is the request's path as it may be logged.
+ */
+export function answerError(error: unknown, logger: Logger, logPath: string | undefined): ErrorAnswer {
+  const status = statusOf(error);
+  const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store, private' };
+  if (error instanceof TooManyRequestsError) headers['Retry-After'] = String(error.retryAfterSeconds);
+  if (status < 500) Object.assign(headers, errorHeadersOf(error));
+  if (error instanceof UnauthorizedError) headers['WWW-Authenticate'] = 'Bearer realm="lineup"';
+  let body: string;
+  if (status === 503) {
+    headers['Retry-After'] = String(BUSY_RETRY_AFTER_SECONDS);
+    const damaged = isDatabaseDamaged(error);
+    body = error instanceof UnavailableError ? `${error.message}\n` : damaged ? 'Database unavailable\n' : 'Busy, try again shortly\n';
+    logger[damaged ? 'error' : 'warn']({ code: (error as { code?: string }).code, path: logPath }, (error as Error).message);
+  } else if (error instanceof WrongCredentialsError && error.json) {
+    // XC clients read this body; a 200 here crashes some of them (they take any 2xx for a login).
+    headers['Content-Type'] = 'application/json; charset=utf-8';
+    body = XC_AUTH_FAILED;
+  } else if (error instanceof LineupError) {
+    body = `${error.message}\n`;
+  } else if (status < 500) {
+    body = `${(error as { expose?: boolean; message?: string }).expose ? (error as Error).message : 'Bad request'}\n`;
+  } else {
+    body = 'Internal error\n';
+    logger.error({ err: error, path: logPath }, 'unhandled error');
+  }
+  return { status, headers, body };
+}
+
+/**
+ * The one place errors become responses in koa (answerError); under the admin API
+ * (`ctx.state.problemJson`), the same as `application/problem+json`.
  */
 export function errorHandler(logger: Logger) {
   return async function handleErrors(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
     } catch (error) {
-      const status = statusOf(error);
+      const { status, headers, body } = answerError(error, logger, ctx.state.logPath);
       resetHeaders(ctx);
       ctx.status = status;
-      ctx.type = 'text/plain; charset=utf-8';
-      ctx.set('Cache-Control', 'no-store, private');
-      if (error instanceof TooManyRequestsError) ctx.set('Retry-After', String(error.retryAfterSeconds));
-      if (status < 500) setErrorHeaders(ctx, error);
-      if (error instanceof UnauthorizedError) ctx.set('WWW-Authenticate', 'Bearer realm="lineup"');
-      if (status === 503) {
-        ctx.set('Retry-After', String(BUSY_RETRY_AFTER_SECONDS));
-        const damaged = isDatabaseDamaged(error);
-        ctx.body =
-          error instanceof UnavailableError ? `${error.message}\n` : damaged ? 'Database unavailable\n' : 'Busy, try again shortly\n';
-        logger[damaged ? 'error' : 'warn']({ code: (error as { code?: string }).code, path: ctx.state.logPath }, (error as Error).message);
-      } else if (error instanceof WrongCredentialsError && error.json) {
-        // XC clients read this body; a 200 here crashes some of them (they take any 2xx for a login).
-        ctx.type = 'application/json';
-        ctx.body = XC_AUTH_FAILED;
-      } else if (error instanceof LineupError) {
-        ctx.body = `${error.message}\n`;
-      } else if (status < 500) {
-        ctx.body = `${(error as { expose?: boolean; message?: string }).expose ? (error as Error).message : 'Bad request'}\n`;
-      } else {
-        ctx.body = 'Internal error\n';
-        logger.error({ err: error, path: ctx.state.logPath }, 'unhandled error');
-      }
+      ctx.set(headers);
+      ctx.body = body;
       if (ctx.state.problemJson === true) {
-        ctx.body = problemOf(error, status, String(ctx.body).trimEnd());
+        ctx.body = problemOf(error, status, body.trimEnd());
         ctx.type = 'application/problem+json';
       }
     }

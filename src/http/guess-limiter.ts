@@ -112,32 +112,57 @@ export class GuessLimiter {
 }
 
 /**
- * Guards the keyed paths and the Xtream Codes ones. A blocked address is refused before its key
- * or login costs a database lookup; an unknown or malformed key, or a wrong XC login, counts
- * against the address that sent it (a burst of retries of one login counts once). A valid key or
- * login is never counted, and one address's failures never touch another's.
+ * What guards one request, in koa's middleware and in the fast path alike. A blocked address is
+ * refused before its key or login costs a database lookup; an unknown or malformed key, or a wrong
+ * XC login, counts against the address that sent it (a burst of retries of one login counts
+ * once). A valid key or login is never counted, and one address's failures never touch another's.
  */
-export function guessLimit(limiter: GuessLimiter, isKeyedPath: (path: string) => boolean, metrics: LineupMetrics) {
-  return async function limitGuesses(ctx: Context, next: Next): Promise<void> {
-    if (!isKeyedPath(ctx.path)) return next();
-    const bucket = guessBucket(ctx.state.clientIp as string);
-    const retryAfter = limiter.retryAfter(bucket);
+export class GuessGuard {
+  constructor(
+    private readonly limiter: GuessLimiter,
+    private readonly metrics: LineupMetrics,
+  ) {}
+
+  /**
+   * The bucket `ip` is counted under.
+   * @throws TooManyRequestsError (counted) while that bucket is blocked.
+   */
+  admit(ip: string): string {
+    const bucket = guessBucket(ip);
+    const retryAfter = this.limiter.retryAfter(bucket);
     if (retryAfter !== undefined) {
-      metrics.rateLimited.inc();
+      this.metrics.rateLimited.inc();
       throw new TooManyRequestsError('Too many unknown playlist keys or logins from your address. Try again later.', retryAfter);
     }
+    return bucket;
+  }
+
+  /**
+   * Counts `error` against `bucket` when it is a failed lookup. Only the key or login itself
+   * counts: a subscriber whose stale playlist asks `/play/KEY/…` for a removed channel gets a plain
+   * 404 and is not guessing.
+   */
+  failed(bucket: string, error: unknown): void {
+    if (error instanceof UnknownKeyError) {
+      this.metrics.lookupFailures.inc();
+      this.limiter.recordFailure(bucket);
+    } else if (error instanceof WrongCredentialsError) {
+      this.metrics.lookupFailures.inc();
+      this.limiter.recordFailure(bucket, error.attempt);
+    }
+  }
+}
+
+/** Guards the keyed paths and the Xtream Codes ones (see GuessGuard). */
+export function guessLimit(limiter: GuessLimiter, isKeyedPath: (path: string) => boolean, metrics: LineupMetrics) {
+  const guard = new GuessGuard(limiter, metrics);
+  return async function limitGuesses(ctx: Context, next: Next): Promise<void> {
+    if (!isKeyedPath(ctx.path)) return next();
+    const bucket = guard.admit(ctx.state.clientIp as string);
     try {
       await next();
     } catch (error) {
-      // Only the key itself counts: a subscriber whose stale playlist asks `/play/KEY/…` for a
-      // removed channel gets a plain 404 and is not guessing.
-      if (error instanceof UnknownKeyError) {
-        metrics.lookupFailures.inc();
-        limiter.recordFailure(bucket);
-      } else if (error instanceof WrongCredentialsError) {
-        metrics.lookupFailures.inc();
-        limiter.recordFailure(bucket, error.attempt);
-      }
+      guard.failed(bucket, error);
       throw error;
     }
   };

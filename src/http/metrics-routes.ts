@@ -2,7 +2,7 @@ import { hash, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type { LineupMetrics } from '../metrics.js';
-import { METRICS_PATH } from '../routes.js';
+import { isKeyedPath, isPlaylistPath, isXcStreamPath, METRICS_PATH } from '../routes.js';
 
 /**
  * Compares a presented bearer token with the configured one in constant time. Both sides are
@@ -42,34 +42,45 @@ export function metricsRoutes(exposition: MetricsExposition, access: MetricsAcce
   return router;
 }
 
-/** Which keyed paths are counted how: playlists by outcome and timed, `/play` redirects by outcome. */
-export interface CountedPaths {
-  isPlaylistPath(path: string): boolean;
-  isPlayPath(path: string): boolean;
+/** Counts one request, once its final status is known. */
+export type RequestCount = (status: number) => void;
+
+/** `/play/KEY/…`: the keyed paths that are not playlists. */
+const isPlayPath = (path: string) => isKeyedPath(path) && !isPlaylistPath(path);
+
+/**
+ * How a request on `path` is counted: playlists by outcome and timed from here (the 200s),
+ * redirects (`/play` and the Xtream Codes stream links) by outcome; undefined for any other path.
+ * Shared by koa's middleware and the paths answered in front of koa. Expects a canonical path.
+ */
+export function requestCounter(metrics: LineupMetrics): (path: string) => RequestCount | undefined {
+  return (path) => {
+    if (isPlaylistPath(path)) {
+      const stopTimer = metrics.renderSeconds.startTimer();
+      return (status) => {
+        metrics.playlistRequests.inc({ outcome: String(status) });
+        if (status === 200) stopTimer();
+      };
+    }
+    if (isPlayPath(path) || isXcStreamPath(path)) return (status) => metrics.playRequests.inc({ outcome: String(status) });
+    return undefined;
+  };
 }
 
 /**
- * Counts playlist and `/play` requests by their final status, and times the playlists answered
+ * Counts playlist and redirect requests by their final status, and times the playlists answered
  * 200. Sits outside the error handler, so that refusals (403, 404, 410, 429, 503) are counted
- * with the status they got. One middleware for both, so that the playlist pays one check.
+ * with the status they got.
  */
-export function requestMetrics(metrics: LineupMetrics, { isPlaylistPath, isPlayPath }: CountedPaths) {
+export function requestMetrics(metrics: LineupMetrics) {
+  const counterFor = requestCounter(metrics);
   return async function countRequests(ctx: Context, next: Next): Promise<void> {
-    if (isPlaylistPath(ctx.path)) {
-      const stopTimer = metrics.renderSeconds.startTimer();
-      try {
-        await next();
-      } finally {
-        metrics.playlistRequests.inc({ outcome: String(ctx.status) });
-        if (ctx.status === 200) stopTimer();
-      }
-      return;
-    }
-    if (!isPlayPath(ctx.path)) return next();
+    const count = counterFor(ctx.path);
+    if (!count) return next();
     try {
       await next();
     } finally {
-      metrics.playRequests.inc({ outcome: String(ctx.status) });
+      count(ctx.status);
     }
   };
 }

@@ -1,33 +1,58 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Router from '@koa/router';
 import fresh from 'fresh';
 import { UnknownKeyError } from '../errors.js';
-import type { PlaylistService } from '../playlist/playlist-service.js';
+import type { PlaylistResponse, PlaylistService } from '../playlist/playlist-service.js';
 import { PLAYLIST_ROUTE, playlistKeyOf } from '../routes.js';
 import { parseStreamFormat } from '../signing/origin.js';
 import { acceptsGzip } from './accepts-gzip.js';
 import type { ConcurrencyLimiter } from './concurrency-limiter.js';
 
+/** One playlist request, as the koa route and the path answered in front of koa both read it. */
+interface PlaylistAsk {
+  /** The path's last segment: `KEY.m3u` or `KEY.m3u8`. */
+  file: string;
+  /** The query's `output`, if any. */
+  output: unknown;
+  ip: string;
+  req: IncomingMessage;
+  res: ServerResponse;
+}
+
+export type PlaylistAnswerer = (ask: PlaylistAsk) => PlaylistResponse;
+
+/**
+ * The whole answer to a playlist request, before a header is set. Past a concurrency cap, it
+ * throws TooManyRequestsError before the key is looked up.
+ * @throws UnknownKeyError for a file that names no key, or an unknown one; as PlaylistService.respond.
+ */
+export function playlistAnswerer(playlists: PlaylistService, inFlight: ConcurrencyLimiter): PlaylistAnswerer {
+  return ({ file, output, ip, req, res }) => {
+    const key = playlistKeyOf(file);
+    if (key === undefined) throw new UnknownKeyError();
+    // Before the lookup and the render, so that a refusal costs nothing.
+    inFlight.admit(key, ip, res);
+    // As koa's ctx.fresh: only GET and HEAD are conditional.
+    const conditional = req.method === 'GET' || req.method === 'HEAD';
+    return playlists.respond(key, {
+      ip,
+      format: parseStreamFormat(output),
+      gzip: acceptsGzip(req),
+      holds: (etag) => conditional && fresh(req.headers, { etag }),
+      // 'close' follows the last byte handed to the socket, or an abandoned connection.
+      afterResponse: (done) => res.once('close', done),
+    });
+  };
+}
+
 /** The personal playlist. Never a redirect: some players do not follow one. */
-export function playlistRoutes(playlists: PlaylistService, inFlight: ConcurrencyLimiter): Router {
+export function playlistRoutes(answer: PlaylistAnswerer): Router {
   // Only the canonical spelling (routes.ts, canonicalPath) may reach a key lookup.
   const router = new Router({ sensitive: true, strict: true });
   // One route for GET (and so HEAD) and POST: each route is another match and another middleware
   // chain built per request.
   router.register(PLAYLIST_ROUTE, ['GET', 'POST'], (ctx) => {
-    const key = playlistKeyOf(ctx.params.file ?? '');
-    if (key === undefined) throw new UnknownKeyError();
-    // Before the lookup and the render, so that a refusal costs nothing.
-    inFlight.admit(key, ctx.state.clientIp, ctx.res);
-    // As koa's ctx.fresh: only GET and HEAD are conditional.
-    const conditional = ctx.method === 'GET' || ctx.method === 'HEAD';
-    const response = playlists.respond(key, {
-      ip: ctx.state.clientIp,
-      format: parseStreamFormat(ctx.query.output),
-      gzip: acceptsGzip(ctx),
-      holds: (etag) => conditional && fresh(ctx.req.headers, { etag }),
-      // 'close' follows the last byte handed to the socket, or an abandoned connection.
-      afterResponse: (done) => ctx.res.once('close', done),
-    });
+    const response = answer({ file: ctx.params.file ?? '', output: ctx.query.output, ip: ctx.state.clientIp, req: ctx.req, res: ctx.res });
     ctx.state.subscriberId = response.subscriberId;
     ctx.status = response.status;
     ctx.set(response.headers);

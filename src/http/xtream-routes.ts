@@ -3,7 +3,7 @@ import fresh from 'fresh';
 import type { Context } from 'koa';
 import { BadInputError, ForbiddenError, NotFoundError } from '../errors.js';
 import { archiveWindowFile } from '../playlist/catchup.js';
-import type { PlayTarget } from '../playlist/stream-redirect.js';
+import type { PlayLocation, PlayTarget } from '../playlist/stream-redirect.js';
 import { UNKNOWN_CHANNEL_MESSAGE } from '../playlist/stream-redirect.js';
 import {
   isXcLegacyPath,
@@ -102,8 +102,8 @@ export function xtreamRoutes(xtream: XtreamService): Router {
   const redirectTo = redirecter(xtream);
 
   router.get(XC_LIVE_ROUTE, (ctx) => {
-    const live = parseXcLiveFile(ctx.params.file ?? '');
-    redirectTo(ctx, live?.channelId, { live: live?.format ?? 'ts' });
+    const { username = '', password = '', file = '' } = ctx.params;
+    answerRedirect(ctx, locateXcLive(xtream, { username, password }, file, ctx.state.clientIp));
   });
 
   router.get(XC_TIMESHIFT_ROUTE, (ctx) => {
@@ -119,15 +119,30 @@ export function xtreamRoutes(xtream: XtreamService): Router {
   return router;
 }
 
+/**
+ * `/live/U/P/FILE`: the origin URL of the channel FILE names (`ID.ts`, `ID.m3u8`), signed for
+ * `ip`. Shared by the koa route and the path answered in front of koa.
+ * @throws NotFoundError for a FILE that names no channel; as XtreamService.locate.
+ */
+export function locateXcLive(xtream: XtreamService, credentials: XcCredentials, file: string, ip: string): PlayLocation {
+  const live = parseXcLiveFile(file);
+  if (!live) throw new NotFoundError(UNKNOWN_CHANNEL_MESSAGE);
+  return xtream.locate(credentials, live.channelId, { live: live.format }, ip);
+}
+
+/** 302 to a stream link's signed origin URL; nothing may cache it. */
+function answerRedirect(ctx: RouterContext, { url, subscriberId }: PlayLocation): void {
+  ctx.state.subscriberId = subscriberId;
+  ctx.set('Cache-Control', 'no-store');
+  ctx.redirect(url);
+}
+
 /** Answers a stream link: 302 to the origin URL signed for the address that asked. */
 function redirecter(xtream: XtreamService) {
   return (ctx: RouterContext, channelId: number | undefined, target: PlayTarget): void => {
     if (channelId === undefined) throw new NotFoundError(UNKNOWN_CHANNEL_MESSAGE);
     const credentials = { username: ctx.params.username ?? '', password: ctx.params.password ?? '' };
-    const { url, subscriberId } = xtream.locate(credentials, channelId, target, ctx.state.clientIp);
-    ctx.state.subscriberId = subscriberId;
-    ctx.set('Cache-Control', 'no-store');
-    ctx.redirect(url);
+    answerRedirect(ctx, xtream.locate(credentials, channelId, target, ctx.state.clientIp));
   };
 }
 

@@ -7,40 +7,71 @@ type PruneMetrics = Pick<LineupMetrics, 'pruneDeletions' | 'pruneFailures' | 'pr
 
 export type PruneSchedule = CronSchedule;
 
+/** One run; the server's yields between chunks and ends early once `signal` aborts. */
+type PruneRun = (signal: AbortSignal) => PruneResult | Promise<PruneResult>;
+
 /**
  * Runs `prune` on the cron expression, in UTC (see cron-slots.ts for how slots and clock jumps are
- * handled). A run that fails (a database held by a long admin transaction, say) is logged and
- * simply tried again at the next slot.
+ * handled; a run still going at the next slot is never overlapped). A run that fails (a database
+ * held by a long admin transaction, say) is logged and simply tried again at the next slot.
+ * Stopping ends a run in progress between two chunks and waits for it.
  */
-export function schedulePrune(expression: string, prune: () => PruneResult, logger: Logger, metrics?: PruneMetrics): PruneSchedule {
-  return onCronSlots(expression, 'prune', () => {
-    runPruneOnce(prune, logger, metrics);
+export function schedulePrune(expression: string, prune: PruneRun, logger: Logger, metrics?: PruneMetrics): PruneSchedule {
+  const stopping = new AbortController();
+  const schedule = onCronSlots(expression, 'prune', () => {
+    const outcome = runPruneOnce(() => prune(stopping.signal), logger, metrics);
+    if (outcome instanceof Promise) return outcome.then(() => undefined);
   });
+  return {
+    stop: async () => {
+      stopping.abort();
+      await schedule.stop();
+    },
+  };
 }
 
 /**
  * One tick of the schedule. It never throws: a failure is logged, counted, and left to the next
  * tick; a refusal (the clock or the count looked wrong) is a warning with its reason, counted.
+ * A synchronous prune is reported in the same turn, an asynchronous one when it settles.
  * @internal Exported so that tests run one tick.
  */
-export function runPruneOnce(prune: () => PruneResult, logger: Logger, metrics?: PruneMetrics): PruneResult | undefined {
-  try {
-    const result = prune();
-    if (result.refusal) {
-      metrics?.pruneRefusals.inc({ reason: result.refusal.reason });
-      logger.warn({ job: 'prune', reason: result.refusal.reason, wouldDelete: result.usernames.length }, result.refusal.message);
-      return result;
-    }
-    metrics?.pruneDeletions.inc(result.usernames.length);
-    logger.info(
-      // The count, not the names: a prune of 200,000 would write them all into one log line.
-      { job: 'prune', deleted: result.usernames.length, purged: result.purged, forgottenKeys: result.forgottenKeys },
-      'prune finished; pruned subscribers are restorable for PRUNE_KEEP_DAYS',
-    );
-    return result;
-  } catch (error) {
+export function runPruneOnce(prune: () => PruneResult, logger: Logger, metrics?: PruneMetrics): PruneResult | undefined;
+export function runPruneOnce(prune: () => PruneResult | Promise<PruneResult>, logger: Logger, metrics?: PruneMetrics): PruneOutcome;
+export function runPruneOnce(prune: () => PruneResult | Promise<PruneResult>, logger: Logger, metrics?: PruneMetrics): PruneOutcome {
+  const failed = (error: unknown) => {
     metrics?.pruneFailures.inc();
     logger.warn({ job: 'prune', err: (error as Error).message }, 'prune failed; retrying on the next tick');
     return undefined;
+  };
+  const report = (result: PruneResult) => {
+    reportPrune(result, logger, metrics);
+    return result;
+  };
+  try {
+    const result = prune();
+    return result instanceof Promise ? result.then(report, failed) : report(result);
+  } catch (error) {
+    return failed(error);
   }
+}
+
+type PruneOutcome = PruneResult | undefined | Promise<PruneResult | undefined>;
+
+function reportPrune(result: PruneResult, logger: Logger, metrics?: PruneMetrics): void {
+  if (result.refusal) {
+    metrics?.pruneRefusals.inc({ reason: result.refusal.reason });
+    logger.warn({ job: 'prune', reason: result.refusal.reason, wouldDelete: result.usernames.length }, result.refusal.message);
+    return;
+  }
+  metrics?.pruneDeletions.inc(result.usernames.length);
+  if (result.stopped) {
+    logger.info({ job: 'prune', deleted: result.usernames.length }, 'prune stopped with the server; the next run prunes the rest');
+    return;
+  }
+  logger.info(
+    // The count, not the names: a prune of 200,000 would write them all into one log line.
+    { job: 'prune', deleted: result.usernames.length, purged: result.purged, forgottenKeys: result.forgottenKeys },
+    'prune finished; pruned subscribers are restorable for PRUNE_KEEP_DAYS',
+  );
 }

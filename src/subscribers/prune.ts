@@ -70,6 +70,8 @@ export interface PruneResult {
   dryRun: boolean;
   /** Set when the run changed nothing because the clock or the count looked wrong. */
   refusal?: PruneRefusal;
+  /** Set when the server stopped during the run: `usernames` are the chunks done; the next run takes the rest. */
+  stopped?: boolean;
 }
 
 /**
@@ -134,9 +136,66 @@ function refusalOf(safety: PruneSafety, now: number, removing: number, total: nu
  * a late renewal keeps their URL. In the same run, recycled subscribers past `keepDays` are purged
  * and retired keys past the store's retention are forgotten, so that neither table grows for ever.
  * With `safety`, a run that looks wrong (see refusalOf) changes nothing, not even the heartbeat.
+ * This driver runs every chunk in one go (`lineup prune`, which rests in `onChunk`); the server's
+ * job uses pruneLapsedYielding, which lets requests in between.
  */
 export function pruneLapsed(store: SubscriberStorage, clock: Clock, graceDays: number, options: PruneOptions = {}): PruneResult {
-  const { dryRun = false, keepDays = DEFAULT_PRUNE_KEEP_DAYS, safety, onChunk, chunkSize = PRUNE_CHUNK } = options;
+  const steps = pruneSteps(store, clock, graceDays, options);
+  for (let step = steps.next(); ; step = steps.next()) {
+    if (step.done) return step.value;
+    options.onChunk?.(step.value);
+  }
+}
+
+/**
+ * pruneLapsed for a process that serves requests: after each chunk it waits (a timer, so the event
+ * loop serves what arrived meanwhile) as long as the chunk took, so that a prune of 200,000, about
+ * 40 chunks, leaves the server answering throughout instead of stalling for the whole run. Once
+ * `signal` aborts (the server stops), it ends before the next chunk: the chunks done stay
+ * committed, the rest waits for the next run, and the result says `stopped`.
+ */
+export async function pruneLapsedYielding(
+  store: SubscriberStorage,
+  clock: Clock,
+  graceDays: number,
+  options: PruneOptions & { signal?: AbortSignal } = {},
+): Promise<PruneResult> {
+  const { signal } = options;
+  const steps = pruneSteps(store, clock, graceDays, options);
+  const done: string[] = [];
+  let since = performance.now();
+  for (let step = steps.next(); ; step = steps.next()) {
+    if (step.done) return step.value;
+    options.onChunk?.(step.value);
+    for (const username of step.value) done.push(username);
+    await pause(performance.now() - since, signal);
+    if (signal?.aborted) return { usernames: done.sort(), forgottenKeys: 0, purged: 0, dryRun: false, stopped: true };
+    since = performance.now();
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done);
+  });
+}
+
+/** The run as steps: each `next()` commits one chunk and yields its usernames; the last returns the result. */
+function* pruneSteps(
+  store: SubscriberStorage,
+  clock: Clock,
+  graceDays: number,
+  options: PruneOptions,
+): Generator<readonly string[], PruneResult, void> {
+  const { dryRun = false, keepDays = DEFAULT_PRUNE_KEEP_DAYS, safety, chunkSize = PRUNE_CHUNK } = options;
   const now = clock();
   // Lapsed for longer than the grace period: already lapsed one second before it began.
   const lapsedBy = toSqlTime(now - graceDays * DAY - 1);
@@ -159,7 +218,7 @@ export function pruneLapsed(store: SubscriberStorage, clock: Clock, graceDays: n
   while (usernames.length < lapsed) {
     const chunk = store.recycleLapsedBy(lapsedBy, toSqlTime(now), Math.min(chunkSize, lapsed - usernames.length));
     if (chunk.length === 0) break; // renewed meanwhile
-    onChunk?.(chunk);
+    yield chunk;
     for (const username of chunk) usernames.push(username);
   }
   usernames.sort();

@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { GuideIndex } from '../epg/guide-index.js';
 import { type ViewerChannel, xmltvStream } from '../epg/xmltv-writer.js';
@@ -69,6 +69,12 @@ export class XtreamService {
   private readonly catalogs = new Map<string, CompiledCatalog>();
   private readonly getPhps = new Map<string, CompiledGetPhp>();
   private readonly logins = new Map<string, XcLogin>();
+  /**
+   * The sha256 of the password each remembered login last proved, forgotten with the logins: a
+   * line zaps through `/live/…` links, and each would otherwise cost the keyed hash of its
+   * password again. Any other password still goes through that hash.
+   */
+  private readonly proven = new Map<string, Buffer>();
 
   constructor(
     private readonly lineup: LineupCache,
@@ -176,14 +182,25 @@ export class XtreamService {
     if (!login) {
       login = this.source.findXcLogin(username);
       if (login) {
-        if (this.logins.size >= REMEMBERED_LOGINS) this.logins.delete(this.logins.keys().next().value!);
+        if (this.logins.size >= REMEMBERED_LOGINS) this.forget(this.logins.keys().next().value!);
         this.logins.set(username, login);
       }
     }
-    if (!login || login.xcPasswordHash === null || !this.seal().passwordMatches(password, login.xcPasswordHash)) {
-      throw new WrongCredentialsError(hash('sha256', `${username}\n${password}`), json);
+    if (login && login.xcPasswordHash !== null) {
+      const presented = hash('sha256', password, 'buffer');
+      const proven = this.proven.get(username);
+      if (proven !== undefined && timingSafeEqual(proven, presented)) return login;
+      if (this.seal().passwordMatches(password, login.xcPasswordHash)) {
+        this.proven.set(username, presented);
+        return login;
+      }
     }
-    return login;
+    throw new WrongCredentialsError(hash('sha256', `${username}\n${password}`), json);
+  }
+
+  private forget(username: string): void {
+    this.logins.delete(username);
+    this.proven.delete(username);
   }
 
   /** Once per request: the lineup first, then what this service derives from it. */
@@ -196,6 +213,7 @@ export class XtreamService {
     this.catalogs.clear();
     this.getPhps.clear();
     this.logins.clear();
+    this.proven.clear();
   }
 
   private catalogFor(login: XcLogin): CompiledCatalog {

@@ -71,6 +71,56 @@ describe('the prune schedule across wall-clock jumps', () => {
     expect(written).toEqual([]);
   });
 
+  it('when a run is still going at the next slots, then no second run starts until it ends; then one does at the next slot', async () => {
+    const runs: number[] = [];
+    let finish: (() => void) | undefined;
+    schedule = schedulePrune(
+      '0 * * * *',
+      () => {
+        runs.push(Date.now());
+        return new Promise<PruneResult>((resolve) => {
+          finish = () => resolve({ usernames: [], forgottenKeys: 0, purged: 0, dryRun: false });
+        });
+      },
+      captureLogs().logger,
+    );
+    await vi.advanceTimersByTimeAsync(3 * 60 * 60_000);
+    expect(runs).toHaveLength(1);
+    finish!();
+    await vi.advanceTimersByTimeAsync(60 * 60_000);
+    expect(runs).toHaveLength(2);
+    expect(new Date(runs[1]!).toISOString()).toBe('2030-01-01T14:00:00.000Z');
+    finish!();
+  });
+
+  it('when stopped during a run, then the run is told to end and stop waits for it', async () => {
+    let signalled: AbortSignal | undefined;
+    let ended = false;
+    schedule = schedulePrune(
+      '0 * * * *',
+      (signal) => {
+        signalled = signal;
+        return new Promise<PruneResult>((resolve) =>
+          signal.addEventListener('abort', () =>
+            setTimeout(() => {
+              ended = true;
+              resolve({ usernames: [], forgottenKeys: 0, purged: 0, dryRun: false, stopped: true });
+            }, 1000),
+          ),
+        );
+      },
+      captureLogs().logger,
+    );
+    await vi.advanceTimersByTimeAsync(30 * 60_000);
+    expect(signalled?.aborted).toBe(false);
+    const stopping = schedule.stop();
+    expect(signalled?.aborted).toBe(true);
+    expect(ended).toBe(false);
+    await vi.advanceTimersByTimeAsync(1000);
+    await stopping;
+    expect(ended).toBe(true);
+  });
+
   it('when stopped, then it runs no more', async () => {
     const { runs } = start();
     await schedule!.stop();

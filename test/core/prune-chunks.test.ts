@@ -101,7 +101,7 @@ describe('prune in chunks', () => {
     ]);
   });
 
-  it('when a prune has deleted thousands under a running server, then the write-ahead log is truncated to nothing', async () => {
+  it('when a prune has deleted thousands under a running server, then the write-ahead log is truncated to the one page the prune starts it over with', async () => {
     lineup = await lineupWithLapsed();
     execOn(
       lineup.dbPath,
@@ -113,8 +113,25 @@ describe('prune in chunks', () => {
     const pruned = await lineup.cli(['prune']);
     expect(pruned.code).toBe(0);
     expect(pruned.stdout).toContain('deleted 5005 subscribers');
-    expect(walBytes(lineup.dbPath)).toBe(0);
+    // Its 32-byte header and one frame (24 bytes and a 4 KB page): the prune's own write after the
+    // truncation, which leaves no fsync of the log's header to the server's next write.
+    expect(walBytes(lineup.dbPath)).toBe(32 + 24 + 4096);
     expect(tables(lineup.dbPath).subscribers).toEqual(['paying']);
+  });
+  it('when a chunk commits under a running server, then the write-ahead log holds only the write with which the prune started it over', async () => {
+    lineup = await lineupWithLapsed();
+    execOn(
+      lineup.dbPath,
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+       INSERT INTO subscribers (username, key_hash, expires_at) SELECT 'bulk-' || i, hex(randomblob(32)), '2001-02-01 00:00:00' FROM n;`,
+    );
+    const walAfterChunk: number[] = [];
+    const db = lineup.context.subscribers;
+    pruneLapsed(db, () => NOW, 7, { chunkSize: 1000, onChunk: () => walAfterChunk.push(walBytes(lineup!.dbPath)) });
+    // Each chunk wrote far more than a page; what is left is the prune's own write that started
+    // the log over (its header and one frame), so the server's next write only appends to it.
+    expect(walAfterChunk).toHaveLength(4);
+    for (const bytes of walAfterChunk) expect(bytes).toBe(32 + 24 + 4096);
   });
 });
 

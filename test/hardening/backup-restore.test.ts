@@ -1,12 +1,14 @@
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startLineup } from '../../src/standalone.js';
+import { LINEUP_BIN } from '../build-once.js';
 import { addSubscriber, applySql } from '../core/support.js';
-import { captureLogs, fetchFrom, runCliCaptured, startTestLineup, type TestLineup } from '../helpers/lineup.js';
+import { serveCommandLine } from '../helpers/command-line.js';
+import { captureLogs, fetchFrom, lastLine, runCliCaptured, startTestLineup, type TestLineup, tempDir } from '../helpers/lineup.js';
 
 const usernames = (dbPath: string): string[] => {
   const db = new Database(dbPath, { readonly: true });
@@ -70,6 +72,38 @@ describe('lineup db backup and restore', () => {
     expect(usernames(lineup.dbPath)).toEqual(['alice', 'bob']);
     expect((await fetchFrom(`${lineup.url}/healthz`)).status).toBe(200);
   });
+
+  it('when restore is asked while a WORKERS=2 cluster serves the database, then it is refused naming the primary, and goes ahead once the cluster has stopped', async () => {
+    const { dir, cleanup } = tempDir();
+    const children: ChildProcess[] = [];
+    onTestFinished(() => {
+      for (const child of children) child.kill('SIGKILL');
+      cleanup();
+    });
+    const dbPath = join(dir, 'lineup.db');
+    const env = { LINEUP_DB: dbPath, HOST: '127.0.0.1', PORT: '0', SECURETOKEN_KEY: 'restore-lock-key', WORKERS: '2', PRUNE_CRON: 'off' };
+    const cluster = await serveCommandLine(['node', LINEUP_BIN, 'serve'], env, children);
+    const alice = new URL(lastLine((await runCliCaptured(['subscriber', 'add', 'alice'], env)).stdout)).pathname;
+    const backupFile = join(dir, 'backup.db');
+    expect((await runCliCaptured(['db', 'backup', backupFile], env)).code).toBe(0);
+    expect((await runCliCaptured(['subscriber', 'add', 'bob'], env)).code).toBe(0);
+
+    // The primary holds the lock; its workers, which serve, have the file open as long as it runs.
+    const refused = await runCliCaptured(['db', 'restore', backupFile], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(new RegExp(`^lineup: a server \\(pid ${cluster.child.pid}\\) has LINEUP_DB open .*lineup\\.db\\.lock`));
+    expect(usernames(dbPath)).toEqual(['alice', 'bob']);
+    for (let i = 0; i < 4; i++) expect((await fetchFrom(`${cluster.url}${alice}`)).status).toBe(200);
+
+    cluster.child.kill('SIGTERM');
+    expect(await cluster.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(`${dbPath}.lock`)).toBe(false);
+    const restored = await runCliCaptured(['db', 'restore', backupFile], env);
+    expect(restored.stderr).toBe('');
+    expect(restored.code).toBe(0);
+    expect(usernames(dbPath)).toEqual(['alice']);
+  }, 60_000);
 
   it('when restore runs with the server stopped, then the next start serves the backup: its subscribers back, later changes gone, the old file kept', async () => {
     lineup = await startTestLineup();

@@ -144,6 +144,29 @@ export function fetchFrom(
   });
 }
 
+export interface BytesResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** The bytes exactly as sent (no inflating), from an optional second loopback address. */
+export function fetchBytes(
+  url: string,
+  { headers = {}, localAddress, method = 'GET' }: { headers?: Record<string, string>; localAddress?: string; method?: string } = {},
+): Promise<BytesResult> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers, localAddress, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** A subscriber's playlist URL rebased onto the test server (PUBLIC_URL is a placeholder). */
 export function onServer(lineup: RunningLineup, playlistUrl: string): string {
   const { pathname, search } = new URL(playlistUrl);

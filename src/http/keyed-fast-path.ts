@@ -1,0 +1,125 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BlockList } from 'node:net';
+import accepts from 'accepts';
+import encodeUrl from 'encodeurl';
+import escapeHtml from 'escape-html';
+import type { Logger } from '../logger.js';
+import type { LineupMetrics } from '../metrics.js';
+import type { PlayLocation } from '../playlist/stream-redirect.js';
+import { canonicalPath, loggablePath } from '../routes.js';
+import type { XtreamService } from '../xtream/xtream-service.js';
+import { clientIp } from './client-ip.js';
+import { answerError } from './error-handler.js';
+import { GuessGuard, type GuessLimiter } from './guess-limiter.js';
+import { declaresBody, MAX_PATH_LENGTH } from './input-limits.js';
+import { requestCounter } from './metrics-routes.js';
+import type { PlaylistAnswerer } from './playlist-routes.js';
+import { requestLineWriter } from './request-log.js';
+import { locateXcLive } from './xtream-routes.js';
+
+/** What an answer in front of koa sends. */
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body?: Buffer | string | undefined;
+  subscriberId?: number;
+}
+
+/**
+ * The exact spellings answered here: one segment per parameter, no escape, no query or fragment.
+ * `.` and `..` segments, a trailing slash or an upper-case first segment fail `canonicalPath` below.
+ */
+const PLAYLIST_PATH = /^\/playlist\/([^/?#%]+)$/;
+const XC_LIVE_PATH = /^\/live\/([^/?#%]+)\/([^/?#%]+)\/([^/?#%]+)$/;
+
+export interface KeyedFastPathDependencies {
+  playlist: PlaylistAnswerer;
+  xtream: XtreamService;
+  /** The koa app's limiter: one count per address whichever answers. */
+  guessLimiter: GuessLimiter;
+  metrics: LineupMetrics;
+  logger: Logger;
+  trustProxy: BlockList;
+}
+
+/**
+ * A playlist refresh (`/playlist/KEY.m3u`, a 304 for most of a fleet) and an Xtream Codes live link
+ * (`/live/U/P/ID.ts`, asked at every zap) are answered here, in front of koa, whose context, router
+ * and middleware chain cost more than the answer itself. Each step is the koa path's own function:
+ * the client address, the guess guard, the route's answer, the error's answer, the metrics and the
+ * log line; so the status, headers, body, counts and line are the same. Any other method, spelling,
+ * query or a declared body goes on to koa. Returns whether it answered.
+ */
+export function keyedFastPath({ playlist, xtream, guessLimiter, metrics, logger, trustProxy }: KeyedFastPathDependencies) {
+  const guard = new GuessGuard(guessLimiter, metrics);
+  const counterFor = requestCounter(metrics);
+  const writeLine = requestLineWriter(logger);
+  return (req: IncomingMessage, res: ServerResponse): boolean => {
+    const { method, url = '' } = req;
+    if ((method !== 'GET' && method !== 'HEAD') || url.length > MAX_PATH_LENGTH || declaresBody(req.headers)) return false;
+    let answer: (ip: string) => Answer;
+    const file = PLAYLIST_PATH.exec(url)?.[1];
+    if (file !== undefined) {
+      answer = (ip) => playlist({ file, output: undefined, ip, req, res });
+    } else {
+      const live = XC_LIVE_PATH.exec(url);
+      if (!live) return false;
+      answer = (ip) => redirectAnswer(req, locateXcLive(xtream, { username: live[1]!, password: live[2]! }, live[3]!, ip));
+    }
+    if (canonicalPath(url) !== url) return false;
+
+    const started = performance.now();
+    // node joins repeated X-Forwarded-For headers into one string, as koa's ctx.get reads it.
+    const forwardedFor = req.headers['x-forwarded-for'];
+    const ip = clientIp(
+      req.socket.remoteAddress,
+      typeof forwardedFor === 'string' && forwardedFor !== '' ? forwardedFor : undefined,
+      trustProxy,
+    );
+    const count = counterFor(url);
+    const logPath = loggablePath(url);
+    let sent: Answer;
+    try {
+      const bucket = guard.admit(ip);
+      try {
+        sent = answer(ip);
+      } catch (error) {
+        guard.failed(bucket, error);
+        throw error;
+      }
+    } catch (error) {
+      sent = answerError(error, logger, logPath);
+    }
+    send(res, method, sent);
+    count?.(sent.status);
+    writeLine({ method, path: logPath, status: sent.status, started, ip, subscriber: sent.subscriberId });
+    return true;
+  };
+}
+
+/** As koa's `ctx.redirect` (the same libraries): 302, the URL encoded, a short body in HTML or text as the client accepts. */
+function redirectAnswer(req: IncomingMessage, { url, subscriberId }: PlayLocation): Answer {
+  const target = /^https?:\/\//i.test(url) ? new URL(url).toString() : url;
+  const html = accepts(req).type('html') !== false;
+  return {
+    status: 302,
+    subscriberId,
+    headers: {
+      'Cache-Control': 'no-store',
+      Location: encodeUrl(target),
+      'Content-Type': html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8',
+    },
+    body: `Redirecting to ${html ? escapeHtml(target) : target}.`,
+  };
+}
+
+/** As koa sends: Content-Length for a body, none for a 304, and no body bytes for HEAD. */
+function send(res: ServerResponse, method: string, { status, headers, body }: Answer): void {
+  if (body === undefined || status === 304) {
+    res.writeHead(status, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(status, { ...headers, 'Content-Length': String(Buffer.byteLength(body)) });
+  res.end(method === 'HEAD' ? undefined : body);
+}
