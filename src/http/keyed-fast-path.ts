@@ -30,6 +30,7 @@ interface Answer {
  * `.` and `..` segments, a trailing slash or an upper-case first segment fail `canonicalPath` below.
  */
 const PLAYLIST_PATH = /^\/playlist\/([^/?#%]+)$/;
+const PLAYLIST_LOG_PATH = loggablePath('/playlist/KEY.m3u');
 const XC_LIVE_PATH = /^\/live\/([^/?#%]+)\/([^/?#%]+)\/([^/?#%]+)$/;
 
 export interface KeyedFastPathDependencies {
@@ -76,7 +77,9 @@ export function keyedFastPath({ playlist, xtream, guessLimiter, metrics, logger,
         ? clientIp(req.socket.remoteAddress, forwardedFor, trustProxy)
         : peerAddress(req.socket, trustProxy);
     const count = counterFor(url);
-    const logPath = loggablePath(url);
+    // A canonical playlist path logs as every other one does (its one segment is the key); only
+    // an XC link's username and channel stay in its line.
+    const logPath = file !== undefined ? PLAYLIST_LOG_PATH : loggablePath(url);
     let sent: Answer;
     try {
       const bucket = guard.admit(ip);
