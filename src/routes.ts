@@ -99,6 +99,15 @@ const FIXED_SEGMENTS = new Set(
   ].map((path) => path.split('/')[1]!),
 );
 
+/**
+ * Whether a name cannot be the first segment of a legacy XC link (`/U/P/ID`): a fixed segment in
+ * any case (canonicalPath lower-cases it, so `/Play/P/1` is a `/play` link), or a dot segment,
+ * which canonicalPath resolves away. A subscriber with such a username could not use legacy links.
+ */
+export function isReservedPathSegment(name: string): boolean {
+  return name === '.' || name === '..' || FIXED_SEGMENTS.has(name.toLowerCase());
+}
+
 /** XC paths whose second and third segments are a username and a password. */
 const XC_CREDENTIAL_PATH = /^\/(live|timeshift)\/([^/]*)\/[^/]*/;
 const XC_QUERY_PATHS = new Set([XC_PLAYER_API_PATH, XC_GET_PATH, XC_XMLTV_PATH]);

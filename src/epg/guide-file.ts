@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { GuideBuilder, type GuideIndex } from './guide-index.js';
 import { parseXmltv } from './xmltv-parser.js';
@@ -19,12 +20,39 @@ export async function isGzipped(path: string): Promise<boolean> {
   }
 }
 
-/** The file's text, unpacked when it is gzip, as UTF-8 chunks (a character cut between two chunks is joined). */
-async function textOf(path: string): Promise<Readable> {
-  const file = createReadStream(path);
-  if (!(await isGzipped(path))) return file.setEncoding('utf8');
+/** Bytes read at a time from a plain guide. */
+const READ_BYTES = 1 << 16;
+
+/**
+ * The file's text, unpacked when it is gzip, as UTF-8 chunks (a character cut between two chunks
+ * is joined). The file closes when the iteration ends, however it ends.
+ */
+async function textOf(path: string): Promise<AsyncIterable<string>> {
+  if (!(await isGzipped(path))) return plainText(path);
   // pipeline, unlike pipe, passes a read error or a cut gzip stream on as an error of the text.
-  return pipeline(file, createGunzip(), () => {}).setEncoding('utf8');
+  return pipeline(createReadStream(path), createGunzip(), () => {}).setEncoding('utf8');
+}
+
+/**
+ * A plain file read into one buffer, again and again: a read stream's fresh 64 kB buffer per read
+ * lived long enough to reach the old generation, and a 50 MB guide left tens of megabytes of them
+ * for the next full collection, which V8 puts off while external memory is under its limit.
+ */
+async function* plainText(path: string): AsyncGenerator<string> {
+  const file = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(READ_BYTES);
+    const decoder = new StringDecoder('utf8');
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      yield decoder.write(buffer.subarray(0, bytesRead));
+    }
+    const rest = decoder.end();
+    if (rest !== '') yield rest;
+  } finally {
+    await file.close();
+  }
 }
 
 /** What a load built, and what it left out. */
@@ -37,25 +65,19 @@ export interface LoadedGuide {
 /** Reads an XMLTV file (plain or gzip) into an index; throws, with the parser's reason, on a damaged one. */
 export async function readGuideFile(path: string, signal?: AbortSignal): Promise<LoadedGuide> {
   const builder = new GuideBuilder();
-  const text = await textOf(path);
   try {
-    await parseXmltv(text, builder, signal);
-  } finally {
-    // A parse that stopped early leaves the file open otherwise.
-    text.destroy();
+    await parseXmltv(await textOf(path), builder, signal);
+    return { index: await builder.build(), skipped: builder.skipped };
+  } catch (error) {
+    builder.discard();
+    throw error;
   }
-  return { index: builder.build(), skipped: builder.skipped };
 }
 
 /** Checks that a file is a whole XMLTV guide, without keeping it: counts its channels and programmes. */
 export async function checkGuideFile(path: string): Promise<{ channels: number; programmes: number }> {
   const counts = { channels: 0, programmes: 0 };
-  const text = await textOf(path);
-  try {
-    await parseXmltv(text, { channel: () => counts.channels++, programme: () => counts.programmes++ });
-  } finally {
-    text.destroy();
-  }
+  await parseXmltv(await textOf(path), { channel: () => counts.channels++, programme: () => counts.programmes++ });
   return counts;
 }
 

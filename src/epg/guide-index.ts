@@ -1,3 +1,4 @@
+import { releaseMemory } from './release-memory.js';
 import { TextTable, TextTableBuilder } from './text-table.js';
 import type { XmltvChannel, XmltvProgramme, XmltvSink } from './xmltv-parser.js';
 import { parseXmltvTime } from './xmltv-time.js';
@@ -35,7 +36,8 @@ interface ChannelRange {
 
 /**
  * A loaded guide: per channel id, its programmes sorted by start, packed in typed arrays with
- * their texts in one table (strings kept once). Immutable: a reload builds another and swaps it in.
+ * their texts in one table (strings kept once, on disk). Immutable: a reload builds another and
+ * swaps it in.
  */
 export class GuideIndex {
   constructor(
@@ -102,21 +104,33 @@ export class GuideIndex {
     const range = this.channels.get(channelId);
     if (!range) return [];
     const found: Programme[] = [];
-    for (let i = range.begin; i < range.end; i++) found.push(this.programmeAt(channelId, i));
+    // A channel repeats its titles (a series) and languages: each text is read from the file once.
+    const read = new Map<number, string>();
+    for (let i = range.begin; i < range.end; i++) found.push(this.programmeAt(channelId, i, read));
     return found;
   }
 
-  private programmeAt(channelId: string, i: number): Programme {
+  private programmeAt(channelId: string, i: number, read?: Map<number, string>): Programme {
     const start = this.starts[i]!;
     return {
       id: programmeId(channelId, start),
       channelId,
       start,
       stop: this.stops[i]!,
-      title: this.texts.text(this.titles[i]!),
-      description: this.texts.text(this.descriptions[i]!),
-      lang: this.texts.text(this.langs[i]!),
+      title: this.text(this.titles[i]!, read),
+      description: this.text(this.descriptions[i]!, read),
+      lang: this.text(this.langs[i]!, read),
     };
+  }
+
+  private text(id: number, read: Map<number, string> | undefined): string {
+    if (!read) return this.texts.text(id);
+    let text = read.get(id);
+    if (text === undefined) {
+      text = this.texts.text(id);
+      read.set(id, text);
+    }
+    return text;
   }
 }
 
@@ -131,37 +145,43 @@ function programmeId(channelId: string, start: number): number {
 /** A copy that owns its characters: the parser's strings may be slices that keep a whole chunk alive. */
 const detached = (text: string) => (text.length < 13 ? text : Buffer.from(text, 'utf8').toString('utf8'));
 
-/** Packs columns that grow: one typed array per field, doubled when full. */
+/** Rows per chunk of a column: 128 kB of Float64. */
+const CHUNK_SHIFT = 14;
+const CHUNK_ROWS = 1 << CHUNK_SHIFT;
+
+/**
+ * A column that grows by whole chunks, never by copying: each copy a doubling array made was
+ * garbage the size of the column, freed only by the next full collection, and in a large server
+ * that garbage was as large as the index itself.
+ */
 class Column<T extends Float64Array | Uint32Array> {
+  private readonly chunks: T[] = [];
   private length = 0;
-  constructor(private values: T) {}
+  constructor(private readonly make: new (size: number) => T) {}
 
   push(value: number): void {
-    if (this.length === this.values.length) {
-      const grown = new (this.values.constructor as new (size: number) => T)(this.values.length * 2);
-      grown.set(this.values);
-      this.values = grown;
-    }
-    this.values[this.length++] = value;
+    if ((this.length & (CHUNK_ROWS - 1)) === 0) this.chunks.push(new this.make(CHUNK_ROWS));
+    this.chunks[this.chunks.length - 1]![this.length++ & (CHUNK_ROWS - 1)] = value;
   }
 
   at(i: number): number {
-    return this.values[i]!;
+    return this.chunks[i >>> CHUNK_SHIFT]![i & (CHUNK_ROWS - 1)]!;
   }
 
   get size(): number {
     return this.length;
   }
 
-  /** The values in `order`, in an array of exactly that length. */
+  /** The values in `order`, in an array of exactly that length; the column is empty afterwards. */
   ordered(order: Uint32Array): T {
-    const result = new (this.values.constructor as new (size: number) => T)(order.length);
-    for (let i = 0; i < order.length; i++) result[i] = this.values[order[i]!]!;
+    const result = new this.make(order.length);
+    for (let i = 0; i < order.length; i++) result[i] = this.at(order[i]!);
+    releaseMemory(...this.chunks);
+    this.chunks.length = 0;
+    this.length = 0;
     return result;
   }
 }
-
-const INITIAL_ROWS = 1 << 12;
 
 /**
  * Collects what the parser reads into a GuideIndex. Programmes whose channel, start or stop do
@@ -172,12 +192,12 @@ export class GuideBuilder implements XmltvSink {
   private readonly channelKeys: string[] = [];
   private readonly channelInfo: (GuideChannel | undefined)[] = [];
   private readonly texts = new TextTableBuilder();
-  private readonly channelOf = new Column(new Uint32Array(INITIAL_ROWS));
-  private readonly starts = new Column(new Float64Array(INITIAL_ROWS));
-  private readonly stops = new Column(new Float64Array(INITIAL_ROWS));
-  private readonly titles = new Column(new Uint32Array(INITIAL_ROWS));
-  private readonly descriptions = new Column(new Uint32Array(INITIAL_ROWS));
-  private readonly langs = new Column(new Uint32Array(INITIAL_ROWS));
+  private readonly channelOf = new Column(Uint32Array);
+  private readonly starts = new Column(Float64Array);
+  private readonly stops = new Column(Float64Array);
+  private readonly titles = new Column(Uint32Array);
+  private readonly descriptions = new Column(Uint32Array);
+  private readonly langs = new Column(Uint32Array);
   /** Programmes left out: a start or stop that is not an XMLTV time. */
   skipped = 0;
 
@@ -206,7 +226,12 @@ export class GuideBuilder implements XmltvSink {
     this.langs.push(this.texts.add(programme.lang));
   }
 
-  build(): GuideIndex {
+  /** Frees what a build that will not finish holds (the text file). */
+  discard(): void {
+    this.texts.discard();
+  }
+
+  async build(): Promise<GuideIndex> {
     const count = this.starts.size;
     const order = new Uint32Array(count);
     for (let i = 0; i < count; i++) order[i] = i;
@@ -227,15 +252,13 @@ export class GuideBuilder implements XmltvSink {
       }
       range.end = i;
     }
-    return new GuideIndex(
-      ranges,
-      this.texts.build(),
-      starts,
-      stops,
-      this.titles.ordered(order),
-      this.descriptions.ordered(order),
-      this.langs.ordered(order),
-    );
+    const titles = this.titles.ordered(order);
+    const descriptions = this.descriptions.ordered(order);
+    const langs = this.langs.ordered(order);
+    // Requests get a turn between the sort and the texts, each tens of milliseconds for a large guide.
+    await new Promise(setImmediate);
+    releaseMemory(order, channelOf);
+    return new GuideIndex(ranges, this.texts.build([titles, descriptions, langs]), starts, stops, titles, descriptions, langs);
   }
 
   private channelIndex(id: string): number {

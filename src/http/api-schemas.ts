@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { MAX_CONNECTIONS_LIMIT, MAX_TERM_DAYS, USERNAME, USERNAME_RULE } from '../subscribers/subscriber-admin.js';
+import { isValidUsername, MAX_CONNECTIONS_LIMIT, MAX_TERM_DAYS, USERNAME, USERNAME_RULE } from '../subscribers/subscriber-admin.js';
 
 /**
  * The admin API's contract: the zod schemas that validate every request, and from which
@@ -55,6 +55,7 @@ export const CreateSubscriber = z
     username: z
       .string()
       .regex(USERNAME)
+      .refine(isValidUsername, { message: USERNAME_RULE })
       .meta({ description: USERNAME_RULE, examples: ['alice'] }),
     days: days.optional(),
     until: until.optional(),

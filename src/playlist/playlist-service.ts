@@ -213,14 +213,20 @@ export class PlaylistService {
   }
 
   /**
-   * Shared by every response with the same ETag; gzipped once per ETag while it stays cached. In a
-   * fleet nearly every request is another box's first, so the identity bytes are rendered into a
-   * pooled buffer, which goes back to the pool once the cache lets go of it and the last response
-   * sending it is over: a miss then costs a render into memory already in use, as a cold one does.
+   * Shared by every response with the same ETag from its second request on; gzipped once per ETag
+   * while it stays cached. The identity bytes are rendered into a pooled buffer, which goes back to
+   * the pool once the cache lets go of it and the last response sending it is over.
    */
   private cachedBody(prepared: Prepared, request: PlaylistHttpRequest): Buffer {
     let rendered = this.recent.get(prepared.etag);
     if (!rendered) {
+      // A first request (a fleet's every one) is served as a cold one is, from a recycled buffer
+      // still in the CPU's caches; only an ETag asked for again is worth a place in the cache.
+      if (!this.recent.admits(prepared.etag)) {
+        const body = this.ownBody(prepared, request);
+        this.recent.notKept(prepared.etag, body.length);
+        return body;
+      }
       const body = prepared.render(this.take);
       // Held for this response before the cache sees it: the cache may let go of it at once.
       rendered = { body, bytes: body.length, sending: 1, evicted: false };

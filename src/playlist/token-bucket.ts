@@ -27,7 +27,8 @@ export function bucketSalt(secret: string, subscriberId: number, ip: string, sta
   const length = pads.scratch.write(message, BLOCK, 'utf8');
   // Near or past the room (no address is; a cut UTF-8 character leaves up to 3 bytes): the same HMAC, the slower way.
   if (length > pads.scratch.length - BLOCK - 4) return createHmac('sha256', secret).update(message).digest('hex').slice(0, 32);
-  pads.outer.set(hash('sha256', pads.scratch.subarray(0, BLOCK + length), 'buffer'), BLOCK);
+  // Hex in and out again: cheaper than the Buffer a 'buffer' digest allocates per call.
+  pads.outer.write(hash('sha256', pads.scratch.subarray(0, BLOCK + length), 'hex'), BLOCK, 'hex');
   return hash('sha256', pads.outer, 'hex').slice(0, 32);
 }
 

@@ -73,6 +73,8 @@ export class PlaylistIps {
   /** This bucket's pairs: true admitted, false refused. */
   private seen = new Map<string, boolean>();
   private bucketEnd = Number.NEGATIVE_INFINITY;
+  /** The bucket's start as SQL time, formatted once per bucket rather than once per new pair. */
+  private bucketAt: SqlTime = '';
   private queued: PlaylistFetch[] = [];
   private timer: NodeJS.Timeout | undefined;
   private nextForget = Number.NEGATIVE_INFINITY;
@@ -93,7 +95,7 @@ export class PlaylistIps {
     const admitted = this.seen.get(pair);
     if (admitted === true) return;
     if (admitted === false) throw new ForbiddenError(PLAYLIST_IP_LIMIT_MESSAGE);
-    const fetch = { subscriberId: subscriber.id, ip, at: toSqlTime(this.bucketEnd - this.settings.bucketSeconds) };
+    const fetch = { subscriberId: subscriber.id, ip, at: this.bucketAt };
     const { perConnection } = this.settings;
     if (perConnection === undefined) {
       this.seen.set(pair, true);
@@ -138,6 +140,7 @@ export class PlaylistIps {
   private startBucket(now: number): void {
     const { bucketSeconds } = this.settings;
     this.bucketEnd = now - (now % bucketSeconds) + bucketSeconds;
+    this.bucketAt = toSqlTime(this.bucketEnd - bucketSeconds);
     this.seen = new Map();
   }
 

@@ -1,5 +1,5 @@
 import { BadInputError } from '../errors.js';
-import { playlistUrl } from '../routes.js';
+import { isReservedPathSegment, playlistUrl } from '../routes.js';
 import { type Clock, fromSqlTime, type SqlTime, toSqlTime } from '../time.js';
 import { type CredentialSeal, generateXcPassword, isValidXcPassword, PASSWORD_RULE } from './credentials.js';
 import { generatePlaylistKey, hashPlaylistKey } from './keys.js';
@@ -40,16 +40,16 @@ export interface Revealed {
  * predate the rule, or that SQL inserted, keep working under any name (`lineup lint` reports them).
  */
 export const USERNAME = /^[A-Za-z0-9._~-]{1,64}$/;
-export const USERNAME_RULE = '1 to 64 letters, digits, ".", "_", "~" or "-"';
+export const USERNAME_RULE = '1 to 64 letters, digits, ".", "_", "~" or "-", and not a path Lineup serves (live, play, …)';
 
-/** Whether a username may be given to a new subscriber, and so used in an XC app. */
+/** Whether a username may be given to a new subscriber, and so used in an XC app, legacy links included. */
 export function isValidUsername(username: string): boolean {
-  return USERNAME.test(username);
+  return USERNAME.test(username) && !isReservedPathSegment(username);
 }
 
 /** @throws BadInputError naming the rule, for a username a new subscriber may not have. */
 function assertValidUsername(username: string): void {
-  if (!USERNAME.test(username)) throw new BadInputError(`USER: "${username}" is not a valid username (${USERNAME_RULE})`);
+  if (!isValidUsername(username)) throw new BadInputError(`USER: "${username}" is not a valid username (${USERNAME_RULE})`);
 }
 
 /** The bounds of the subscribers table's CHECK, said in words before SQLite refuses them. */

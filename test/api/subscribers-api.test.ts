@@ -65,6 +65,7 @@ describe('admin API: subscribers', () => {
       [{ username: 'bob', days: 3, colour: 'red' }, 400, 'invalid-request'],
       [{ username: 'bob', days: 3, until: '2099-01-01' }, 400, 'invalid-request'],
       [{ username: 'b o b' }, 400, 'invalid-request'],
+      [{ username: 'Live' }, 400, 'invalid-request'],
       [{ username: 'bob', days: 0 }, 400, 'invalid-request'],
       [{ username: 'bob', max_connections: 1001 }, 400, 'invalid-request'],
       [{ username: 'bob', until: '2001-01-01' }, 400, 'invalid-request'],

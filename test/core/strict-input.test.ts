@@ -161,6 +161,9 @@ describe('usernames', () => {
     ['accented letters', 'ünïcode'],
     ['an at sign (XC apps put the name in URLs unescaped)', 'alice@example.com'],
     ['65 characters', 'a'.repeat(65)],
+    ['the name of a path Lineup serves (a legacy XC link /live/P/1 would not reach it)', 'live'],
+    ['such a name in another case (the path is read in lower case)', 'Play'],
+    ['a dot segment (resolved away in a path)', '..'],
   ])("when a new subscriber's name has %s, then add is refused naming USER and the rule", async (_, name) => {
     const line = expectRefused(await lineup.cli(['subscriber', 'add', name]), 'USER');
     expect(line).toMatch(/letters, digits/);

@@ -48,6 +48,25 @@ describe('bucketed tokens (TOKEN_BUCKET=300)', () => {
     expect(first.headers['cache-control']).toBe('private, no-cache');
   });
 
+  it('when an app refreshes three times within a bucket without If-None-Match, then all three get the same bytes and ETag (rendered alone, then kept, then from the cache), and each takes its own gzip too', async () => {
+    const { url, clock } = await start({ TOKEN_BUCKET: '300' });
+    const answers = [];
+    for (let i = 0; i < 3; i++) {
+      answers.push(await fetchBytes(url));
+      clock.now += 10;
+    }
+    for (const answer of answers.slice(1)) {
+      expect(answer.headers.etag).toBe(answers[0]!.headers.etag);
+      expect(answer.body.equals(answers[0]!.body)).toBe(true);
+    }
+    const zipped = [];
+    for (let i = 0; i < 3; i++) zipped.push(await fetchBytes(url, { headers: { 'Accept-Encoding': 'gzip' } }));
+    for (const answer of zipped) {
+      expect(answer.headers.etag).toBe(`${String(answers[0]!.headers.etag).slice(0, -1)}.gz"`);
+      expect(gunzipSync(answer.body).equals(answers[0]!.body)).toBe(true);
+    }
+  });
+
   it('when the bucket rolls over, then the tokens and the ETag change', async () => {
     const { url, clock } = await start({ TOKEN_BUCKET: '300' });
     const first = await fetchBytes(url);

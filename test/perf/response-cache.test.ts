@@ -46,4 +46,22 @@ describe('the cache of recent playlists', () => {
     expect(left).toEqual(['a', 'b', 'huge', 'b2']);
     expect(cache.get('b')).toBeUndefined();
   });
+
+  it('when a key is asked for the first time, then it is not admitted; asked again soon, it is, once', () => {
+    const cache = new ResponseCache<{ bytes: number }>(100);
+    expect(cache.admits('box')).toBe(false);
+    cache.notKept('box', 60);
+    expect(cache.admits('box')).toBe(true);
+    expect(cache.admits('box')).toBe(false);
+  });
+
+  it('when more than four caches worth of other bodies were served unkept since, then a key asked again is a first request again', () => {
+    const cache = new ResponseCache<{ bytes: number }>(100);
+    cache.notKept('early', 50);
+    cache.notKept('recent', 50);
+    for (let i = 0; i < 7; i++) cache.notKept(`box${i}`, 50);
+    // 450 bytes noted: more than 4 × 100, so the oldest went and the second oldest stayed.
+    expect(cache.admits('early')).toBe(false);
+    expect(cache.admits('recent')).toBe(true);
+  });
 });

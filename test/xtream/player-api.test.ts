@@ -449,4 +449,10 @@ describe('credentials', () => {
     const linted = await lineup.cli(['lint']);
     expect(linted.stdout + linted.stderr).toMatch(/username-not-url-safe|XC apps cannot log in with: "mail@example.com"/);
   });
+
+  it('when a username that is a path Lineup serves was inserted by SQL, then lint reports it, since its legacy links reach that path', async () => {
+    await applySql(lineup, "INSERT INTO subscribers (username, expires_at) VALUES ('timeshift', '2040-01-01 00:00:00');");
+    const linted = await lineup.cli(['lint']);
+    expect(linted.stdout + linted.stderr).toMatch(/XC apps cannot log in with: .*"timeshift"/);
+  });
 });
