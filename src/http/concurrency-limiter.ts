@@ -29,15 +29,14 @@ export class ConcurrencyLimiter {
   constructor(private readonly caps: ConcurrencyCaps) {}
 
   /**
-   * Admits one response: counted until `res` closes, and its connection reset if it is still in
-   * flight after the send timeout. Node considers a response over once the kernel has taken its
-   * last byte, so a client that reads keeps well within it; one that stops reading (or reads a
-   * byte now and then, which an inactivity timeout would never catch: loopback's buffers alone
-   * make such progress) does not. A reset, not a close, so that the kernel drops the bytes it
-   * holds for that client at once rather than keep trying to deliver them.
+   * Holds a counted response (`leave`, from `enter`) until `res` closes, and resets its connection
+   * if it is still in flight after the send timeout. Node considers a response over once the kernel
+   * has taken its last byte, so a client that reads keeps well within it; one that stops reading
+   * (or reads a byte now and then, which an inactivity timeout would never catch: loopback's
+   * buffers alone make such progress) does not. A reset, not a close, so that the kernel drops the
+   * bytes it holds for that client at once rather than keep trying to deliver them.
    */
-  admit(key: string, ip: string, res: ServerResponse): void {
-    const leave = this.enter(key, ip);
+  hold(res: ServerResponse, leave: () => void): void {
     const deadline = setTimeout(resetUnfinished, this.caps.sendTimeoutSeconds * 1000, res);
     res.once('close', () => {
       clearTimeout(deadline);

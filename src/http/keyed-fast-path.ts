@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { BlockList } from 'node:net';
+import type { BlockList, Socket } from 'node:net';
 import accepts from 'accepts';
 import encodeUrl from 'encodeurl';
 import escapeHtml from 'escape-html';
@@ -30,6 +30,7 @@ interface Answer {
  * `.` and `..` segments, a trailing slash or an upper-case first segment fail `canonicalPath` below.
  */
 const PLAYLIST_PATH = /^\/playlist\/([^/?#%]+)$/;
+const PLAYLIST_LOG_PATH = loggablePath('/playlist/KEY.m3u');
 const XC_LIVE_PATH = /^\/live\/([^/?#%]+)\/([^/?#%]+)\/([^/?#%]+)$/;
 
 export interface KeyedFastPathDependencies {
@@ -71,13 +72,14 @@ export function keyedFastPath({ playlist, xtream, guessLimiter, metrics, logger,
     const started = performance.now();
     // node joins repeated X-Forwarded-For headers into one string, as koa's ctx.get reads it.
     const forwardedFor = req.headers['x-forwarded-for'];
-    const ip = clientIp(
-      req.socket.remoteAddress,
-      typeof forwardedFor === 'string' && forwardedFor !== '' ? forwardedFor : undefined,
-      trustProxy,
-    );
+    const ip =
+      typeof forwardedFor === 'string' && forwardedFor !== ''
+        ? clientIp(req.socket.remoteAddress, forwardedFor, trustProxy)
+        : peerAddress(req.socket, trustProxy);
     const count = counterFor(url);
-    const logPath = loggablePath(url);
+    // A canonical playlist path logs as every other one does (its one segment is the key); only
+    // an XC link's username and channel stay in its line.
+    const logPath = file !== undefined ? PLAYLIST_LOG_PATH : loggablePath(url);
     let sent: Answer;
     try {
       const bucket = guard.admit(ip);
@@ -95,6 +97,19 @@ export function keyedFastPath({ playlist, xtream, guessLimiter, metrics, logger,
     writeLine({ method, path: logPath, status: sent.status, started, ip, subscriber: sent.subscriberId });
     return true;
   };
+}
+
+/** A connection's peer never changes: its address, normalised, once per connection rather than per request. */
+const peerAddresses = new WeakMap<Socket, string>();
+
+/** The client address of a request without X-Forwarded-For: `clientIp` of the peer alone. */
+function peerAddress(socket: Socket, trustProxy: BlockList): string {
+  let address = peerAddresses.get(socket);
+  if (address === undefined) {
+    address = clientIp(socket.remoteAddress, undefined, trustProxy);
+    peerAddresses.set(socket, address);
+  }
+  return address;
 }
 
 /** As koa's `ctx.redirect` (the same libraries): 302, the URL encoded, a short body in HTML or text as the client accepts. */

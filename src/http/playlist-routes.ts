@@ -31,17 +31,28 @@ export function playlistAnswerer(playlists: PlaylistService, inFlight: Concurren
     const key = playlistKeyOf(file);
     if (key === undefined) throw new UnknownKeyError();
     // Before the lookup and the render, so that a refusal costs nothing.
-    inFlight.admit(key, ip, res);
+    const leave = inFlight.enter(key, ip);
     // As koa's ctx.fresh: only GET and HEAD are conditional.
     const conditional = req.method === 'GET' || req.method === 'HEAD';
-    return playlists.respond(key, {
-      ip,
-      format: parseStreamFormat(output),
-      gzip: acceptsGzip(req),
-      holds: (etag) => conditional && fresh(req.headers, { etag }),
-      // 'close' follows the last byte handed to the socket, or an abandoned connection.
-      afterResponse: (done) => res.once('close', done),
-    });
+    let response: PlaylistResponse;
+    try {
+      response = playlists.respond(key, {
+        ip,
+        format: parseStreamFormat(output),
+        gzip: acceptsGzip(req),
+        holds: (etag) => conditional && fresh(req.headers, { etag }),
+        // 'close' follows the last byte handed to the socket, or an abandoned connection.
+        afterResponse: (done) => res.once('close', done),
+      });
+    } catch (error) {
+      leave();
+      throw error;
+    }
+    // A body may be held by a client that stops reading; an answer without one (a 304, a refusal)
+    // is written whole in this turn, so it is in flight no longer and needs no timer.
+    if (response.body) inFlight.hold(res, leave);
+    else leave();
+    return response;
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /**
@@ -57,8 +57,14 @@ export function guardUnreadResponses(server: Server, sendTimeoutMs: number): voi
     const socket = req.socket;
     handedOverAt.delete(socket);
     writtenBefore.set(socket, socket.bytesWritten);
-    res.once('finish', () => noteHandedOver(socket));
+    res.on('finish', noteFinished);
   });
+}
+
+/** One listener for every response, rather than a closure and a `once` wrapper per request. */
+function noteFinished(this: ServerResponse): void {
+  // Node has detached the response from its socket by now; the request keeps it.
+  noteHandedOver(this.req.socket);
 }
 
 /**

@@ -2,7 +2,7 @@ import { issueBackendToken, type TokenHolder } from './backend-token.js';
 import { HashSubject, SHA1_HEX_WIDTH } from './hash-subject.js';
 import { secureLinkMd5 } from './nginx-secure-link.js';
 import { encodedStreamName, encodedStreamPath, type Origin, type SigningScheme, type StreamFormat, streamPath } from './origin.js';
-import { NO_CHECK_IP, securetokenFor } from './securetoken.js';
+import { NO_CHECK_IP, type SecuretokenInput, securetoken, securetokenFor } from './securetoken.js';
 
 function hashSubject(stream: string, path: string, origin: Origin): string {
   switch (origin.hashSubject) {
@@ -58,15 +58,14 @@ function frame(before: string, digestWidth: number, after: string): { frame: Buf
 
 const MD5_BASE64URL_WIDTH = 22;
 
-const flussonic: SchemeSigner = (ip, now, origin, salt) => {
+/** What a Flussonic token covers besides its subject, for one viewer at `now`. */
+function flussonicShared(ip: string, now: number, origin: Origin, salt: string): Omit<SecuretokenInput, 'subject'> {
   const starttime = now - origin.tokenDesync;
-  const token = securetokenFor({
-    ip: origin.ipBinding === 'none' ? NO_CHECK_IP : ip,
-    starttime,
-    endtime: starttime + origin.tokenTtl,
-    key: origin.secret,
-    salt,
-  });
+  return { ip: origin.ipBinding === 'none' ? NO_CHECK_IP : ip, starttime, endtime: starttime + origin.tokenTtl, key: origin.secret, salt };
+}
+
+const flussonic: SchemeSigner = (ip, now, origin, salt) => {
+  const token = securetokenFor(flussonicShared(ip, now, origin, salt));
   const { frame: text, digestAt } = frame('token=', SHA1_HEX_WIDTH, token.tail);
   return {
     frame: text,
@@ -127,7 +126,13 @@ export interface SignOptions {
 
 /** Signs `stream` for `ip` at `now` (Unix seconds) with the origin's scheme and returns the full URL. */
 export function signStreamUrl(stream: string, ip: string, now: number, { origin, format, salt, holder }: SignOptions): string {
-  const query = queryText(bindQuery(ip, now, origin, salt, holder), signableStream(stream, streamPath(stream, format), origin));
+  const path = streamPath(stream, format);
+  // A stream link's redirect (every zap) signs one URL: a Flussonic token is then one string hashed,
+  // not a frame and a hash subject prepared for a playlist's many streams.
+  const query =
+    origin.scheme === 'flussonic'
+      ? `token=${securetoken({ subject: hashSubject(stream, path, origin), ...flussonicShared(ip, now, origin, salt) })}`
+      : queryText(bindQuery(ip, now, origin, salt, holder), signableStream(stream, path, origin));
   return `${origin.baseUrl}${encodedStreamPath(stream, format)}?${query}`;
 }
 

@@ -134,6 +134,18 @@ describe('playlist responses in flight per key and per address', () => {
     expect((await fetchFrom(alice)).status).toBe(200);
   }, 60_000);
 
+  it('when answers without a body (304s, refusals) come and go, then they leave no count behind, and a full answer still fits the cap of 1', async () => {
+    lineup = await startTestLineup({ PLAYLIST_CONCURRENCY_PER_KEY: '1', PLAYLIST_CONCURRENCY_PER_ADDRESS: '1' });
+    const alice = onServer(lineup, await addSubscriber(lineup, 'alice'));
+    const first = await fetchFrom(alice);
+    expect(first.status).toBe(200);
+    for (let revalidation = 0; revalidation < 5; revalidation++) {
+      expect((await fetchFrom(alice, { headers: { 'If-None-Match': String(first.headers.etag) } })).status).toBe(304);
+    }
+    expect((await fetchFrom(alice.replace(/\/playlist\/[^/]+\./, '/playlist/nosuchkey0000000000000000.'))).status).toBe(404);
+    expect((await fetchFrom(alice)).status).toBe(200);
+  });
+
   it('when one address has its cap of responses in flight, then it is refused for any key while another address is served', async () => {
     lineup = await bigLineup({ PLAYLIST_CONCURRENCY_PER_KEY: '20', PLAYLIST_CONCURRENCY_PER_ADDRESS: '2' });
     const [alice, bob, carol] = await Promise.all(
