@@ -135,7 +135,7 @@ describe('playlist responses in flight per key and per address', () => {
   }, 60_000);
 
   it('when answers without a body (304s, refusals) come and go, then they leave no count behind, and a full answer still fits the cap of 1', async () => {
-    lineup = await startTestLineup({ PLAYLIST_CONCURRENCY_PER_KEY: '1', PLAYLIST_CONCURRENCY_PER_ADDRESS: '1' });
+    lineup = await startTestLineup({ env: { PLAYLIST_CONCURRENCY_PER_KEY: '1', PLAYLIST_CONCURRENCY_PER_ADDRESS: '1' } });
     const alice = onServer(lineup, await addSubscriber(lineup, 'alice'));
     const first = await fetchFrom(alice);
     expect(first.status).toBe(200);
