@@ -24,6 +24,16 @@ export async function applySql(lineup: TestLineup, sql: string, name = `script-$
   return { file, result };
 }
 
+/** Channels 1 to `count` (stream `live/channel-N`, name `Channel N`, number N), in one script: a big lineup for tests of large bodies. */
+export async function addChannels(lineup: TestLineup, count: number) {
+  return applySql(
+    lineup,
+    `INSERT INTO channels (stream, name, number)
+       WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${count})
+       SELECT 'live/channel-' || i, 'Channel ' || i, i FROM n;`,
+  );
+}
+
 /** `lineup subscriber add USER …` and the playlist URL rebased onto the test server. */
 export async function addSubscriber(lineup: TestLineup, username: string, ...options: string[]): Promise<string> {
   const result = await lineup.cli(['subscriber', 'add', username, ...options]);

@@ -2,7 +2,7 @@ import { type IncomingHttpHeaders, request, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TooManyRequestsError } from '../../src/errors.js';
 import { ConcurrencyLimiter } from '../../src/http/concurrency-limiter.js';
-import { addSubscriber, applySql, expectAllTokensValid } from '../core/support.js';
+import { addChannels, addSubscriber, expectAllTokensValid } from '../core/support.js';
 import { fetchFrom, onServer, startTestLineup, type TestLineup } from '../helpers/lineup.js';
 import { STACK_TRACE } from './raw-http.js';
 
@@ -90,12 +90,7 @@ const CHANNELS = 24000;
 
 async function bigLineup(env: NodeJS.ProcessEnv): Promise<TestLineup> {
   const started = await startTestLineup({ env });
-  await applySql(
-    started,
-    `INSERT INTO channels (stream, name, number)
-       WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${CHANNELS})
-       SELECT 'live/channel-' || i, 'Channel ' || i, i FROM n;`,
-  );
+  await addChannels(started, CHANNELS);
   return started;
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { addSubscriber, applySql } from '../core/support.js';
+import { addChannels, addSubscriber } from '../core/support.js';
 import { startTestLineup, type TestLineup } from '../helpers/lineup.js';
 
 /** About 2.8 MB of playlist: less than the kernel takes into one connection's socket buffers from a client that does not read. */
@@ -73,12 +73,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function bigLineup(sendTimeout: string): Promise<TestLineup> {
   const started = await startTestLineup({ env: { SEND_TIMEOUT: sendTimeout, PLAYLIST_CONCURRENCY_PER_ADDRESS: '100' } });
-  await applySql(
-    started,
-    `INSERT INTO channels (stream, name, number)
-       WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${CHANNELS})
-       SELECT 'live/channel-' || i, 'Channel ' || i, i FROM n;`,
-  );
+  await addChannels(started, CHANNELS);
   return started;
 }
 
