@@ -1,5 +1,5 @@
 import { keyFingerprint } from '../signing/backend-token.js';
-import type { ChangeCursor, SubscriberChangeLog } from '../subscribers/remembered-access.js';
+import { SubscriberChangeFollower, type SubscriberChangeLog } from '../subscribers/remembered-access.js';
 import type { SqlTime } from '../time.js';
 
 /** What a stream check needs to know about a subscriber, by id. */
@@ -33,25 +33,21 @@ export interface AuthSubjectSource {
  */
 export class RememberedSubjects {
   private readonly byId = new Map<number, AuthSubject | undefined>();
-  private generation: number | undefined;
-  private cursor: ChangeCursor | undefined;
+  private readonly follower: SubscriberChangeFollower;
 
   constructor(
     private readonly source: AuthSubjectSource,
-    private readonly changes: SubscriberChangeLog,
-    private readonly currentGeneration: () => number,
+    changes: SubscriberChangeLog,
+    currentGeneration: () => number,
     private readonly maxEntries: number,
-  ) {}
+  ) {
+    this.follower = new SubscriberChangeFollower(changes, currentGeneration);
+  }
 
   find(id: number): AuthSubject | undefined {
-    const generation = this.currentGeneration();
-    if (generation !== this.generation) {
-      this.generation = generation;
-      const { cursor, changed } = this.changes.changesSince(this.cursor);
-      this.cursor = cursor;
-      if (changed === undefined) this.byId.clear();
-      else for (const changedId of changed) this.byId.delete(changedId);
-    }
+    const changed = this.follower.changed();
+    if (changed === undefined) this.byId.clear();
+    else for (const changedId of changed) this.byId.delete(changedId);
     if (this.byId.has(id)) return this.byId.get(id);
     const row = this.source.findAuthSubject(id);
     const subject = row && { ...row, keyFingerprint: keyFingerprint(row.keyHash), packages: new Set(row.packageIds) };

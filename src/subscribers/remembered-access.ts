@@ -18,6 +18,32 @@ export interface SubscriberChangeLog {
   changesSince(cursor: ChangeCursor | undefined): SubscriberChangesSince;
 }
 
+const NOTHING_CHANGED: readonly number[] = [];
+
+/**
+ * Follows the change log for one cache: when the database's generation has moved since the last
+ * look, which subscribers changed. Shared by the caches that remember subscribers, by key or by id.
+ */
+export class SubscriberChangeFollower {
+  private generation: number | undefined;
+  private cursor: ChangeCursor | undefined;
+
+  constructor(
+    private readonly changes: SubscriberChangeLog,
+    private readonly currentGeneration: () => number,
+  ) {}
+
+  /** The ids changed since the last call (none while the generation stays), or undefined: forget every one. */
+  changed(): readonly number[] | undefined {
+    const generation = this.currentGeneration();
+    if (generation === this.generation) return NOTHING_CHANGED;
+    this.generation = generation;
+    const { cursor, changed } = this.changes.changesSince(this.cursor);
+    this.cursor = cursor;
+    return changed;
+  }
+}
+
 /**
  * Subscribers found by key hash, remembered across database changes until they themselves change.
  * An app or box that refreshes its playlist then costs no lookup query. When the generation moves
@@ -32,23 +58,20 @@ export class RememberedAccess implements AccessSource {
   private readonly byKeyHash = new Map<string, SubscriberAccess>();
   /** The key hash each remembered subscriber was found by, to forget it by id. */
   private readonly keyHashById = new Map<number, string>();
-  private generation: number | undefined;
-  private cursor: ChangeCursor | undefined;
+  private readonly follower: SubscriberChangeFollower;
 
   /** `currentGeneration` must already reflect this request's check of the database (LineupCache.refresh). */
   constructor(
     private readonly source: AccessSource,
-    private readonly changes: SubscriberChangeLog,
-    private readonly currentGeneration: () => number,
+    changes: SubscriberChangeLog,
+    currentGeneration: () => number,
     private readonly maxEntries: number,
-  ) {}
+  ) {
+    this.follower = new SubscriberChangeFollower(changes, currentGeneration);
+  }
 
   findAccess(keyHash: string): SubscriberAccess | undefined {
-    const generation = this.currentGeneration();
-    if (generation !== this.generation) {
-      this.generation = generation;
-      this.forgetChanged();
-    }
+    this.forgetChanged();
     const remembered = this.byKeyHash.get(keyHash);
     if (remembered) return remembered;
     const found = this.source.findAccess(keyHash);
@@ -73,8 +96,7 @@ export class RememberedAccess implements AccessSource {
   }
 
   private forgetChanged(): void {
-    const { cursor, changed } = this.changes.changesSince(this.cursor);
-    this.cursor = cursor;
+    const changed = this.follower.changed();
     if (changed === undefined) {
       this.byKeyHash.clear();
       this.keyHashById.clear();
