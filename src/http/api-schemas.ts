@@ -144,6 +144,11 @@ export const IssuedSubscriber = z
   })
   .meta({ id: 'IssuedSubscriber' });
 
+/** A list answer: `{ items: [...] }`, named in the document as `id`. */
+function listOf<Item extends z.ZodType>(id: string, item: Item) {
+  return z.object({ items: z.array(item) }).meta({ id });
+}
+
 export const SubscriberPage = z
   .object({
     items: z.array(Subscriber),
@@ -151,81 +156,66 @@ export const SubscriberPage = z
   })
   .meta({ id: 'SubscriberPage' });
 
-export const PackageList = z
-  .object({
-    items: z.array(
-      z
-        .object({ name: z.string(), description: z.string(), channels: z.int(), subscribers: z.int() })
-        .meta({ id: 'Package', description: 'A channel in a package is seen only by its subscribers.' }),
-    ),
-  })
-  .meta({ id: 'PackageList' });
+export const PackageList = listOf(
+  'PackageList',
+  z
+    .object({ name: z.string(), description: z.string(), channels: z.int(), subscribers: z.int() })
+    .meta({ id: 'Package', description: 'A channel in a package is seen only by its subscribers.' }),
+);
 
-export const ChannelList = z
-  .object({
-    items: z.array(
-      z
-        .object({
-          id: z.int(),
-          stream: z.string(),
-          name: z.string(),
-          number: z.int().nullable(),
-          group_title: z.string(),
-          enabled: z.boolean(),
-          origin: z.string().nullable(),
-          packages: z.array(z.string()).meta({ description: 'empty: every subscriber sees it' }),
-        })
-        .meta({ id: 'Channel' }),
-    ),
-  })
-  .meta({ id: 'ChannelList' });
+export const ChannelList = listOf(
+  'ChannelList',
+  z
+    .object({
+      id: z.int(),
+      stream: z.string(),
+      name: z.string(),
+      number: z.int().nullable(),
+      group_title: z.string(),
+      enabled: z.boolean(),
+      origin: z.string().nullable(),
+      packages: z.array(z.string()).meta({ description: 'empty: every subscriber sees it' }),
+    })
+    .meta({ id: 'Channel' }),
+);
 
-export const FindingList = z
-  .object({
-    items: z.array(
-      z
-        .object({ severity: z.enum(['error', 'warning']), code: z.string(), message: z.string(), channel_ids: z.array(z.int()) })
-        .meta({ id: 'Finding' }),
-    ),
-  })
-  .meta({ id: 'FindingList' });
+export const FindingList = listOf(
+  'FindingList',
+  z
+    .object({ severity: z.enum(['error', 'warning']), code: z.string(), message: z.string(), channel_ids: z.array(z.int()) })
+    .meta({ id: 'Finding' }),
+);
 
-export const AuditList = z
-  .object({
-    items: z.array(
-      z
-        .object({
-          id: z.int(),
-          at: isoTime,
-          actor: z.string().meta({ description: 'api:TOKEN_NAME, cli, sql or server' }),
-          action: z.enum(['insert', 'update', 'delete']),
-          entity: z.string(),
-          subject: z.string(),
-          before: z.record(z.string(), z.unknown()).nullable(),
-          after: z.record(z.string(), z.unknown()).nullable(),
-        })
-        .meta({ id: 'AuditEntry' }),
-    ),
-  })
-  .meta({ id: 'AuditList' });
+export const AuditList = listOf(
+  'AuditList',
+  z
+    .object({
+      id: z.int(),
+      at: isoTime,
+      actor: z.string().meta({ description: 'api:TOKEN_NAME, cli, sql or server' }),
+      action: z.enum(['insert', 'update', 'delete']),
+      entity: z.string(),
+      subject: z.string(),
+      before: z.record(z.string(), z.unknown()).nullable(),
+      after: z.record(z.string(), z.unknown()).nullable(),
+    })
+    .meta({ id: 'AuditEntry' }),
+);
 
-export const SessionList = z
-  .object({
-    items: z.array(
-      z
-        .object({
-          username: z.string(),
-          ip: z.string(),
-          stream: z.string(),
-          proto: z.string(),
-          via: z.enum(['flussonic', 'cesbo', 'nginx']).meta({ description: "the streaming server's dialect" }),
-          started_at: isoTime,
-          last_seen: isoTime,
-        })
-        .meta({ id: 'Session' }),
-    ),
-  })
-  .meta({ id: 'SessionList' });
+export const SessionList = listOf(
+  'SessionList',
+  z
+    .object({
+      username: z.string(),
+      ip: z.string(),
+      stream: z.string(),
+      proto: z.string(),
+      via: z.enum(['flussonic', 'cesbo', 'nginx']).meta({ description: "the streaming server's dialect" }),
+      started_at: isoTime,
+      last_seen: isoTime,
+    })
+    .meta({ id: 'Session' }),
+);
 
 export const ClosedSessions = z
   .object({ closed: z.int().meta({ description: 'sessions that were open and are closed now' }) })
