@@ -1,6 +1,7 @@
 import { GENERATED_KEY_SETTING, type LineupContext, SERVED_URL_SETTING } from './context.js';
 import { seedDemoLineup } from './db/seed.js';
 import { holdServerLock } from './db/server-lock.js';
+import { startChangeLogTrim } from './jobs/change-log-trim.js';
 import { scheduleGuideFetch } from './jobs/epg-fetch-schedule.js';
 import { schedulePrune } from './jobs/prune-schedule.js';
 import { startRevocationSweep } from './jobs/revocation-sweep.js';
@@ -13,7 +14,7 @@ import { DEFAULT_SUBSCRIPTION_DAYS } from './subscribers/subscriber-admin.js';
 export interface Housekeeping {
   /** The demo subscriber's URL, only on the first start of an empty database. */
   demoUrl?: string;
-  /** Stops the prune schedule, ending a run in progress between two chunks, and the guide fetch, aborting a download. */
+  /** Stops the prune schedule, ending a run in progress between two chunks, the change log's trim, and the guide fetch, aborting a download. */
   stop(): Promise<void>;
 }
 
@@ -28,7 +29,7 @@ export interface HousekeepingOptions {
  * The chores one process per database does, however many serve HTTP: remember the URL the server
  * announces and how it signs (admin commands print links on the one, and refuse to sign unlike
  * the other), say once when it signs with a generated key, seed the demo on an empty database if
- * asked, prune on PRUNE_CRON, end revoked stream sessions (closing Flussonic's through its API),
+ * asked, prune on PRUNE_CRON, keep the subscriber change log trimmed, end revoked stream sessions (closing Flussonic's through its API),
  * and fetch the programme guide from EPG_SOURCE_URL on EPG_FETCH_CRON. The database was migrated
  * when the context opened it.
  */
@@ -50,6 +51,8 @@ export function startHousekeeping(context: LineupContext, { logger, metrics, see
       signal,
     });
   const job = config.pruneCron === undefined ? undefined : schedulePrune(config.pruneCron, prune, logger, metrics);
+  // With PRUNE_CRON off, nothing else would keep the log from growing by a row per change for ever.
+  const changeLogTrim = startChangeLogTrim(context.subscribers, logger);
   const revocation = startRevocationSweep({
     backend: context.auth().backend,
     sessions: context.sessions(),
@@ -68,7 +71,7 @@ export function startHousekeeping(context: LineupContext, { logger, metrics, see
     ...(demoUrl ? { demoUrl } : {}),
     stop: async () => {
       await revocation.stop();
-      await Promise.all([job?.stop(), guideFetch?.stop()]);
+      await Promise.all([job?.stop(), guideFetch?.stop(), changeLogTrim.stop()]);
       lock.release();
     },
   };

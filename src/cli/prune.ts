@@ -1,3 +1,4 @@
+import { getPriority, setPriority } from 'node:os';
 import { pruneLapsed } from '../subscribers/prune.js';
 import { type Command, parseOptions, withContext } from './command.js';
 
@@ -18,6 +19,24 @@ function restingAsLongAsWorked(): () => void {
   };
 }
 
+/**
+ * How much lower than the shell that started it the command runs (`nice`): the server on the same
+ * cores then wins them whenever it has requests to answer, and the prune takes what is left.
+ */
+const PRUNE_NICENESS = 10;
+
+/**
+ * Lowers this thread's CPU priority by PRUNE_NICENESS (on Linux a priority is per thread, and the
+ * prune runs on this one). Never raised again: an unprivileged process could not.
+ */
+function yieldingTheCores(): void {
+  try {
+    setPriority(Math.min(19, getPriority() + PRUNE_NICENESS));
+  } catch {
+    // Not allowed here (a container's seccomp profile, say): the prune runs at the priority it has.
+  }
+}
+
 export const pruneCommand: Command = {
   name: 'prune',
   summary: 'recycle subscribers lapsed for longer than PRUNE_GRACE_DAYS (what the cron job does)',
@@ -29,7 +48,8 @@ answer 410 Gone. Each stays restorable with its URL for PRUNE_KEEP_DAYS (lineup 
 USER); the same run deletes for good those pruned longer ago. Then forgets the retired keys (of
 removed, pruned or rotated URLs) older than RETIRED_KEY_DAYS: those URLs are unknown keys again
 (404). Last, it truncates the write-ahead log (the lineup.db-wal file). After each chunk it rests as
-long as the chunk took, leaving a server on the same machine half of the time. A run stopped half-way
+long as the chunk took, and it runs at a lower CPU priority (nice +10), leaving a server on the
+same machine the cores whenever it has requests to answer. A run stopped half-way
 leaves whole chunks moved, and the next run takes the rest. It prints one summary line; --verbose
 also prints a line per subscriber. --dry-run counts them (lists them with --verbose) and changes
 nothing.
@@ -45,6 +65,7 @@ it anyway, after a look at the clock and the dry run, and resets that last time 
       false,
     );
     const verbose = values.verbose === true;
+    if (values['dry-run'] !== true) yieldingTheCores();
     const rest = restingAsLongAsWorked();
     return withContext(io, ({ subscribers, settings, clock, config }) => {
       const result = pruneLapsed(subscribers, clock, config.pruneGraceDays, {

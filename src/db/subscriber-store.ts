@@ -216,9 +216,12 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
     this.retiredKey = db.prepare('SELECT reason FROM retired_keys WHERE key_hash = ? AND retired_at > ?').pluck();
     this.retiredKeysBy = db.prepare('SELECT count(*) FROM retired_keys WHERE retired_at <= ?').pluck();
     this.deleteRetiredKeysBy = db.prepare('DELETE FROM retired_keys WHERE retired_at <= ?');
-    this.trimChanges = db.prepare(
-      "DELETE FROM subscriber_changes WHERE seq <= (SELECT seq FROM sqlite_sequence WHERE name = 'subscriber_changes') - ?",
-    );
+    // The oldest first, at most LIMIT of them (-1: all), so that a long log is trimmed a batch at a time.
+    this.trimChanges = db.prepare(`
+      DELETE FROM subscriber_changes WHERE seq IN (
+        SELECT seq FROM subscriber_changes
+        WHERE seq <= (SELECT seq FROM sqlite_sequence WHERE name = 'subscriber_changes') - ?
+        ORDER BY seq LIMIT ?)`);
     this.updateMaxConnections = db.prepare('UPDATE subscribers SET max_connections = ? WHERE username = ?');
     this.updateNote = db.prepare('UPDATE subscribers SET note = ? WHERE username = ?');
     this.unlinkPackagesBut = db.prepare(
@@ -301,8 +304,8 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
     return this.deleteRetiredKeysBy.run(this.retiredKeysForgottenBy(now)).changes;
   }
 
-  trimChangeLog(keep: number): number {
-    return this.trimChanges.run(keep).changes;
+  trimChangeLog(keep: number, limit?: number): number {
+    return this.trimChanges.run(keep, limit ?? -1).changes;
   }
 
   find(username: string): Subscriber | undefined {

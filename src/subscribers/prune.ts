@@ -188,8 +188,11 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-/** Rows of the subscriber change log kept after a prune: a few minutes of renewals for a large fleet. */
-const CHANGE_LOG_KEPT = 20_000;
+/**
+ * Rows of the subscriber change log kept after a prune and by housekeeping's periodic trim: a few
+ * minutes of renewals for a large fleet. A server further behind forgets every subscriber.
+ */
+export const CHANGE_LOG_KEPT = 20_000;
 
 /** The run as steps: each `next()` commits one chunk and yields its usernames; the last returns the result. */
 function* pruneSteps(

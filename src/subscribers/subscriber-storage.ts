@@ -80,6 +80,6 @@ export interface SubscriberStorage extends AccessSource {
   countForgottenRetiredKeys(now: number): number;
   /** Deletes the retired keys past their retention at `now`, in one statement; returns how many. */
   forgetRetiredKeys(now: number): number;
-  /** Deletes all but the last `keep` rows of the subscriber change log; returns how many. */
-  trimChangeLog(keep: number): number;
+  /** Deletes all but the last `keep` rows of the subscriber change log, the oldest first and at most `limit`; returns how many. */
+  trimChangeLog(keep: number, limit?: number): number;
 }

@@ -1,0 +1,84 @@
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { startChangeLogTrim } from '../../src/jobs/change-log-trim.js';
+import { type RunningLineup, startLineup } from '../../src/standalone.js';
+import { CHANGE_LOG_KEPT } from '../../src/subscribers/prune.js';
+import { captureLogs, execOn, startTestLineup, type TestLineup } from '../helpers/lineup.js';
+
+/** More rows than are kept: two batches of the trim and then some. */
+const CHANGES = CHANGE_LOG_KEPT + 12_345;
+
+let lineup: TestLineup | undefined;
+let restarted: RunningLineup | undefined;
+afterEach(async () => {
+  await restarted?.stop();
+  restarted = undefined;
+  await lineup?.close();
+  lineup = undefined;
+});
+
+/** CHANGES subscribers added by hand: one log row each. */
+function addSubscribers(dbPath: string, count: number, prefix: string): void {
+  execOn(
+    dbPath,
+    `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${count})
+     INSERT INTO subscribers (username, key_hash, expires_at) SELECT '${prefix}' || i, hex(randomblob(32)), '2099-01-01 00:00:00' FROM n;`,
+  );
+}
+
+function logState(dbPath: string): { rows: number; first: number; last: number; trimmed: number } {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return db
+      .prepare(`SELECT count(*) AS rows, min(seq) AS first, max(seq) AS last,
+                       (SELECT through_seq FROM subscriber_changes_trimmed) AS trimmed FROM subscriber_changes`)
+      .get() as { rows: number; first: number; last: number; trimmed: number };
+  } finally {
+    db.close();
+  }
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 30_000; !condition(); ) {
+    if (Date.now() > deadline) throw new Error('condition not met in 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('the subscriber change log trim', () => {
+  it('when a server starts with PRUNE_CRON off on a log longer than is kept, then housekeeping trims it to the last rows and records how far', async () => {
+    lineup = await startTestLineup();
+    await lineup.stop();
+    addSubscribers(lineup.dbPath, CHANGES, 'renewed-');
+    const before = logState(lineup.dbPath);
+    expect(before.rows).toBe(CHANGES);
+
+    restarted = await startLineup(loadConfig(lineup.env), { logger: captureLogs().logger });
+    await until(() => logState(lineup!.dbPath).rows === CHANGE_LOG_KEPT);
+
+    const after = logState(lineup.dbPath);
+    expect(after).toEqual({
+      rows: CHANGE_LOG_KEPT,
+      first: before.last - CHANGE_LOG_KEPT + 1,
+      last: before.last,
+      trimmed: before.last - CHANGE_LOG_KEPT,
+    });
+  });
+
+  it('when changes pile up while the server runs, then the next periodic trim takes the log back to the last rows kept', async () => {
+    lineup = await startTestLineup();
+    const { logger } = captureLogs();
+    const trim = startChangeLogTrim(lineup.context.subscribers, logger, 50);
+    try {
+      addSubscribers(lineup.dbPath, CHANGE_LOG_KEPT, 'first-');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(logState(lineup.dbPath).rows).toBe(CHANGE_LOG_KEPT);
+      addSubscribers(lineup.dbPath, 12_345, 'more-');
+      await until(() => logState(lineup!.dbPath).rows === CHANGE_LOG_KEPT);
+      expect(logState(lineup.dbPath).trimmed).toBe(12_345);
+    } finally {
+      await trim.stop();
+    }
+  });
+});
