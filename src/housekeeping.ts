@@ -4,6 +4,7 @@ import { holdServerLock } from './db/server-lock.js';
 import { startChangeLogTrim } from './jobs/change-log-trim.js';
 import { scheduleGuideFetch } from './jobs/epg-fetch-schedule.js';
 import { schedulePrune } from './jobs/prune-schedule.js';
+import { pruneInThread, pruneThreadAvailable } from './jobs/prune-thread.js';
 import { startRevocationSweep } from './jobs/revocation-sweep.js';
 import type { Logger } from './logger.js';
 import type { LineupMetrics } from './metrics.js';
@@ -43,13 +44,24 @@ export function startHousekeeping(context: LineupContext, { logger, metrics, see
   const demoUrl = seedDemo ? seedDemoSubscriber(context) : undefined;
   // The prune job's heartbeat: moved on at each start, but never across a jump of the clock (see prune.ts).
   advanceHeartbeat(context.settings, context.clock(), config.pruneMaxGapDays);
-  // Yielding between chunks: in one process, this event loop also serves the playlists.
+  const safety = { heartbeat: context.settings, maxGapDays: config.pruneMaxGapDays, maxSharePercent: config.pruneMaxSharePercent };
+  // On a thread of its own where it can (the built server): no chunk then holds this event loop,
+  // which in one process also serves the playlists. From the sources (tests), yielding between chunks.
   const prune = (signal: AbortSignal) =>
-    pruneLapsedYielding(context.subscribers, context.clock, config.pruneGraceDays, {
-      keepDays: config.pruneKeepDays,
-      safety: { heartbeat: context.settings, maxGapDays: config.pruneMaxGapDays, maxSharePercent: config.pruneMaxSharePercent },
-      signal,
-    });
+    pruneThreadAvailable(config.dbPath)
+      ? pruneInThread(
+          {
+            dbPath: config.dbPath,
+            now: context.clock(),
+            graceDays: config.pruneGraceDays,
+            keepDays: config.pruneKeepDays,
+            retiredKeyDays: config.retiredKeyDays,
+            maxGapDays: safety.maxGapDays,
+            maxSharePercent: safety.maxSharePercent,
+          },
+          signal,
+        )
+      : pruneLapsedYielding(context.subscribers, context.clock, config.pruneGraceDays, { keepDays: config.pruneKeepDays, safety, signal });
   const job = config.pruneCron === undefined ? undefined : schedulePrune(config.pruneCron, prune, logger, metrics);
   // With PRUNE_CRON off, nothing else would keep the log from growing by a row per change for ever.
   const changeLogTrim = startChangeLogTrim(context.subscribers, logger);

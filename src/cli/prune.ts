@@ -1,41 +1,8 @@
-import { getPriority, setPriority } from 'node:os';
+import { lowerThreadPriority, restingAsLongAsWorked } from '../jobs/prune-pacing.js';
 import { pruneLapsed } from '../subscribers/prune.js';
 import { type Command, parseOptions, withContext } from './command.js';
 
 const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
-
-/**
- * After each chunk, waits as long as the chunk took, so that a server on the same cores keeps
- * about half of the time (and of the disk) while this process prunes. The command runs alone in
- * its process, so blocking it harms nothing; the server's own job rests with a timer instead
- * (pruneLapsedYielding), serving requests meanwhile.
- */
-function restingAsLongAsWorked(): () => void {
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  let since = performance.now();
-  return () => {
-    Atomics.wait(cell, 0, 0, performance.now() - since);
-    since = performance.now();
-  };
-}
-
-/**
- * How much lower than the shell that started it the command runs (`nice`): the server on the same
- * cores then wins them whenever it has requests to answer, and the prune takes what is left.
- */
-const PRUNE_NICENESS = 10;
-
-/**
- * Lowers this thread's CPU priority by PRUNE_NICENESS (on Linux a priority is per thread, and the
- * prune runs on this one). Never raised again: an unprivileged process could not.
- */
-function yieldingTheCores(): void {
-  try {
-    setPriority(Math.min(19, getPriority() + PRUNE_NICENESS));
-  } catch {
-    // Not allowed here (a container's seccomp profile, say): the prune runs at the priority it has.
-  }
-}
 
 export const pruneCommand: Command = {
   name: 'prune',
@@ -65,7 +32,7 @@ it anyway, after a look at the clock and the dry run, and resets that last time 
       false,
     );
     const verbose = values.verbose === true;
-    if (values['dry-run'] !== true) yieldingTheCores();
+    if (values['dry-run'] !== true) lowerThreadPriority();
     const rest = restingAsLongAsWorked();
     return withContext(io, ({ subscribers, settings, clock, config }) => {
       const result = pruneLapsed(subscribers, clock, config.pruneGraceDays, {

@@ -136,15 +136,29 @@ function refusalOf(safety: PruneSafety, now: number, removing: number, total: nu
  * a late renewal keeps their URL. In the same run, recycled subscribers past `keepDays` are purged
  * and retired keys past the store's retention are forgotten, so that neither table grows for ever.
  * With `safety`, a run that looks wrong (see refusalOf) changes nothing, not even the heartbeat.
- * This driver runs every chunk in one go (`lineup prune`, which rests in `onChunk`); the server's
- * job uses pruneLapsedYielding, which lets requests in between.
+ * This driver runs every chunk in one go, on a thread that serves nothing (`lineup prune`, and the
+ * server's prune thread, jobs/prune-thread.ts), which rests in `onChunk` and ends between two
+ * chunks once `stopRequested` says so; pruneLapsedYielding lets requests in between instead.
  */
-export function pruneLapsed(store: SubscriberStorage, clock: Clock, graceDays: number, options: PruneOptions = {}): PruneResult {
+export function pruneLapsed(
+  store: SubscriberStorage,
+  clock: Clock,
+  graceDays: number,
+  options: PruneOptions & { stopRequested?: () => boolean } = {},
+): PruneResult {
   const steps = pruneSteps(store, clock, graceDays, options);
+  const done: string[] = [];
   for (let step = steps.next(); ; step = steps.next()) {
     if (step.done) return step.value;
     options.onChunk?.(step.value);
+    for (const username of step.value) done.push(username);
+    if (options.stopRequested?.()) return stoppedAfter(done);
   }
+}
+
+/** A run that ended between two chunks: those done stay committed; retired keys, purges and the trim wait for the next run. */
+function stoppedAfter(done: string[]): PruneResult {
+  return { usernames: done.sort(), forgottenKeys: 0, purged: 0, dryRun: false, stopped: true };
 }
 
 /**
@@ -169,7 +183,7 @@ export async function pruneLapsedYielding(
     options.onChunk?.(step.value);
     for (const username of step.value) done.push(username);
     await pause(performance.now() - since, signal);
-    if (signal?.aborted) return { usernames: done.sort(), forgottenKeys: 0, purged: 0, dryRun: false, stopped: true };
+    if (signal?.aborted) return stoppedAfter(done);
     since = performance.now();
   }
 }
