@@ -3,6 +3,9 @@
 // prune; the spike is the slowest response that started during the prune or in the second after;
 // the WAL is measured once the prune has exited, with the server still holding the database open.
 // `npm run bench:prune [-- --runs 3 --rate 100 --seconds 10]`; `npm run bench` runs it once.
+// `--in-server` measures the other shape instead: the server's own job (PRUNE_CRON, set to one
+// slot after the warm-up and the time before), which operators get by default; the prune's
+// start is that slot and its end the job's log line, and its CPU and bytes are the server's.
 // Building the 1M-subscriber database takes about a minute; each run copies it.
 import { spawn } from 'node:child_process';
 import { hash } from 'node:crypto';
@@ -136,23 +139,75 @@ function countSubscribers(dbPath) {
 const walBytes = (dbPath) => (existsSync(`${dbPath}-wal`) ? statSync(`${dbPath}-wal`).size : 0);
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
+/** Seconds from the server's start to its prune slot: its start (a quick_check of the 1M database), the warm-up, and some room. */
+const SLOT_LEAD_SECONDS = 30;
+
+/** A PRUNE_CRON expression (seconds field first, UTC) for the one slot at `at` (ms since the epoch, a whole second). */
+const cronAt = (at) => {
+  const date = new Date(at);
+  return `${date.getUTCSeconds()} ${date.getUTCMinutes()} ${date.getUTCHours()} ${date.getUTCDate()} ${date.getUTCMonth() + 1} *`;
+};
+
+/** utime + stime of `pid` in seconds, and the bytes it has written to storage. */
+function processUsage(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  return { cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100, writtenBytes: Number(/write_bytes: (\d+)/.exec(io)[1]) };
+}
+
+/** The server's own job, from its slot to the log line that says it finished; the same fields as runPrune. */
+async function awaitServerPrune(server, slotAt) {
+  const finished = new Promise((resolve) => {
+    // Finished, failed or refused: each is one line of the job's.
+    const check = (line) => {
+      if (line.job === 'prune' && /^prune (finished|failed|refused)/.test(line.msg)) resolve(line);
+    };
+    for (const line of server.lines.seen) check(line);
+    server.lines.on('line', check);
+  });
+  await sleep(slotAt - Date.now());
+  const started = performance.now();
+  const usage = processUsage(server.pid);
+  const line = await finished;
+  const ended = performance.now();
+  const after = processUsage(server.pid);
+  const ok = line.msg.startsWith('prune finished');
+  return {
+    code: ok ? 0 : 1,
+    stderr: ok ? '' : JSON.stringify(line),
+    lines: 1,
+    started,
+    ended,
+    cpuSeconds: after.cpuSeconds - usage.cpuSeconds,
+    writtenMb: (after.writtenBytes - usage.writtenBytes) / 1024 / 1024,
+  };
+}
+
 /** One run on a fresh copy of the database. */
-export async function runPrunePlan(templatePath, { rate = 100, seconds = 10 } = {}) {
+export async function runPrunePlan(templatePath, { rate = 100, seconds = 10, inServer = false } = {}) {
   const dbPath = join(templatePath, '..', 'run.db');
   for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
   copyFileSync(templatePath, dbPath);
+  const slotAt = Math.ceil(Date.now() / 1000 + SLOT_LEAD_SECONDS + seconds) * 1000;
   const env = { LINEUP_DB: dbPath, SECURETOKEN_KEY, ORIGIN_URL: 'http://flussonic.example.net', PRUNE_CRON: 'off', LOG_LEVEL: 'warn' };
-  const server = await startLineupServer(env);
+  // The job's safety rules allow what `--confirm-clock` allows the command: a fifth of the subscribers at once.
+  const serverEnv = inServer ? { ...env, PRUNE_CRON: cronAt(slotAt), PRUNE_MAX_SHARE: '100', LOG_LEVEL: 'info' } : env;
+  const server = await startLineupServer(serverEnv, { logLines: inServer });
   try {
     // Warm-up: the server's first seconds compile code and fill caches.
     const warm = startFleet(server.url, rate);
     await sleep(3000);
     await warm.stop();
+    if (inServer) {
+      if (Date.now() > slotAt - seconds * 1000) throw new Error('the server took too long to start: its prune slot is too close');
+      await sleep(slotAt - seconds * 1000 - Date.now());
+    }
     const fleet = startFleet(server.url, rate);
     const beforeStart = performance.now();
-    await sleep(seconds * 1000);
+    if (!inServer) await sleep(seconds * 1000);
     const loadBefore = loadavg();
-    const prune = await runPrune(env);
+    const prune = inServer ? await awaitServerPrune(server, slotAt) : await runPrune(env);
     if (prune.code !== 0) throw new Error(`prune exited ${prune.code}: ${prune.stderr}`);
     const wal = walBytes(dbPath);
     await sleep(seconds * 1000);
@@ -193,11 +248,11 @@ export async function runPrunePlan(templatePath, { rate = 100, seconds = 10 } = 
 }
 
 /** Builds the database once, then runs the plan `runs` times on copies of it. */
-export async function prunePlan({ runs = 1, rate = 100, seconds = 10 } = {}) {
+export async function prunePlan({ runs = 1, rate = 100, seconds = 10, inServer = false } = {}) {
   const fixture = createPruneFixture();
   try {
     const results = [];
-    for (let run = 0; run < runs; run++) results.push(await runPrunePlan(fixture.dbPath, { rate, seconds }));
+    for (let run = 0; run < runs; run++) results.push(await runPrunePlan(fixture.dbPath, { rate, seconds, inServer }));
     return results;
   } finally {
     fixture.cleanup();
@@ -210,8 +265,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       runs: { type: 'string', default: '1' },
       rate: { type: 'string', default: '100' },
       seconds: { type: 'string', default: '10' },
+      'in-server': { type: 'boolean', default: false },
     },
   });
-  const results = await prunePlan({ runs: Number(values.runs), rate: Number(values.rate), seconds: Number(values.seconds) });
+  const results = await prunePlan({
+    runs: Number(values.runs),
+    rate: Number(values.rate),
+    seconds: Number(values.seconds),
+    inServer: values['in-server'],
+  });
   for (const result of results) console.log(JSON.stringify(result));
 }
