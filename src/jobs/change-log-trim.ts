@@ -5,8 +5,12 @@ import type { SubscriberStorage } from '../subscribers/subscriber-storage.js';
 
 /** How often the log is trimmed: a busy fleet's renewals add far fewer rows than are kept meanwhile. */
 const TRIM_EVERY_MS = 10 * 60_000;
-/** Rows deleted per transaction, the event loop getting a turn between two: a log left long (no prune for months) never stalls the server. */
-const TRIM_BATCH = 5000;
+/**
+ * Rows deleted per transaction, resting as long as each took: a log left long (2,000,000 rows
+ * after an upgrade, say) is trimmed in short steps that requests pass between. A batch of 5,000
+ * held the event loop 5 ms (18 ms at worst) on the loaded bench machine, one of 1,000 under 1 ms.
+ */
+const TRIM_BATCH = 1000;
 
 export interface ChangeLogTrim {
   stop(): Promise<void>;
@@ -29,8 +33,10 @@ export function startChangeLogTrim(
   let stopped = false;
   const trim = async () => {
     try {
-      while (!stopped && store.trimChangeLog(CHANGE_LOG_KEPT, TRIM_BATCH) === TRIM_BATCH) {
-        await new Promise((resolve) => setImmediate(resolve));
+      for (;;) {
+        const started = performance.now();
+        if (stopped || store.trimChangeLog(CHANGE_LOG_KEPT, TRIM_BATCH) < TRIM_BATCH) break;
+        await new Promise((resolve) => setTimeout(resolve, performance.now() - started));
       }
     } catch (error) {
       if (!isDatabaseBusy(error))
