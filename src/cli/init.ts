@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { openDatabase } from '../db/open.js';
+import { isPostgresUrl, loggablePostgresUrl, openPostgresPool } from '../db/pg/connection.js';
 import { type Command, configOf, parseOptions } from './command.js';
 
 export const initCommand: Command = {
@@ -12,9 +13,19 @@ version's schema; prints its path. Running it again changes nothing. It seeds no
 stores no key: with SECURETOKEN_KEY unset, the server generates its key at its first start.
 Other admin commands never create a database, so that one run with another LINEUP_DB than the
 server's fails instead of working on a new, empty one.`,
-  run: (argv, io) => {
+  run: async (argv, io) => {
     parseOptions(argv, {}, false);
     const { dbPath } = configOf(io);
+    if (isPostgresUrl(dbPath)) {
+      const pool = openPostgresPool(dbPath, { max: 1 });
+      try {
+        await pool.query('SELECT 1');
+      } finally {
+        await pool.end();
+      }
+      io.stdout(`Reached the database: ${loggablePostgresUrl(dbPath)}\n`);
+      return 0;
+    }
     const existed = existsSync(dbPath);
     openDatabase(dbPath, { create: true }).close();
     io.stdout(`${existed ? 'Database up to date' : 'Created the database'}: ${dbPath}\n`);
