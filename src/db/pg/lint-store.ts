@@ -1,0 +1,19 @@
+import type pg from 'pg';
+import type { LintInput } from '../../lint/lint.js';
+import type { SqlTime } from '../../time.js';
+import { type LintRows, lintQueries, toLintInput } from '../lint-store.js';
+
+/** SQLite's `?` placeholders as PostgreSQL's `$1, $2, …` (for Lineup's own queries, which hold no `?` in a string). */
+export const numbered = (sql: string): string => {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+};
+
+/** `readLintInput` on PostgreSQL: the same queries and the same rows, read through `client`. */
+export async function readPostgresLintInput(client: pg.ClientBase, now: SqlTime): Promise<LintInput> {
+  const rows: Partial<LintRows> = {};
+  for (const [name, [sql, params]] of Object.entries(lintQueries(now))) {
+    rows[name as keyof LintRows] = (await client.query(numbered(sql), params)).rows;
+  }
+  return toLintInput(rows as LintRows);
+}
