@@ -21,7 +21,7 @@ interface ServerError extends Error {
  * value it could not take, which may be a key or a password; names of tables, columns and
  * constraints stay, for they say what to fix.
  */
-function reasonOf(error: ServerError, sql: string): string {
+export function serverReason(error: ServerError, sql: string): string {
   const { code = '', message } = error;
   if (code === '23503') return `${message}: ${foreignKeyAdvice(sql)}`;
   if (code === '42601') return withoutQuotedText(message);
@@ -72,7 +72,7 @@ export async function applyPostgresScript(
         if (['INSERT', 'UPDATE', 'DELETE', 'MERGE'].includes(result.command)) changes += result.rowCount ?? 0;
         executed++;
       } catch (error) {
-        throw new SqlScriptError(file, lineOf(error as ServerError, statement), reasonOf(error as ServerError, statement.sql));
+        throw new SqlScriptError(file, lineOf(error as ServerError, statement), serverReason(error as ServerError, statement.sql));
       }
     }
     await hooks.beforeCommit?.();
