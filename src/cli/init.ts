@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { openDatabase } from '../db/open.js';
-import { isPostgresUrl, loggablePostgresUrl, openPostgresPool } from '../db/pg/connection.js';
+import { isPostgresUrl, loggablePostgresUrl } from '../db/pg/url.js';
 import { type Command, configOf, parseOptions } from './command.js';
 
 export const initCommand: Command = {
@@ -9,7 +9,8 @@ export const initCommand: Command = {
   help: `lineup init
 
 Creates the database at LINEUP_DB, with its directory, if it is missing, and migrates it to this
-version's schema; prints its path. Running it again changes nothing. It seeds nothing and
+version's schema; prints its path. A PostgreSQL LINEUP_DB (postgres://…) must exist (createdb):
+init makes Lineup's tables in it, or migrates them, and several nodes may run it at once. Running it again changes nothing. It seeds nothing and
 stores no key: with SECURETOKEN_KEY unset, the server generates its key at its first start.
 Other admin commands never create a database, so that one run with another LINEUP_DB than the
 server's fails instead of working on a new, empty one.`,
@@ -17,13 +18,10 @@ server's fails instead of working on a new, empty one.`,
     parseOptions(argv, {}, false);
     const { dbPath } = configOf(io);
     if (isPostgresUrl(dbPath)) {
-      const pool = openPostgresPool(dbPath, { max: 1 });
-      try {
-        await pool.query('SELECT 1');
-      } finally {
-        await pool.end();
-      }
-      io.stdout(`Reached the database: ${loggablePostgresUrl(dbPath)}\n`);
+      // Loaded here only: an SQLite operator's processes never load the PostgreSQL driver.
+      const { migratePostgresDatabase } = await import('../db/pg/open.js');
+      const { from } = await migratePostgresDatabase(dbPath);
+      io.stdout(`${from === 0 ? 'Created the schema' : 'Database up to date'}: ${loggablePostgresUrl(dbPath)}\n`);
       return 0;
     }
     const existed = existsSync(dbPath);

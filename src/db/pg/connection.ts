@@ -1,25 +1,17 @@
 import pg from 'pg';
 
-/** LINEUP_DB names a PostgreSQL database rather than an SQLite file. */
-export function isPostgresUrl(value: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(value);
-}
-
 /**
- * The URL as messages may show it: the password, if any, replaced, so that an error line or a
- * log names the server and database without the secret.
+ * Ids are bigint (int8), which pg hands over as strings by default; Lineup's ids and counters
+ * stay far below 2^53, so they are numbers, as better-sqlite3 gives them.
  */
-export function loggablePostgresUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'the PostgreSQL URL in LINEUP_DB';
-  }
-}
+const types = new pg.TypeOverrides();
+types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
 
 /** A pool of connections to the database `url` names (libpq's URL form, as `psql` takes it). */
 export function openPostgresPool(url: string, { max = 4 }: { max?: number } = {}): pg.Pool {
-  return new pg.Pool({ connectionString: url, max });
+  const pool = new pg.Pool({ connectionString: url, max, types });
+  // An idle connection that the server closes (a restart, pg_terminate_backend) must not crash
+  // the process: the pool drops it and the next query opens another.
+  pool.on('error', () => {});
+  return pool;
 }
