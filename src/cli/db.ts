@@ -1,6 +1,6 @@
 import { backupDatabase, restoreDatabase } from '../db/backup.js';
-import { isPostgresUrl, loggablePostgresUrl } from '../db/pg/connection.js';
 import { copyPostgresToSqlite, copySqliteToPostgres } from '../db/pg/copy.js';
+import { isPostgresUrl, loggablePostgresUrl } from '../db/pg/url.js';
 import { type CliIo, type Command, configOf, parseOptions, UsageError, withContext } from './command.js';
 import { count } from './plural.js';
 
@@ -65,9 +65,7 @@ async function copy(argv: string[], io: CliIo): Promise<number> {
       `db copy: copies between SQLite and PostgreSQL, one of each (${isPostgresUrl(from) ? 'pg_dump' : 'lineup db backup'} copies within one kind)`,
     );
   }
-  io.stdout(
-    `Copied ${shown(from)} to ${shown(to)}: ${held(summary)} (${count(summary.tables, 'table')}, ${count(summary.rows, 'row')})\n`,
-  );
+  io.stdout(`Copied ${shown(from)} to ${shown(to)}: ${held(summary)} (${count(summary.tables, 'table')}, ${count(summary.rows, 'row')})\n`);
   return 0;
 }
 

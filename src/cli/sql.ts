@@ -1,7 +1,7 @@
 import { setAuditActor } from '../db/audit-triggers.js';
-import { isPostgresUrl } from '../db/pg/connection.js';
 import { withPostgresClient } from '../db/pg/session.js';
 import { applyPostgresScript } from '../db/pg/sql-script.js';
+import { isPostgresUrl } from '../db/pg/url.js';
 import { applySqlScript } from '../db/sql-script.js';
 import type { Finding } from '../lint/lint.js';
 import { systemClock, toSqlTime } from '../time.js';

@@ -4,9 +4,10 @@ import type pg from 'pg';
 import { ConfigError } from '../../errors.js';
 import { LATEST_SCHEMA_VERSION } from '../migrations.js';
 import { assertLineupDatabase, type Db, openDatabase } from '../open.js';
-import { loggablePostgresUrl, openPostgresPool } from './connection.js';
+import { openPostgresPool } from './connection.js';
 import { migratePostgres } from './migrations.js';
 import { serverReason } from './sql-script.js';
+import { loggablePostgresUrl } from './url.js';
 
 /**
  * `lineup db copy`: a whole Lineup database from SQLite to PostgreSQL or back, in one transaction
@@ -76,7 +77,8 @@ async function postgresColumns(client: pg.ClientBase): Promise<Map<string, Map<s
 /** Both sides at the same schema: the same tables with the same columns, or a line naming the first difference. */
 function assertSameTables(tables: Table[], postgres: Map<string, Map<string, string>>): void {
   const sqliteNames = new Set(tables.map((table) => table.name));
-  for (const name of postgres.keys()) if (!sqliteNames.has(name)) throw new ConfigError(`table ${name} is on PostgreSQL only: the schemas differ`);
+  for (const name of postgres.keys())
+    if (!sqliteNames.has(name)) throw new ConfigError(`table ${name} is on PostgreSQL only: the schemas differ`);
   for (const { name, columns } of tables) {
     const other = postgres.get(name);
     if (!other) throw new ConfigError(`table ${name} is on SQLite only: the schemas differ`);
@@ -245,7 +247,14 @@ export async function copyPostgresToSqlite(url: string, file: string): Promise<C
   try {
     target.pragma('foreign_keys = ON');
     const tables = tablesInKeyOrder(target);
-    const filled = await firstFilledTable(tables, (table) => target.prepare(`SELECT count(*) FROM ${quoted(table)}`).pluck().get() as number);
+    const filled = await firstFilledTable(
+      tables,
+      (table) =>
+        target
+          .prepare(`SELECT count(*) FROM ${quoted(table)}`)
+          .pluck()
+          .get() as number,
+    );
     if (filled) throw new ConfigError(`${file} is not empty (${filled}): copy into a new file`);
     let client: pg.PoolClient;
     try {
@@ -257,14 +266,19 @@ export async function copyPostgresToSqlite(url: string, file: string): Promise<C
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const version = await postgresVersion(client);
       if (version !== LATEST_SCHEMA_VERSION) {
-        throw new ConfigError(`${loggablePostgresUrl(url)} has schema version ${version}, this Lineup's is ${LATEST_SCHEMA_VERSION}: run lineup init on it first`);
+        throw new ConfigError(
+          `${loggablePostgresUrl(url)} has schema version ${version}, this Lineup's is ${LATEST_SCHEMA_VERSION}: run lineup init on it first`,
+        );
       }
       const types = await postgresColumns(client);
       assertSameTables(tables, types);
       const counted = new Map<string, number>();
       target.exec('BEGIN IMMEDIATE');
       try {
-        const triggers = target.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger'").all() as Array<{ name: string; sql: string }>;
+        const triggers = target.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger'").all() as Array<{
+          name: string;
+          sql: string;
+        }>;
         for (const { name } of triggers) target.exec(`DROP TRIGGER ${quoted(name)}`);
         for (const table of tables) {
           try {
@@ -299,7 +313,12 @@ async function postgresVersion(client: pg.ClientBase): Promise<number> {
   return rows[0]?.version ?? 0;
 }
 
-async function insertFromPostgres(client: pg.ClientBase, target: Db, { name, columns }: Table, types: Map<string, string>): Promise<number> {
+async function insertFromPostgres(
+  client: pg.ClientBase,
+  target: Db,
+  { name, columns }: Table,
+  types: Map<string, string>,
+): Promise<number> {
   if (MIGRATION_ROWS.has(name)) target.prepare(`DELETE FROM ${quoted(name)}`).run();
   const columnList = columns.map(quoted).join(', ');
   const insert = target.prepare(`INSERT INTO ${quoted(name)} (${columnList}) VALUES (${columns.map(() => '?').join(', ')})`);

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { ConfigError } from '../../errors.js';
-import { loggablePostgresUrl, openPostgresPool } from './connection.js';
+import { openPostgresPool } from './connection.js';
+import { loggablePostgresUrl } from './url.js';
 
 /**
  * Runs `body` on one connection to the PostgreSQL database `url` names, and closes it whatever
