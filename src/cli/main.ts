@@ -68,7 +68,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     const { env, file } = environmentWithFile(io.env, envFile, io.home ?? LINEUP_HOME);
-    refuseUnlessRunsOnPostgres(args, env);
+    // Help needs no database (subscriber answers its own, per subcommand).
+    if (!rest.includes('--help') && !rest.includes('-h')) refuseUnlessRunsOnPostgres(args, env);
     return await command.run(rest, { ...io, env, ...(file ? { envFile: file } : {}) });
   } catch (error) {
     if (error instanceof UsageError) {
