@@ -1,5 +1,5 @@
 import { backupDatabase, restoreDatabase } from '../db/backup.js';
-import { copyPostgresToSqlite, copySqliteToPostgres } from '../db/pg/copy.js';
+import type { CopySummary } from '../db/pg/copy.js';
 import { isPostgresUrl, loggablePostgresUrl } from '../db/pg/url.js';
 import { type CliIo, type Command, configOf, parseOptions, UsageError, withContext } from './command.js';
 import { count } from './plural.js';
@@ -57,7 +57,9 @@ async function copy(argv: string[], io: CliIo): Promise<number> {
   const { from, to } = values;
   if (from === undefined || to === undefined || positionals.length > 0) throw new UsageError('db copy: expected --from SRC --to DST');
   const shown = (end: string) => (isPostgresUrl(end) ? loggablePostgresUrl(end) : end);
-  let summary: Awaited<ReturnType<typeof copySqliteToPostgres>>;
+  // Loaded here only: an SQLite operator's processes never load the PostgreSQL driver.
+  const { copyPostgresToSqlite, copySqliteToPostgres } = await import('../db/pg/copy.js');
+  let summary: CopySummary;
   if (!isPostgresUrl(from) && isPostgresUrl(to)) summary = await copySqliteToPostgres(from, to);
   else if (isPostgresUrl(from) && !isPostgresUrl(to)) summary = await copyPostgresToSqlite(from, to);
   else {

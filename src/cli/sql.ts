@@ -1,6 +1,4 @@
 import { setAuditActor } from '../db/audit-triggers.js';
-import { withPostgresClient } from '../db/pg/session.js';
-import { applyPostgresScript } from '../db/pg/sql-script.js';
 import { isPostgresUrl } from '../db/pg/url.js';
 import { applySqlScript } from '../db/sql-script.js';
 import type { Finding } from '../lint/lint.js';
@@ -19,7 +17,12 @@ const printApplied = (io: CliIo, file: string, result: { statements: number; cha
   io.stdout(`${file}: ${count(result.statements, 'statement')}, ${count(result.changes, 'row')} changed\n`);
 
 /** The same, file by file, on the PostgreSQL database that LINEUP_DB names. */
-function applyOnPostgres(url: string, scripts: Script[], force: boolean, io: CliIo): Promise<number> {
+async function applyOnPostgres(url: string, scripts: Script[], force: boolean, io: CliIo): Promise<number> {
+  // Loaded here only: an SQLite operator's processes never load the PostgreSQL driver nor its parser.
+  const [{ withPostgresClient }, { applyPostgresScript }] = await Promise.all([
+    import('../db/pg/session.js'),
+    import('../db/pg/sql-script.js'),
+  ]);
   return withPostgresClient(url, async (client) => {
     let findings: Finding[] = [];
     for (const { file, text } of scripts) {
