@@ -4,7 +4,7 @@ import type { SqlTime } from '../../time.js';
 import { type LintRows, lintQueries, toLintInput } from '../lint-store.js';
 
 /** SQLite's `?` placeholders as PostgreSQL's `$1, $2, …` (for Lineup's own queries, which hold no `?` in a string). */
-export const numbered = (sql: string): string => {
+const numbered = (sql: string): string => {
   let n = 0;
   return sql.replace(/\?/g, () => `$${++n}`);
 };
