@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { readLintInput } from '../db/lint-store.js';
 import type { Db } from '../db/open.js';
+import { findPostgresDemo, removePostgresDemo } from '../db/pg/demo.js';
 import { readPostgresLintInput } from '../db/pg/lint-store.js';
 import { demoChannelIds, type RemovedDemo, removeDemoLineup } from '../db/seed.js';
 import type { AsyncTransactionHooks, TransactionHooks } from '../db/transaction-hooks.js';
@@ -104,15 +105,15 @@ export class LineupGuard implements TransactionHooks {
 }
 
 /**
- * The lint check of `LineupGuard` on PostgreSQL, where reads are asynchronous: the same rules
- * (`checkLint`) over the same queries (`readPostgresLintInput`). The demo lineup is left alone:
- * PostgreSQL is never seeded with it.
+ * `LineupGuard` in its `script` mode on PostgreSQL, where reads are asynchronous: the same lint
+ * rules (`checkLint`) over the same queries, and the same demo rule over the same demo queries.
  */
 export class PostgresLineupGuard implements AsyncTransactionHooks {
   findings: Finding[] = [];
   forced: Finding[] = [];
-  readonly removedDemo = undefined;
+  removedDemo: RemovedDemo | undefined;
   private before: LintInput | undefined;
+  private demoBefore = new Set<number>();
 
   constructor(
     private readonly client: pg.ClientBase,
@@ -123,11 +124,21 @@ export class PostgresLineupGuard implements AsyncTransactionHooks {
 
   async begin(): Promise<void> {
     this.before = await readPostgresLintInput(this.client, this.now);
+    this.demoBefore = new Set((await findPostgresDemo(this.client)).channels.map((channel) => channel.id));
   }
 
   async beforeCommit(): Promise<void> {
-    const after = await readPostgresLintInput(this.client, this.now);
-    Object.assign(this, checkLint(this.file, this.before!, after, this.force));
+    const before = this.before!;
+    let after = await readPostgresLintInput(this.client, this.now);
+    const realChange = changedChannelIds(before, after).some((id) => !this.demoBefore.has(id));
+    if (this.demoBefore.size > 0 && realChange) {
+      const removed = await removePostgresDemo(this.client);
+      if (removed.channels.length > 0 || removed.subscriber !== undefined) {
+        this.removedDemo = removed;
+        after = await readPostgresLintInput(this.client, this.now);
+      }
+    }
+    Object.assign(this, checkLint(this.file, before, after, this.force));
   }
 }
 

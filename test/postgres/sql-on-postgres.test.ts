@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
 import { openPostgresPool } from '../../src/db/pg/connection.js';
-import { type CliResult, runCliCaptured, tempDir } from '../helpers/lineup.js';
+import { type CliResult, runCliCaptured, startTestLineup, tempDir } from '../helpers/lineup.js';
 import { describePostgres, freshDatabase } from '../helpers/postgres.js';
 
 const example = (name: string) => new URL(`../../data/examples/${name}`, import.meta.url).pathname;
@@ -178,6 +178,28 @@ DROP FUNCTION add_channel(text, int);`,
     expect(forced).toMatchObject({ code: 0 });
     expect(forced.stdout).toContain('applied with --force despite 1 new lint error');
     expect(await query('SELECT stream FROM channels ORDER BY stream')).toEqual([{ stream: 'a' }, { stream: 'b' }]);
+  });
+
+  it('when a database copied from SQLite still holds the demo and a channel script runs, then the demo goes as it goes on SQLite, with the same report', async () => {
+    const lineup = await startTestLineup({ seedDemo: true });
+    try {
+      expect((await runCliCaptured(['db', 'copy', '--from', lineup.dbPath, '--to', url], {})).code).toBe(0);
+      expect(await query('SELECT username FROM subscribers')).toEqual([{ username: 'demo' }]);
+      const onSqlite = await lineup.cli(['sql', example('channels.sql')]);
+      const onPostgres = await sql(example('channels.sql'));
+      expect(onPostgres).toEqual(onSqlite);
+      expect(onPostgres.stdout).toMatch(/removed the demo lineup: .*Demo News/);
+      const db = new Database(lineup.dbPath, { readonly: true });
+      try {
+        const streams = db.prepare('SELECT stream FROM channels ORDER BY stream').all();
+        expect(await query('SELECT stream FROM channels ORDER BY stream')).toEqual(streams);
+        expect(await query('SELECT username FROM subscribers')).toEqual([]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await lineup.close();
+    }
   });
 
   it('when a file holds BEGIN, COMMIT and then ROLLBACK, then BEGIN and COMMIT are skipped and ROLLBACK is refused by line', async () => {

@@ -2,12 +2,7 @@ import type pg from 'pg';
 import type { LintInput } from '../../lint/lint.js';
 import type { SqlTime } from '../../time.js';
 import { type LintRows, lintQueries, toLintInput } from '../lint-store.js';
-
-/** SQLite's `?` placeholders as PostgreSQL's `$1, $2, …` (for Lineup's own queries, which hold no `?` in a string). */
-const numbered = (sql: string): string => {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-};
+import { numbered } from './placeholders.js';
 
 /** `readLintInput` on PostgreSQL: the same queries and the same rows, read through `client`. */
 export async function readPostgresLintInput(client: pg.ClientBase, now: SqlTime): Promise<LintInput> {
