@@ -20,7 +20,8 @@ server's fails instead of working on a new, empty one.`,
     if (isPostgresUrl(dbPath)) {
       // Loaded here only: an SQLite operator's processes never load the PostgreSQL driver.
       const { migratePostgresDatabase } = await import('../db/pg/open.js');
-      const { from } = await migratePostgresDatabase(dbPath);
+      const { from, warnings } = await migratePostgresDatabase(dbPath);
+      for (const warning of warnings) io.stderr(`lineup: warning: ${warning}\n`);
       io.stdout(`${from === 0 ? 'Created the schema' : 'Database up to date'}: ${loggablePostgresUrl(dbPath)}\n`);
       return 0;
     }
