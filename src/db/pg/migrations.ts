@@ -82,7 +82,8 @@ export async function migratePostgres(pool: pg.Pool): Promise<Migrated> {
         await client.query('UPDATE lineup_schema SET version = $1 WHERE id = 1', [next]);
         await client.query('COMMIT');
       } catch (error) {
-        await client.query('ROLLBACK');
+        // A lost connection cannot roll back: the server does; the first error is the one to tell.
+        await client.query('ROLLBACK').catch(() => {});
         throw error;
       }
     }
