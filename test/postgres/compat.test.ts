@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -62,12 +63,27 @@ describePostgres('lineup_compat: SQLite scripts on PostgreSQL', () => {
     }
   });
 
+  it('when psql applies renew-all.sql as the README shows (psql -1 -v ON_ERROR_STOP=1 -f FILE), then the shims are found and it renews', async () => {
+    await client.query('DELETE FROM subscribers');
+    await client.query(ROWS);
+    execFileSync(
+      '/usr/lib/postgresql/15/bin/psql',
+      [url, '-q', '-1', '-v', 'ON_ERROR_STOP=1', '-f', join(ROOT, 'data/examples/renew-all.sql')],
+      {
+        stdio: 'pipe',
+      },
+    );
+    const { rows } = await client.query("SELECT expires_at FROM subscribers WHERE username = 'future'");
+    expect(rows).toEqual([{ expires_at: '2099-07-07 12:00:00' }]);
+  });
+
   it('when datetime takes a modifier SQLite scripts use, then it answers as SQLite does', async () => {
     const sqlite = new Database(':memory:');
     const cases = [
       "datetime('2030-01-31 10:20:30', '-30 days')",
       "datetime('2030-01-31 10:20:30', '+12 hours', 'start of day')",
       "datetime('2030-01-31', '+1 year')",
+      "datetime('2030-01-31 10:20:30.9')",
       "datetime('not a time')",
       "max('2030-01-01 00:00:00', '2029-12-31 23:59:59')",
       "min('2030-01-01 00:00:00', '2029-12-31 23:59:59')",

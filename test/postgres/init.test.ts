@@ -92,6 +92,24 @@ describePostgres('lineup init on PostgreSQL', () => {
     ]);
   });
 
+  it('when the role that runs init does not own the database, then it still makes the schema, and warns that the shims are off the search_path', async () => {
+    const owned = await freshDatabase();
+    const role = `lineup_app_${Date.now().toString(36)}`;
+    await query(
+      owned,
+      `CREATE ROLE ${role} LOGIN; GRANT CREATE ON DATABASE ${new URL(owned).pathname.slice(1)} TO ${role}; GRANT CREATE ON SCHEMA public TO ${role}`,
+    );
+    const asRole = new URL(owned);
+    asRole.username = role;
+    const run = await runCliCaptured(['init'], { LINEUP_DB: asRole.toString() });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Created the schema: /);
+    expect(run.stderr).toMatch(
+      /^lineup: warning: lineup_compat is not on this database's search_path \(not its owner\): run ALTER DATABASE \w+ SET search_path = .*, lineup_compat\n$/,
+    );
+    expect(await query(owned, 'SELECT version FROM lineup_schema')).toEqual([{ version: LATEST_SCHEMA_VERSION }]);
+  });
+
   it('when the database does not exist, then init says so in one line, with how to create it, and no password', async () => {
     const missing = new URL(url);
     missing.pathname = '/lineup_no_such_database';

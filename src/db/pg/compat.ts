@@ -20,12 +20,13 @@ CREATE SCHEMA lineup_compat;
 CREATE FUNCTION lineup_compat.datetime(t text, VARIADIC modifiers text[] DEFAULT '{}') RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-  ts timestamp(0);
+  ts timestamp;
   modifier text;
 BEGIN
   IF t IS NULL THEN RETURN NULL; END IF;
   BEGIN
-    ts := CASE WHEN lower(trim(t)) = 'now' THEN (statement_timestamp() AT TIME ZONE 'UTC')::timestamp(0) ELSE t::timestamp(0) END;
+    -- Seconds cut, never rounded, as SQLite does: 10:20:30.9 is 10:20:30.
+    ts := date_trunc('second', CASE WHEN lower(trim(t)) = 'now' THEN statement_timestamp() AT TIME ZONE 'UTC' ELSE t::timestamp END);
   EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow OR invalid_text_representation THEN
     RETURN NULL;
   END;

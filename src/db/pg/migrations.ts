@@ -26,6 +26,8 @@ const MIGRATION_LOCK = '7651302094212641793';
 interface Migrated {
   from: number;
   to: number;
+  /** What the server warned of while migrating (lineup_compat left off the search_path, say). */
+  warnings: string[];
 }
 
 /** The version under the lock, after making the version table if this is a new database. */
@@ -56,6 +58,11 @@ async function lockedVersion(client: pg.ClientBase): Promise<number> {
  */
 export async function migratePostgres(pool: pg.Pool): Promise<Migrated> {
   const client = await pool.connect();
+  const warnings: string[] = [];
+  const onNotice = (notice: { severity?: string; message?: string }) => {
+    if (notice.severity === 'WARNING' && notice.message) warnings.push(notice.message);
+  };
+  client.on('notice', onNotice);
   let from: number | undefined;
   try {
     for (;;) {
@@ -68,18 +75,20 @@ export async function migratePostgres(pool: pg.Pool): Promise<Migrated> {
         }
         if (version === LATEST_POSTGRES_SCHEMA_VERSION) {
           await client.query('COMMIT');
-          return { from, to: version };
+          return { from, to: version, warnings };
         }
         const next = version === 0 ? BASELINE_SCHEMA_VERSION : version + 1;
         await client.query(migrations[next - BASELINE_SCHEMA_VERSION]!);
         await client.query('UPDATE lineup_schema SET version = $1 WHERE id = 1', [next]);
         await client.query('COMMIT');
       } catch (error) {
-        await client.query('ROLLBACK');
+        // A lost connection cannot roll back: the server does; the first error is the one to tell.
+        await client.query('ROLLBACK').catch(() => {});
         throw error;
       }
     }
   } finally {
+    client.off('notice', onNotice);
     client.release();
   }
 }

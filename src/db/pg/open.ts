@@ -14,7 +14,7 @@ function reason(error: unknown): string {
  * Migrates the PostgreSQL database at `url` (`lineup init`): safe to run from several nodes at
  * once. Its errors are one line naming LINEUP_DB, never its password.
  */
-export async function migratePostgresDatabase(url: string): Promise<{ from: number; to: number }> {
+export async function migratePostgresDatabase(url: string): Promise<{ from: number; to: number; warnings: string[] }> {
   const pool = openPostgresPool(url, { max: 1 });
   try {
     return await migratePostgres(pool);
