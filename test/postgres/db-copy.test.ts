@@ -2,9 +2,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgresPool } from '../../src/db/pg/connection.js';
-import { type CliResult, runCliCaptured, startTestLineup, type TestLineup } from '../helpers/lineup.js';
+import { type CliResult, runCliCaptured, startTestLineup, type TestLineup, tempDir } from '../helpers/lineup.js';
 import { describePostgres, freshDatabase } from '../helpers/postgres.js';
 
 const example = (name: string) => new URL(`../../data/examples/${name}`, import.meta.url).pathname;
@@ -185,5 +185,34 @@ describePostgres('lineup db copy between SQLite and PostgreSQL', () => {
       .join('\n');
     expect(printed).toContain('Copied');
     for (const secret of secrets) expect(printed).not.toContain(secret);
+  });
+});
+
+describe('lineup db copy: its arguments', () => {
+  it.each([
+    [['db', 'copy', '--from', 'a.db'], 'lineup: db copy: expected --from SRC --to DST\n'],
+    [
+      ['db', 'copy', '--from', 'a.db', '--to', 'b.db'],
+      'lineup: db copy: copies between SQLite and PostgreSQL, one of each (lineup db backup copies within one kind)\n',
+    ],
+    [
+      ['db', 'copy', '--from', 'postgres://u:pw-secret@127.0.0.1:1/a', '--to', 'postgres://u:pw-secret@127.0.0.1:1/b'],
+      'lineup: db copy: copies between SQLite and PostgreSQL, one of each (pg_dump copies within one kind)\n',
+    ],
+  ])('when given %j, then it exits 2 with one line saying what it takes', async (argv, stderr) => {
+    expect(await runCliCaptured(argv, {})).toEqual({ code: 2, stdout: '', stderr });
+  });
+
+  it('when SRC is not a Lineup database, then one line names it and no server is asked', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = join(dir, 'other.db');
+      writeFileSync(file, 'not a database at all, just text that is long enough to be read as a header');
+      const result = await runCliCaptured(['db', 'copy', '--from', file, '--to', 'postgres://u:pw-secret@127.0.0.1:1/b'], {});
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(`lineup: ${file} is not a Lineup database: file is not a database\n`);
+    } finally {
+      cleanup();
+    }
   });
 });

@@ -114,7 +114,12 @@ function openSqliteSource(file: string): Db {
   if (!existsSync(file)) throw new ConfigError(`${file}: no such file`);
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
-    assertLineupDatabase(db, file, { integrity: true });
+    try {
+      assertLineupDatabase(db, file, { integrity: true });
+    } catch (error) {
+      if (error instanceof ConfigError) throw error;
+      throw new ConfigError(`${file} is not a Lineup database: ${(error as Error).message}`);
+    }
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version !== LATEST_SCHEMA_VERSION) {
       throw new ConfigError(
