@@ -76,7 +76,12 @@ export async function applyPostgresScript(
       }
     }
     await hooks.beforeCommit?.();
-    await client.query('COMMIT');
+    try {
+      await client.query('COMMIT');
+    } catch (error) {
+      // A deferred constraint is checked here, after the last statement: the file is what failed.
+      throw new SqlScriptError(file, statements.at(-1)?.line ?? 1, `at COMMIT: ${serverReason(error as ServerError, '')}`);
+    }
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
     throw error;
