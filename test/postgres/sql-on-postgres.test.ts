@@ -202,6 +202,21 @@ DROP FUNCTION add_channel(text, int);`,
     }
   });
 
+  it('when a deferred constraint fails only at COMMIT, then the error still names the file and nothing of it stays', async () => {
+    const file = script(
+      'deferred.sql',
+      `CREATE TABLE parent (id int PRIMARY KEY);
+CREATE TABLE child (parent_id int REFERENCES parent DEFERRABLE INITIALLY DEFERRED);
+INSERT INTO child VALUES (1);`,
+    );
+    const result = await sql(file);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      new RegExp(`^lineup: ${file}:3: at COMMIT: insert or update on table "child" violates foreign key constraint .*\\n$`),
+    );
+    expect(await query("SELECT to_regclass('child') AS child")).toEqual([{ child: null }]);
+  });
+
   it('when a file holds BEGIN, COMMIT and then ROLLBACK, then BEGIN and COMMIT are skipped and ROLLBACK is refused by line', async () => {
     const file = script('tx.sql', "BEGIN;\nINSERT INTO packages (name) VALUES ('x');\nCOMMIT;\nROLLBACK;\n");
     const result = await sql(file);
