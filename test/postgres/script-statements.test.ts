@@ -64,6 +64,12 @@ describe('SQLite syntax on PostgreSQL: the error names the PostgreSQL form and t
     expect(await refusal(`SELECT 1;\n-- then:\n${statement}\nSELECT 2;`)).toContain(expected);
   });
 
+  it('when multibyte text comes before the fault, then the line and the idiom are still found (the parser counts characters there)', async () => {
+    expect(await refusal("SELECT 'é✓😀😀';\n-- ünïcode\nINSERT OR IGNORE INTO x VALUES (1);")).toBe(
+      'f.sql:3: INSERT OR IGNORE is SQLite syntax: on PostgreSQL write INSERT … ON CONFLICT DO NOTHING',
+    );
+  });
+
   it('when a string is left unterminated, then the error names the line and repeats nothing of it', async () => {
     const message = await refusal("SELECT 1;\nUPDATE origins SET secret = 'TOPSECRET-KEY WHERE name = 'x';\nSELECT 'a");
     expect(message).toMatch(/^f\.sql:\d+: /);

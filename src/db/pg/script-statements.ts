@@ -49,13 +49,14 @@ export function withoutQuotedText(message: string): string {
   return message.replace(/"[\s\S]*"/, '"…"');
 }
 
-/** The line of byte `offset`, and the reason a parse error there gets. */
-function parseFailure(file: string, bytes: Buffer, offset: number, message: string): SqlScriptError {
-  const at = Math.max(0, Math.min(offset, bytes.length));
-  const line = 1 + linesIn(bytes.subarray(0, at));
+/** The line of the character at `offset` (the parser counts code points there, not bytes), and the reason a parse error there gets. */
+function parseFailure(file: string, script: string, offset: number, message: string): SqlScriptError {
+  const characters = [...script];
+  const at = Math.max(0, Math.min(offset, characters.length));
+  const line = 1 + (characters.slice(0, at).join('').match(/\n/g)?.length ?? 0);
   const words = (text: string) => text.toUpperCase().match(/[A-Z_]+/g) ?? [];
-  const before = words(bytes.subarray(Math.max(0, at - 64), at).toString()).at(-1) ?? '';
-  const [word = '', after = ''] = words(bytes.subarray(at, at + 64).toString());
+  const before = words(characters.slice(Math.max(0, at - 64), at).join('')).at(-1) ?? '';
+  const [word = '', after = ''] = words(characters.slice(at, at + 64).join(''));
   return new SqlScriptError(file, line, sqliteIdiom(before, word, after) ?? withoutQuotedText(message));
 }
 
@@ -68,26 +69,27 @@ function parseFailure(file: string, bytes: Buffer, offset: number, message: stri
 export async function splitPostgresScript(file: string, script: string): Promise<PostgresStatement[]> {
   parserLoaded ??= loadModule();
   await parserLoaded;
-  const bytes = Buffer.from(script.replace(/^\uFEFF/, ''), 'utf8');
+  const text = script.replace(/^\uFEFF/, '');
+  const bytes = Buffer.from(text, 'utf8');
   let parsed: ReturnType<typeof parseSync>;
   try {
-    parsed = parseSync(bytes.toString());
+    parsed = parseSync(text);
   } catch (error) {
-    if (hasSqlDetails(error) && error.sqlDetails)
-      throw parseFailure(file, bytes, error.sqlDetails.cursorPosition, error.sqlDetails.message);
+    if (hasSqlDetails(error) && error.sqlDetails) throw parseFailure(file, text, error.sqlDetails.cursorPosition, error.sqlDetails.message);
     throw new SqlScriptError(file, 1, withoutQuotedText((error as Error).message));
   }
-  return (parsed.stmts ?? []).map((raw) => {
-    // Offsets are in bytes of the UTF-8 text; a zero or missing one is left out of the parse tree.
-    const start = raw.stmt_location ?? 0;
-    const end = raw.stmt_len ? start + raw.stmt_len : bytes.length;
-    const text = bytes.subarray(start, end).toString();
-    const lead = codeStart(text);
+  return (parsed.stmts ?? []).map((parsedStatement) => {
+    // These offsets are in bytes of the UTF-8 text (an error's is in characters); a zero or missing one is left out of the parse tree.
+    const start = parsedStatement.stmt_location ?? 0;
+    const end = parsedStatement.stmt_len ? start + parsedStatement.stmt_len : bytes.length;
+    const statementText = bytes.subarray(start, end).toString();
+    const lead = codeStart(statementText);
     const statement: PostgresStatement = {
-      sql: text.slice(lead).trim(),
-      line: 1 + linesIn(bytes.subarray(0, start)) + (text.slice(0, lead).match(/\n/g)?.length ?? 0),
+      sql: statementText.slice(lead).trim(),
+      line: 1 + linesIn(bytes.subarray(0, start)) + (statementText.slice(0, lead).match(/\n/g)?.length ?? 0),
     };
-    const kind = raw.stmt && 'TransactionStmt' in raw.stmt ? raw.stmt.TransactionStmt?.kind : undefined;
+    const tree = parsedStatement.stmt;
+    const kind = tree && 'TransactionStmt' in tree ? tree.TransactionStmt?.kind : undefined;
     if (kind === 'TRANS_STMT_BEGIN' || kind === 'TRANS_STMT_START' || kind === 'TRANS_STMT_COMMIT') statement.transaction = 'skip';
     else if (kind !== undefined && !['TRANS_STMT_SAVEPOINT', 'TRANS_STMT_RELEASE'].includes(kind)) statement.transaction = 'refuse';
     return statement;
