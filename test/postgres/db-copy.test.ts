@@ -147,6 +147,14 @@ describePostgres('lineup db copy between SQLite and PostgreSQL', () => {
     expect(await postgresRows(pool)).toEqual(before);
   });
 
+  it('when the SQLite target already holds data, then the copy back is refused with one line and the file is left as it was', async () => {
+    const before = sqliteRows(lineup.dbPath);
+    const result = await cli(['db', 'copy', '--from', url, '--to', lineup.dbPath]);
+    expect(result).toMatchObject({ code: 1, stdout: '' });
+    expect(result.stderr).toBe(`lineup: ${lineup.dbPath} is not empty (api_tokens has 1 row): copy into a new file\n`);
+    expect(sqliteRows(lineup.dbPath)).toEqual(before);
+  });
+
   it('when a row fails on PostgreSQL mid-copy, then the error names its table and the target is left empty', async () => {
     const broken = join(lineup.dir, 'broken.db');
     expect((await cli(['db', 'backup', broken])).code).toBe(0);
@@ -211,6 +219,22 @@ describe('lineup db copy: its arguments', () => {
       const result = await runCliCaptured(['db', 'copy', '--from', file, '--to', 'postgres://u:pw-secret@127.0.0.1:1/b'], {});
       expect(result.code).toBe(1);
       expect(result.stderr).toBe(`lineup: ${file} is not a Lineup database: file is not a database\n`);
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('lineup sql with a PostgreSQL that cannot be reached', () => {
+  it('when the server refuses the connection, then one line names the URL without its password', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const file = join(dir, 'a.sql');
+      writeFileSync(file, 'SELECT 1;');
+      const result = await runCliCaptured(['sql', file], { LINEUP_DB: `postgres://u:${PASSWORD}@127.0.0.1:1/lineup` });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/^lineup: cannot reach postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/lineup: .*ECONNREFUSED.*\n$/);
+      expect(result.stderr).not.toContain(PASSWORD);
     } finally {
       cleanup();
     }
