@@ -192,12 +192,6 @@ function xcPasswordIndex(path: string): number {
   return isXcLegacyShaped(path) ? 2 : -1;
 }
 
-/** The password that a path shaped like an XC link names, if it is shaped like one. */
-function xcPasswordIn(path: string): string | undefined {
-  const index = xcPasswordIndex(path);
-  return index === -1 ? undefined : path.split('/')[index];
-}
-
 /** Decodes every escape it can, again and again, for recognising a segment however it is spelled; never throws. */
 function looselyDecoded(segment: string): string {
   let decoded = segment;
@@ -222,15 +216,23 @@ export function loggablePath(path: string): string {
   // is no route, but it still names a password, shorter than a key: it is read both as it is and
   // as if decoded, and the password of either reading is cut.
   const readings = canonical.includes('%') ? [canonical, canonicalPath(looselyDecoded(canonical))] : [canonical];
-  const passwords = readings.map(xcPasswordIn).filter((password) => password !== undefined);
-  const shown = readings.find((reading) => xcPasswordIn(reading) !== undefined);
+  const passwords: string[] = [];
+  let shown: string[] | undefined;
+  for (const reading of readings) {
+    const index = xcPasswordIndex(reading);
+    if (index === -1) continue;
+    const segments = reading.split('/');
+    passwords.push(segments[index]!);
+    if (shown === undefined) {
+      // The username stays, so that an operator can tell whose request it was; the password never does.
+      shown = segments;
+      shown[index] = '[password]';
+    }
+  }
   if (shown !== undefined) {
-    // The username stays, so that an operator can tell whose request it was; the password never does.
-    const cut = shown.split('/');
-    cut[xcPasswordIndex(shown)] = '[password]';
     return passwords.reduce(
       (logged, password) => (password.length < 4 ? logged : logged.replaceAll(password, '[password]')),
-      cut.join('/'),
+      shown.join('/'),
     );
   }
   const segments = canonical.split('/');
