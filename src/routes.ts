@@ -192,6 +192,11 @@ function xcPasswordIndex(path: string): number {
   return isXcLegacyShaped(path) ? 2 : -1;
 }
 
+/** A segment that names `play` in any case or encoding: what follows it may be a key. */
+function mentionsPlay(segment: string): boolean {
+  return looselyDecoded(segment).toLowerCase().includes('play');
+}
+
 /** Decodes every escape it can, again and again, for recognising a segment however it is spelled; never throws. */
 function looselyDecoded(segment: string): string {
   let decoded = segment;
@@ -222,6 +227,9 @@ export function loggablePath(path: string): string {
     const index = xcPasswordIndex(reading);
     if (index === -1) continue;
     const segments = reading.split('/');
+    // A legacy shape (`/U/P/ID`) read out of `/x/playlist%2FKEY.m3u` whose key begins with a digit
+    // is a playlist path in disguise, not a login: the rule for those below cuts at `playlist`.
+    if (index === 2 && segments.some(mentionsPlay)) continue;
     passwords.push(segments[index]!);
     if (shown === undefined) {
       // The username stays, so that an operator can tell whose request it was; the password never does.
@@ -236,7 +244,7 @@ export function loggablePath(path: string): string {
     );
   }
   const segments = canonical.split('/');
-  const cut = segments.findIndex((segment) => looselyDecoded(segment).toLowerCase().includes('play'));
+  const cut = segments.findIndex(mentionsPlay);
   const kept = cut === -1 ? segments : [...segments.slice(0, cut), '[key]'];
   return kept.map((segment) => (looselyDecoded(segment).replace(/[^A-Za-z0-9_-]/g, '').length >= KEY_LENGTH ? '[key]' : segment)).join('/');
 }

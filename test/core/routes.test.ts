@@ -51,6 +51,14 @@ describe('the routes module', () => {
     expect(isKeyedPath('/healthz')).toBe(false);
   });
 
+  it('when a key that begins with a digit hides behind an encoded slash, then it is not logged as an XC link with the key in it', () => {
+    // Decoded, `/x/playlist%2F1…` is shaped as a legacy XC link (`/U/P/ID`, ID a digit first).
+    const key = `1${KEY.slice(1)}`;
+    for (const path of [`/x/playlist%2F${key}.m3u`, `/x/PlayList%2f${key}.m3u8`, `/x%2Fplaylist%2F${key}.m3u`]) {
+      expect(loggablePath(path), path).not.toContain(key.slice(0, 12));
+    }
+  });
+
   it('when an XC link is built, then it parses back, is guarded, and is logged without its password in any spelling', () => {
     const url = xcLiveUrl('http://lineup.test', 'alice', 'k7mq3xw9dp', 12, 'ts');
     expect(url).toBe('http://lineup.test/live/alice/k7mq3xw9dp/12.ts');
