@@ -2,6 +2,7 @@ import { BlockList, isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import cron from 'node-cron';
 import { z } from 'zod';
+import { isPostgresUrl } from './db/pg/url.js';
 import { ConfigError } from './errors.js';
 import { fromHome, LINEUP_HOME } from './home.js';
 import { DUAL_STACK_HOST } from './http/listen.js';
@@ -77,7 +78,9 @@ const schema = z
       .trim()
       .min(1)
       .default('data/lineup.db')
-      .describe("SQLite file, taken from Lineup's home directory when relative; only lineup serve and lineup init create it"),
+      .describe(
+        "SQLite file, taken from Lineup's home directory when relative; only lineup serve and lineup init create it. Or a PostgreSQL database as a postgres:// URL, which for now only lineup init runs on (it makes Lineup's tables there)",
+      ),
     HOST: z
       .string()
       .trim()
@@ -94,7 +97,7 @@ const schema = z
       .min(1)
       .optional()
       .describe(
-        'file holding the key that seals XC passwords and playlist keys in the database (created on first need; default: LINEUP_DB with .key appended); keep it and back it up apart from the database',
+        'file holding the key that seals XC passwords and playlist keys in the database (created on first need; default: LINEUP_DB with .key appended, data/lineup.db.key when LINEUP_DB is a postgres:// URL); keep it and back it up apart from the database',
       ),
     TOKEN_TTL: integer(10800, 60).describe('token lifetime in seconds (minimum 60)'),
     TOKEN_DESYNC: integer(300, 0).describe('seconds by which starttime is backdated, for clock skew'),
@@ -229,7 +232,9 @@ const schema = z
     publicUrlIsSet: env.PUBLIC_URL !== undefined,
     originUrl: env.ORIGIN_URL,
     securetokenKey: env.SECURETOKEN_KEY,
-    credentialsKeyFile: env.CREDENTIALS_KEY_FILE ?? `${env.LINEUP_DB}.key`,
+    // A URL is no file name (and may hold a password): SQLite's default key, which a database
+    // copied from SQLite was sealed with.
+    credentialsKeyFile: env.CREDENTIALS_KEY_FILE ?? (isPostgresUrl(env.LINEUP_DB) ? 'data/lineup.db.key' : `${env.LINEUP_DB}.key`),
     tokenTtl: env.TOKEN_TTL,
     tokenDesync: env.TOKEN_DESYNC,
     tokenBucket: env.TOKEN_BUCKET ?? defaultTokenBucket(env.TOKEN_TTL),

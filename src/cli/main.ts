@@ -10,6 +10,7 @@ import { DEFAULT_ENV_FILE, environmentWithFile, takeEnvFileOption } from './env-
 import { importCommand } from './import.js';
 import { initCommand } from './init.js';
 import { lintCommand } from './lint.js';
+import { refuseUnlessRunsOnPostgres } from './postgres-commands.js';
 import { pruneCommand } from './prune.js';
 import { renderCommand } from './render.js';
 import { reportCommand } from './report.js';
@@ -67,6 +68,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return 0;
     }
     const { env, file } = environmentWithFile(io.env, envFile, io.home ?? LINEUP_HOME);
+    // Help needs no database (subscriber answers its own, per subcommand).
+    if (!rest.includes('--help') && !rest.includes('-h')) refuseUnlessRunsOnPostgres(args, env);
     return await command.run(rest, { ...io, env, ...(file ? { envFile: file } : {}) });
   } catch (error) {
     if (error instanceof UsageError) {

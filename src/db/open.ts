@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { ConfigError } from '../errors.js';
 import { installAuditTriggers } from './audit-triggers.js';
 import { migrate } from './migrations.js';
+import { isPostgresUrl } from './pg/url.js';
 
 export type Db = Database.Database;
 
@@ -120,6 +121,9 @@ export interface OpenOptions {
  */
 export function openDatabase(path: string, { create = true }: OpenOptions = {}): Db {
   let db: Db;
+  // Not a file name: opening it would make a file called postgres:…
+  if (isPostgresUrl(path))
+    throw new ConfigError('LINEUP_DB: this part of Lineup does not run on PostgreSQL yet (LINEUP_DB is a postgres:// URL)');
   if (path !== ':memory:') refuseEmptyFile(path);
   try {
     if (create && path !== ':memory:') mkdirSync(dirname(path), { recursive: true });

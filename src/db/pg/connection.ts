@@ -1,0 +1,17 @@
+import pg from 'pg';
+
+/**
+ * Ids are bigint (int8), which pg hands over as strings by default; Lineup's ids and counters
+ * stay far below 2^53, so they are numbers, as better-sqlite3 gives them.
+ */
+const types = new pg.TypeOverrides();
+types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+/** A pool of connections to the database `url` names (libpq's URL form, as `psql` takes it). */
+export function openPostgresPool(url: string, { max = 4 }: { max?: number } = {}): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, types });
+  // An idle connection that the server closes (a restart, pg_terminate_backend) must not crash
+  // the process: the pool drops it and the next query opens another.
+  pool.on('error', () => {});
+  return pool;
+}

@@ -1,0 +1,146 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { describe, inject, it } from 'vitest';
+import { loggablePostgresUrl } from '../../src/db/pg/url.js';
+import { freePorts } from '../e2e/harness/ports.js';
+
+/** Debian's package layout (postgresql-15, which .ci/run installs). */
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+type Server = { url: string } | { reason: string };
+
+/** Answers `SELECT 1` within a few seconds, or says why not (without the URL's password). */
+async function reachable(url: string): Promise<Server> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return { url };
+  } catch (error) {
+    return { reason: `PostgreSQL at ${loggablePostgresUrl(url)} is not reachable: ${(error as Error).message}` };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** As the postgres user when root (initdb refuses root), else as whoever runs the tests. */
+function asPostgres(command: string, args: string[]): void {
+  const root = userInfo().uid === 0;
+  execFileSync(root ? 'runuser' : command, root ? ['-u', 'postgres', '--', command, ...args] : args, { stdio: 'pipe' });
+}
+
+/** initdb and start a cluster in `dir` on a free port; fsync off, for speed: it is thrown away. */
+async function startCluster(dir: string): Promise<string> {
+  for (const sub of ['data', 'sock', 'log']) mkdirSync(join(dir, sub), { recursive: true });
+  if (userInfo().uid === 0) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
+  else chownSync(dir, userInfo().uid, userInfo().gid);
+  const [port] = await freePorts(1);
+  asPostgres(join(PG_BIN, 'initdb'), ['-D', join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
+  asPostgres(join(PG_BIN, 'pg_ctl'), [
+    '-D',
+    join(dir, 'data'),
+    '-l',
+    join(dir, 'log', 'pg.log'),
+    '-w',
+    'start',
+    '-o',
+    `-p ${port} -k ${join(dir, 'sock')} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200`,
+  ]);
+  return `postgres://postgres@127.0.0.1:${port}/postgres`;
+}
+
+/**
+ * The run's cluster, started by the first file that asks (a mkdir is the lock); the others wait
+ * for its URL. Its directory comes from test/postgres-once.ts, which stops it after the run.
+ */
+async function sharedCluster(): Promise<Server> {
+  const dir = inject('postgresDir');
+  if (!dir) return { reason: 'no cluster directory (run the tests with vitest.config.ts)' };
+  const urlFile = join(dir, 'url');
+  const failedFile = join(dir, 'failed');
+  try {
+    mkdirSync(join(dir, 'starting'));
+  } catch {
+    for (let waited = 0; waited < 60_000; waited += 100) {
+      if (existsSync(urlFile)) return { url: readFileSync(urlFile, 'utf8') };
+      if (existsSync(failedFile)) return { reason: readFileSync(failedFile, 'utf8') };
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return { reason: 'another test file started PostgreSQL and has not finished in 60 s' };
+  }
+  try {
+    const url = await startCluster(dir);
+    writeFileSync(urlFile, url);
+    return { url };
+  } catch (error) {
+    const stderr = String((error as { stderr?: Buffer }).stderr ?? '').trim();
+    const reason = `could not start PostgreSQL from ${PG_BIN}: ${stderr || (error as Error).message}`;
+    writeFileSync(failedFile, reason);
+    return { reason };
+  }
+}
+
+/**
+ * The PostgreSQL server the tests use: LINEUP_TEST_PG (a postgres:// URL) when set, else a
+ * throwaway cluster from Debian's binaries when they are installed; otherwise why there is none.
+ * @internal exported for the test of the CI rule
+ */
+export async function postgresForTests(env: NodeJS.ProcessEnv = process.env): Promise<Server> {
+  if (env.LINEUP_TEST_PG) return reachable(env.LINEUP_TEST_PG);
+  if (!existsSync(join(PG_BIN, 'initdb'))) {
+    return { reason: `LINEUP_TEST_PG is unset and ${PG_BIN} has no initdb (apt-get install postgresql-15)` };
+  }
+  return sharedCluster();
+}
+
+/**
+ * What a PostgreSQL suite does without a server: skip, saying why, except in CI (CI=true), where
+ * a missing install must not hide behind a green run: there it fails.
+ */
+export function suiteMode(server: Server, env: NodeJS.ProcessEnv = process.env): 'run' | 'skip' | 'fail' {
+  if ('url' in server) return 'run';
+  return env.CI === 'true' ? 'fail' : 'skip';
+}
+
+const server = await postgresForTests();
+
+/** The server's URL with another database in it. */
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/** A new, empty database on the test server, for one test file (or one test): its URL. */
+export async function freshDatabase(): Promise<string> {
+  if (!('url' in server)) throw new Error(server.reason);
+  const name = `lineup_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return withDatabase(server.url, name);
+}
+
+/**
+ * `describe` for a suite that needs PostgreSQL: it runs when a server is there, is skipped with
+ * the reason in its name when not, and in CI fails with that reason.
+ */
+export function describePostgres(name: string, body: () => void): void {
+  const mode = suiteMode(server);
+  if (mode === 'run') describe(name, body);
+  else if (mode === 'skip') describe.skip(`${name} (skipped: ${'reason' in server ? server.reason : ''})`, body);
+  else
+    describe(name, () => {
+      it('when CI=true, then PostgreSQL is reachable', () => {
+        throw new Error('reason' in server ? server.reason : 'no PostgreSQL');
+      });
+    });
+}
