@@ -87,6 +87,9 @@ describePostgres('PostgreSQL triggers', () => {
     await pool.query(
       "INSERT INTO subscribers (username, expires_at) SELECT 'bulk' || n, '2030-01-01 00:00:00' FROM generate_series(1, 150) n",
     );
+    // The insert's own notification may still be on its way: wait for it, so that it is not taken for the update's.
+    const inserted = await versions();
+    await notified((payload) => payload === `S ${inserted.seq} *`);
     notifications.length = 0;
     await pool.query("UPDATE subscribers SET expires_at = '2031-01-01 00:00:00' WHERE username LIKE 'bulk%'");
     const { seq } = await versions();
@@ -141,6 +144,21 @@ describePostgres('PostgreSQL triggers', () => {
     });
     expect(JSON.stringify(rows)).not.toContain(HASH('c'));
     expect(JSON.stringify(rows)).not.toContain(HASH('d'));
+  });
+
+  it('when an XC password is rotated or taken away, then subscriber_changes logs its subscriber; set to what it was, nothing', async () => {
+    const { id } = await one<{ id: number }>(
+      "INSERT INTO subscribers (username, expires_at) VALUES ('xc-user', '2030-01-01 00:00:00') RETURNING id",
+    );
+    const logged = async (sql: string, params: unknown[]) => {
+      const before = await versions();
+      await pool.query(sql, params);
+      return (await pool.query('SELECT subscriber_id FROM subscriber_changes WHERE seq > $1', [before.seq])).rows;
+    };
+    const rotate = "UPDATE subscribers SET xc_password_hash = $1 WHERE username = 'xc-user'";
+    expect(await logged(rotate, [HASH('a')])).toEqual([{ subscriber_id: id }]);
+    expect(await logged(rotate, [HASH('a')])).toEqual([]);
+    expect(await logged(rotate, [null])).toEqual([{ subscriber_id: id }]);
   });
 });
 
