@@ -11,7 +11,9 @@ INSERT INTO channels (stream, name, number, group_title, tvg_id) VALUES
 ON CONFLICT (stream) WHERE origin IS NULL DO UPDATE SET
   name = excluded.name, number = excluded.number, group_title = excluded.group_title, tvg_id = excluded.tvg_id;
 
--- A link that is already there is left alone.
-INSERT OR IGNORE INTO package_channels (package_id, channel_id)
+-- A link that is already there is left alone (ON CONFLICT DO NOTHING rather than SQLite's
+-- INSERT OR IGNORE, so that the file runs on PostgreSQL too).
+INSERT INTO package_channels (package_id, channel_id)
   SELECT p.id, c.id FROM packages p, channels c
-  WHERE p.name = 'premium' AND c.origin IS NULL AND c.stream IN ('movies/premiere', 'sport/arena1');
+  WHERE p.name = 'premium' AND c.origin IS NULL AND c.stream IN ('movies/premiere', 'sport/arena1')
+ON CONFLICT DO NOTHING;

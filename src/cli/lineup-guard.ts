@@ -1,7 +1,10 @@
+import type pg from 'pg';
 import { readLintInput } from '../db/lint-store.js';
 import type { Db } from '../db/open.js';
+import { findPostgresDemo, removePostgresDemo } from '../db/pg/demo.js';
+import { readPostgresLintInput } from '../db/pg/lint-store.js';
 import { demoChannelIds, type RemovedDemo, removeDemoLineup } from '../db/seed.js';
-import type { TransactionHooks } from '../db/transaction-hooks.js';
+import type { AsyncTransactionHooks, TransactionHooks } from '../db/transaction-hooks.js';
 import { LineupError } from '../errors.js';
 import { type Finding, type LintInput, lintLineup, newErrors } from '../lint/lint.js';
 import type { SqlTime } from '../time.js';
@@ -46,6 +49,14 @@ function changedChannelIds(before: LintInput, after: LintInput): number[] {
   return [...ids].filter((id) => was.get(id) !== is.get(id));
 }
 
+/** The lineup's findings after a file, and the new errors that --force let through; refuses them otherwise. */
+function checkLint(file: string, before: LintInput, after: LintInput, force: boolean): { findings: Finding[]; forced: Finding[] } {
+  const findings = lintLineup(after);
+  const added = newErrors(lintLineup(before), findings);
+  if (added.length > 0 && !force) throw new NewLintErrorsError(file, added, findings);
+  return { findings, forced: added };
+}
+
 /**
  * The checks `lineup sql` and `lineup import` make inside each file's transaction: the lineup is
  * linted before and after, and a file that brings in new lint errors is rolled back unless
@@ -81,10 +92,7 @@ export class LineupGuard implements TransactionHooks {
     if (this.options.demo === 'script' && this.demoBefore.size > 0 && realChange() && this.removeDemo()) {
       after = readLintInput(this.db, this.now);
     }
-    this.findings = lintLineup(after);
-    const added = newErrors(lintLineup(before), this.findings);
-    if (added.length > 0 && !this.options.force) throw new NewLintErrorsError(this.file, added, this.findings);
-    this.forced = added;
+    Object.assign(this, checkLint(this.file, before, after, this.options.force));
   }
 
   /** Whether anything of the demo went. */
@@ -96,8 +104,46 @@ export class LineupGuard implements TransactionHooks {
   }
 }
 
+/**
+ * `LineupGuard` in its `script` mode on PostgreSQL, where reads are asynchronous: the same lint
+ * rules (`checkLint`) over the same queries, and the same demo rule over the same demo queries.
+ */
+export class PostgresLineupGuard implements AsyncTransactionHooks {
+  findings: Finding[] = [];
+  forced: Finding[] = [];
+  removedDemo: RemovedDemo | undefined;
+  private before: LintInput | undefined;
+  private demoBefore = new Set<number>();
+
+  constructor(
+    private readonly client: pg.ClientBase,
+    private readonly file: string,
+    private readonly now: SqlTime,
+    private readonly force: boolean,
+  ) {}
+
+  async begin(): Promise<void> {
+    this.before = await readPostgresLintInput(this.client, this.now);
+    this.demoBefore = new Set((await findPostgresDemo(this.client)).channels.map((channel) => channel.id));
+  }
+
+  async beforeCommit(): Promise<void> {
+    const before = this.before!;
+    let after = await readPostgresLintInput(this.client, this.now);
+    const realChange = changedChannelIds(before, after).some((id) => !this.demoBefore.has(id));
+    if (this.demoBefore.size > 0 && realChange) {
+      const removed = await removePostgresDemo(this.client);
+      if (removed.channels.length > 0 || removed.subscriber !== undefined) {
+        this.removedDemo = removed;
+        after = await readPostgresLintInput(this.client, this.now);
+      }
+    }
+    Object.assign(this, checkLint(this.file, before, after, this.force));
+  }
+}
+
 /** What the guard did besides checking: the demo it removed, the errors --force let through. */
-export function reportGuard(guard: LineupGuard, io: CliIo, prefix = ''): void {
+export function reportGuard(guard: LineupGuard | PostgresLineupGuard, io: CliIo, prefix = ''): void {
   const demo = guard.removedDemo && describeRemovedDemo(guard.removedDemo);
   if (demo) io.stdout(`${prefix}removed the demo lineup: ${demo}; lineup demo remove does this by hand\n`);
   if (guard.forced.length > 0) io.stdout(`${prefix}applied with --force despite ${count(guard.forced.length, 'new lint error')}\n`);
@@ -106,9 +152,15 @@ export function reportGuard(guard: LineupGuard, io: CliIo, prefix = ''): void {
 /** Runs `body`; when the guard refuses, prints the findings the file would have left, then lets the error through. */
 export function withGuardReport<T>(io: CliIo, body: () => T): T {
   try {
-    return body();
+    const result = body();
+    if (result instanceof Promise) return result.catch((error) => reportRefusal(io, error)) as T;
+    return result;
   } catch (error) {
-    if (error instanceof NewLintErrorsError) printFindings(error.findings, io);
-    throw error;
+    return reportRefusal(io, error);
   }
+}
+
+function reportRefusal(io: CliIo, error: unknown): never {
+  if (error instanceof NewLintErrorsError) printFindings(error.findings, io);
+  throw error;
 }

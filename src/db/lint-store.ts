@@ -2,7 +2,6 @@ import type { ChannelValueColumns } from '../channels/channel-fields.js';
 import type { LintInput } from '../lint/lint.js';
 import type { SqlTime } from '../time.js';
 import { fromColumns, valueColumnList } from './channel-columns.js';
-import { idList } from './id-list.js';
 import type { Db } from './open.js';
 import { ACTIVE_AT } from './subscriber-rules.js';
 
@@ -11,7 +10,53 @@ interface LintRecord extends ChannelValueColumns {
   stream: string;
   origin: string | null;
   enabled: number;
-  package_ids: string | null;
+}
+
+/**
+ * What `lintLineup` needs, as queries that read the same on SQLite and PostgreSQL (`?`
+ * placeholders; no aggregate that differs between the two), so that either backend's reader runs
+ * them and `toLintInput` makes one input of their rows: the rules are written once.
+ */
+export const lintQueries = (now: SqlTime) =>
+  ({
+    channels: [
+      `SELECT c.id, c.stream, ${valueColumnList('c')}, c.origin, c.enabled
+       FROM channels c ORDER BY c.number IS NULL, c.number, c.name, c.id`,
+      [],
+    ],
+    packageLinks: ['SELECT channel_id, package_id FROM package_channels ORDER BY channel_id, package_id', []],
+    subscribedPackages: [
+      `SELECT DISTINCT sp.package_id FROM subscriber_packages sp JOIN subscribers s ON s.id = sp.subscriber_id
+       WHERE ${ACTIVE_AT('s')}`,
+      [now],
+    ],
+    packages: ['SELECT id, name FROM packages', []],
+    usernames: ['SELECT username FROM subscribers ORDER BY username', []],
+  }) satisfies Record<string, [string, unknown[]]>;
+
+export type LintRows = { [K in keyof ReturnType<typeof lintQueries>]: Array<Record<string, unknown>> };
+
+/** The rows of `lintQueries`, whichever backend read them, as `lintLineup`'s input. */
+export function toLintInput(rows: LintRows): LintInput {
+  const packageIds = new Map<number, number[]>();
+  for (const { channel_id, package_id } of rows.packageLinks as Array<{ channel_id: number; package_id: number }>) {
+    const ids = packageIds.get(Number(channel_id)) ?? [];
+    ids.push(Number(package_id));
+    packageIds.set(Number(channel_id), ids);
+  }
+  return {
+    channels: (rows.channels as unknown as LintRecord[]).map((row) => ({
+      id: Number(row.id),
+      stream: row.stream,
+      ...fromColumns(row),
+      origin: row.origin,
+      enabled: row.enabled === 1,
+      packageIds: packageIds.get(Number(row.id)) ?? [],
+    })),
+    subscribedPackageIds: new Set(rows.subscribedPackages.map((row) => Number(row.package_id))),
+    packageNames: new Map(rows.packages.map((row) => [Number(row.id), row.name as string])),
+    usernames: rows.usernames.map((row) => row.username as string),
+  };
 }
 
 /**
@@ -19,31 +64,9 @@ interface LintRecord extends ChannelValueColumns {
  * subscriber who can fetch a playlist at `now`.
  */
 export function readLintInput(db: Db, now: SqlTime): LintInput {
-  const rows = db
-    .prepare(
-      `SELECT c.id, c.stream, ${valueColumnList('c')}, c.origin, c.enabled,
-              (SELECT group_concat(package_id) FROM package_channels WHERE channel_id = c.id) AS package_ids
-       FROM channels c ORDER BY c.number IS NULL, c.number, c.name, c.id`,
-    )
-    .all() as LintRecord[];
-  const subscribed = db
-    .prepare(
-      `SELECT DISTINCT sp.package_id FROM subscriber_packages sp JOIN subscribers s ON s.id = sp.subscriber_id
-       WHERE ${ACTIVE_AT('s')}`,
-    )
-    .pluck()
-    .all(now) as number[];
-  return {
-    channels: rows.map((row) => ({
-      id: row.id,
-      stream: row.stream,
-      ...fromColumns(row),
-      origin: row.origin,
-      enabled: row.enabled === 1,
-      packageIds: idList(row.package_ids),
-    })),
-    subscribedPackageIds: new Set(subscribed),
-    packageNames: new Map(db.prepare('SELECT id, name FROM packages').raw().all() as Array<[number, string]>),
-    usernames: db.prepare('SELECT username FROM subscribers ORDER BY username').pluck().all() as string[],
-  };
+  const queries = lintQueries(now);
+  const rows = Object.fromEntries(
+    Object.entries(queries).map(([name, [sql, params]]) => [name, db.prepare(sql).all(...params)]),
+  ) as LintRows;
+  return toLintInput(rows);
 }

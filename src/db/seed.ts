@@ -45,25 +45,45 @@ export interface RemovedDemo {
 /**
  * The demo rows still as the first start made them. A demo channel that an operator renamed,
  * renumbered, put in a package or claimed by an import is theirs now, and so is a `demo`
- * subscriber whose note they changed: those are never taken for the demo.
+ * subscriber whose note they changed: those are never taken for the demo. As queries that read
+ * the same on SQLite and PostgreSQL (`?` placeholders), for either backend's reader.
  */
-function findDemo(db: Db): { channels: Array<{ id: number; name: string }>; subscriberId: number | undefined } {
-  const channel = db.prepare(
-    `SELECT id, name FROM channels c
-     WHERE origin IS NULL AND stream = ? AND name = ? AND number IS ? AND group_title = ?
-       AND logo = '' AND tvg_id = '' AND enabled = 1 AND catchup_days = 0 AND radio = 0
-       AND NOT EXISTS (SELECT 1 FROM package_channels WHERE channel_id = c.id)
-       AND NOT EXISTS (SELECT 1 FROM channel_imports WHERE channel_id = c.id)`,
-  );
-  const channels = DEMO_CHANNELS.flatMap(
-    (demo) => channel.all(demo.stream, demo.name, demo.number, demo.group) as Array<{ id: number; name: string }>,
-  );
+export const demoQueries = {
+  channels: DEMO_CHANNELS.map(
+    (demo) =>
+      [
+        `SELECT id, name FROM channels c
+         WHERE origin IS NULL AND stream = ? AND name = ? AND number = ? AND group_title = ?
+           AND logo = '' AND tvg_id = '' AND enabled = 1 AND catchup_days = 0 AND radio = 0
+           AND NOT EXISTS (SELECT 1 FROM package_channels WHERE channel_id = c.id)
+           AND NOT EXISTS (SELECT 1 FROM channel_imports WHERE channel_id = c.id)`,
+        [demo.stream, demo.name, demo.number, demo.group],
+      ] as const,
+  ),
+  subscriber: ['SELECT id FROM subscribers WHERE username = ? AND note = ?', [DEMO_SUBSCRIBER.username, DEMO_SUBSCRIBER.note]] as const,
+};
+
+/** The demo's rows, as `demoQueries` found them. */
+export interface FoundDemo {
+  channels: Array<{ id: number; name: string }>;
+  subscriberId: number | undefined;
+}
+
+function findDemo(db: Db): FoundDemo {
+  const channels = demoQueries.channels.flatMap(([sql, params]) => db.prepare(sql).all(...params) as Array<{ id: number; name: string }>);
+  const [sql, params] = demoQueries.subscriber;
   const subscriberId = db
-    .prepare('SELECT id FROM subscribers WHERE username = ? AND note = ?')
+    .prepare(sql)
     .pluck()
-    .get(DEMO_SUBSCRIBER.username, DEMO_SUBSCRIBER.note) as number | undefined;
+    .get(...params) as number | undefined;
   return { channels, subscriberId };
 }
+
+/** What removing `found` takes out, as `removeDemoLineup` reports it. */
+export const removedOf = (found: FoundDemo): RemovedDemo => ({
+  channels: found.channels.map((channel) => channel.name),
+  subscriber: found.subscriberId === undefined ? undefined : DEMO_SUBSCRIBER.username,
+});
 
 /** The ids of the channels that are still recognisably the demo's. */
 export function demoChannelIds(db: Db): number[] {
@@ -84,10 +104,7 @@ export function removeDemoLineup(db: Db, { onlyWithDemoChannels = false } = {}):
       const deleteChannel = db.prepare('DELETE FROM channels WHERE id = ?');
       for (const { id } of demo.channels) deleteChannel.run(id);
       if (demo.subscriberId !== undefined) db.prepare('DELETE FROM subscribers WHERE id = ?').run(demo.subscriberId);
-      return {
-        channels: demo.channels.map((channel) => channel.name),
-        subscriber: demo.subscriberId === undefined ? undefined : DEMO_SUBSCRIBER.username,
-      };
+      return removedOf(demo);
     })
     .immediate();
 }

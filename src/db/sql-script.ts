@@ -9,7 +9,7 @@ interface ScriptStatement {
 }
 
 /** An admin script that failed; nothing of its file was applied. */
-class SqlScriptError extends LineupError {
+export class SqlScriptError extends LineupError {
   override name = 'SqlScriptError';
   constructor(
     readonly file: string,
@@ -30,7 +30,7 @@ function withoutComments(sql: string): string {
 }
 
 /** Offset of the first character that is neither white space nor part of a comment. */
-function codeStart(raw: string): number {
+export function codeStart(raw: string): number {
   let i = 0;
   for (;;) {
     while (i < raw.length && /\s/.test(raw[i]!)) i++;
@@ -113,7 +113,7 @@ function splitStatements(script: string): ScriptStatement[] {
  * two refusals an operator meets (a package that holds channels, an origin that channels play
  * from); anything else is a row that names one that does not exist.
  */
-function foreignKeyAdvice(sql: string): string {
+export function foreignKeyAdvice(sql: string): string {
   const statement = withoutComments(sql);
   const deleted = /^DELETE\s+FROM\s+["`[]?(\w+)/i.exec(statement)?.[1]?.toLowerCase();
   if (deleted === 'packages') {

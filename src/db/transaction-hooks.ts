@@ -9,3 +9,9 @@ export interface TransactionHooks {
   /** After the last write, before COMMIT; throwing rolls the whole transaction back. */
   beforeCommit?(): void;
 }
+
+/** The same, for a backend whose reads are asynchronous (PostgreSQL). */
+export interface AsyncTransactionHooks {
+  begin?(): Promise<void>;
+  beforeCommit?(): Promise<void>;
+}

@@ -71,20 +71,17 @@ interface SignedFills extends Fills {
 /**
  * Each entry's fill is a frame its origin shares for this viewer (the query, or in redirect mode the
  * playlist key) with the entry's own digest written into it: ASCII throughout, one byte a character.
+ * Nothing here is as long as the playlist: a 20,000-channel one would otherwise allocate an array
+ * per response in V8's large-object space (an mmap and a munmap each).
  */
 function signFills(playlist: CompiledPlaylist, viewer: Viewer): SignedFills {
   const { entries } = playlist;
   const queryFor = boundQueries(viewer);
   const keyFrame = Buffer.from(viewer.key ?? UNKNOWN_VIEWER_KEY, 'utf8');
-  const queries = new Array<BoundQuery | undefined>(entries.length);
-  let width = 0;
-  for (let i = 0; i < entries.length; i++) {
-    const query = entries[i]!.redirect ? undefined : queryFor(entries[i]!.origin);
-    queries[i] = query;
-    const entryWidth = query ? query.frame.length : keyFrame.length;
-    if (i === 0) width = entryWidth;
-    else if (entryWidth !== width) width = VARIED_WIDTH;
-  }
+  const frameOf = (entry: number): Buffer => (entries[entry]!.redirect ? keyFrame : queryFor(entries[entry]!.origin).frame);
+  const { origins, redirects } = fillKindsOf(playlist);
+  let width = entries.length === 0 ? 0 : redirects ? keyFrame.length : queryFor(origins[0]!).frame.length;
+  for (const origin of origins) if (queryFor(origin).frame.length !== width) width = VARIED_WIDTH;
   // Slots are written in order, and an entry's second slot (its catch-up source) follows its first
   // with the same fill: copied, not signed again.
   let lastEntry = -1;
@@ -92,20 +89,42 @@ function signFills(playlist: CompiledPlaylist, viewer: Viewer): SignedFills {
   return {
     width,
     queryFor,
-    widthOf: (entry) => queries[entry]?.frame.length ?? keyFrame.length,
+    widthOf: (entry) => frameOf(entry).length,
     write(out, at, entry) {
-      const query = queries[entry];
-      const frame = query ? query.frame : keyFrame;
+      const frame = frameOf(entry);
       if (entry === lastEntry) {
         out.copyWithin(at, lastAt, lastAt + frame.length);
       } else {
         out.set(frame, at);
-        query?.writeDigest(entries[entry]!.signable, out, at);
+        if (!entries[entry]!.redirect) queryFor(entries[entry]!.origin).writeDigest(entries[entry]!.signable, out, at);
       }
       lastEntry = entry;
       lastAt = at;
     },
   };
+}
+
+/** What kinds of fill a playlist's entries take: the origins that sign some, and whether some are redirect links. */
+interface FillKinds {
+  origins: Origin[];
+  redirects: boolean;
+}
+
+/** Per compiled playlist, found on first use: a memo, like the layouts below. */
+const fillKinds = new WeakMap<CompiledPlaylist, FillKinds>();
+
+function fillKindsOf(playlist: CompiledPlaylist): FillKinds {
+  let kinds = fillKinds.get(playlist);
+  if (!kinds) {
+    const origins = new Set<Origin>();
+    let redirects = false;
+    for (const entry of playlist.entries) {
+      if (entry.redirect) redirects = true;
+      else origins.add(entry.origin);
+    }
+    fillKinds.set(playlist, (kinds = { origins: [...origins], redirects }));
+  }
+  return kinds;
 }
 
 /** The fixed text laid out for fills of one width, with where each fill goes. */

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { SCRATCH_BYTES, SLOT_FIELDS } from './sha1-lanes-kernel.js';
+import { CHUNK_SLOTS, SCRATCH_BYTES, SLOT_FIELDS } from './sha1-lanes-kernel.js';
 import { SHA1_LANES_WASM } from './sha1-lanes-wasm.js';
 
 /**
@@ -213,7 +213,10 @@ function fillWith(lanes: Kernel, out: Buffer, template: Buffer, batches: readonl
   const resident = residentFor(lanes, template, batches);
   const scratchAt = OUTPUT_AT + align(template.length);
   const inputBytes = (batch: Sha1Batch) => align(batch.fill.suffix.length) + align(batch.fill.frame.length);
-  const room = batches.reduce((most, batch) => Math.max(most, inputBytes(batch) + slotCount(batch) * strideOf(batch)), 0);
+  const room = batches.reduce(
+    (most, batch) => Math.max(most, inputBytes(batch) + Math.min(slotCount(batch), CHUNK_SLOTS) * strideOf(batch)),
+    0,
+  );
   const heap = withRoom(lanes, resident.end + room);
   batches.forEach((batch, i) => {
     const { fill } = batch;
