@@ -192,9 +192,12 @@ function xcPasswordIndex(path: string): number {
   return isXcLegacyShaped(path) ? 2 : -1;
 }
 
-/** A segment that names `play` in any case or encoding: what follows it may be a key. */
-function mentionsPlay(segment: string): boolean {
-  return looselyDecoded(segment).toLowerCase().includes('play');
+/**
+ * Whether a segment may be a key, however it is spelled: as long as one once decoded and stripped
+ * of what a key never holds. Decoding and stripping only shorten it, so a shorter one never is.
+ */
+function mayBeKey(segment: string): boolean {
+  return segment.length >= KEY_LENGTH && looselyDecoded(segment).replace(/[^A-Za-z0-9_-]/g, '').length >= KEY_LENGTH;
 }
 
 /** Decodes every escape it can, again and again, for recognising a segment however it is spelled; never throws. */
@@ -221,32 +224,32 @@ export function loggablePath(path: string): string {
   // is no route, but it still names a password, shorter than a key: it is read both as it is and
   // as if decoded, and the password of either reading is cut.
   const readings = canonical.includes('%') ? [canonical, canonicalPath(looselyDecoded(canonical))] : [canonical];
+  // Each reading shaped like an XC link is split once (every zap logs one): its password noted,
+  // and the first one shown with its password cut.
   const passwords: string[] = [];
   let shown: string[] | undefined;
   for (const reading of readings) {
     const index = xcPasswordIndex(reading);
     if (index === -1) continue;
     const segments = reading.split('/');
-    // A legacy shape (`/U/P/ID`) read out of `/x/playlist%2FKEY.m3u` whose key begins with a digit
-    // is a playlist path in disguise, not a login: the rule for those below cuts at `playlist`.
-    if (index === 2 && segments.some(mentionsPlay)) continue;
     passwords.push(segments[index]!);
-    if (shown === undefined) {
-      // The username stays, so that an operator can tell whose request it was; the password never does.
-      shown = segments;
-      shown[index] = '[password]';
-    }
+    if (shown !== undefined) continue;
+    // The username stays, so that an operator can tell whose request it was; the password never does.
+    segments[index] = '[password]';
+    shown = segments;
   }
   if (shown !== undefined) {
+    // A path only shaped like a legacy link may hold a key elsewhere (`/x/playlist%2FKEY.m3u` reads
+    // as `/x/playlist/KEY.m3u`, whose KEY starts with a digit one time in six): cut as any other.
     return passwords.reduce(
       (logged, password) => (password.length < 4 ? logged : logged.replaceAll(password, '[password]')),
-      shown.join('/'),
+      shown.map((segment) => (mayBeKey(segment) ? '[key]' : segment)).join('/'),
     );
   }
   const segments = canonical.split('/');
-  const cut = segments.findIndex(mentionsPlay);
+  const cut = segments.findIndex((segment) => looselyDecoded(segment).toLowerCase().includes('play'));
   const kept = cut === -1 ? segments : [...segments.slice(0, cut), '[key]'];
-  return kept.map((segment) => (looselyDecoded(segment).replace(/[^A-Za-z0-9_-]/g, '').length >= KEY_LENGTH ? '[key]' : segment)).join('/');
+  return kept.map((segment) => (mayBeKey(segment) ? '[key]' : segment)).join('/');
 }
 
 /** The auth backend's paths, whose query (Flussonic's facts, the viewer's whole query string) runs longer than a player's. Expects a canonical path. */
