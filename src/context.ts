@@ -230,6 +230,7 @@ export function openContext(
       },
       redirects,
       credentialSeal,
+      subscriberChanges,
       clock,
       {
         publicUrl: config.publicUrl,

@@ -192,10 +192,12 @@ function xcPasswordIndex(path: string): number {
   return isXcLegacyShaped(path) ? 2 : -1;
 }
 
-/** The password that a path shaped like an XC link names, if it is shaped like one. */
-function xcPasswordIn(path: string): string | undefined {
-  const index = xcPasswordIndex(path);
-  return index === -1 ? undefined : path.split('/')[index];
+/**
+ * Whether a segment may be a key, however it is spelled: as long as one once decoded and stripped
+ * of what a key never holds. Decoding and stripping only shorten it, so a shorter one never is.
+ */
+function mayBeKey(segment: string): boolean {
+  return segment.length >= KEY_LENGTH && looselyDecoded(segment).replace(/[^A-Za-z0-9_-]/g, '').length >= KEY_LENGTH;
 }
 
 /** Decodes every escape it can, again and again, for recognising a segment however it is spelled; never throws. */
@@ -222,21 +224,32 @@ export function loggablePath(path: string): string {
   // is no route, but it still names a password, shorter than a key: it is read both as it is and
   // as if decoded, and the password of either reading is cut.
   const readings = canonical.includes('%') ? [canonical, canonicalPath(looselyDecoded(canonical))] : [canonical];
-  const passwords = readings.map(xcPasswordIn).filter((password) => password !== undefined);
-  const shown = readings.find((reading) => xcPasswordIn(reading) !== undefined);
-  if (shown !== undefined) {
+  // Each reading shaped like an XC link is split once (every zap logs one): its password noted,
+  // and the first one shown with its password cut.
+  const passwords: string[] = [];
+  let shown: string[] | undefined;
+  for (const reading of readings) {
+    const index = xcPasswordIndex(reading);
+    if (index === -1) continue;
+    const segments = reading.split('/');
+    passwords.push(segments[index]!);
+    if (shown !== undefined) continue;
     // The username stays, so that an operator can tell whose request it was; the password never does.
-    const cut = shown.split('/');
-    cut[xcPasswordIndex(shown)] = '[password]';
+    segments[index] = '[password]';
+    shown = segments;
+  }
+  if (shown !== undefined) {
+    // A path only shaped like a legacy link may hold a key elsewhere (`/x/playlist%2FKEY.m3u` reads
+    // as `/x/playlist/KEY.m3u`, whose KEY starts with a digit one time in six): cut as any other.
     return passwords.reduce(
       (logged, password) => (password.length < 4 ? logged : logged.replaceAll(password, '[password]')),
-      cut.join('/'),
+      shown.map((segment) => (mayBeKey(segment) ? '[key]' : segment)).join('/'),
     );
   }
   const segments = canonical.split('/');
   const cut = segments.findIndex((segment) => looselyDecoded(segment).toLowerCase().includes('play'));
   const kept = cut === -1 ? segments : [...segments.slice(0, cut), '[key]'];
-  return kept.map((segment) => (looselyDecoded(segment).replace(/[^A-Za-z0-9_-]/g, '').length >= KEY_LENGTH ? '[key]' : segment)).join('/');
+  return kept.map((segment) => (mayBeKey(segment) ? '[key]' : segment)).join('/');
 }
 
 /** The auth backend's paths, whose query (Flussonic's facts, the viewer's whole query string) runs longer than a player's. Expects a canonical path. */

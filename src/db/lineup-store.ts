@@ -25,6 +25,37 @@ interface OriginRecord {
   previous_secret: string | null;
 }
 
+/** How many times a connection's own writes moved `lineup_version`, counted by its TEMP triggers. */
+interface OwnLineupWrites {
+  count: number;
+}
+
+const ownLineupWrites = new WeakMap<Db, OwnLineupWrites>();
+
+/**
+ * Has this connection's own writes to `lineup_version` (the triggers of migration 8 move it on
+ * every lineup change) call back into JS, so that a request learns of them without asking SQLite
+ * (`total_changes()` was a statement per request). TEMP, as the audit triggers are: a trigger
+ * stored in the file would call a function that other connections lack. Once per connection.
+ */
+function announceOwnLineupWrites(db: Db): OwnLineupWrites {
+  const known = ownLineupWrites.get(db);
+  if (known) return known;
+  const counted: OwnLineupWrites = { count: 0 };
+  db.function('lineup_own_lineup_write', { deterministic: false }, () => {
+    counted.count++;
+    return null;
+  });
+  for (const event of ['INSERT', 'UPDATE', 'DELETE']) {
+    db.exec(
+      `CREATE TEMP TRIGGER IF NOT EXISTS lineup_version_own_${event.toLowerCase()} AFTER ${event} ON main.lineup_version
+       BEGIN SELECT lineup_own_lineup_write(); END`,
+    );
+  }
+  ownLineupWrites.set(db, counted);
+  return counted;
+}
+
 /** Reads the lineup, and tells cheaply whether anyone (this process or another) has written since. */
 export class LineupStore {
   private readonly dataVersionQuery;
@@ -33,16 +64,22 @@ export class LineupStore {
   private readonly lineupChangesQuery;
   /** data_version as of this event-loop turn; undefined once the turn is over. */
   private dataVersionThisTurn: number | undefined;
-  /** The writes seen at the last look at lineup_version, and what it said. */
-  private writesSeen: string | undefined;
+  private readonly ownWrites: OwnLineupWrites;
+  /** The row of lineup_version is gone: then every write counts, this connection's by total_changes(). */
+  private everyWriteCounts = false;
+  /** data_version and this connection's writes at the last look at lineup_version, and what it said. */
+  private dataVersionSeen: number | undefined;
+  private ownWritesSeen: number | undefined;
   private marker = '';
   private readonly channelsQuery;
   private readonly originsQuery;
 
   constructor(db: Db) {
-    // data_version moves when another connection commits; total_changes when this one writes.
+    // data_version moves when another connection commits; total_changes when this one writes
+    // anything (asked for /healthz, and for the marker only while lineup_version's row is gone).
     this.dataVersionQuery = db.prepare('PRAGMA data_version').pluck();
     this.ownChangesQuery = db.prepare('SELECT total_changes()').pluck();
+    this.ownWrites = announceOwnLineupWrites(db);
     // -1 when an admin deleted the row: then every write counts, as before the counter existed.
     this.lineupVersionQuery = db.prepare('SELECT coalesce((SELECT version FROM lineup_version WHERE id = 1), -1)').pluck();
     // lineup_changes (migration 11) moves on writes to the lineup's own tables only; a schema
@@ -64,14 +101,6 @@ export class LineupStore {
   }
 
   /**
-   * Changes whenever the lineup (channels, origins, packages, subscribers, their keys) may have
-   * changed; writes to other tables leave it as it was. This connection's own writes show
-   * at once. Other connections' commits show from the next event-loop turn: asking SQLite opens a
-   * read transaction (two file locks), so under load one check serves every request that arrived
-   * together. A request is read in a turn that began after it was sent, so it still sees every
-   * commit made before it was sent.
-   */
-  /**
    * Moves when what playlists are compiled from (channels, origins, packages, their channels,
    * categories) may have changed, and not when only subscribers did. Read once `changeMarkerValue` moved.
    */
@@ -79,14 +108,24 @@ export class LineupStore {
     return String(this.lineupChangesQuery.get());
   }
 
+  /**
+   * Changes whenever the lineup (channels, origins, packages, subscribers, their keys) may have
+   * changed; writes to other tables leave it as it was. This connection's own writes show at once
+   * (its TEMP triggers count them, without a statement per request). Other connections' commits
+   * show from the next event-loop turn: asking SQLite opens a read transaction (two file locks),
+   * so under load one check serves every request that arrived together. A request is read in a turn that began after it was sent, so it still sees every
+   * commit made before it was sent.
+   */
   changeMarkerValue(): string {
-    const writes = this.writeMarkerValue();
-    if (writes === this.writesSeen) return this.marker;
+    const dataVersion = this.dataVersion();
+    if (dataVersion === this.dataVersionSeen && this.ownWritesNow() === this.ownWritesSeen) return this.marker;
     // Something was written: the lineup, or only activity (playlist_ips). The triggers of
     // migration 8 move lineup_version for the first kind only, so activity recompiles nothing.
     const version = this.lineupVersionQuery.get() as number;
-    this.marker = version < 0 ? `writes ${writes}` : `version ${version}`;
-    this.writesSeen = writes;
+    this.everyWriteCounts = version < 0;
+    this.dataVersionSeen = dataVersion;
+    this.ownWritesSeen = this.ownWritesNow();
+    this.marker = version < 0 ? `writes ${dataVersion}:${this.ownWritesSeen}` : `version ${version}`;
     return this.marker;
   }
 
@@ -95,13 +134,23 @@ export class LineupStore {
    * lineup again after any write, to find a damaged page before a lineup change would.
    */
   writeMarkerValue(): string {
+    return `${this.dataVersion()}:${this.ownChangesQuery.get() as number}`;
+  }
+
+  /** This connection's writes that may change the marker: those that moved lineup_version, or any without its row. */
+  private ownWritesNow(): number {
+    return this.everyWriteCounts ? (this.ownChangesQuery.get() as number) : this.ownWrites.count;
+  }
+
+  /** Other connections' commits show in data_version, asked once per event-loop turn. */
+  private dataVersion(): number {
     if (this.dataVersionThisTurn === undefined) {
       this.dataVersionThisTurn = this.dataVersionQuery.get() as number;
       setImmediate(() => {
         this.dataVersionThisTurn = undefined;
       });
     }
-    return `${this.dataVersionThisTurn}:${this.ownChangesQuery.get() as number}`;
+    return this.dataVersionThisTurn;
   }
 
   channels(): Channel[] {

@@ -420,6 +420,13 @@ const migrations: readonly Migration[] = [
   WHEN EXISTS (SELECT 1 FROM subscribers WHERE id = OLD.subscriber_id)
   BEGIN INSERT INTO subscriber_changes (subscriber_id) VALUES (OLD.subscriber_id); END;
   `,
+  /* 13: an XC login's own columns log a change too, so that a server forgets the login it remembers */ `
+  -- What an Xtream Codes login reads of a subscriber besides what step 12 logs: its password's
+  -- hash (a rotation, or the XC login taken away) and its creation time (the account's created_at).
+  CREATE TRIGGER IF NOT EXISTS subscribers_xc_login_update_logs_change
+  AFTER UPDATE OF xc_password_hash, created_at ON subscribers
+  BEGIN INSERT INTO subscriber_changes (subscriber_id) VALUES (OLD.id); END;
+  `,
 ];
 
 /** The schema version this Lineup brings a database to (`PRAGMA user_version`). */

@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import { flatLineLogger, type Logger } from '../logger.js';
+import { flatLineLogger, type Logger, REQUEST_MESSAGE } from '../logger.js';
 import { loggablePath } from '../routes.js';
 
 /** What one request's log line says; `path` already without its key or password (loggablePath). */
@@ -19,7 +19,10 @@ export interface RequestLine {
 export function requestLineWriter(serverLogger: Logger): (line: RequestLine) => void {
   const logger = flatLineLogger(serverLogger);
   return ({ method, path, status, started, ip, subscriber, reason }) => {
-    logger.info({ method, path, status, ms: Math.round((performance.now() - started) * 100) / 100, ip, subscriber, reason }, 'request');
+    logger.info(
+      { method, path, status, ms: Math.round((performance.now() - started) * 100) / 100, ip, subscriber, reason },
+      REQUEST_MESSAGE,
+    );
   };
 }
 

@@ -175,7 +175,7 @@ export class PlaylistService {
     if (expiredStreamUrl && subscriber.enabled && hasLapsed(subscriber, now)) {
       return {
         subscriberId: subscriber.id,
-        etag: this.etagOf(['expired', subscriber.id, subscriber.expiresAt]),
+        etag: this.etagOf(`expired\n${subscriber.id}\n${subscriber.expiresAt}`),
         cacheable: false,
         render: () => Buffer.from(expiredPlaylist(subscriber.expiresAt, expiredStreamUrl), 'utf8'),
       };
@@ -183,22 +183,15 @@ export class PlaylistService {
     assertActive(subscriber, now);
     // A fetch (`lineup render` passes no key): before anything is rendered, so that a refusal costs nothing.
     if (key !== undefined) this.options.playlistIps?.note(subscriber, ip, now);
-    const playlist = this.lineup.playlistFor(subscriber.packageIds, format);
     const bucket = this.bucketSeconds();
     const signedAt = bucketStart(now, bucket);
     // A bucket's salt follows from the subscriber, the address and the bucket, which the ETag
     // already holds, so it is worked out only when bytes are: a refresh answered 304 or from the
     // cache needs no HMAC.
     const freshSalt = bucket > 0 ? undefined : this.salt();
-    const etag = this.etagOf([
-      this.lineup.generation,
-      subscriber.id,
-      ip,
-      format,
-      signedAt,
-      freshSalt ?? 'bucket',
-      key === undefined ? '' : 'key',
-    ]);
+    const etag = this.etagOf(
+      `${this.lineup.generation}\n${subscriber.id}\n${ip}\n${format}\n${signedAt}\n${freshSalt ?? 'bucket'}\n${key === undefined ? '' : 'key'}`,
+    );
     return {
       subscriberId: subscriber.id,
       etag,
@@ -207,7 +200,9 @@ export class PlaylistService {
         const salt = freshSalt ?? bucketSalt(this.options.tokenBucket!.secret, subscriber.id, ip, signedAt);
         const holder = { subscriberId: subscriber.id, keyHash: subscriber.keyHash };
         const viewer: Viewer = { ip, now: signedAt, salt, holder, ...(key === undefined ? {} : { key }) };
-        return renderPlaylist(playlist, viewer, allocate);
+        // Compiled (or found compiled) only when bytes are asked for: a 304 needs none. Rendering
+        // comes in the same synchronous call as the refresh, so it is the same lineup.
+        return renderPlaylist(this.lineup.playlistFor(subscriber.packageIds, format), viewer, allocate);
       },
     };
   }
@@ -307,7 +302,8 @@ export class PlaylistService {
     return seconds > 0 && seconds < this.lineup.shortestTokenLife ? seconds : 0;
   }
 
-  private etagOf(parts: readonly (string | number)[]): string {
-    return `"${hash('sha1', `${this.instance}\n${parts.join('\n')}`, 'base64url')}"`;
+  /** `fields`: what the answer is made of, one per line. */
+  private etagOf(fields: string): string {
+    return `"${hash('sha1', `${this.instance}\n${fields}`, 'base64url')}"`;
   }
 }

@@ -68,13 +68,15 @@ export class StreamRedirects {
       throw new NotFoundError(UNKNOWN_CHANNEL_MESSAGE);
     }
     const { channel, origin } = found;
-    const signing = { origin, salt: this.salt(), holder: { subscriberId: subscriber.id, keyHash: subscriber.keyHash } };
+    const salt = this.salt();
+    const holder = { subscriberId: subscriber.id, keyHash: subscriber.keyHash };
     if ('live' in target) {
-      const url = signStreamUrl(channel.stream, ip, now, { ...signing, format: target.live });
+      // Field by field: a spread and one more field is copied by V8's runtime, microseconds a zap.
+      const url = signStreamUrl(channel.stream, ip, now, { origin, salt, holder, format: target.live });
       return { url, subscriberId: subscriber.id };
     }
     if (channel.catchupDays === 0) throw new NotFoundError(NO_CATCHUP_MESSAGE);
     if (!isArchiveFile(target.archiveFile)) throw new NotFoundError(UNKNOWN_CHANNEL_MESSAGE);
-    return { url: signStreamFileUrl(channel.stream, target.archiveFile, ip, now, signing), subscriberId: subscriber.id };
+    return { url: signStreamFileUrl(channel.stream, target.archiveFile, ip, now, { origin, salt, holder }), subscriberId: subscriber.id };
   }
 }

@@ -75,8 +75,13 @@ export function streamPath(stream: string, format: StreamFormat): string {
   return format === 'ts' ? `/${stream}/mpegts` : `/${stream}/index.m3u8`;
 }
 
+/** What encodeURIComponent leaves as it is, and the slashes between segments. */
+const UNENCODED_STREAM = /^[A-Za-z0-9\-_.!~*'()/]*$/;
+
 /** The stream name for a URL: each segment percent-encoded, so that no `,`, space or quote reaches the M3U. */
 export function encodedStreamName(stream: string): string {
+  // Most names have nothing to encode; a stream link's redirect asks at every zap.
+  if (UNENCODED_STREAM.test(stream)) return stream;
   return stream.split('/').map(encodeURIComponent).join('/');
 }
 

@@ -64,6 +64,14 @@ function flussonicShared(ip: string, now: number, origin: Origin, salt: string):
   return { ip: origin.ipBinding === 'none' ? NO_CHECK_IP : ip, starttime, endtime: starttime + origin.tokenTtl, key: origin.secret, salt };
 }
 
+/**
+ * Field by field, not `{ subject, ...shared }`: V8 copies a spread into a literal property by
+ * property in its runtime, a few microseconds at every XC zap.
+ */
+function withSubject({ ip, starttime, endtime, key, salt }: Omit<SecuretokenInput, 'subject'>, subject: string): SecuretokenInput {
+  return { subject, ip, starttime, endtime, key, salt };
+}
+
 const flussonic: SchemeSigner = (ip, now, origin, salt) => {
   const token = securetokenFor(flussonicShared(ip, now, origin, salt));
   const { frame: text, digestAt } = frame('token=', SHA1_HEX_WIDTH, token.tail);
@@ -131,7 +139,7 @@ export function signStreamUrl(stream: string, ip: string, now: number, { origin,
   // not a frame and a hash subject prepared for a playlist's many streams.
   const query =
     origin.scheme === 'flussonic'
-      ? `token=${securetoken({ subject: hashSubject(stream, path, origin), ...flussonicShared(ip, now, origin, salt) })}`
+      ? `token=${securetoken(withSubject(flussonicShared(ip, now, origin, salt), hashSubject(stream, path, origin)))}`
       : queryText(bindQuery(ip, now, origin, salt, holder), signableStream(stream, path, origin));
   return `${origin.baseUrl}${encodedStreamPath(stream, format)}?${query}`;
 }

@@ -1,4 +1,4 @@
-import { hash, timingSafeEqual } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { GuideIndex } from '../epg/guide-index.js';
 import { type ViewerChannel, xmltvStream } from '../epg/xmltv-writer.js';
@@ -8,17 +8,14 @@ import type { PlayLocation, PlayTarget, StreamRedirects } from '../playlist/stre
 import type { StreamFormat } from '../signing/origin.js';
 import { assertActive } from '../subscribers/access.js';
 import type { CredentialSeal } from '../subscribers/credentials.js';
+import type { SubscriberChangeLog } from '../subscribers/remembered-access.js';
 import type { XcLogin } from '../subscribers/subscriber.js';
 import type { Clock } from '../time.js';
 import { accountObject, type ServerAddress, serverAddressOf } from './account.js';
 import { type CatalogSource, type CompiledCatalog, compileCatalog, displayName, UNGROUPED_CATEGORY_NAME } from './catalog.js';
 import { shortEpg, simpleDataTable } from './epg-listings.js';
 import { type CompiledGetPhp, compileGetPhp, type GetPhpType, renderGetPhp } from './get-php.js';
-
-/** Where an XC app's username is looked up. */
-export interface XcLoginSource {
-  findXcLogin(username: string): XcLogin | undefined;
-}
+import { RememberedLogins, type XcLoginSource } from './remembered-logins.js';
 
 /**
  * How many streams a subscriber is watching now. The auth backend's sessions answer it where that
@@ -44,7 +41,7 @@ export interface XcCredentials {
 const DEFAULT_EPG_LIMIT = 4;
 /** More entries than any app shows, and a bound on the work one request asks for. */
 const MAX_EPG_LIMIT = 1000;
-/** Logins remembered between database changes. */
+/** Logins remembered until their subscriber changes. */
 const REMEMBERED_LOGINS = 20_000;
 
 /** Actions that answer a list or the guide; any other action, or none, answers the account object. */
@@ -68,22 +65,18 @@ export class XtreamService {
   private placements = new Map<number, { categoryId: number; added: number }>();
   private readonly catalogs = new Map<string, CompiledCatalog>();
   private readonly getPhps = new Map<string, CompiledGetPhp>();
-  private readonly logins = new Map<string, XcLogin>();
-  /**
-   * The sha256 of the password each remembered login last proved, forgotten with the logins: a
-   * line zaps through `/live/…` links, and each would otherwise cost the keyed hash of its
-   * password again. Any other password still goes through that hash.
-   */
-  private readonly proven = new Map<string, Buffer>();
+  private readonly logins: RememberedLogins;
 
   constructor(
     private readonly lineup: LineupCache,
     private readonly source: XcLoginSource & CatalogSource,
     private readonly redirects: StreamRedirects,
-    private readonly seal: () => CredentialSeal,
+    seal: () => CredentialSeal,
+    changes: SubscriberChangeLog,
     private readonly clock: Clock,
     private readonly options: XtreamOptions,
   ) {
+    this.logins = new RememberedLogins(source, seal, changes, () => lineup.generation, REMEMBERED_LOGINS);
     this.server = serverAddressOf(options.publicUrl);
     this.guide = options.guide ?? (() => GuideIndex.EMPTY);
     this.activeConnections = options.activeConnections ?? NO_SESSIONS;
@@ -177,30 +170,9 @@ export class XtreamService {
   /** The subscriber whose XC credentials these are, as of this request's look at the database. */
   private login(credentials: XcCredentials, json: boolean): XcLogin {
     this.refresh();
-    const { username, password } = credentials;
-    let login = this.logins.get(username);
-    if (!login) {
-      login = this.source.findXcLogin(username);
-      if (login) {
-        if (this.logins.size >= REMEMBERED_LOGINS) this.forget(this.logins.keys().next().value!);
-        this.logins.set(username, login);
-      }
-    }
-    if (login && login.xcPasswordHash !== null) {
-      const presented = hash('sha256', password, 'buffer');
-      const proven = this.proven.get(username);
-      if (proven !== undefined && timingSafeEqual(proven, presented)) return login;
-      if (this.seal().passwordMatches(password, login.xcPasswordHash)) {
-        this.proven.set(username, presented);
-        return login;
-      }
-    }
-    throw new WrongCredentialsError(hash('sha256', `${username}\n${password}`), json);
-  }
-
-  private forget(username: string): void {
-    this.logins.delete(username);
-    this.proven.delete(username);
+    const login = this.logins.find(credentials.username, credentials.password);
+    if (login) return login;
+    throw new WrongCredentialsError(hash('sha256', `${credentials.username}\n${credentials.password}`), json);
   }
 
   /** Once per request: the lineup first, then what this service derives from it. */
@@ -212,8 +184,6 @@ export class XtreamService {
     this.placements = this.source.channelPlacements();
     this.catalogs.clear();
     this.getPhps.clear();
-    this.logins.clear();
-    this.proven.clear();
   }
 
   private catalogFor(login: XcLogin): CompiledCatalog {

@@ -95,6 +95,29 @@ describe('the change check', () => {
     expect(store.changeMarkerValue()).not.toBe(before);
   });
 
+  it('when lineup_version has lost its row, then every write of this connection moves the marker at once, activity too', () => {
+    own.exec("INSERT INTO subscribers (username, expires_at) VALUES ('rowless', '2030-01-01 00:00:00')");
+    const subscriberId = own.prepare("SELECT id FROM subscribers WHERE username = 'rowless'").pluck().get() as number;
+    own.exec('DELETE FROM lineup_version');
+    try {
+      const before = store.changeMarkerValue();
+      own
+        .prepare(
+          "INSERT INTO playlist_ips (subscriber_id, ip, first_seen, last_seen) VALUES (?, '192.0.2.9', '2026-11-28 12:00:00', '2026-11-28 12:00:00')",
+        )
+        .run(subscriberId);
+      const afterActivity = store.changeMarkerValue();
+      expect(afterActivity).not.toBe(before);
+      own.prepare("INSERT INTO channels (stream, name) VALUES ('rowless', 'Rowless')").run();
+      expect(store.changeMarkerValue()).not.toBe(afterActivity);
+    } finally {
+      own.exec('INSERT INTO lineup_version (id, version) VALUES (1, 100)');
+    }
+    const restored = store.changeMarkerValue();
+    own.prepare("UPDATE channels SET name = 'Rowless again' WHERE stream = 'rowless'").run();
+    expect(store.changeMarkerValue()).not.toBe(restored);
+  });
+
   it('when another connection commits, then the marker moves from the next turn: SQLite is asked once per turn', async () => {
     await nextTurn();
     const before = store.changeMarkerValue();

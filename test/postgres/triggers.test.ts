@@ -146,6 +146,21 @@ describePostgres('PostgreSQL triggers', () => {
     expect(JSON.stringify(rows)).not.toContain(HASH('c'));
     expect(JSON.stringify(rows)).not.toContain(HASH('d'));
   });
+
+  it('when an XC password is rotated or taken away, then subscriber_changes logs its subscriber; set to what it was, nothing', async () => {
+    const { id } = await one<{ id: number }>(
+      "INSERT INTO subscribers (username, expires_at) VALUES ('xc-user', '2030-01-01 00:00:00') RETURNING id",
+    );
+    const logged = async (sql: string, params: unknown[]) => {
+      const before = await versions();
+      await pool.query(sql, params);
+      return (await pool.query('SELECT subscriber_id FROM subscriber_changes WHERE seq > $1', [before.seq])).rows;
+    };
+    const rotate = "UPDATE subscribers SET xc_password_hash = $1 WHERE username = 'xc-user'";
+    expect(await logged(rotate, [HASH('a')])).toEqual([{ subscriber_id: id }]);
+    expect(await logged(rotate, [HASH('a')])).toEqual([]);
+    expect(await logged(rotate, [null])).toEqual([{ subscriber_id: id }]);
+  });
 });
 
 describePostgres('PostgreSQL CHECKs', () => {

@@ -8,7 +8,26 @@ import { BASELINE_SCHEMA_VERSION, BASELINE_SQL } from './baseline.js';
  * number, and the schema parity test holds the two to the same tables, columns and version. The
  * version lives in the one-row table lineup_schema. Append; never edit a step that has shipped.
  */
-const migrations: readonly string[] = [/* 1 … 12 at once */ BASELINE_SQL];
+const migrations: readonly string[] = [
+  /* 1 … 12 at once */ BASELINE_SQL,
+  /* 13: an XC login's own columns log a change too (SQLite's step 13) */ `
+-- What an Xtream Codes login reads of a subscriber besides the access columns: its password's
+-- hash (a rotation, or the XC login taken away) and its creation time. A subscriber whose access
+-- columns changed too is logged by both triggers, as in SQLite.
+CREATE FUNCTION subscribers_log_xc_login_changes() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+  ids bigint[];
+BEGIN
+  SELECT array_agg(DISTINCT id) INTO ids FROM (
+    SELECT id, xc_password_hash, created_at FROM old_rows EXCEPT SELECT id, xc_password_hash, created_at FROM new_rows
+  ) changed;
+  PERFORM subscriber_changes_log(ids);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER subscribers_xc_login_update_logs_change AFTER UPDATE ON subscribers REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION subscribers_log_xc_login_changes();
+`,
+];
 
 /**
  * The schema version this Lineup brings a PostgreSQL database to: SQLite's LATEST_SCHEMA_VERSION.
