@@ -6,6 +6,7 @@ import { LATEST_SCHEMA_VERSION } from '../migrations.js';
 import { assertLineupDatabase, type Db, openDatabase } from '../open.js';
 import { openPostgresPool } from './connection.js';
 import { migratePostgres } from './migrations.js';
+import { withPostgresClient } from './session.js';
 import { serverReason } from './sql-script.js';
 import { loggablePostgresUrl } from './url.js';
 
@@ -248,7 +249,6 @@ function toSqliteValue(value: unknown, type: string | undefined): unknown {
 export async function copyPostgresToSqlite(url: string, file: string): Promise<CopySummary> {
   openDatabase(file, { create: true }).close();
   const target = new Database(file);
-  const pool = openPostgresPool(url, { max: 1 });
   try {
     target.pragma('foreign_keys = ON');
     const tables = tablesInKeyOrder(target);
@@ -261,53 +261,47 @@ export async function copyPostgresToSqlite(url: string, file: string): Promise<C
           .get() as number,
     );
     if (filled) throw new ConfigError(`${file} is not empty (${filled}): copy into a new file`);
-    let client: pg.PoolClient;
-    try {
-      client = await pool.connect();
-    } catch (error) {
-      throw new ConfigError(`cannot reach ${loggablePostgresUrl(url)}: ${(error as Error).message}`);
-    }
-    try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const version = await postgresVersion(client);
-      if (version !== LATEST_SCHEMA_VERSION) {
-        throw new ConfigError(
-          `${loggablePostgresUrl(url)} has schema version ${version}, this Lineup's is ${LATEST_SCHEMA_VERSION}: run lineup init on it first`,
-        );
-      }
-      const types = await postgresColumns(client);
-      assertSameTables(tables, types);
-      const counted = new Map<string, number>();
-      target.exec('BEGIN IMMEDIATE');
+    return await withPostgresClient(url, async (client) => {
       try {
-        const triggers = target.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger'").all() as Array<{
-          name: string;
-          sql: string;
-        }>;
-        for (const { name } of triggers) target.exec(`DROP TRIGGER ${quoted(name)}`);
-        for (const table of tables) {
-          try {
-            counted.set(table.name, await insertFromPostgres(client, target, table, types.get(table.name)!));
-          } catch (error) {
-            throw copyFailure(table.name, error);
-          }
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const version = await postgresVersion(client);
+        if (version !== LATEST_SCHEMA_VERSION) {
+          throw new ConfigError(
+            `${loggablePostgresUrl(url)} has schema version ${version}, this Lineup's is ${LATEST_SCHEMA_VERSION}: run lineup init on it first`,
+          );
         }
-        for (const { sql } of triggers) target.exec(sql);
-        await carryHighMarks(client, target);
-        target.exec('COMMIT');
-      } catch (error) {
-        if (target.inTransaction) target.exec('ROLLBACK');
-        throw error;
+        const types = await postgresColumns(client);
+        assertSameTables(tables, types);
+        const counted = new Map<string, number>();
+        target.exec('BEGIN IMMEDIATE');
+        try {
+          const triggers = target.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger'").all() as Array<{
+            name: string;
+            sql: string;
+          }>;
+          for (const { name } of triggers) target.exec(`DROP TRIGGER ${quoted(name)}`);
+          for (const table of tables) {
+            try {
+              counted.set(table.name, await insertFromPostgres(client, target, table, types.get(table.name)!));
+            } catch (error) {
+              throw copyFailure(table.name, error);
+            }
+          }
+          for (const { sql } of triggers) target.exec(sql);
+          await carryHighMarks(client, target);
+          target.exec('COMMIT');
+        } catch (error) {
+          if (target.inTransaction) target.exec('ROLLBACK');
+          throw error;
+        }
+        await client.query('COMMIT');
+        return summaryOf(tables, counted);
+      } finally {
+        await client.query('ROLLBACK').catch(() => {});
       }
-      await client.query('COMMIT');
-      return summaryOf(tables, counted);
-    } finally {
-      await client.query('ROLLBACK').catch(() => {});
-      client.release();
-    }
+    });
   } finally {
     target.close();
-    await pool.end();
   }
 }
 
