@@ -1,4 +1,5 @@
 import type { AccessSource } from './access.js';
+import { RememberedBySubscriber } from './remembered-by-subscriber.js';
 import type { RetiredReason, SubscriberAccess } from './subscriber.js';
 
 /** How far a reader has read the log of subscriber changes; only the log that gave it reads it. */
@@ -55,9 +56,7 @@ export class SubscriberChangeFollower {
  * forgets nothing. Unknown keys are not remembered: they are the guess limiter's business.
  */
 export class RememberedAccess implements AccessSource {
-  private readonly byKeyHash = new Map<string, SubscriberAccess>();
-  /** The key hash each remembered subscriber was found by, to forget it by id. */
-  private readonly keyHashById = new Map<number, string>();
+  private readonly byKeyHash: RememberedBySubscriber<string, SubscriberAccess>;
   private readonly follower: SubscriberChangeFollower;
 
   /** `currentGeneration` must already reflect this request's check of the database (LineupCache.refresh). */
@@ -65,9 +64,10 @@ export class RememberedAccess implements AccessSource {
     private readonly source: AccessSource,
     changes: SubscriberChangeLog,
     currentGeneration: () => number,
-    private readonly maxEntries: number,
+    maxEntries: number,
   ) {
     this.follower = new SubscriberChangeFollower(changes, currentGeneration);
+    this.byKeyHash = new RememberedBySubscriber(maxEntries);
   }
 
   findAccess(keyHash: string): SubscriberAccess | undefined {
@@ -76,14 +76,7 @@ export class RememberedAccess implements AccessSource {
     if (remembered) return remembered;
     const found = this.source.findAccess(keyHash);
     if (!found) return undefined;
-    // The first remembered is the first forgotten: a Map iterates in insertion order.
-    if (this.byKeyHash.size >= this.maxEntries) this.forgetKeyHash(this.byKeyHash.keys().next().value!);
-    // A subscriber found by another key in the same turn (one read before a rotation committed, one
-    // after): keep the newer only, so that forgetting it by id leaves no stale entry behind.
-    const previous = this.keyHashById.get(found.id);
-    if (previous !== undefined) this.forgetKeyHash(previous);
-    this.byKeyHash.set(keyHash, found);
-    this.keyHashById.set(found.id, keyHash);
+    this.byKeyHash.remember(keyHash, found);
     return found;
   }
 
@@ -97,21 +90,7 @@ export class RememberedAccess implements AccessSource {
 
   private forgetChanged(): void {
     const changed = this.follower.changed();
-    if (changed === undefined) {
-      this.byKeyHash.clear();
-      this.keyHashById.clear();
-      return;
-    }
-    for (const id of changed) {
-      const keyHash = this.keyHashById.get(id);
-      if (keyHash !== undefined) this.forgetKeyHash(keyHash);
-    }
-  }
-
-  private forgetKeyHash(keyHash: string): void {
-    const access = this.byKeyHash.get(keyHash);
-    if (!access) return;
-    this.byKeyHash.delete(keyHash);
-    if (this.keyHashById.get(access.id) === keyHash) this.keyHashById.delete(access.id);
+    if (changed === undefined) this.byKeyHash.clear();
+    else for (const id of changed) this.byKeyHash.forgetSubscriber(id);
   }
 }

@@ -1,5 +1,6 @@
 import type { CredentialSeal } from '../subscribers/credentials.js';
 import { SubscriberChangeFollower, type SubscriberChangeLog } from '../subscribers/remembered-access.js';
+import { RememberedBySubscriber } from '../subscribers/remembered-by-subscriber.js';
 import type { XcLogin } from '../subscribers/subscriber.js';
 
 /** Where an XC app's username is looked up. */
@@ -29,11 +30,9 @@ const credentialsKey = (username: string, password: string) => `${username.lengt
  */
 export class RememberedLogins {
   /** Subscribers found by username, whatever password came with it. */
-  private readonly byUsername = new Map<string, XcLogin>();
-  private readonly usernameById = new Map<number, string>();
+  private readonly byUsername: RememberedBySubscriber<string, XcLogin>;
   /** Logins by their proven credentials (credentialsKey); one pair per subscriber. */
-  private readonly proven = new Map<string, XcLogin>();
-  private readonly provenById = new Map<number, string>();
+  private readonly proven: RememberedBySubscriber<string, XcLogin>;
   private readonly follower: SubscriberChangeFollower;
 
   /** `currentGeneration` must already reflect this request's check of the database (LineupCache.refresh). */
@@ -42,9 +41,11 @@ export class RememberedLogins {
     private readonly seal: () => CredentialSeal,
     changes: SubscriberChangeLog,
     currentGeneration: () => number,
-    private readonly maxEntries: number,
+    maxEntries: number,
   ) {
     this.follower = new SubscriberChangeFollower(changes, currentGeneration);
+    this.byUsername = new RememberedBySubscriber(maxEntries);
+    this.proven = new RememberedBySubscriber(maxEntries);
   }
 
   /** The subscriber whose XC username and password these are, or undefined. */
@@ -57,12 +58,7 @@ export class RememberedLogins {
     if (login === undefined || login.xcPasswordHash === null || !this.seal().passwordMatches(password, login.xcPasswordHash)) {
       return undefined;
     }
-    // The first remembered is the first forgotten: a Map iterates in insertion order.
-    if (this.proven.size >= this.maxEntries) this.forgetProven(this.proven.keys().next().value!);
-    const previous = this.provenById.get(login.id);
-    if (previous !== undefined) this.forgetProven(previous);
-    this.proven.set(key, login);
-    this.provenById.set(login.id, key);
+    this.proven.remember(key, login);
     return login;
   }
 
@@ -71,13 +67,7 @@ export class RememberedLogins {
     if (remembered !== undefined) return remembered;
     const found = this.source.findXcLogin(username);
     if (found === undefined) return undefined;
-    if (this.byUsername.size >= this.maxEntries) this.forgetUsername(this.byUsername.keys().next().value!);
-    // Found by another username in the same turn (one read before a rename committed, one after):
-    // keep the newer only, so that forgetting it by id leaves no stale entry behind.
-    const previous = this.usernameById.get(found.id);
-    if (previous !== undefined) this.forgetUsername(previous);
-    this.byUsername.set(username, found);
-    this.usernameById.set(found.id, username);
+    this.byUsername.remember(username, found);
     return found;
   }
 
@@ -85,30 +75,12 @@ export class RememberedLogins {
     const changed = this.follower.changed();
     if (changed === undefined) {
       this.byUsername.clear();
-      this.usernameById.clear();
       this.proven.clear();
-      this.provenById.clear();
       return;
     }
     for (const id of changed) {
-      const username = this.usernameById.get(id);
-      if (username !== undefined) this.forgetUsername(username);
-      const key = this.provenById.get(id);
-      if (key !== undefined) this.forgetProven(key);
+      this.byUsername.forgetSubscriber(id);
+      this.proven.forgetSubscriber(id);
     }
-  }
-
-  private forgetUsername(username: string): void {
-    const login = this.byUsername.get(username);
-    if (!login) return;
-    this.byUsername.delete(username);
-    if (this.usernameById.get(login.id) === username) this.usernameById.delete(login.id);
-  }
-
-  private forgetProven(key: string): void {
-    const login = this.proven.get(key);
-    if (!login) return;
-    this.proven.delete(key);
-    if (this.provenById.get(login.id) === key) this.provenById.delete(login.id);
   }
 }
