@@ -4,7 +4,8 @@ import { loadConfig } from '../../src/config.js';
 import { startChangeLogTrim } from '../../src/jobs/change-log-trim.js';
 import { type RunningLineup, startLineup } from '../../src/standalone.js';
 import { CHANGE_LOG_KEPT } from '../../src/subscribers/prune.js';
-import { captureLogs, execOn, startTestLineup, type TestLineup } from '../helpers/lineup.js';
+import { captureLogs, startTestLineup, type TestLineup } from '../helpers/lineup.js';
+import { insertSubscribers } from './support.js';
 
 /** More rows than are kept: two batches of the trim and then some. */
 const CHANGES = CHANGE_LOG_KEPT + 12_345;
@@ -18,14 +19,8 @@ afterEach(async () => {
   lineup = undefined;
 });
 
-/** CHANGES subscribers added by hand: one log row each. */
-function addSubscribers(dbPath: string, count: number, prefix: string): void {
-  execOn(
-    dbPath,
-    `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${count})
-     INSERT INTO subscribers (username, key_hash, expires_at) SELECT '${prefix}' || i, hex(randomblob(32)), '2099-01-01 00:00:00' FROM n;`,
-  );
-}
+/** Far ahead: subscribers added by hand for their change-log rows, never lapsed. */
+const PAYING_UNTIL = '2099-01-01 00:00:00';
 
 function logState(dbPath: string): { rows: number; first: number; last: number; trimmed: number } {
   const db = new Database(dbPath, { readonly: true });
@@ -50,7 +45,7 @@ describe('the subscriber change log trim', () => {
   it('when a server starts with PRUNE_CRON off on a log longer than is kept, then housekeeping trims it to the last rows and records how far', async () => {
     lineup = await startTestLineup();
     await lineup.stop();
-    addSubscribers(lineup.dbPath, CHANGES, 'renewed-');
+    insertSubscribers(lineup.dbPath, CHANGES, 'renewed-', PAYING_UNTIL);
     const before = logState(lineup.dbPath);
     expect(before.rows).toBe(CHANGES);
 
@@ -71,10 +66,10 @@ describe('the subscriber change log trim', () => {
     const { logger } = captureLogs();
     const trim = startChangeLogTrim(lineup.context.subscribers, logger, 50);
     try {
-      addSubscribers(lineup.dbPath, CHANGE_LOG_KEPT, 'first-');
+      insertSubscribers(lineup.dbPath, CHANGE_LOG_KEPT, 'first-', PAYING_UNTIL);
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(logState(lineup.dbPath).rows).toBe(CHANGE_LOG_KEPT);
-      addSubscribers(lineup.dbPath, 12_345, 'more-');
+      insertSubscribers(lineup.dbPath, 12_345, 'more-', PAYING_UNTIL);
       await until(() => logState(lineup!.dbPath).rows === CHANGE_LOG_KEPT);
       expect(logState(lineup.dbPath).trimmed).toBe(12_345);
     } finally {

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pruneLapsed } from '../../src/subscribers/prune.js';
 import { systemClock } from '../../src/time.js';
 import { execOn, fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
-import { addSubscriber, applySql } from './support.js';
+import { addSubscriber, applySql, insertSubscribers, LONG_AGO } from './support.js';
 
 // Fixed, so that the token bucket (and with it the ETag) cannot roll over during a test.
 const NOW = systemClock();
@@ -103,11 +103,7 @@ describe('prune in chunks', () => {
 
   it('when a prune has deleted thousands under a running server, then the write-ahead log is truncated to the one page the prune starts it over with', async () => {
     lineup = await lineupWithLapsed();
-    execOn(
-      lineup.dbPath,
-      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
-       INSERT INTO subscribers (username, key_hash, expires_at) SELECT 'bulk-' || i, hex(randomblob(32)), '2001-02-01 00:00:00' FROM n;`,
-    );
+    insertSubscribers(lineup.dbPath, 5000, 'bulk-', LONG_AGO);
     // The server's connection stays open, so nothing has removed the log.
     expect(walBytes(lineup.dbPath)).toBeGreaterThan(0);
     const pruned = await lineup.cli(['prune']);
@@ -120,11 +116,7 @@ describe('prune in chunks', () => {
   });
   it('when a chunk commits under a running server, then the write-ahead log holds only the write with which the prune started it over', async () => {
     lineup = await lineupWithLapsed();
-    execOn(
-      lineup.dbPath,
-      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
-       INSERT INTO subscribers (username, key_hash, expires_at) SELECT 'bulk-' || i, hex(randomblob(32)), '2001-02-01 00:00:00' FROM n;`,
-    );
+    insertSubscribers(lineup.dbPath, 3000, 'bulk-', LONG_AGO);
     const walAfterChunk: number[] = [];
     const db = lineup.context.subscribers;
     pruneLapsed(db, () => NOW, 7, { chunkSize: 1000, onChunk: () => walAfterChunk.push(walBytes(lineup!.dbPath)) });

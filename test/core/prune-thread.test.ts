@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LINEUP_BIN } from '../build-once.js';
-import { execOn, fetchFrom, startTestLineup, tempDir } from '../helpers/lineup.js';
+import { fetchFrom, startTestLineup, tempDir } from '../helpers/lineup.js';
 import { type ServeProcess, serveProcess } from '../helpers/serve-process.js';
+import { insertSubscribers, LONG_AGO } from './support.js';
 
 /** Four of the prune's chunks of 5,000: on a loaded machine, at nice +10 and resting, a run of several seconds. */
 const LAPSED = 20_000;
@@ -38,11 +39,7 @@ async function builtServerAboutToPrune(): Promise<{ served: ServeProcess; pruned
     },
     children,
   );
-  execOn(
-    dbPath,
-    `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${LAPSED})
-     INSERT INTO subscribers (username, key_hash, expires_at) SELECT 'gone-' || i, hex(randomblob(32)), '2001-02-01 00:00:00' FROM n;`,
-  );
+  insertSubscribers(dbPath, LAPSED, 'gone-', LONG_AGO);
   const reader = new Database(dbPath, { readonly: true });
   temps.unshift(() => reader.close());
   const count = reader.prepare('SELECT count(*) FROM pruned_subscribers').pluck();
@@ -120,11 +117,7 @@ describe.runIf(process.platform === 'linux')("the built server's scheduled prune
     const lineup = await startTestLineup({ env: { PRUNE_GRACE_DAYS: '7', PRUNE_MAX_SHARE: '100' } });
     temps.push(() => void lineup.close());
     await lineup.stop();
-    execOn(
-      lineup.dbPath,
-      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
-       INSERT INTO subscribers (username, key_hash, expires_at) SELECT 'gone-' || i, hex(randomblob(32)), '2001-02-01 00:00:00' FROM n;`,
-    );
+    insertSubscribers(lineup.dbPath, 100, 'gone-', LONG_AGO);
     const child = spawn(process.execPath, [LINEUP_BIN, 'prune'], { env: { ...process.env, ...lineup.env }, stdio: 'ignore' });
     children.push(child);
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));

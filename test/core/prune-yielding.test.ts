@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { execOn, fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
-import { addSubscriber, applySql } from './support.js';
+import { fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
+import { addSubscriber, applySql, insertSubscribers, LONG_AGO } from './support.js';
 
 /** Four of the prune's chunks of 5,000. */
 const LAPSED = 20_000;
@@ -21,11 +21,7 @@ async function serverAboutToPrune(): Promise<{ lineup: TestLineup; url: string; 
   lineup = await startTestLineup({ env: { PRUNE_CRON: '* * * * * *', PRUNE_GRACE_DAYS: '7', PRUNE_MAX_SHARE: '100' } });
   await applySql(lineup, "INSERT INTO channels (stream, name) VALUES ('one', 'One');");
   const url = await addSubscriber(lineup, 'paying', '--days', '30');
-  execOn(
-    lineup.dbPath,
-    `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${LAPSED})
-     INSERT INTO subscribers (username, key_hash, expires_at) SELECT 'gone-' || i, hex(randomblob(32)), '2001-02-01 00:00:00' FROM n;`,
-  );
+  insertSubscribers(lineup.dbPath, LAPSED, 'gone-', LONG_AGO);
   reader = new Database(lineup.dbPath, { readonly: true });
   const count = reader.prepare('SELECT count(*) FROM pruned_subscribers').pluck();
   const left = reader.prepare("SELECT count(*) FROM subscribers WHERE username LIKE 'gone-%'").pluck();

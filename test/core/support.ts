@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { lastLine, onServer, TEST_KEY, type TestLineup } from '../helpers/lineup.js';
+import { execOn, lastLine, onServer, TEST_KEY, type TestLineup } from '../helpers/lineup.js';
 import { verifySecuretokenUrl } from '../helpers/securetoken-check.js';
 
 /**
@@ -31,6 +31,22 @@ export async function addChannels(lineup: TestLineup, count: number) {
     `INSERT INTO channels (stream, name, number)
        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${count})
        SELECT 'live/channel-' || i, 'Channel ' || i, i FROM n;`,
+  );
+}
+
+/** A date long past: subscribers that expired then are lapsed beyond any grace period. */
+export const LONG_AGO = '2001-02-01 00:00:00';
+
+/**
+ * Subscribers PREFIX1 to PREFIXcount, each with a random key hash, expiring at `expiresAt`, written
+ * by plain SQL on a connection of their own (as an operator's sqlite3 would): many rows at once for
+ * the prune and change-log tests.
+ */
+export function insertSubscribers(dbPath: string, count: number, prefix: string, expiresAt: string): void {
+  execOn(
+    dbPath,
+    `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${count})
+     INSERT INTO subscribers (username, key_hash, expires_at) SELECT '${prefix}' || i, hex(randomblob(32)), '${expiresAt}' FROM n;`,
   );
 }
 
