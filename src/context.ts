@@ -33,7 +33,7 @@ export const GENERATED_KEY_SETTING = 'securetoken_key';
 /** The PUBLIC_URL the server last started with, for admin commands run without one. */
 export const SERVED_URL_SETTING = 'public_url';
 /** Keys TOKEN_BUCKET's salts; generated once and kept, so that a restart within a bucket signs the same tokens. Never logged. */
-const BUCKET_SECRET_SETTING = 'token_bucket_secret';
+export const BUCKET_SECRET_SETTING = 'token_bucket_secret';
 
 /** Without TOKEN_BUCKET, a subscriber at one address is still recorded at most once per this many seconds. */
 const PLAYLIST_IP_BUCKET = 300;

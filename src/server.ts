@@ -1,15 +1,17 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Config } from './config.js';
 import type { LineupContext } from './context.js';
 import { type AuditQuery, readAudit } from './db/audit-store.js';
 import { CatalogStore } from './db/catalog-store.js';
-import { databaseHealth } from './db/database-health.js';
+import { databaseHealth, type HealthProblem } from './db/database-health.js';
 import { readLintInput } from './db/lint-store.js';
 import { subscriberCounter } from './db/subscriber-counts.js';
 import { createAdminApp } from './http/admin-app.js';
 import { createHttpApp } from './http/app.js';
 import { nginxAuthFastPath } from './http/auth-fast-path.js';
-import { authAnswerer } from './http/auth-routes.js';
+import type { AdminApiDependencies } from './http/api-routes.js';
+import { type AuthAnswerer, authAnswerer } from './http/auth-routes.js';
 import { ConcurrencyLimiter } from './http/concurrency-limiter.js';
 import { GuessLimiter } from './http/guess-limiter.js';
 import { SERVER_LIMITS } from './http/input-limits.js';
@@ -22,7 +24,11 @@ import { lintLineup } from './lint/lint.js';
 import type { Logger } from './logger.js';
 import { gaugeStreamSessions, gaugeSubscriberStates, type LineupMetrics } from './metrics.js';
 import { sha1LanesAvailable } from './signing/sha1-lanes.js';
-import { toSqlTime } from './time.js';
+import type { LiveGuide } from './epg/live-guide.js';
+import type { PlaylistService } from './playlist/playlist-service.js';
+import type { StreamRedirects } from './playlist/stream-redirect.js';
+import { type Clock, toSqlTime } from './time.js';
+import type { XtreamService } from './xtream/xtream-service.js';
 
 /** How often sightings of open sessions that are due are written (at most once a quarter of SESSION_IDLE each). */
 const SESSION_FLUSH_MS = 2000;
@@ -50,18 +56,36 @@ export interface ServerOptions {
 }
 
 /**
+ * What one process serves, whichever database is behind it. The XC API, the auth backend and the
+ * admin API are served where their stores run (SQLite, for now); absent, their paths answer 404.
+ */
+export interface ServedSurfaces {
+  config: Config;
+  clock: Clock;
+  playlists: PlaylistService;
+  redirects: StreamRedirects;
+  guide: LiveGuide;
+  /** What `/healthz` asks: undefined while the database can serve, else the check that failed. */
+  health: () => HealthProblem | undefined;
+  /** Further fields of `/healthz`'s answer (the change feed's state, on PostgreSQL). */
+  healthDetails?: () => Record<string, string>;
+  xtream?: XtreamService;
+  auth?: AuthAnswerer;
+  /** The admin API's parts, given the public listener's guess limiter (its token checks count there). */
+  adminApi?: (guessLimiter: GuessLimiter) => AdminApiDependencies;
+  /** Called once the listeners are closed. */
+  afterStop?: () => void;
+}
+
+/**
  * The HTTP listeners of one process: HOST:PORT, serving from `context`, and with ADMIN_PORT the
  * admin listener. A cluster worker runs this too; node then shares each port among the workers.
  */
-export async function startServer(
-  context: LineupContext,
-  { logger, metrics, metricsExposition, fastPaths = true }: ServerOptions,
-): Promise<RunningServer> {
+export async function startServer(context: LineupContext, options: ServerOptions): Promise<RunningServer> {
   const { config } = context;
-  const exposition = metricsExposition ?? { contentType: metrics.registry.contentType, text: () => metrics.registry.metrics() };
+  const { logger, metrics } = options;
   const countSubscribers = subscriberCounter(context.db);
   gaugeSubscriberStates(metrics, () => countSubscribers(toSqlTime(context.clock())));
-  const guessLimiter = new GuessLimiter(config.guessLimits);
   const sessions = context.sessions();
   const { backend, limiter } = context.auth();
   gaugeStreamSessions(metrics, () => sessions.counts(context.clock() - config.authBackend.sessionIdle));
@@ -75,15 +99,55 @@ export async function startServer(
   };
   const flushTimer = setInterval(flush, SESSION_FLUSH_MS);
   flushTimer.unref();
-  const answerer = authAnswerer(backend, context.clock, metrics, { authDuration: config.authBackend.authDuration });
-  const playlist = playlistAnswerer(context.playlists, new ConcurrencyLimiter(config.playlistConcurrency));
+  return listenLineup(
+    {
+      config,
+      clock: context.clock,
+      playlists: context.playlists,
+      redirects: context.redirects,
+      guide: context.guide,
+      xtream: context.xtream,
+      auth: authAnswerer(backend, context.clock, metrics, { authDuration: config.authBackend.authDuration }),
+      health: databaseHealth(context.db, config.dbPath, context.lineupStore),
+      adminApi: (guessLimiter) => ({
+        subscriberAdmin: context.subscriberAdmin,
+        apiTokens: context.apiTokens,
+        apiWrites: context.apiWrites,
+        catalog: new CatalogStore(context.db),
+        lint: () => lintLineup(readLintInput(context.db, toSqlTime(context.clock()))),
+        audit: (query: AuditQuery) => readAudit(context.db, query),
+        clock: context.clock,
+        sessions,
+        sessionIdleSeconds: config.authBackend.sessionIdle,
+        usernames: () => new Map(context.subscribers.list().map((subscriber) => [subscriber.id, subscriber.username])),
+        guessLimiter,
+      }),
+      afterStop: () => {
+        clearInterval(flushTimer);
+        flush();
+      },
+    },
+    options,
+  );
+}
+
+/** The listeners over `surfaces`: the public one on HOST:PORT, and the admin one with ADMIN_PORT. */
+export async function listenLineup(
+  surfaces: ServedSurfaces,
+  { logger, metrics, metricsExposition, fastPaths = true }: ServerOptions,
+): Promise<RunningServer> {
+  const { config } = surfaces;
+  const exposition = metricsExposition ?? { contentType: metrics.registry.contentType, text: () => metrics.registry.metrics() };
+  const guessLimiter = new GuessLimiter(config.guessLimits);
+  const playlist = playlistAnswerer(surfaces.playlists, new ConcurrencyLimiter(config.playlistConcurrency));
   const app = createHttpApp({
-    auth: answerer,
+    auth: surfaces.auth,
     playlist,
-    redirects: context.redirects,
-    xtream: context.xtream,
+    redirects: surfaces.redirects,
+    xtream: surfaces.xtream,
     epgFile: config.epgFile,
-    health: databaseHealth(context.db, config.dbPath, context.lineupStore),
+    health: surfaces.health,
+    healthDetails: surfaces.healthDetails,
     trustProxy: config.trustProxy.list,
     logger,
     metrics,
@@ -97,10 +161,10 @@ export async function startServer(
     logger.warn('WebAssembly SIMD is not available here: signing playlists with node:crypto (the same tokens, more CPU each)');
   }
   const koa = app.callback();
-  const nginxAuth = nginxAuthFastPath(answerer, logger, config.trustProxy.list);
+  const nginxAuth = surfaces.auth && nginxAuthFastPath(surfaces.auth, logger, config.trustProxy.list);
   const keyed = keyedFastPath({
     playlist,
-    xtream: context.xtream,
+    xtream: surfaces.xtream,
     guessLimiter,
     metrics,
     logger,
@@ -110,7 +174,7 @@ export async function startServer(
     SERVER_LIMITS,
     fastPaths
       ? (req, res) => {
-          if (!nginxAuth(req, res) && !keyed(req, res)) void koa(req, res);
+          if (!nginxAuth?.(req, res) && !keyed(req, res)) void koa(req, res);
         }
       : koa,
   );
@@ -125,20 +189,8 @@ export async function startServer(
   if (host !== config.host) logger.warn({ host }, `IPv6 is not available here: listening on ${host} (IPv4 only) instead of ${config.host}`);
   // Started after the public listener, so that a cluster primary hears from each worker about that one first.
   let admin: Server | undefined;
-  if (config.admin) {
-    const api = {
-      subscriberAdmin: context.subscriberAdmin,
-      apiTokens: context.apiTokens,
-      apiWrites: context.apiWrites,
-      catalog: new CatalogStore(context.db),
-      lint: () => lintLineup(readLintInput(context.db, toSqlTime(context.clock()))),
-      audit: (query: AuditQuery) => readAudit(context.db, query),
-      clock: context.clock,
-      sessions,
-      sessionIdleSeconds: config.authBackend.sessionIdle,
-      usernames: () => new Map(context.subscribers.list().map((subscriber) => [subscriber.id, subscriber.username])),
-      guessLimiter,
-    };
+  if (config.admin && surfaces.adminApi) {
+    const api = surfaces.adminApi(guessLimiter);
     admin = createServer(SERVER_LIMITS, createAdminApp({ logger, metricsExposition: exposition, api }).callback());
     try {
       await listenOnFirst(admin, config.admin.port, [config.admin.host]);
@@ -150,13 +202,10 @@ export async function startServer(
   }
 
   // Loaded in the background: the server answers at once, with an empty guide until the first load is done.
-  void context.guide.start(logger);
+  void surfaces.guide.start(logger);
   let stopping: Promise<void> | undefined;
   const stop = () =>
-    (stopping ??= Promise.all([...[server, admin].map(closeGracefully), context.guide.stop()]).then(() => {
-      clearInterval(flushTimer);
-      flush();
-    }));
+    (stopping ??= Promise.all([...[server, admin].map(closeGracefully), surfaces.guide.stop()]).then(() => surfaces.afterStop?.()));
   return { server, url: urlOf(server), ...(admin ? { adminUrl: urlOf(admin) } : {}), stop };
 }
 

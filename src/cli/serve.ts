@@ -2,6 +2,8 @@ import cluster from 'node:cluster';
 import { startCluster } from '../cluster/primary.js';
 import { startWorker } from '../cluster/worker.js';
 import { createLogger, type Logger, loggableUrl, serverLogDestination } from '../logger.js';
+import { isPostgresUrl, loggablePostgresUrl } from '../db/pg/url.js';
+import { startPostgresNode } from '../postgres-node.js';
 import { startLineup } from '../standalone.js';
 import { type Command, configOf, parseOptions } from './command.js';
 import { lineupCommand } from './self.js';
@@ -44,7 +46,11 @@ environment and the env file (see the README's Configuration table).
       return 0;
     }
 
-    const running = config.workers > 1 ? await startCluster(config, logger, { seedDemo }) : await startLineup(config, { logger, seedDemo });
+    const running = isPostgresUrl(config.dbPath)
+      ? await startPostgresNode(config, { logger, seedDemo })
+      : config.workers > 1
+        ? await startCluster(config, logger, { seedDemo })
+        : await startLineup(config, { logger, seedDemo });
     // Signals are taken before the service says it listens: a supervisor (or a test) may send
     // SIGTERM the moment it reads that line, and without a handler the default action kills.
     const stopped = untilStopped(running.stop, logger, 'failed' in running ? running.failed : undefined);
@@ -55,7 +61,7 @@ environment and the env file (see the README's Configuration table).
       );
     }
     logger.info(
-      { url: running.url, db: config.dbPath, envFile: io.envFile, origin: loggableUrl(config.originUrl), workers: config.workers },
+      { url: running.url, db: isPostgresUrl(config.dbPath) ? loggablePostgresUrl(config.dbPath) : config.dbPath, envFile: io.envFile, origin: loggableUrl(config.originUrl), workers: config.workers },
       'lineup listening',
     );
     const failure = await stopped;

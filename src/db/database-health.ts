@@ -3,7 +3,7 @@ import { assertWritable, type Db, fileIdentityAt, isDatabaseBusy, openedFileIden
 
 /** Which check `/healthz` failed, and a short reason: no path, no SQL text, no secret. */
 export interface HealthProblem {
-  check: 'file' | 'lineup' | 'write';
+  check: 'file' | 'lineup' | 'write' | 'database';
   reason: string;
 }
 

@@ -24,11 +24,14 @@ export interface HttpDependencies {
   /** The playlist's answer, shared with the path answered in front of koa (fast-path.ts). */
   playlist: PlaylistAnswerer;
   redirects: StreamRedirects;
-  xtream: XtreamService;
+  /** The Xtream Codes API; absent where its store does not run yet (PostgreSQL), and its paths answer 404. */
+  xtream?: XtreamService | undefined;
   /** XMLTV guide served at `/epg.xml` (or its `.gz`), when present. */
   epgFile: string;
   /** What `/healthz` asks: undefined while the database can serve, else the check that failed. */
   health: () => HealthProblem | undefined;
+  /** Further fields of `/healthz`'s answer. */
+  healthDetails?: (() => Record<string, string>) | undefined;
   trustProxy: BlockList;
   logger: Logger;
   metrics: LineupMetrics;
@@ -38,8 +41,8 @@ export interface HttpDependencies {
   metricsToken?: string | undefined;
   /** What `/metrics` answers; by default `metrics.registry`. */
   metricsExposition?: MetricsExposition;
-  /** The auth backend that streaming servers ask (`/auth/…`). */
-  auth: AuthAnswerer;
+  /** The auth backend that streaming servers ask (`/auth/…`); absent where its store does not run yet (PostgreSQL). */
+  auth?: AuthAnswerer | undefined;
 }
 
 /** What a guesser could try: playlist keys, and Xtream Codes logins. */
@@ -53,7 +56,7 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   app.silent = true;
 
   const playlist = playlistRoutes(dependencies.playlist);
-  const health = healthRoutes(healthCheck);
+  const health = healthRoutes(healthCheck, dependencies.healthDetails);
 
   // First of all: every middleware and router after this sees the one spelling of the path
   // (routes.ts, canonicalPath), so that no spelling is routed that the limiter, the metrics or
@@ -78,16 +81,16 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   };
   // Busiest first: every router a request passes before its own costs it a match. nginx asks the
   // auth backend for every segment it serves.
-  app.use(authRoutes(dependencies.auth).routes());
+  if (dependencies.auth) app.use(authRoutes(dependencies.auth).routes());
   app.use(playlist.routes());
   // The public port serves /metrics only behind a token; without one, the admin listener does (admin-app.ts).
   if (dependencies.metricsToken !== undefined) app.use(metricsRoutes(exposition, { bearer: dependencies.metricsToken }).routes());
   app.use(playRoutes(dependencies.redirects).routes());
-  app.use(xtreamRoutes(dependencies.xtream).routes());
+  if (dependencies.xtream) app.use(xtreamRoutes(dependencies.xtream).routes());
   app.use(epgRoutes(dependencies.epgFile).routes());
   app.use(health.routes());
   // After every fixed route: legacy XC links match any three segments.
-  app.use(xtreamLegacyRoutes(dependencies.xtream).routes());
+  if (dependencies.xtream) app.use(xtreamLegacyRoutes(dependencies.xtream).routes());
   app.use((ctx) => {
     if (ctx.body === undefined && ctx.status === 404) throw new NotFoundError('Not found');
   });

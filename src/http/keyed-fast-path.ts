@@ -35,7 +35,8 @@ const XC_LIVE_PATH = /^\/live\/([^/?#%]+)\/([^/?#%]+)\/([^/?#%]+)$/;
 
 export interface KeyedFastPathDependencies {
   playlist: PlaylistAnswerer;
-  xtream: XtreamService;
+  /** Absent where the XC API is not served: its links go on to koa, which answers 404. */
+  xtream?: XtreamService | undefined;
   /** The koa app's limiter: one count per address whichever answers. */
   guessLimiter: GuessLimiter;
   metrics: LineupMetrics;
@@ -63,7 +64,7 @@ export function keyedFastPath({ playlist, xtream, guessLimiter, metrics, logger,
     if (file !== undefined) {
       answer = (ip) => playlist({ file, output: undefined, ip, req, res });
     } else {
-      const live = XC_LIVE_PATH.exec(url);
+      const live = xtream && XC_LIVE_PATH.exec(url);
       if (!live) return false;
       answer = (ip) => redirectAnswer(req, locateXcLive(xtream, { username: live[1]!, password: live[2]! }, live[3]!, ip));
     }

@@ -1,0 +1,82 @@
+import type { Channel } from '../../playlist/lineup.js';
+import type { LineupSource } from '../../playlist/lineup-cache.js';
+import type { OriginRow } from '../../signing/origin.js';
+
+/** The lineup as one transaction saw it: what playlists are compiled from, and its version. */
+export interface LineupSnapshot {
+  /** `lineup_changes.version`: moves with every commit that changed the lineup's own tables. */
+  lineupVersion: string;
+  channels: Channel[];
+  origins: OriginRow[];
+}
+
+/** How long a failed reload waits before the next request may try again. */
+const RETRY_MS = 1000;
+
+/**
+ * The lineup of a PostgreSQL database, held in memory and read again when the change feed (or its
+ * poll, while the feed is down) reports a newer version. Requests read it synchronously, as they
+ * read SQLite's; a request that arrives while a newer version is known awaits the one reload in
+ * flight (`ready`), so that no response is compiled from a lineup older than the last notice.
+ * A reload that fails keeps the lineup already held: playlists stay served through a short outage,
+ * and `/healthz` reports the database.
+ */
+export class PostgresLineupMirror implements LineupSource {
+  private snapshot: LineupSnapshot = { lineupVersion: '', channels: [], origins: [] };
+  private reloading: Promise<void> | undefined;
+  private failedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly read: () => Promise<LineupSnapshot>,
+    /** The newest version the change feed has reported, if any. */
+    private readonly reported: () => string | undefined,
+    private readonly onReloadError: (error: unknown) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The first read, at start: a failure stops the start. */
+  async load(): Promise<void> {
+    this.snapshot = await this.read();
+  }
+
+  /** A promise while a newer lineup is being read (or about to be); undefined when the one held is current. */
+  ready(): Promise<void> | undefined {
+    if (this.reloading) return this.reloading;
+    const wanted = this.reported();
+    if (wanted === undefined || !isNewer(wanted, this.snapshot.lineupVersion)) return undefined;
+    if (this.now() - this.failedAt < RETRY_MS) return undefined;
+    this.reloading = this.read().then(
+      (snapshot) => {
+        if (isNewer(snapshot.lineupVersion, this.snapshot.lineupVersion)) this.snapshot = snapshot;
+        this.reloading = undefined;
+      },
+      (error: unknown) => {
+        this.failedAt = this.now();
+        this.reloading = undefined;
+        this.onReloadError(error);
+      },
+    );
+    return this.reloading;
+  }
+
+  changeMarkerValue(): string {
+    return this.snapshot.lineupVersion;
+  }
+
+  lineupOnlyVersion(): string {
+    return this.snapshot.lineupVersion;
+  }
+
+  channels(): Channel[] {
+    return this.snapshot.channels;
+  }
+
+  origins(): OriginRow[] {
+    return this.snapshot.origins;
+  }
+}
+
+/** Versions are decimal counters; compared as numbers, not as text ('10' < '9'). */
+function isNewer(version: string, than: string): boolean {
+  return than === '' || BigInt(version) > BigInt(than);
+}

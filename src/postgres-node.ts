@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import type { Config } from './config.js';
+import { BUCKET_SECRET_SETTING, GENERATED_KEY_SETTING, NO_KEY_MESSAGE, SERVED_URL_SETTING } from './context.js';
+import { PostgresAccessStore } from './db/pg/access-store.js';
+import { ChangeFeed } from './db/pg/change-feed.js';
+import { openPostgresPool } from './db/pg/connection.js';
+import { PostgresLineupMirror } from './db/pg/lineup-mirror.js';
+import { readLineupSnapshot } from './db/pg/lineup-snapshot.js';
+import { migratePostgres } from './db/pg/migrations.js';
+import { PostgresSettings } from './db/pg/settings-store.js';
+import { loggablePostgresUrl } from './db/pg/url.js';
+import { LiveGuide } from './epg/live-guide.js';
+import { ConfigError } from './errors.js';
+import type { Logger } from './logger.js';
+import { createMetrics, type LineupMetrics } from './metrics.js';
+import { LineupCache } from './playlist/lineup-cache.js';
+import { PlaylistService } from './playlist/playlist-service.js';
+import { StreamRedirects } from './playlist/stream-redirect.js';
+import { listenLineup, type RunningServer } from './server.js';
+import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
+import { RememberedAccess } from './subscribers/remembered-access.js';
+import { type Clock, systemClock } from './time.js';
+import { postgresHealth } from './db/pg/health.js';
+
+/** Subscribers remembered between their changes, as on SQLite (context.ts). */
+const REMEMBERED_SUBSCRIBERS = 20_000;
+/** Connections each process keeps to the database for lookups and reloads; the change feed holds one more. */
+const POOL_SIZE = 4;
+
+export interface RunningNode {
+  metrics: LineupMetrics;
+  url: string;
+  /** The demo subscriber's URL, only on the first start of an empty database with --demo. */
+  demoUrl?: string;
+  /** Stops accepting, lets requests in flight finish, stops listening for changes, closes the pool. */
+  stop(): Promise<void>;
+}
+
+export interface NodeOptions {
+  logger: Logger;
+  clock?: Clock;
+  /** `lineup serve --demo`: seeds the demo lineup and subscriber on an empty database. */
+  seedDemo?: boolean;
+}
+
+/**
+ * What runs only on SQLite so far, refused at start in one line each rather than served half:
+ * the settings that need a store PostgreSQL does not have yet.
+ */
+function refuseUnported(config: Config): void {
+  const refuse = (what: string) => {
+    throw new ConfigError(`${what} does not run on PostgreSQL yet (LINEUP_DB is a postgres:// URL)`);
+  };
+  if (config.admin) refuse('ADMIN_PORT (the admin API)');
+  if (config.workers > 1) refuse('WORKERS above 1 (run one node per core instead)');
+  if (config.playlistIpLimit !== undefined) refuse('PLAYLIST_IP_LIMIT');
+}
+
+/**
+ * One Lineup node on a PostgreSQL database that other nodes share: it migrates the schema (under
+ * the migrations' advisory lock, so nodes may start together), reads the lineup once, listens for
+ * changes, and serves playlists and redirect links. What a node remembers (the compiled lineup,
+ * subscribers by key) is forgotten as the change feed says, so a revocation on any node, or by
+ * psql, holds on every node within a notification's delay.
+ */
+export async function startPostgresNode(config: Config, { logger, clock = systemClock }: NodeOptions): Promise<RunningNode> {
+  refuseUnported(config);
+  const url = config.dbPath;
+  const pool = openPostgresPool(url, { max: POOL_SIZE });
+  const metrics = createMetrics();
+  const closing: (() => Promise<void> | void)[] = [() => pool.end()];
+  const close = async () => {
+    for (const step of closing.reverse()) await step();
+  };
+  try {
+    await migratePostgres(pool).catch((error: unknown) => {
+      throw new ConfigError(`LINEUP_DB: cannot migrate ${loggablePostgresUrl(url)}: ${(error as Error).message}`);
+    });
+    const settings = new PostgresSettings(pool);
+    const key = config.securetokenKey ?? (await settings.getOrCreate(GENERATED_KEY_SETTING, () => randomBytes(24).toString('hex'))).value;
+    if (!key) throw new ConfigError(NO_KEY_MESSAGE);
+    const bucketSecret = (await settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex'))).value;
+    // Last writer wins: nodes behind one load balancer announce the same PUBLIC_URL.
+    await settings.set(SERVED_URL_SETTING, config.publicUrl);
+
+    const feed = new ChangeFeed(url, pool, { logger, metrics });
+    await feed.start();
+    closing.push(() => feed.stop());
+    const mirror = new PostgresLineupMirror(
+      () => readLineupSnapshot(pool),
+      () => feed.lineupVersion(),
+      (error) => logger.warn({ err: (error as Error).message }, 'the lineup could not be read again; serving the one held'),
+    );
+    await mirror.load();
+
+    const defaultOrigin: Origin = {
+      name: DEFAULT_ORIGIN_NAME,
+      baseUrl: config.originUrl,
+      scheme: 'flussonic',
+      secret: key,
+      ipBinding: config.ipBinding,
+      hashSubject: 'stream',
+      tokenTtl: config.tokenTtl,
+      tokenDesync: config.tokenDesync,
+    };
+    const lineup = new LineupCache(mirror, {
+      defaultOrigin,
+      epgUrl: config.epgUrl,
+      linkMode: config.linkMode,
+      publicUrl: config.publicUrl,
+    });
+    const access = new RememberedAccess(
+      new PostgresAccessStore(pool, { days: config.retiredKeyDays, clock }),
+      feed.follower(),
+      REMEMBERED_SUBSCRIBERS,
+    );
+    const playlists = new PlaylistService(lineup, access, clock, {
+      expiredStreamUrl: config.expiredStreamUrl,
+      tokenBucket: { seconds: config.tokenBucket, secret: bucketSecret },
+    });
+    const health = postgresHealth(pool, feed);
+    closing.push(() => health.stop());
+    const guide = new LiveGuide(config.epgFile);
+    const http = await listenLineup(
+      {
+        config,
+        clock,
+        playlists,
+        redirects: new StreamRedirects(lineup, access, clock),
+        guide,
+        health: health.problem,
+        healthDetails: health.details,
+      },
+      { logger, metrics },
+    );
+    closing.push(() => http.stop());
+    return { metrics, url: http.url, stop: once(close) };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** The first call's promise, for every call. */
+function once(run: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= run());
+}
+
+export type { RunningServer };
