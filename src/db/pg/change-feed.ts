@@ -15,7 +15,7 @@ export interface ChangedSubscribers {
 }
 
 /** What the feed reports to `/metrics` (metrics.ts builds it on the process's registry). */
-export interface ChangeFeedMetrics {
+interface ChangeFeedMetrics {
   up(live: boolean): void;
   notified(kind: 'lineup' | 'subscribers'): void;
 }
