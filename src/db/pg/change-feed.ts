@@ -146,7 +146,7 @@ export class ChangeFeed {
     await client?.end().catch(() => {});
   }
 
-  /** A new cache's view of the subscriber changes, from now on. */
+  /** A new cache's view of the subscriber changes, from now on: one per cache, kept for the process's life. */
   follower(): ChangedSubscribers {
     const follower = new Follower(this);
     this.#followers.push(follower);
