@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -36,6 +37,40 @@ async function idsUntil(follower: ChangedSubscribers, id: number): Promise<(read
     `subscriber ${id} notified`,
   );
   return seen;
+}
+
+/**
+ * A TCP relay to the server whose open connections can be frozen: bytes stop flowing both ways
+ * and nothing is closed, as when a failover leaves a socket half open. New connections flow.
+ */
+async function relayTo(url: string) {
+  const target = new URL(url);
+  const sockets: Socket[][] = [];
+  const server = createServer((inbound) => {
+    const outbound = connect(Number(target.port), target.hostname);
+    for (const socket of [inbound, outbound]) socket.on('error', () => {});
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+    sockets.push([inbound, outbound]);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const relayed = new URL(url);
+  relayed.port = String((server.address() as AddressInfo).port);
+  return {
+    url: relayed.toString(),
+    freeze() {
+      for (const [inbound, outbound] of sockets) {
+        inbound!.unpipe(outbound!);
+        outbound!.unpipe(inbound!);
+        inbound!.pause();
+        outbound!.pause();
+      }
+    },
+    close() {
+      for (const socket of sockets.flat()) socket.destroy();
+      server.close();
+    },
+  };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -254,6 +289,25 @@ describePostgres('the PostgreSQL change feed', () => {
     expect(warnings[0]).toMatchObject({ code: '57P01', msg: expect.stringContaining('change feed down') });
     expect(infos).toEqual([expect.objectContaining({ msg: expect.stringContaining('change feed back') })]);
     expect(logs.text()).not.toContain('feed-secret-word');
+  });
+
+  it('when the listen connection stops answering without closing, then the heartbeat notices, and the feed reconnects', async () => {
+    const relay = await relayTo(url);
+    const halfOpen = new ChangeFeed({ url: relay.url, pool, logger, heartbeat: { everyMs: 100, timeoutMs: 200 } });
+    try {
+      await halfOpen.start();
+      const follower = halfOpen.follower();
+      relay.freeze();
+      await within(3000, () => !halfOpen.live, 'the feed down');
+      expect(follower.changed()).toBeUndefined();
+      await within(5000, () => halfOpen.live, 'the feed back');
+      expect(follower.changed()).toBeUndefined();
+      const id = await subscriber('heidi');
+      expect(await idsUntil(follower, id)).toEqual([[id]]);
+    } finally {
+      await halfOpen.stop();
+      relay.close();
+    }
   });
 
   it('when the database cannot be reached at start, then start fails in one line naming LINEUP_DB without its password', async () => {

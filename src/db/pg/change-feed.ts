@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import pg from 'pg';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -27,6 +28,8 @@ export interface ChangeFeedOptions {
   pool: pg.Pool;
   logger: Pick<Logger, 'warn' | 'info'>;
   metrics?: ChangeFeedMetrics;
+  /** How often the connection is asked whether it still answers, and how long it has (tests shorten them). */
+  heartbeat?: { everyMs: number; timeoutMs: number };
 }
 
 const CHANNEL = 'lineup_changes';
@@ -96,6 +99,14 @@ const failure = (error: unknown) => {
   return { code, message: message ?? String(error) };
 };
 
+/** Says goodbye to the server, but waits no more than a second for its answer. */
+async function close({ client, socket }: { client: pg.Client; socket: Socket }): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([client.end().catch(() => {}), new Promise((done) => (timer = setTimeout(done, 1000)))]);
+  clearTimeout(timer);
+  socket.destroy();
+}
+
 /**
  * This process's `LISTEN lineup_changes` on the primary, over one connection of its own (never
  * the pool's, never inside a transaction: a listener in a long transaction stops the server from
@@ -106,7 +117,7 @@ const failure = (error: unknown) => {
  */
 export class ChangeFeed {
   #live = false;
-  #client: pg.Client | undefined;
+  #connection: { client: pg.Client; socket: Socket } | undefined;
   #stopped = false;
   #retryDelay = FIRST_RETRY_MS;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -141,9 +152,9 @@ export class ChangeFeed {
     clearTimeout(this.#retryTimer);
     clearInterval(this.#pollTimer);
     clearInterval(this.#heartbeatTimer);
-    const client = this.#client;
-    this.#client = undefined;
-    await client?.end().catch(() => {});
+    const connection = this.#connection;
+    this.#connection = undefined;
+    if (connection) await close(connection);
   }
 
   /** A new cache's view of the subscriber changes, from now on: one per cache, kept for the process's life. */
@@ -174,7 +185,11 @@ export class ChangeFeed {
 
   /** One connection, listening and caught up; on success it is the feed's, and the feed is live. */
   async #listen(): Promise<void> {
+    // Its own socket, so that a lost connection can be dropped outright: `end()` says goodbye and
+    // waits for the server's, which over a half-open socket (a failover) never comes.
+    const socket = new Socket();
     const client = new pg.Client({
+      stream: () => socket,
       connectionString: this.options.url,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       keepAlive: true,
@@ -183,8 +198,10 @@ export class ChangeFeed {
     client.on('notification', (message) => {
       if (message.channel === CHANNEL) this.#notified(message.payload ?? '');
     });
-    client.on('error', (error) => this.#lost(client, error));
-    client.on('end', () => this.#lost(client, new Error('the listen connection ended')));
+    const connection = { client, socket };
+    const lost = (error: unknown) => this.#lost(connection, error);
+    client.on('error', lost);
+    client.on('end', () => lost(new Error('the listen connection ended')));
     try {
       await client.connect();
       await client.query(LISTEN);
@@ -196,17 +213,18 @@ export class ChangeFeed {
       // Last, so that pg_stat_activity shows the connection as the listener (a no-op otherwise).
       await client.query(LISTEN);
     } catch (error) {
-      await client.end().catch(() => {});
+      socket.destroy();
       throw error;
     }
     if (this.#stopped) {
-      await client.end().catch(() => {});
+      await close(connection);
       return;
     }
-    this.#client = client;
+    this.#connection = connection;
     clearInterval(this.#pollTimer);
     this.#pollTimer = undefined;
-    this.#heartbeatTimer = setInterval(() => this.#heartbeat(client), HEARTBEAT_MS).unref();
+    const every = this.options.heartbeat?.everyMs ?? HEARTBEAT_MS;
+    this.#heartbeatTimer = setInterval(() => this.#heartbeat(client, lost), every).unref();
     this.#setLive(true);
   }
 
@@ -239,11 +257,11 @@ export class ChangeFeed {
     }
   }
 
-  #lost(client: pg.Client, error: unknown): void {
-    if (client !== this.#client) return;
-    this.#client = undefined;
+  #lost(connection: { client: pg.Client; socket: Socket }, error: unknown): void {
+    if (connection !== this.#connection) return;
+    this.#connection = undefined;
     clearInterval(this.#heartbeatTimer);
-    client.end().catch(() => {});
+    connection.socket.destroy();
     this.#setLive(false);
     this.options.logger.warn(
       failure(error),
@@ -281,15 +299,16 @@ export class ChangeFeed {
     }
   }
 
-  async #heartbeat(client: pg.Client): Promise<void> {
+  async #heartbeat(client: pg.Client, lost: (error: unknown) => void): Promise<void> {
+    const ms = this.options.heartbeat?.timeoutMs ?? HEARTBEAT_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer on the listen connection in ${HEARTBEAT_TIMEOUT_MS} ms`)), HEARTBEAT_TIMEOUT_MS);
+      timer = setTimeout(() => reject(new Error(`no answer on the listen connection in ${ms} ms`)), ms);
     });
     try {
       await Promise.race([client.query(LISTEN), timeout]);
     } catch (error) {
-      this.#lost(client, error);
+      lost(error);
     } finally {
       clearTimeout(timer);
     }
