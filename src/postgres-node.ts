@@ -12,7 +12,7 @@ import { loggablePostgresUrl } from './db/pg/url.js';
 import { LiveGuide } from './epg/live-guide.js';
 import { ConfigError } from './errors.js';
 import type { Logger } from './logger.js';
-import { createMetrics, type LineupMetrics } from './metrics.js';
+import { changeFeedMetrics, createMetrics, type LineupMetrics } from './metrics.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
@@ -83,7 +83,7 @@ export async function startPostgresNode(config: Config, { logger, clock = system
     // Last writer wins: nodes behind one load balancer announce the same PUBLIC_URL.
     await settings.set(SERVED_URL_SETTING, config.publicUrl);
 
-    const feed = new ChangeFeed(url, pool, { logger, metrics });
+    const feed = new ChangeFeed({ url, pool, logger, metrics: changeFeedMetrics(metrics) });
     await feed.start();
     closing.push(() => feed.stop());
     const mirror = new PostgresLineupMirror(
