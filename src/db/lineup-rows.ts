@@ -24,7 +24,8 @@ export interface OriginRecord {
 }
 
 /** What an OriginRow is read from, in OriginRecord's order. */
-export const ORIGIN_COLUMNS = 'name, base_url, scheme, secret, ip_binding, hash_subject, token_ttl, token_desync, link_mode, previous_secret';
+export const ORIGIN_COLUMNS =
+  'name, base_url, scheme, secret, ip_binding, hash_subject, token_ttl, token_desync, link_mode, previous_secret';
 
 export function channelOf(row: ChannelColumns, packageIds: number[]): Channel {
   return { id: row.id, stream: row.stream, ...fromColumns(row), origin: row.origin, packageIds };

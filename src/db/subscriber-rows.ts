@@ -30,5 +30,10 @@ export function accessOf(row: AccessColumns, packageIds: number[]): SubscriberAc
 }
 
 export function xcLoginOf(row: XcLoginColumns, packageIds: number[]): XcLogin {
-  return { ...accessOf({ ...row, key_hash: null }, packageIds), maxConnections: row.max_connections, createdAt: row.created_at, xcPasswordHash: row.xc_password_hash };
+  return {
+    ...accessOf({ ...row, key_hash: null }, packageIds),
+    maxConnections: row.max_connections,
+    createdAt: row.created_at,
+    xcPasswordHash: row.xc_password_hash,
+  };
 }

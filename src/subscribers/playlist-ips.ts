@@ -90,7 +90,8 @@ export class PlaylistIps {
     private readonly clock: Clock,
     private readonly settings: PlaylistIpSettings,
   ) {
-    if (settings.perConnection !== undefined && !storage.admit) throw new ConfigError('PLAYLIST_IP_LIMIT is not supported on this database');
+    if (settings.perConnection !== undefined && !storage.admit)
+      throw new ConfigError('PLAYLIST_IP_LIMIT is not supported on this database');
   }
 
   /**
@@ -157,17 +158,18 @@ export class PlaylistIps {
 
   /**
    * Writes what is queued and stops the timer: before the database closes. With an asynchronous
-   * storage, the promise resolves once the write in flight and then what was queued are written
-   * (or have failed and are dropped with the process).
+   * storage, the promise resolves once what was queued is written, after the write in flight if
+   * there was one (or has failed once more, and is dropped with the process).
    */
   stop(): Promise<void> | undefined {
     const settle = () => {
       clearTimeout(this.timer);
       this.timer = undefined;
     };
+    const inFlight = this.writing !== undefined;
     const pending = this.flush();
     settle();
-    return pending?.then(() => this.flush()).then(settle);
+    return pending?.then(() => (inFlight ? this.flush() : undefined)).then(settle);
   }
 
   /** Only along with a write: closing an admin command's context, with nothing queued, writes nothing. */

@@ -115,7 +115,9 @@ describePostgres('the PostgreSQL read stores answer as the SQLite ones do', () =
     const sqlite = new SubscriberStore(db, RETENTION);
     const postgres = new PostgresSubscriberAccess(pool, RETENTION);
     for (const username of USERS) {
-      expect(await settled(() => postgres.findAccessByUsername(username)), username).toEqual(await settled(() => sqlite.findAccessByUsername(username)));
+      expect(await settled(() => postgres.findAccessByUsername(username)), username).toEqual(
+        await settled(() => sqlite.findAccessByUsername(username)),
+      );
       expect(await postgres.findXcLogin(username), username).toEqual(sqlite.findXcLogin(username));
     }
     expect(await settled(() => postgres.findAccessByUsername('nobody'))).toEqual({ error: 'NotFoundError: no subscriber named "nobody"' });
@@ -136,7 +138,9 @@ describePostgres('the PostgreSQL read stores answer as the SQLite ones do', () =
     expect(snapshot.origins.map((origin) => origin.name)).toEqual(['Edge-Z', 'edge-a', 'edge-b']);
     expect(snapshot.channels.find((channel) => channel.id === 5)?.packageIds).toEqual([1, 2, 3]);
     expect(snapshot.placements.get(8)?.added).toBe(0);
-    const versions = db.prepare('SELECT (SELECT version FROM lineup_changes) AS lineup, (SELECT version FROM lineup_version) AS access').get();
+    const versions = db
+      .prepare('SELECT (SELECT version FROM lineup_changes) AS lineup, (SELECT version FROM lineup_version) AS access')
+      .get();
     expect({ lineup: snapshot.lineupVersion, access: snapshot.accessVersion }).toEqual(
       Object.fromEntries(Object.entries(versions as object).map(([name, value]) => [name, String(value)])),
     );
@@ -210,7 +214,13 @@ describePostgres('the PostgreSQL read stores answer as the SQLite ones do', () =
     const rowsSql = 'SELECT subscriber_id, ip, first_seen, last_seen, buckets FROM playlist_ips ORDER BY subscriber_id, ip';
     const sqliteRows = db.prepare(rowsSql).all();
     expect((await pool.query(rowsSql)).rows).toEqual(sqliteRows);
-    expect(sqliteRows).toContainEqual({ subscriber_id: 1, ip: '203.0.113.7', first_seen: '2026-01-01 10:00:00', last_seen: '2026-01-01 10:05:00', buckets: 2 });
+    expect(sqliteRows).toContainEqual({
+      subscriber_id: 1,
+      ip: '203.0.113.7',
+      first_seen: '2026-01-01 10:00:00',
+      last_seen: '2026-01-01 10:05:00',
+      buckets: 2,
+    });
     expect(await postgres.forgetBefore('2026-01-01 00:00:00')).toBe(sqlite.forgetBefore('2026-01-01 00:00:00'));
     expect((await pool.query(rowsSql)).rows).toEqual(db.prepare(rowsSql).all());
   });

@@ -5,7 +5,8 @@ import { type RetiredKeyRetention, retiredKeysForgottenBy } from '../retired-key
 import { type AccessColumns, accessOf, type XcLoginColumns, xcLoginOf } from '../subscriber-rows.js';
 
 /** The package ids as an int8[] that pg parses (connection.ts), in SQLite's order: the primary key's. */
-const PACKAGE_IDS = 'ARRAY(SELECT sp.package_id FROM subscriber_packages sp WHERE sp.subscriber_id = s.id ORDER BY sp.package_id) AS package_ids';
+const PACKAGE_IDS =
+  'ARRAY(SELECT sp.package_id FROM subscriber_packages sp WHERE sp.subscriber_id = s.id ORDER BY sp.package_id) AS package_ids';
 
 const ACCESS = `SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.key_hash, ${PACKAGE_IDS} FROM subscribers s`;
 
