@@ -159,6 +159,19 @@ describePostgres('the PostgreSQL read stores answer as the SQLite ones do', () =
     await pool.query("UPDATE channels SET name = 'News' WHERE id = 1; UPDATE subscribers SET enabled = 1 WHERE username = 'alice'");
   });
 
+  it('when an admin deleted the version rows, then every change still moves both versions', async () => {
+    await pool.query('DELETE FROM lineup_changes; DELETE FROM lineup_version');
+    try {
+      const before = await readLineupSnapshot(pool);
+      await pool.query("UPDATE settings SET value = value WHERE name = 'kept'");
+      const after = await readLineupSnapshot(pool);
+      expect(after.lineupVersion).not.toBe(before.lineupVersion);
+      expect(after.accessVersion).not.toBe(before.accessVersion);
+    } finally {
+      await pool.query('INSERT INTO lineup_changes (id, version) VALUES (1, 100); INSERT INTO lineup_version (id, version) VALUES (1, 100)');
+    }
+  });
+
   it('when settings are read, written and created, then both give the same answers', async () => {
     const sqlite = new SettingsStore(db);
     const postgres = new PostgresSettingsStore(pool);

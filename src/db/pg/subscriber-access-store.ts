@@ -12,8 +12,9 @@ const ACCESS = `SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connecti
 
 /**
  * A playlist request's lookup on a cache miss: one round trip, prepared once per connection under
- * its name. The plan (test/postgres/subscriber-access.test.ts holds it to this) is an Index Scan
- * on subscribers_key_hash_key (the UNIQUE key_hash), then one on subscriber_packages_pkey.
+ * its name. Its plan on 20,000 subscribers (test/postgres/read-stores.test.ts holds it to this):
+ *   Index Scan using subscribers_key_hash_key on subscribers s (the UNIQUE key_hash)
+ *     SubPlan 1 -> Index Only Scan using subscriber_packages_pkey on subscriber_packages sp
  */
 const FIND_ACCESS = { name: 'lineup_find_access', text: `${ACCESS} WHERE s.key_hash = $1` };
 const FIND_ACCESS_BY_USERNAME = { name: 'lineup_find_access_by_username', text: `${ACCESS} WHERE s.username = $1` };
