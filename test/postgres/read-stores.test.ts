@@ -168,7 +168,9 @@ describePostgres('the PostgreSQL read stores answer as the SQLite ones do', () =
       expect(after.lineupVersion).not.toBe(before.lineupVersion);
       expect(after.accessVersion).not.toBe(before.accessVersion);
     } finally {
-      await pool.query('INSERT INTO lineup_changes (id, version) VALUES (1, 100); INSERT INTO lineup_version (id, version) VALUES (1, 100)');
+      await pool.query(
+        'INSERT INTO lineup_changes (id, version) VALUES (1, 100); INSERT INTO lineup_version (id, version) VALUES (1, 100)',
+      );
     }
   });
 
