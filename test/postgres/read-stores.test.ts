@@ -191,11 +191,23 @@ describePostgres('the PostgreSQL read stores answer as the SQLite ones do', () =
     const other = openPostgresPool(url);
     try {
       const nodes = [new PostgresSettingsStore(pool), new PostgresSettingsStore(other)];
+      let raced = 0;
       for (let round = 0; round < 20; round++) {
-        const results = await Promise.all(nodes.map((node, n) => node.getOrCreate(`race-${round}`, () => `node-${n}`)));
+        let creates = 0;
+        const results = await Promise.all(
+          nodes.map((node, n) =>
+            node.getOrCreate(`race-${round}`, () => {
+              creates++;
+              return `node-${n}`;
+            }),
+          ),
+        );
         expect(results[0]!.value).toBe(results[1]!.value);
         expect(results.filter((result) => result.created)).toHaveLength(1);
+        if (creates === 2) raced++;
       }
+      // Both found nothing and both inserted, at least once: the race was run, not avoided.
+      expect(raced).toBeGreaterThan(0);
     } finally {
       await other.end();
     }
