@@ -23,7 +23,7 @@ import { PlaylistService } from './playlist/playlist-service.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
 import type { CredentialSeal } from './subscribers/credentials.js';
-import { PlaylistIps } from './subscribers/playlist-ips.js';
+import { PlaylistIps, type PlaylistIpStorage } from './subscribers/playlist-ips.js';
 import { RememberedAccess } from './subscribers/remembered-access.js';
 import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
 import { type Clock, systemClock } from './time.js';
@@ -132,6 +132,19 @@ function adminKey(config: Config, settings: SettingsStore): DefaultKey | undefin
 export const NO_KEY_MESSAGE =
   "SECURETOKEN_KEY is not set, and no server has generated a key in this database yet: set SECURETOKEN_KEY to the streaming server's key";
 
+/** Where playlists are fetched from, noted over `storage` with this configuration's buckets and limits. */
+export function playlistIpsOver(storage: PlaylistIpStorage, config: Config, clock: Clock, logger?: Pick<Logger, 'warn'>): PlaylistIps {
+  return new PlaylistIps(storage, clock, {
+    bucketSeconds: config.tokenBucket > 0 ? config.tokenBucket : PLAYLIST_IP_BUCKET,
+    perConnection: config.playlistIpLimit,
+    windowSeconds: config.tokenTtl,
+    keepSeconds: Math.max(PLAYLIST_IP_KEEP_SECONDS, config.tokenTtl),
+    flushMs: PLAYLIST_IP_FLUSH_MS,
+    onWriteError: (error) =>
+      logger?.warn({ err: (error as Error).message }, 'playlist addresses not written yet; trying again with the next ones'),
+  });
+}
+
 export function openContext(
   config: Config,
   { clock = systemClock, adminCommand = false, instanceId, logger }: ContextOptions,
@@ -164,15 +177,7 @@ export function openContext(
   const subscriberChanges = new SubscriberChangeStore(db);
   const access = new RememberedAccess(subscribers, subscriberChanges, () => cache.generation, REMEMBERED_SUBSCRIBERS);
   const playlistIpStore = new PlaylistIpStore(db);
-  const playlistIps = new PlaylistIps(playlistIpStore, clock, {
-    bucketSeconds: config.tokenBucket > 0 ? config.tokenBucket : PLAYLIST_IP_BUCKET,
-    perConnection: config.playlistIpLimit,
-    windowSeconds: config.tokenTtl,
-    keepSeconds: Math.max(PLAYLIST_IP_KEEP_SECONDS, config.tokenTtl),
-    flushMs: PLAYLIST_IP_FLUSH_MS,
-    onWriteError: (error) =>
-      logger?.warn({ err: (error as Error).message }, 'playlist addresses not written yet; trying again with the next ones'),
-  });
+  const playlistIps = playlistIpsOver(playlistIpStore, config, clock, logger);
   let sessionStore: SessionStore | undefined;
   const sessions = () => (sessionStore ??= new SessionStore(openSessionDatabase(sessionDbPath(config.dbPath))));
   let auth: AuthParts | undefined;

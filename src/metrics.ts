@@ -137,7 +137,7 @@ const SUBSCRIBER_STATES: readonly SubscriberState[] = ['active', 'expired', 'dis
  * scripts and the clock change the states, and none of them tell this process. `count` comes from
  * storage, so that this module holds no SQL.
  */
-export function gaugeSubscriberStates(metrics: LineupMetrics, count: () => SubscriberCounts): void {
+export function gaugeSubscriberStates(metrics: LineupMetrics, count: () => SubscriberCounts | Promise<SubscriberCounts>): void {
   new Gauge({
     name: 'lineup_subscribers',
     help: 'Subscribers by state (active, expired, disabled), counted at scrape time',
@@ -146,8 +146,8 @@ export function gaugeSubscriberStates(metrics: LineupMetrics, count: () => Subsc
     // With WORKERS > 1 every worker counts the one database: the cluster reports one count, not
     // their sum.
     aggregator: 'first',
-    collect() {
-      const counts = count();
+    async collect() {
+      const counts = await count();
       for (const state of SUBSCRIBER_STATES) this.set({ state }, counts[state]);
     },
   });

@@ -1,25 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
-import { BUCKET_SECRET_SETTING, GENERATED_KEY_SETTING, NO_KEY_MESSAGE, SERVED_URL_SETTING } from './context.js';
-import { PostgresAccessStore } from './db/pg/access-store.js';
+import { BUCKET_SECRET_SETTING, GENERATED_KEY_SETTING, NO_KEY_MESSAGE, playlistIpsOver, SERVED_URL_SETTING } from './context.js';
 import { ChangeFeed } from './db/pg/change-feed.js';
 import { openPostgresPool } from './db/pg/connection.js';
 import { PostgresLineupMirror } from './db/pg/lineup-mirror.js';
 import { readLineupSnapshot } from './db/pg/lineup-snapshot.js';
 import { migratePostgres } from './db/pg/migrations.js';
-import { PostgresSettings } from './db/pg/settings-store.js';
+import { PostgresSettingsStore } from './db/pg/settings-store.js';
+import { PostgresSubscriberAccess } from './db/pg/subscriber-access-store.js';
+import { PostgresPlaylistIpStore } from './db/pg/playlist-ip-store.js';
+import { postgresSubscriberCounter } from './db/pg/subscriber-counts.js';
 import { loggablePostgresUrl } from './db/pg/url.js';
 import { LiveGuide } from './epg/live-guide.js';
 import { ConfigError } from './errors.js';
 import type { Logger } from './logger.js';
-import { changeFeedMetrics, createMetrics, type LineupMetrics } from './metrics.js';
+import { changeFeedMetrics, createMetrics, gaugeSubscriberStates, type LineupMetrics } from './metrics.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
 import { listenLineup, type RunningServer } from './server.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
 import { RememberedAccess } from './subscribers/remembered-access.js';
-import { type Clock, systemClock } from './time.js';
+import { type Clock, systemClock, toSqlTime } from './time.js';
 import { postgresHealth } from './db/pg/health.js';
 
 /** Subscribers remembered between their changes, as on SQLite (context.ts). */
@@ -76,7 +78,7 @@ export async function startPostgresNode(config: Config, { logger, clock = system
     await migratePostgres(pool).catch((error: unknown) => {
       throw new ConfigError(`LINEUP_DB: cannot migrate ${loggablePostgresUrl(url)}: ${(error as Error).message}`);
     });
-    const settings = new PostgresSettings(pool);
+    const settings = new PostgresSettingsStore(pool);
     const key = config.securetokenKey ?? (await settings.getOrCreate(GENERATED_KEY_SETTING, () => randomBytes(24).toString('hex'))).value;
     if (!key) throw new ConfigError(NO_KEY_MESSAGE);
     const bucketSecret = (await settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex'))).value;
@@ -110,14 +112,20 @@ export async function startPostgresNode(config: Config, { logger, clock = system
       publicUrl: config.publicUrl,
     });
     const access = new RememberedAccess(
-      new PostgresAccessStore(pool, { days: config.retiredKeyDays, clock }),
+      new PostgresSubscriberAccess(pool, { days: config.retiredKeyDays, clock }),
       feed.follower(),
       REMEMBERED_SUBSCRIBERS,
     );
+    const playlistIps = playlistIpsOver(new PostgresPlaylistIpStore(pool), config, clock, logger);
+    // Before the pool closes: the last batch of addresses is written on the way out.
+    closing.push(() => playlistIps.stop());
     const playlists = new PlaylistService(lineup, access, clock, {
       expiredStreamUrl: config.expiredStreamUrl,
+      playlistIps,
       tokenBucket: { seconds: config.tokenBucket, secret: bucketSecret },
     });
+    const countSubscribers = postgresSubscriberCounter(pool);
+    gaugeSubscriberStates(metrics, () => countSubscribers(toSqlTime(clock())));
     const health = postgresHealth(pool, feed);
     closing.push(() => health.stop());
     const guide = new LiveGuide(config.epgFile);

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { HealthProblem } from '../database-health.js';
+import { pingPostgres } from './ping.js';
 
 /** How often the database is asked: `/healthz` answers from the last answer, never waiting on the network. */
 const PING_MS = 1000;
@@ -25,21 +26,9 @@ export function postgresHealth(pool: pg.Pool, feed: { readonly live: boolean }):
   const ping = async () => {
     if (asking) return;
     asking = true;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        pool.query('SELECT 1'),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('timed out')), PING_TIMEOUT_MS);
-        }),
-      ]);
-      problem = undefined;
-    } catch {
-      problem = { check: 'database', reason: 'the database does not answer' };
-    } finally {
-      clearTimeout(timer);
-      asking = false;
-    }
+    const reason = await pingPostgres(pool, PING_TIMEOUT_MS);
+    problem = reason === undefined ? undefined : { check: 'database', reason };
+    asking = false;
   };
   const timer = setInterval(() => void ping(), PING_MS);
   timer.unref();

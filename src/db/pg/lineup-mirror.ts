@@ -1,14 +1,7 @@
 import type { Channel } from '../../playlist/lineup.js';
 import type { LineupSource } from '../../playlist/lineup-cache.js';
 import type { OriginRow } from '../../signing/origin.js';
-
-/** The lineup as one transaction saw it: what playlists are compiled from, and its version. */
-export interface LineupSnapshot {
-  /** `lineup_changes.version`: moves with every commit that changed the lineup's own tables. */
-  lineupVersion: string;
-  channels: Channel[];
-  origins: OriginRow[];
-}
+import type { LineupSnapshot } from './lineup-snapshot.js';
 
 /** How long a failed reload waits before the next request may try again. */
 const RETRY_MS = 1000;
@@ -22,7 +15,7 @@ const RETRY_MS = 1000;
  * and `/healthz` reports the database.
  */
 export class PostgresLineupMirror implements LineupSource {
-  private snapshot: LineupSnapshot = { lineupVersion: '', channels: [], origins: [] };
+  private snapshot: Pick<LineupSnapshot, 'lineupVersion' | 'channels' | 'origins'> = { lineupVersion: '', channels: [], origins: [] };
   private reloading: Promise<void> | undefined;
   private failedAt = Number.NEGATIVE_INFINITY;
 
