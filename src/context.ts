@@ -18,13 +18,14 @@ import { XcCatalogStore } from './db/xc-catalog-store.js';
 import { LiveGuide } from './epg/live-guide.js';
 import { ConfigError } from './errors.js';
 import type { Logger } from './logger.js';
+import { etagInstance } from './playlist/etag-instance.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
 import type { CredentialSeal } from './subscribers/credentials.js';
 import { PlaylistIps } from './subscribers/playlist-ips.js';
-import { RememberedAccess } from './subscribers/remembered-access.js';
+import { RememberedAccess, SubscriberChangeFollower } from './subscribers/remembered-access.js';
 import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
 import { type Clock, systemClock } from './time.js';
 import { XtreamService } from './xtream/xtream-service.js';
@@ -106,8 +107,6 @@ export interface ContextOptions {
    * where the command's own environment may not.
    */
   adminCommand?: boolean;
-  /** Part of every ETag; workers of one cluster share the primary's. Random when absent. */
-  instanceId?: string;
   /** Where a server says that writing playlist addresses failed (they are tried again). */
   logger?: Pick<Logger, 'warn'>;
 }
@@ -132,10 +131,7 @@ function adminKey(config: Config, settings: SettingsStore): DefaultKey | undefin
 export const NO_KEY_MESSAGE =
   "SECURETOKEN_KEY is not set, and no server has generated a key in this database yet: set SECURETOKEN_KEY to the streaming server's key";
 
-export function openContext(
-  config: Config,
-  { clock = systemClock, adminCommand = false, instanceId, logger }: ContextOptions,
-): LineupContext {
+export function openContext(config: Config, { clock = systemClock, adminCommand = false, logger }: ContextOptions): LineupContext {
   const db = openDatabase(config.dbPath, { create: !adminCommand });
   const settings = new SettingsStore(db);
   const subscribers = new SubscriberStore(db, { days: config.retiredKeyDays, clock });
@@ -162,7 +158,10 @@ export function openContext(
     publicUrl: config.publicUrl,
   });
   const subscriberChanges = new SubscriberChangeStore(db);
-  const access = new RememberedAccess(subscribers, subscriberChanges, () => cache.generation, REMEMBERED_SUBSCRIBERS);
+  // The lookup comes before the lineup's refresh (it may wait, on PostgreSQL), so it asks the
+  // database's change marker itself: a change committed before a request was sent is still seen.
+  const changedSubscribers = new SubscriberChangeFollower(subscriberChanges, () => lineupStore.changeMarkerValue());
+  const access = new RememberedAccess(subscribers, changedSubscribers, REMEMBERED_SUBSCRIBERS);
   const playlistIpStore = new PlaylistIpStore(db);
   const playlistIps = new PlaylistIps(playlistIpStore, clock, {
     bucketSeconds: config.tokenBucket > 0 ? config.tokenBucket : PLAYLIST_IP_BUCKET,
@@ -193,6 +192,10 @@ export function openContext(
   // The server reads it at start: a missing or foreign key file stops the start, not the first login.
   if (!adminCommand) credentialSeal();
   const redirects = new StreamRedirects(cache, access, clock);
+  // An admin command borrows the server's, or signs with a passing one that it does not keep.
+  const bucketSecret = adminCommand
+    ? (settings.get(BUCKET_SECRET_SETTING) ?? randomBytes(32).toString('hex'))
+    : settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex')).value;
   const catalog = new XcCatalogStore(db);
   const guide = new LiveGuide(config.epgFile);
   return {
@@ -207,15 +210,21 @@ export function openContext(
     apiWrites: new ApiWrites(db, clock),
     playlists: new PlaylistService(cache, access, clock, {
       expiredStreamUrl: config.expiredStreamUrl,
-      ...(instanceId ? { instanceId } : {}),
+      instance: etagInstance({
+        originUrl: config.originUrl,
+        publicUrl: config.publicUrl,
+        linkMode: config.linkMode,
+        ipBinding: config.ipBinding,
+        tokenTtl: config.tokenTtl,
+        tokenDesync: config.tokenDesync,
+        tokenBucket: config.tokenBucket,
+        epgUrl: config.epgUrl,
+        expiredStreamUrl: config.expiredStreamUrl,
+        key: defaultKey?.value,
+        bucketSecret,
+      }),
       playlistIps,
-      tokenBucket: {
-        seconds: config.tokenBucket,
-        // An admin command borrows the server's, or signs with a passing one that it does not keep.
-        secret: adminCommand
-          ? (settings.get(BUCKET_SECRET_SETTING) ?? randomBytes(32).toString('hex'))
-          : settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex')).value,
-      },
+      tokenBucket: { seconds: config.tokenBucket, secret: bucketSecret },
     }),
     lineup: cache,
     playlistIpStore,
