@@ -23,6 +23,7 @@ import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
+import type { AccessLookup } from './subscribers/access.js';
 import type { CredentialSeal } from './subscribers/credentials.js';
 import { PlaylistIps } from './subscribers/playlist-ips.js';
 import { RememberedAccess, SubscriberChangeFollower } from './subscribers/remembered-access.js';
@@ -109,6 +110,11 @@ export interface ContextOptions {
   adminCommand?: boolean;
   /** Where a server says that writing playlist addresses failed (they are tried again). */
   logger?: Pick<Logger, 'warn'>;
+  /**
+   * Where the request path (playlists, `/play`) looks subscribers up by key, behind the memo of
+   * them: this database's store when absent. Another store's lookups may wait (PostgreSQL's do).
+   */
+  subscriberLookups?: AccessLookup;
 }
 
 /**
@@ -131,7 +137,10 @@ function adminKey(config: Config, settings: SettingsStore): DefaultKey | undefin
 export const NO_KEY_MESSAGE =
   "SECURETOKEN_KEY is not set, and no server has generated a key in this database yet: set SECURETOKEN_KEY to the streaming server's key";
 
-export function openContext(config: Config, { clock = systemClock, adminCommand = false, logger }: ContextOptions): LineupContext {
+export function openContext(
+  config: Config,
+  { clock = systemClock, adminCommand = false, logger, subscriberLookups }: ContextOptions,
+): LineupContext {
   const db = openDatabase(config.dbPath, { create: !adminCommand });
   const settings = new SettingsStore(db);
   const subscribers = new SubscriberStore(db, { days: config.retiredKeyDays, clock });
@@ -161,7 +170,7 @@ export function openContext(config: Config, { clock = systemClock, adminCommand 
   // The lookup comes before the lineup's refresh (it may wait, on PostgreSQL), so it asks the
   // database's change marker itself: a change committed before a request was sent is still seen.
   const changedSubscribers = new SubscriberChangeFollower(subscriberChanges, () => lineupStore.changeMarkerValue());
-  const access = new RememberedAccess(subscribers, changedSubscribers, REMEMBERED_SUBSCRIBERS);
+  const access = new RememberedAccess(subscriberLookups ?? subscribers, changedSubscribers, REMEMBERED_SUBSCRIBERS);
   const playlistIpStore = new PlaylistIpStore(db);
   const playlistIps = new PlaylistIps(playlistIpStore, clock, {
     bucketSeconds: config.tokenBucket > 0 ? config.tokenBucket : PLAYLIST_IP_BUCKET,
