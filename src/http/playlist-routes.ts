@@ -43,8 +43,9 @@ export function playlistAnswerer(playlists: PlaylistService, inFlight: Concurren
         format: parseStreamFormat(output),
         gzip: acceptsGzip(req),
         holds: (etag) => conditional && fresh(req.headers, { etag }),
-        // 'close' follows the last byte handed to the socket, or an abandoned connection.
-        afterResponse: (done) => res.once('close', done),
+        // 'close' follows the last byte handed to the socket, or an abandoned connection; one that
+        // came while the lookup waited does not come again.
+        afterResponse: (done) => (res.closed ? done() : res.once('close', done)),
       });
     } catch (error) {
       leave();

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LineupStore } from '../../src/db/lineup-store.js';
 import { openDatabase } from '../../src/db/open.js';
@@ -10,8 +11,9 @@ import { DEFAULT_ORIGIN_NAME, type OriginRow } from '../../src/signing/origin.js
 import { hashPlaylistKey } from '../../src/subscribers/keys.js';
 import { type ChangedSubscribers, RememberedAccess, SubscriberChangeFollower } from '../../src/subscribers/remembered-access.js';
 import type { SubscriberAccess } from '../../src/subscribers/subscriber.js';
+import { addSubscriber } from '../core/support.js';
 import { LaterLookups } from '../helpers/later-lookups.js';
-import { tempDir } from '../helpers/lineup.js';
+import { fetchBytes, startTestLineup, tempDir } from '../helpers/lineup.js';
 
 const NOW = Date.parse('2026-12-03T12:00:00Z') / 1000;
 const clock = () => NOW;
@@ -283,5 +285,34 @@ describe('the lineup reload point', () => {
     // Current again: answered at once.
     expect(playlists.respond(keyOf('alice'), request)).not.toBeInstanceOf(Promise);
     expect(source.loads).toBe(1);
+  });
+});
+
+describe('a client that leaves while its lookup waits', () => {
+  it('when the playlist is answered after the client has gone, then its download no longer counts toward PLAYLIST_CONCURRENCY_PER_KEY', async () => {
+    const later = new LaterLookups();
+    const lineup = await startTestLineup({ env: { PLAYLIST_CONCURRENCY_PER_KEY: '1' }, subscriberLookups: later });
+    try {
+      later.store = lineup.context.subscribers;
+      const url = new URL(await addSubscriber(lineup, 'alice', '--days', '30'));
+      const path = url.pathname;
+      const addressOf = (target: string) => `${lineup.url}${target}`;
+      later.hold();
+      const gone = httpRequest(addressOf(path), { agent: false });
+      gone.on('error', () => {});
+      gone.end();
+      while (later.asked.length === 0) await nextTurn();
+      gone.destroy();
+      // The server sees the connection close before the lookup answers.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      later.release();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Remembered by now: answered at once, and let in, since the one that left holds no place.
+      const next = await fetchBytes(addressOf(path));
+      expect(next.status).toBe(200);
+      expect(later.asked).toHaveLength(1);
+    } finally {
+      await lineup.close();
+    }
   });
 });
