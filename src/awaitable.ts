@@ -1,17 +1,19 @@
 /**
  * A value at hand, or one still coming. The request path takes lookups that may be asynchronous
  * (PostgreSQL: a round trip on a cache miss) and stays synchronous when the value is at hand
- * (SQLite, a remembered subscriber): measured against wrapping every lookup in a promise, see
- * `andThen`.
+ * (SQLite, a remembered subscriber).
  */
 export type Awaitable<T> = T | Promise<T>;
 
 /**
- * `next(value)`: at once when the value is at hand, after it settles when it is a promise. Chosen
- * over awaiting a promise at every step so that SQLite answers in the very call that asked, as it
- * always has (the fast path writes its response, the bench's render loop stays synchronous), at no
- * cost; a promise per step cost about 2% of the server CPU of a warm 304 (bench A/B, see the
- * performance notes).
+ * `next(value)`: at once when the value is at hand, after it settles when it is a promise.
+ *
+ * Chosen over a promise at every step (the SQLite store wrapped in resolved promises): SQLite then
+ * answers in the very call that received the request, as before (the fast path writes its answer
+ * in that call; `bench/run.js` times `respond` as a plain call), and the promises cost CPU for
+ * nothing: measured in one process, alternating, a promise per step cost 0.7–0.8 µs more than
+ * this on a warm 304, a cached 200 and a `/play` redirect (3.5–4 µs each), before the HTTP layer's
+ * own promises (docs/performance.md, 2026-12-03).
  */
 export function andThen<T, U>(value: Awaitable<T>, next: (value: T) => Awaitable<U>): Awaitable<U> {
   return value instanceof Promise ? value.then(next) : next(value);
