@@ -11,9 +11,9 @@ export type Awaitable<T> = T | Promise<T>;
  * Chosen over a promise at every step (the SQLite store wrapped in resolved promises): SQLite then
  * answers in the very call that received the request, as before (the fast path writes its answer
  * in that call; `bench/run.js` times `respond` as a plain call), and the promises cost CPU for
- * nothing: measured in one process, alternating, a promise per step cost 0.7–0.8 µs more than
- * this on a warm 304, a cached 200 and a `/play` redirect (3.5–4 µs each), before the HTTP layer's
- * own promises (docs/performance.md, 2026-12-03).
+ * nothing. Measured on SQLite, alternating rounds (docs/performance.md, 2026-12-03): a promise
+ * per step took a warm 304 from 56 to 77 µs of server CPU and a `/play` redirect from 140 to
+ * 156 µs; this way costs what main did (57 and 144 µs).
  */
 export function andThen<T, U>(value: Awaitable<T>, next: (value: T) => Awaitable<U>): Awaitable<U> {
   return value instanceof Promise ? value.then(next) : next(value);
