@@ -130,7 +130,7 @@ describePostgres('commands that do not run on PostgreSQL yet', () => {
   afterAll(() => {});
 
   it.each([
-    [['subscriber', 'add', 'alice', '--days', '30'], 'lineup subscriber'],
+    [['import', 'playlists/upstream.m3u'], 'lineup import'],
     [['serve'], 'lineup serve'],
     [['db', 'backup', '/tmp/x.db'], 'lineup db'],
     [['lint'], 'lineup lint'],
