@@ -15,6 +15,9 @@ import type { CredentialSeal } from './subscribers/credentials.js';
 import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
 import type { Clock } from './time.js';
 
+/** As SQLite's busy_timeout (db/open.ts). */
+const LOCK_WAIT_MS = 5000;
+
 const ADDRESSES_SINCE = numbered(addressesSince(' COLLATE "C"'));
 
 /** A database `lineup init` has brought to this Lineup's schema, or one line saying what to do. */
@@ -41,7 +44,9 @@ export function openPostgresAdminParts(config: Config, clock: Clock): AdminParts
   const db = SyncPostgresClient.connect(config.dbPath);
   try {
     assertMigrated(db, config.dbPath);
-    db.query("SELECT set_config('lineup.actor', 'cli', false)");
+    // Audited as the CLI; and a lock held elsewhere (a psql BEGIN left open) is waited for as long
+    // as SQLite waits for a busy file, then the command fails, rather than hanging for good.
+    db.query("SELECT set_config('lineup.actor', 'cli', false), set_config('lock_timeout', $1, false)", [`${LOCK_WAIT_MS}ms`]);
   } catch (error) {
     db.close();
     throw error;

@@ -3,7 +3,9 @@ import type { SyncPostgresClient } from './sync-client.js';
 /**
  * The session-level advisory lock that makes a prune run once across every node on the database
  * ("lineup:prune"). A constant, so that an operator can see it in pg_locks (objid) or take it
- * from psql: SELECT pg_try_advisory_lock(7651302094212641794).
+ * from psql: SELECT pg_try_advisory_lock(7651302094212641794). The server's prune job must take
+ * the same one.
+ * @internal Exported for the tests that hold it.
  */
 export const PRUNE_LOCK = '7651302094212641794';
 
