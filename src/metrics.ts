@@ -152,3 +152,35 @@ export function gaugeSubscriberStates(metrics: LineupMetrics, count: () => Subsc
     },
   });
 }
+
+/**
+ * `lineup_change_feed_up` (1 while the PostgreSQL change feed listens, 0 while its caches read
+ * through) and `lineup_change_notifications_total{kind}` (lineup, subscribers), for a node on
+ * PostgreSQL; shaped as the feed's ChangeFeedMetrics.
+ * @internal until `serve` on PostgreSQL starts a feed
+ */
+export function changeFeedMetrics(metrics: LineupMetrics): {
+  up(live: boolean): void;
+  notified(kind: 'lineup' | 'subscribers'): void;
+} {
+  const registers = [metrics.registry];
+  const up = new Gauge({
+    name: 'lineup_change_feed_up',
+    help: 'Whether the PostgreSQL change feed is listening (1); 0 while subscriber caches read through',
+    // With WORKERS > 1 each worker listens: the cluster is up only while every worker is.
+    aggregator: 'min',
+    registers,
+  });
+  const notifications = new Counter({
+    name: 'lineup_change_notifications_total',
+    help: 'Change notifications received from PostgreSQL, by kind (lineup, subscribers)',
+    labelNames: ['kind'],
+    registers,
+  });
+  up.set(0);
+  for (const kind of ['lineup', 'subscribers']) notifications.inc({ kind }, 0);
+  return {
+    up: (live) => up.set(live ? 1 : 0),
+    notified: (kind) => notifications.inc({ kind }),
+  };
+}

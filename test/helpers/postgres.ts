@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, inject, it } from 'vitest';
@@ -154,4 +154,65 @@ export function describePostgres(name: string, body: () => void): void {
         throw new Error('reason' in server ? server.reason : 'no PostgreSQL');
       });
     });
+}
+
+/** A running streaming standby of the test server (LINEUP_DB_REPLICA's role): its URL for a database, and how to stop it. */
+export interface Standby {
+  url(database: string): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A hot standby of the test server, from `pg_basebackup -R` into a directory of its own and
+ * started on a free port: asynchronous streaming replication, as an operator's region-local
+ * replica. Needs the Debian binaries (a LINEUP_TEST_PG server elsewhere cannot be copied this way).
+ */
+export async function startStandby(): Promise<Standby> {
+  if (!('url' in server)) throw new Error(server.reason);
+  const primary = new URL(server.url);
+  const dir = mkdtempSync(join(tmpdir(), 'lineup-pg-standby-'));
+  for (const sub of ['data', 'sock', 'log']) mkdirSync(join(dir, sub), { recursive: true, mode: 0o700 });
+  if (userInfo().uid === 0) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
+  const [port] = await freePorts(1);
+  const data = join(dir, 'data');
+  asPostgres(join(PG_BIN, 'pg_basebackup'), [
+    '-h',
+    primary.hostname,
+    '-p',
+    primary.port,
+    '-U',
+    primary.username || 'postgres',
+    '-D',
+    data,
+    '-R',
+    '-X',
+    'stream',
+    '-c',
+    'fast',
+  ]);
+  chmodSync(data, 0o700);
+  // A standby refuses to start with fewer connections than its primary allows (200, above).
+  asPostgres(join(PG_BIN, 'pg_ctl'), [
+    '-D',
+    data,
+    '-l',
+    join(dir, 'log', 'pg.log'),
+    '-w',
+    'start',
+    '-o',
+    `-p ${port} -k ${join(dir, 'sock')} -c listen_addresses=127.0.0.1 -c max_connections=200 -c hot_standby=on`,
+  ]);
+  const standbyUrl = new URL(server.url);
+  standbyUrl.port = String(port);
+  return {
+    url: (database) => withDatabase(standbyUrl.toString(), database),
+    async stop() {
+      const pidFile = join(data, 'postmaster.pid');
+      if (existsSync(pidFile)) {
+        process.kill(Number(readFileSync(pidFile, 'utf8').split('\n')[0]), 'SIGINT');
+        for (let waited = 0; waited < 10_000 && existsSync(pidFile); waited += 50) await new Promise((r) => setTimeout(r, 50));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
