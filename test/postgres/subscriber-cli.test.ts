@@ -4,12 +4,15 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { PostgresSubscriberStore as Store } from '../../src/db/pg/subscriber-store.js';
 import type { SyncPostgresClient as Client } from '../../src/db/pg/sync-client.js';
+import { freePorts } from '../e2e/harness/ports.js';
 import { lineupProcess } from '../helpers/command-line.js';
 import type { CliResult } from '../helpers/lineup.js';
 import { tempDir } from '../helpers/lineup.js';
 import { describePostgres, freshDatabase, queryOn } from '../helpers/postgres.js';
 
 const ROOT = join(import.meta.dirname, '../..');
+/** A password in the URL: no output may show it. */
+const SECRET = 'pg-secret-word';
 
 /** The same packages on both backends, through `lineup sql`, as an operator makes them. */
 const PACKAGES_SQL = "INSERT INTO packages (name) VALUES ('gold'), ('silver'), ('bronze');\n";
@@ -181,6 +184,24 @@ describePostgres('lineup subscriber on PostgreSQL', () => {
     } finally {
       await listener.end();
     }
+  });
+});
+
+describePostgres('lineup subscriber on a PostgreSQL database it cannot use', () => {
+  it('when the server cannot be reached, then one line names it without the password', async () => {
+    const [port] = await freePorts(1);
+    const run = await lineupProcess(['subscriber', 'list'], { LINEUP_DB: `postgres://lineup:${SECRET}@127.0.0.1:${port}/lineup` }, ROOT);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^lineup: cannot reach postgres:\/\/lineup:\*\*\*@127\.0\.0\.1:\d+\/lineup: connect ECONNREFUSED [^\n]*\n$/);
+    expect(run.stderr).not.toContain(SECRET);
+  });
+
+  it('when the database has no Lineup schema yet, then one line says to run lineup init', async () => {
+    const empty = new URL(await freshDatabase());
+    empty.password = SECRET;
+    const run = await lineupProcess(['subscriber', 'add', 'alice'], { LINEUP_DB: empty.toString() }, ROOT);
+    expect(run).toMatchObject({ code: 1, stdout: '' });
+    expect(run.stderr).toMatch(/^lineup: LINEUP_DB: postgres:\/\/postgres:\*\*\*@[^ ]+ holds no Lineup schema: run lineup init\n$/);
   });
 });
 
