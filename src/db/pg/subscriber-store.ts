@@ -327,7 +327,7 @@ export class PostgresSubscriberStore implements SubscriberStorage {
 
   findXcLogin(username: string): XcLogin | undefined {
     const [row] = this.rows<XcLoginRecord>(
-      `SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.created_at, s.xc_password_hash, s.key_hash,
+      `SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.created_at, s.xc_password_hash,
               (SELECT string_agg(sp.package_id::text, ',' ORDER BY sp.package_id) FROM subscriber_packages sp
                 WHERE sp.subscriber_id = s.id) AS package_ids
        FROM subscribers s WHERE s.username = ?`,
