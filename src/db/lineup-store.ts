@@ -1,28 +1,12 @@
-import type { ChannelValueColumns } from '../channels/channel-fields.js';
 import type { Channel } from '../playlist/lineup.js';
-import type { HashSubject, IpBinding, LinkMode, OriginRow, SigningScheme } from '../signing/origin.js';
-import { fromColumns, valueColumnList } from './channel-columns.js';
+import type { OriginRow } from '../signing/origin.js';
+import { valueColumnList } from './channel-columns.js';
 import { idList } from './id-list.js';
+import { type ChannelColumns, channelOf, ORIGIN_COLUMNS, type OriginRecord, originOf } from './lineup-rows.js';
 import type { Db } from './open.js';
 
-interface ChannelRecord extends ChannelValueColumns {
-  id: number;
-  stream: string;
-  origin: string | null;
+interface ChannelRecord extends ChannelColumns {
   package_ids: string | null;
-}
-
-interface OriginRecord {
-  name: string;
-  base_url: string;
-  scheme: SigningScheme;
-  secret: string;
-  ip_binding: IpBinding;
-  hash_subject: HashSubject;
-  token_ttl: number | null;
-  token_desync: number | null;
-  link_mode: LinkMode | null;
-  previous_secret: string | null;
 }
 
 /** How many times a connection's own writes moved `lineup_version`, counted by its TEMP triggers. */
@@ -95,9 +79,7 @@ export class LineupStore {
       FROM channels c
       WHERE c.enabled = 1
       ORDER BY c.number IS NULL, c.number, c.name, c.id`);
-    this.originsQuery = db.prepare(`
-      SELECT name, base_url, scheme, secret, ip_binding, hash_subject, token_ttl, token_desync, link_mode, previous_secret
-      FROM origins ORDER BY name`);
+    this.originsQuery = db.prepare(`SELECT ${ORIGIN_COLUMNS} FROM origins ORDER BY name`);
   }
 
   /**
@@ -154,27 +136,10 @@ export class LineupStore {
   }
 
   channels(): Channel[] {
-    return (this.channelsQuery.all() as ChannelRecord[]).map((row) => ({
-      id: row.id,
-      stream: row.stream,
-      ...fromColumns(row),
-      origin: row.origin,
-      packageIds: idList(row.package_ids),
-    }));
+    return (this.channelsQuery.all() as ChannelRecord[]).map((row) => channelOf(row, idList(row.package_ids)));
   }
 
   origins(): OriginRow[] {
-    return (this.originsQuery.all() as OriginRecord[]).map((row) => ({
-      name: row.name,
-      baseUrl: row.base_url.replace(/\/+$/, ''),
-      scheme: row.scheme,
-      secret: row.secret,
-      ipBinding: row.ip_binding,
-      hashSubject: row.hash_subject,
-      tokenTtl: row.token_ttl,
-      tokenDesync: row.token_desync,
-      linkMode: row.link_mode,
-      ...(row.previous_secret === null ? {} : { previousSecret: row.previous_secret }),
-    }));
+    return (this.originsQuery.all() as OriginRecord[]).map(originOf);
   }
 }

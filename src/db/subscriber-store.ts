@@ -15,9 +15,11 @@ import type {
   XcLogin,
 } from '../subscribers/subscriber.js';
 import type { RestoredSubscriber, SubscriberStorage } from '../subscribers/subscriber-storage.js';
-import { type Clock, type SqlTime, toSqlTime } from '../time.js';
+import type { SqlTime } from '../time.js';
 import { idList } from './id-list.js';
 import type { Db } from './open.js';
+import { type RetiredKeyRetention, retiredKeysForgottenBy } from './retired-key-retention.js';
+import { type AccessColumns, accessOf, type XcLoginColumns, xcLoginOf } from './subscriber-rows.js';
 import { ACTIVE_AT, DISABLED, EXPIRED_AT, LAPSED_BY } from './subscriber-rules.js';
 
 /** The list's state filter, in the SQL of subscriber-rules.ts. */
@@ -95,21 +97,13 @@ export interface PrunedRecord {
   key_sealed: string | null;
 }
 
-/** A row of an access query: the subscriber's access columns and its package ids, comma-separated. */
-export interface AccessRecord {
-  id: number;
-  username: string;
-  expires_at: string;
-  enabled: number;
-  max_connections: number;
-  key_hash: string | null;
+/** The access columns, with the package ids as `group_concat` gives them. */
+interface AccessRecord extends AccessColumns {
   package_ids: string | null;
 }
 
-export interface XcLoginRecord extends AccessRecord {
-  max_connections: number;
-  created_at: string;
-  xc_password_hash: string | null;
+interface XcLoginRecord extends XcLoginColumns {
+  package_ids: string | null;
 }
 
 /**
@@ -145,23 +139,7 @@ export function toSubscriber(row: SubscriberRecord): Subscriber {
   };
 }
 
-export function toAccess(row: AccessRecord): SubscriberAccess {
-  return {
-    id: row.id,
-    username: row.username,
-    expiresAt: row.expires_at,
-    enabled: row.enabled === 1,
-    maxConnections: row.max_connections,
-    packageIds: idList(row.package_ids),
-    ...(row.key_hash === null ? {} : { keyHash: row.key_hash }),
-  };
-}
-
-/** How long a retired key keeps its answer (410 Gone, 403 replaced), on which clock. */
-export interface RetiredKeyRetention {
-  days: number;
-  clock: Clock;
-}
+const toAccess = (row: AccessRecord): SubscriberAccess => accessOf(row, idList(row.package_ids));
 
 /** Subscribers and their packages. Every method is one statement or one transaction. */
 /** How often a prune tries to start the write-ahead log over after a chunk, a millisecond apart. */
@@ -421,9 +399,7 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
 
   findXcLogin(username: string): XcLogin | undefined {
     const row = this.xcLoginByUsername.get(username) as XcLoginRecord | undefined;
-    return (
-      row && { ...toAccess(row), maxConnections: row.max_connections, createdAt: row.created_at, xcPasswordHash: row.xc_password_hash }
-    );
+    return row && xcLoginOf(row, idList(row.package_ids));
   }
 
   remove(username: string): void {
@@ -536,12 +512,8 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
     return { subscriber: this.get(username), missingPackages };
   }
 
-  /**
-   * A key retired at T is forgotten from the very second T + the retention, the way a subscription
-   * lapses at the very second of expires_at: retired_at at or before this time is past it.
-   */
   private retiredKeysForgottenBy(now: number): SqlTime {
-    return toSqlTime(now - this.retention.days * 86_400);
+    return retiredKeysForgottenBy(this.retention, now);
   }
 
   private packageId(name: string): number {

@@ -1,6 +1,19 @@
 import type { CatalogSource } from '../xtream/catalog.js';
 import type { Db } from './open.js';
 
+/** A channel's category and when it was added (Unix seconds; 0 where its created_at is unreadable). */
+export interface ChannelPlacement {
+  categoryId: number;
+  added: number;
+}
+
+/** Channel id, category id, created_at in Unix seconds (NULL: unreadable), as both backends select them. */
+export type PlacementRow = [number, number, number | null];
+
+export function placementsOf(rows: readonly PlacementRow[]): Map<number, ChannelPlacement> {
+  return new Map(rows.map(([channelId, categoryId, added]) => [channelId, { categoryId, added: added ?? 0 }]));
+}
+
 /** Category ids (stored, stable) and channels' placement in them, for the Xtream Codes lists. */
 export class XcCatalogStore implements CatalogSource {
   private readonly categoriesQuery;
@@ -20,8 +33,7 @@ export class XcCatalogStore implements CatalogSource {
     return new Map(this.categoriesQuery.all() as Array<[number, string]>);
   }
 
-  channelPlacements(): Map<number, { categoryId: number; added: number }> {
-    const rows = this.placementsQuery.all() as Array<[number, number, number | null]>;
-    return new Map(rows.map(([channelId, categoryId, added]) => [channelId, { categoryId, added: added ?? 0 }]));
+  channelPlacements(): Map<number, ChannelPlacement> {
+    return placementsOf(this.placementsQuery.all() as PlacementRow[]);
   }
 }

@@ -1,4 +1,4 @@
-import { ForbiddenError } from '../errors.js';
+import { ConfigError, ForbiddenError } from '../errors.js';
 import { type Clock, type SqlTime, toSqlTime } from '../time.js';
 import type { SubscriberAccess } from './subscriber.js';
 
@@ -25,18 +25,22 @@ export interface SharingSuspect {
   addresses: PlaylistAddress[];
 }
 
-/** What the playlist addresses need from storage; db/playlist-ip-store.ts implements it. */
+/**
+ * What the playlist addresses need from storage; db/playlist-ip-store.ts implements it, and
+ * db/pg/playlist-ip-store.ts asynchronously, without `admit` (no PLAYLIST_IP_LIMIT there).
+ */
 export interface PlaylistIpStorage {
   /** Records each fetch (first sighting, or one more bucket) in one transaction; a deleted subscriber's are skipped. */
-  record(fetches: readonly PlaylistFetch[]): void;
+  record(fetches: readonly PlaylistFetch[]): void | Promise<void>;
   /**
    * In one write transaction, so that every process counts the same rows: records `fetch` when its
    * address fetched since `since`, or when fewer than `limit` addresses did; else records nothing.
+   * Synchronous: a playlist is answered or refused in the request's own turn.
    * @returns whether the fetch was recorded
    */
-  admit(fetch: PlaylistFetch, since: SqlTime, limit: number): boolean;
+  admit?(fetch: PlaylistFetch, since: SqlTime, limit: number): boolean;
   /** Forgets addresses last seen before `before`; returns how many. */
-  forgetBefore(before: SqlTime): number;
+  forgetBefore(before: SqlTime): number | Promise<number>;
 }
 
 export interface PlaylistIpSettings {
@@ -78,12 +82,17 @@ export class PlaylistIps {
   private queued: PlaylistFetch[] = [];
   private timer: NodeJS.Timeout | undefined;
   private nextForget = Number.NEGATIVE_INFINITY;
+  /** An asynchronous storage's write in flight: the next waits for it, so that one pair's buckets are written in order. */
+  private writing: Promise<void> | undefined;
 
   constructor(
     private readonly storage: PlaylistIpStorage,
     private readonly clock: Clock,
     private readonly settings: PlaylistIpSettings,
-  ) {}
+  ) {
+    if (settings.perConnection !== undefined && !storage.admit)
+      throw new ConfigError('PLAYLIST_IP_LIMIT is not supported on this database');
+  }
 
   /**
    * Notes a playlist fetch by an active subscriber from `ip` at `now` (Unix seconds).
@@ -103,38 +112,76 @@ export class PlaylistIps {
       return;
     }
     const since = toSqlTime(now - this.settings.windowSeconds);
-    const allowed = this.storage.admit(fetch, since, perConnection * subscriber.maxConnections);
+    const allowed = this.storage.admit!(fetch, since, perConnection * subscriber.maxConnections);
     this.seen.set(pair, allowed);
     if (!allowed) throw new ForbiddenError(PLAYLIST_IP_LIMIT_MESSAGE);
   }
 
-  /** Writes what is queued now; a failure keeps it queued. */
-  flush(): void {
+  /**
+   * Writes what is queued now; a failure keeps it queued. With an asynchronous storage, returns
+   * the write's promise (which never rejects); while one is in flight, the queue waits for the next turn.
+   */
+  flush(): Promise<void> | undefined {
     const now = this.clock();
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.writing) {
+      if (this.queued.length > 0) this.schedule();
+      return this.writing;
+    }
     const fetches = this.queued;
     this.queued = [];
-    try {
-      if (fetches.length === 0) return;
-      this.storage.record(fetches);
-      // Only along with a write: closing an admin command's context, with nothing queued, writes nothing.
-      if (now >= this.nextForget) {
-        this.storage.forgetBefore(toSqlTime(now - this.settings.keepSeconds));
-        this.nextForget = now + FORGET_EVERY;
-      }
-    } catch (error) {
+    const failed = (error: unknown) => {
       this.queued = [...fetches, ...this.queued].slice(-MAX_QUEUED);
       this.settings.onWriteError(error);
       if (this.queued.length > 0) this.schedule();
+    };
+    try {
+      if (fetches.length === 0) return undefined;
+      const recorded = this.storage.record(fetches);
+      if (recorded instanceof Promise) {
+        const writing = recorded
+          .then(() => this.forgetOld(now))
+          .catch(failed)
+          .finally(() => {
+            this.writing = undefined;
+          });
+        this.writing = writing;
+        return writing;
+      }
+      this.forgetOld(now);
+    } catch (error) {
+      failed(error);
     }
+    return undefined;
   }
 
-  /** Writes what is queued and stops the timer: before the database closes. */
-  stop(): void {
-    this.flush();
-    clearTimeout(this.timer);
-    this.timer = undefined;
+  /**
+   * Writes what is queued and stops the timer: before the database closes. With an asynchronous
+   * storage, the promise resolves once what was queued is written, after the write in flight if
+   * there was one (or has failed once more, and is dropped with the process).
+   */
+  stop(): Promise<void> | undefined {
+    const settle = () => {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    };
+    const inFlight = this.writing !== undefined;
+    const pending = this.flush();
+    settle();
+    return pending?.then(() => (inFlight ? this.flush() : undefined)).then(settle);
+  }
+
+  /** Only along with a write: closing an admin command's context, with nothing queued, writes nothing. */
+  private forgetOld(now: number): void | Promise<void> {
+    if (now < this.nextForget) return undefined;
+    const forgotten = this.storage.forgetBefore(toSqlTime(now - this.settings.keepSeconds));
+    const done = () => {
+      this.nextForget = now + FORGET_EVERY;
+    };
+    if (forgotten instanceof Promise) return forgotten.then(done);
+    done();
+    return undefined;
   }
 
   private startBucket(now: number): void {

@@ -6,6 +6,11 @@ import pg from 'pg';
  */
 const types = new pg.TypeOverrides();
 types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+/** int8[] (an `ARRAY(SELECT id …)`) likewise: int4[]'s parser reads each element as a number. */
+type ArrayTypeId = Parameters<typeof pg.types.getTypeParser>[0];
+const INT8_ARRAY = 1016 as ArrayTypeId;
+const INT4_ARRAY = 1007 as ArrayTypeId;
+types.setTypeParser(INT8_ARRAY, pg.types.getTypeParser(INT4_ARRAY));
 
 /** A pool of connections to the database `url` names (libpq's URL form, as `psql` takes it). */
 export function openPostgresPool(url: string, { max = 4 }: { max?: number } = {}): pg.Pool {

@@ -11,31 +11,17 @@ import type {
   XcLogin,
 } from '../../subscribers/subscriber.js';
 import type { RestoredSubscriber, SubscriberStorage } from '../../subscribers/subscriber-storage.js';
-import { type SqlTime, toSqlTime } from '../../time.js';
+import type { SqlTime } from '../../time.js';
+import { type RetiredKeyRetention, retiredKeysForgottenBy } from '../retired-key-retention.js';
+import { accessOf, xcLoginOf } from '../subscriber-rows.js';
 import { LAPSED_BY } from '../subscriber-rules.js';
-import {
-  type AccessRecord,
-  type PrunedRecord,
-  pageWhere,
-  type RetiredKeyRetention,
-  SELECT_SUBSCRIBER,
-  type SubscriberRecord,
-  toAccess,
-  toSubscriber,
-  type XcLoginRecord,
-} from '../subscriber-store.js';
+import { type PrunedRecord, pageWhere, SELECT_SUBSCRIBER, type SubscriberRecord, toSubscriber } from '../subscriber-store.js';
 import { numbered } from './placeholders.js';
+import { ACCESS, type AccessRow, XC_LOGIN_BY_USERNAME, type XcLoginRow } from './subscriber-access-store.js';
 import type { PostgresError, SyncPostgresClient } from './sync-client.js';
 
 /** Usernames sort and compare as SQLite's do, character by character, whatever the database's collation. */
 const BY_USERNAME = 'ORDER BY s.username COLLATE "C"';
-
-/** A subscriber's package ids, comma-separated, in the order SQLite's primary key gives them. */
-const SELECT_ACCESS = `
-  SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.key_hash,
-         (SELECT string_agg(sp.package_id::text, ',' ORDER BY sp.package_id) FROM subscriber_packages sp
-           WHERE sp.subscriber_id = s.id) AS package_ids
-  FROM subscribers s`;
 
 /** The first `limit` lapsed, in the order of the expires_at index, as SQLite's store takes them. */
 const LAPSED_CHUNK = `SELECT s.id FROM subscribers s WHERE ${LAPSED_BY('s')} ORDER BY s.expires_at, s.id LIMIT ?`;
@@ -111,23 +97,23 @@ export class PostgresSubscriberStore implements SubscriberStorage {
   }
 
   findAccess(keyHash: string): SubscriberAccess | undefined {
-    const [row] = this.rows<AccessRecord>(`${SELECT_ACCESS} WHERE s.key_hash = ?`, [keyHash]);
-    return row && toAccess(row);
+    const [row] = this.rows<AccessRow>(`${ACCESS} WHERE s.key_hash = ?`, [keyHash]);
+    return row && accessOf(row, row.package_ids);
   }
 
   /** Only while the key is within its retention: a row the prune job has not reached yet is already forgotten. */
   retiredReason(keyHash: string): RetiredReason | undefined {
     const [row] = this.rows<{ reason: RetiredReason }>('SELECT reason FROM retired_keys WHERE key_hash = ? AND retired_at > ?', [
       keyHash,
-      this.retiredKeysForgottenBy(this.retention.clock()),
+      retiredKeysForgottenBy(this.retention, this.retention.clock()),
     ]);
     return row?.reason;
   }
 
   findAccessByUsername(username: string): SubscriberAccess {
-    const [row] = this.rows<AccessRecord>(`${SELECT_ACCESS} WHERE s.username = ?`, [username]);
+    const [row] = this.rows<AccessRow>(`${ACCESS} WHERE s.username = ?`, [username]);
     if (!row) throw new NotFoundError(`no subscriber named "${username}"`);
-    return toAccess(row);
+    return accessOf(row, row.package_ids);
   }
 
   find(username: string): Subscriber | undefined {
@@ -326,16 +312,8 @@ export class PostgresSubscriberStore implements SubscriberStorage {
   }
 
   findXcLogin(username: string): XcLogin | undefined {
-    const [row] = this.rows<XcLoginRecord>(
-      `SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.created_at, s.xc_password_hash,
-              (SELECT string_agg(sp.package_id::text, ',' ORDER BY sp.package_id) FROM subscriber_packages sp
-                WHERE sp.subscriber_id = s.id) AS package_ids
-       FROM subscribers s WHERE s.username = ?`,
-      [username],
-    );
-    return (
-      row && { ...toAccess(row), maxConnections: row.max_connections, createdAt: row.created_at, xcPasswordHash: row.xc_password_hash }
-    );
+    const [row] = this.db.query<XcLoginRow>(XC_LOGIN_BY_USERNAME, [username]).rows;
+    return row && xcLoginOf(row, row.package_ids);
   }
 
   remove(username: string): void {
@@ -343,11 +321,11 @@ export class PostgresSubscriberStore implements SubscriberStorage {
   }
 
   countForgottenRetiredKeys(now: number): number {
-    return this.count('SELECT count(*) AS count FROM retired_keys WHERE retired_at <= ?', [this.retiredKeysForgottenBy(now)]);
+    return this.count('SELECT count(*) AS count FROM retired_keys WHERE retired_at <= ?', [retiredKeysForgottenBy(this.retention, now)]);
   }
 
   forgetRetiredKeys(now: number): number {
-    return this.run('DELETE FROM retired_keys WHERE retired_at <= ?', [this.retiredKeysForgottenBy(now)]);
+    return this.run('DELETE FROM retired_keys WHERE retired_at <= ?', [retiredKeysForgottenBy(this.retention, now)]);
   }
 
   /** The oldest first, at most `limit` (all without), below the last sequence number handed out less `keep`, as on SQLite. */
@@ -359,10 +337,6 @@ export class PostgresSubscriberStore implements SubscriberStorage {
          ORDER BY seq LIMIT ?)`,
       [keep, limit ?? null],
     );
-  }
-
-  private retiredKeysForgottenBy(now: number): SqlTime {
-    return toSqlTime(now - this.retention.days * 86_400);
   }
 
   private findPackageId(name: string): number | undefined {
