@@ -30,12 +30,23 @@ function masked(text: string): string {
     .replace(/"createdAt": "[^"]+"/g, '"createdAt": "TIME"');
 }
 
+/**
+ * Two playlist addresses of alice's, seen at the start of today (UTC; within `show`'s last 24 h),
+ * in SQL both backends run (PostgreSQL through lineup_compat's datetime).
+ */
+const ADDRESSES_SQL = `INSERT INTO playlist_ips (subscriber_id, ip, first_seen, last_seen, buckets)
+  SELECT id, ip, datetime('now', 'start of day'), datetime('now', 'start of day'), 2
+  FROM subscribers, (SELECT '203.0.113.9' AS ip UNION ALL SELECT '2001:db8::1') AS addresses WHERE username = 'alice';
+`;
+
 /** The subscriber's life, step by step: each run on both backends, in this order. */
-const LIFE: string[][] = [
+const life = (addressesFile: string): string[][] => [
   ['subscriber', 'add', 'alice', '--until', '2031-05-01', '--package', 'gold', '--max-connections', '2', '--note', 'front desk'],
   ['subscriber', 'add', 'bob', '--until', '2031-06-01 12:00:00', '--package', 'silver', '--package', 'gold'],
   ['subscriber', 'add', 'carol', '--until', '2020-01-01', '--allow-past'],
+  ['sql', addressesFile],
   ['subscriber', 'show', 'alice'],
+  ['subscriber', 'show', 'alice', '--json'],
   ['subscriber', 'show', 'bob', '--json'],
   ['subscriber', 'list'],
   ['subscriber', 'list', '--json'],
@@ -72,6 +83,7 @@ describePostgres('lineup subscriber on PostgreSQL', () => {
   let sqliteEnv: NodeJS.ProcessEnv;
   let postgresEnv: NodeJS.ProcessEnv;
   let cleanup: () => void;
+  let LIFE: string[][] = [];
   const sqliteRuns: CliResult[] = [];
   const postgresRuns: CliResult[] = [];
 
@@ -84,6 +96,9 @@ describePostgres('lineup subscriber on PostgreSQL', () => {
     postgresEnv = { ...common, LINEUP_DB: url, CREDENTIALS_KEY_FILE: join(temp.dir, 'postgres.key') };
     const packages = join(temp.dir, 'packages.sql');
     writeFileSync(packages, PACKAGES_SQL);
+    const addresses = join(temp.dir, 'addresses.sql');
+    writeFileSync(addresses, ADDRESSES_SQL);
+    LIFE = life(addresses);
     for (const env of [sqliteEnv, postgresEnv]) {
       for (const argv of [['init'], ['sql', packages]]) {
         const run = await lineupProcess(argv, env, ROOT);
@@ -130,6 +145,9 @@ describePostgres('lineup subscriber on PostgreSQL', () => {
     expect(byStep('subscriber', 'packages', 'alice').stdout).toContain('packages bronze,silver,');
     expect(byStep('subscriber', 'show', 'alice', '--reveal').stdout).toContain('password chosen-pass.1');
     expect(byStep('subscriber', 'show', 'alice').stdout).toContain('streamed from, last 24 h (auth backend): not kept in PostgreSQL yet\n');
+    expect(byStep('subscriber', 'show', 'alice').stdout).toMatch(
+      /playlist fetched from, last 24 h: 2 addresses\n.*\n2001:db8::1 .*\n203\.0\.113\.9 /,
+    );
     expect(byStep('prune', '--confirm-clock').stdout).toMatch(/^deleted 1 subscriber /);
     expect(byStep('subscriber', 'restore', 'carol').stdout).toMatch(/^restored carol: expired, expires 2020-01-01 23:59:59 UTC/);
     expect(byStep('subscriber', 'add', 'alice', '--days', '5')).toEqual({
