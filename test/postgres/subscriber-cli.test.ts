@@ -205,6 +205,40 @@ describePostgres('lineup subscriber on PostgreSQL', () => {
   });
 });
 
+describePostgres('two renewals at once on PostgreSQL', () => {
+  it('when two nodes renew the same subscriber at once, then both renewals count, as on SQLite', async () => {
+    const url = await freshDatabase();
+    const env = { LINEUP_DB: url, CREDENTIALS_KEY_FILE: join(tempDir().dir, 'key') };
+    expect((await lineupProcess(['init'], env, ROOT)).code).toBe(0);
+    expect((await lineupProcess(['subscriber', 'add', 'alice', '--until', '2031-01-01'], env, ROOT)).code).toBe(0);
+    // A session holding alice's row makes both renewals reach their write before either commits:
+    // without a lock around each one's read and write, both would read the same expiry.
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query("UPDATE subscribers SET note = 'held' WHERE username = 'alice'");
+      const renewals = [1, 2].map(() => lineupProcess(['subscriber', 'renew', 'alice', '--days', '10'], env, ROOT));
+      for (let waited = 0; waited < 15_000; waited += 20) {
+        // Asked outside the holder's transaction, which would see one snapshot of the activity throughout.
+        const [{ waiting }] = (await queryOn<{ waiting: number }>(
+          url,
+          "SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        )) as [{ waiting: number }];
+        if (waiting === 2) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await holder.query('ROLLBACK');
+      for (const run of await Promise.all(renewals)) expect(run, run.stderr).toMatchObject({ code: 0, stderr: '' });
+    } finally {
+      await holder.end();
+    }
+    expect(await queryOn(url, "SELECT expires_at FROM subscribers WHERE username = 'alice'")).toEqual([
+      { expires_at: '2031-01-21 23:59:59' },
+    ]);
+  });
+});
+
 describePostgres('lineup subscriber on a PostgreSQL database it cannot use', () => {
   it('when the server cannot be reached, then one line names it without the password', async () => {
     const [port] = await freePorts(1);
