@@ -122,6 +122,14 @@ export async function withAdminParts<T>(io: CliIo, body: (parts: AdminParts) => 
   const parts = openPostgresAdminParts(config, io.clock ?? systemClock);
   try {
     return await body(parts);
+  } catch (error) {
+    // lock_timeout: what SQLite says as "database is locked", said so that the operator knows what to look for.
+    if ((error as { code?: unknown }).code === '55P03') {
+      throw new LineupError(
+        'another session has held what this command writes for over 5 s (a transaction left open?): try again once it ends',
+      );
+    }
+    throw error;
   } finally {
     parts.close();
   }

@@ -239,6 +239,30 @@ describePostgres('two renewals at once on PostgreSQL', () => {
   });
 });
 
+describePostgres('a subscriber held by a transaction left open', () => {
+  it('when another session holds the row for longer than 5 s, then the command gives up with one line and writes nothing', async () => {
+    const url = await freshDatabase();
+    const env = { LINEUP_DB: url, CREDENTIALS_KEY_FILE: join(tempDir().dir, 'key') };
+    expect((await lineupProcess(['init'], env, ROOT)).code).toBe(0);
+    expect((await lineupProcess(['subscriber', 'add', 'alice', '--until', '2031-01-01'], env, ROOT)).code).toBe(0);
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query("UPDATE subscribers SET note = 'held' WHERE username = 'alice'");
+      expect(await lineupProcess(['subscriber', 'disable', 'alice'], env, ROOT)).toEqual({
+        code: 1,
+        stdout: '',
+        stderr:
+          'lineup: another session has held what this command writes for over 5 s (a transaction left open?): try again once it ends\n',
+      });
+    } finally {
+      await holder.end();
+    }
+    expect(await queryOn(url, "SELECT enabled FROM subscribers WHERE username = 'alice'")).toEqual([{ enabled: 1 }]);
+  });
+});
+
 describePostgres('lineup subscriber on a PostgreSQL database it cannot use', () => {
   it('when the server cannot be reached, then one line names it without the password', async () => {
     const [port] = await freePorts(1);
