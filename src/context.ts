@@ -134,6 +134,11 @@ function adminKey(config: Config, settings: SettingsStore): DefaultKey | undefin
   return stored === undefined ? undefined : { value: stored, generated: true, created: false };
 }
 
+/** The base of the URLs an admin command prints: PUBLIC_URL, or else the one the server announced. */
+export function adminPublicUrl(config: Config, settings: Pick<SettingsStore, 'get'>): string {
+  return config.publicUrlIsSet ? config.publicUrl : (settings.get(SERVED_URL_SETTING) ?? config.publicUrl);
+}
+
 export const NO_KEY_MESSAGE =
   "SECURETOKEN_KEY is not set, and no server has generated a key in this database yet: set SECURETOKEN_KEY to the streaming server's key";
 
@@ -146,7 +151,7 @@ export function openContext(
   const subscribers = new SubscriberStore(db, { days: config.retiredKeyDays, clock });
   const lineupStore = new LineupStore(db);
   const defaultKey = adminCommand ? adminKey(config, settings) : serverKey(config, settings);
-  const publicUrl = adminCommand && !config.publicUrlIsSet ? (settings.get(SERVED_URL_SETTING) ?? config.publicUrl) : config.publicUrl;
+  const publicUrl = adminCommand ? adminPublicUrl(config, settings) : config.publicUrl;
   const defaultOrigin: Origin = {
     name: DEFAULT_ORIGIN_NAME,
     baseUrl: config.originUrl,
