@@ -79,7 +79,7 @@ const schema = z
       .min(1)
       .default('data/lineup.db')
       .describe(
-        "SQLite file, taken from Lineup's home directory when relative; only lineup serve and lineup init create it. Or a PostgreSQL database as a postgres:// URL, which for now only lineup init (it makes Lineup's tables there), lineup sql and lineup db copy run on",
+        "SQLite file, taken from Lineup's home directory when relative; only lineup serve and lineup init create it. Or a PostgreSQL database as a postgres:// URL, which for now only lineup init (it makes Lineup's tables there), lineup sql, lineup db copy, lineup subscriber and lineup prune run on",
       ),
     HOST: z
       .string()

@@ -18,13 +18,15 @@ import { XcCatalogStore } from './db/xc-catalog-store.js';
 import { LiveGuide } from './epg/live-guide.js';
 import { ConfigError } from './errors.js';
 import type { Logger } from './logger.js';
+import { etagInstance } from './playlist/etag-instance.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
+import type { AccessLookup } from './subscribers/access.js';
 import type { CredentialSeal } from './subscribers/credentials.js';
 import { PlaylistIps, type PlaylistIpStorage } from './subscribers/playlist-ips.js';
-import { RememberedAccess } from './subscribers/remembered-access.js';
+import { RememberedAccess, SubscriberChangeFollower } from './subscribers/remembered-access.js';
 import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
 import { type Clock, systemClock } from './time.js';
 import { XtreamService } from './xtream/xtream-service.js';
@@ -106,10 +108,13 @@ export interface ContextOptions {
    * where the command's own environment may not.
    */
   adminCommand?: boolean;
-  /** Part of every ETag; workers of one cluster share the primary's. Random when absent. */
-  instanceId?: string;
   /** Where a server says that writing playlist addresses failed (they are tried again). */
   logger?: Pick<Logger, 'warn'>;
+  /**
+   * Where the request path (playlists, `/play`) looks subscribers up by key, behind the memo of
+   * them: this database's store when absent. Another store's lookups may wait (PostgreSQL's do).
+   */
+  subscriberLookups?: AccessLookup;
 }
 
 /**
@@ -127,6 +132,11 @@ function adminKey(config: Config, settings: SettingsStore): DefaultKey | undefin
   if (config.securetokenKey) return { value: config.securetokenKey, generated: false, created: false };
   const stored = settings.get(GENERATED_KEY_SETTING);
   return stored === undefined ? undefined : { value: stored, generated: true, created: false };
+}
+
+/** The base of the URLs an admin command prints: PUBLIC_URL, or else the one the server announced. */
+export function adminPublicUrl(config: Config, settings: Pick<SettingsStore, 'get'>): string {
+  return config.publicUrlIsSet ? config.publicUrl : (settings.get(SERVED_URL_SETTING) ?? config.publicUrl);
 }
 
 export const NO_KEY_MESSAGE =
@@ -147,14 +157,14 @@ export function playlistIpsOver(storage: PlaylistIpStorage, config: Config, cloc
 
 export function openContext(
   config: Config,
-  { clock = systemClock, adminCommand = false, instanceId, logger }: ContextOptions,
+  { clock = systemClock, adminCommand = false, logger, subscriberLookups }: ContextOptions,
 ): LineupContext {
   const db = openDatabase(config.dbPath, { create: !adminCommand });
   const settings = new SettingsStore(db);
   const subscribers = new SubscriberStore(db, { days: config.retiredKeyDays, clock });
   const lineupStore = new LineupStore(db);
   const defaultKey = adminCommand ? adminKey(config, settings) : serverKey(config, settings);
-  const publicUrl = adminCommand && !config.publicUrlIsSet ? (settings.get(SERVED_URL_SETTING) ?? config.publicUrl) : config.publicUrl;
+  const publicUrl = adminCommand ? adminPublicUrl(config, settings) : config.publicUrl;
   const defaultOrigin: Origin = {
     name: DEFAULT_ORIGIN_NAME,
     baseUrl: config.originUrl,
@@ -175,7 +185,10 @@ export function openContext(
     publicUrl: config.publicUrl,
   });
   const subscriberChanges = new SubscriberChangeStore(db);
-  const access = new RememberedAccess(subscribers, subscriberChanges, () => cache.generation, REMEMBERED_SUBSCRIBERS);
+  // The lookup comes before the lineup's refresh (it may wait, on PostgreSQL), so it asks the
+  // database's change marker itself: a change committed before a request was sent is still seen.
+  const changedSubscribers = new SubscriberChangeFollower(subscriberChanges, () => lineupStore.changeMarkerValue());
+  const access = new RememberedAccess(subscriberLookups ?? subscribers, changedSubscribers, REMEMBERED_SUBSCRIBERS);
   const playlistIpStore = new PlaylistIpStore(db);
   const playlistIps = playlistIpsOver(playlistIpStore, config, clock, logger);
   let sessionStore: SessionStore | undefined;
@@ -198,6 +211,10 @@ export function openContext(
   // The server reads it at start: a missing or foreign key file stops the start, not the first login.
   if (!adminCommand) credentialSeal();
   const redirects = new StreamRedirects(cache, access, clock);
+  // An admin command borrows the server's, or signs with a passing one that it does not keep.
+  const bucketSecret = adminCommand
+    ? (settings.get(BUCKET_SECRET_SETTING) ?? randomBytes(32).toString('hex'))
+    : settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex')).value;
   const catalog = new XcCatalogStore(db);
   const guide = new LiveGuide(config.epgFile);
   return {
@@ -212,15 +229,21 @@ export function openContext(
     apiWrites: new ApiWrites(db, clock),
     playlists: new PlaylistService(cache, access, clock, {
       expiredStreamUrl: config.expiredStreamUrl,
-      ...(instanceId ? { instanceId } : {}),
+      instance: etagInstance({
+        originUrl: config.originUrl,
+        publicUrl: config.publicUrl,
+        linkMode: config.linkMode,
+        ipBinding: config.ipBinding,
+        tokenTtl: config.tokenTtl,
+        tokenDesync: config.tokenDesync,
+        tokenBucket: config.tokenBucket,
+        epgUrl: config.epgUrl,
+        expiredStreamUrl: config.expiredStreamUrl,
+        key: defaultKey?.value,
+        bucketSecret,
+      }),
       playlistIps,
-      tokenBucket: {
-        seconds: config.tokenBucket,
-        // An admin command borrows the server's, or signs with a passing one that it does not keep.
-        secret: adminCommand
-          ? (settings.get(BUCKET_SECRET_SETTING) ?? randomBytes(32).toString('hex'))
-          : settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex')).value,
-      },
+      tokenBucket: { seconds: config.tokenBucket, secret: bucketSecret },
     }),
     lineup: cache,
     playlistIpStore,

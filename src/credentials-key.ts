@@ -40,7 +40,7 @@ function createKey(path: string): Buffer {
  * another key, or when the file is gone while the database still holds credentials sealed with
  * it: a fresh key would silently lock every XC subscriber out.
  */
-export function loadCredentialSeal(path: string, settings: SettingsStore): CredentialSeal {
+export function loadCredentialSeal(path: string, settings: Pick<SettingsStore, 'get' | 'getOrCreate'>): CredentialSeal {
   const recorded = settings.get(KEY_CHECK_SETTING);
   const existing = readKey(path);
   if (!existing && recorded !== undefined) {

@@ -5,6 +5,7 @@ import { type Housekeeping, startHousekeeping } from './housekeeping.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type LineupMetrics } from './metrics.js';
 import { startServer } from './server.js';
+import type { AccessLookup } from './subscribers/access.js';
 import type { Clock } from './time.js';
 
 /** Lineup in one process: housekeeping and HTTP over one database connection. */
@@ -27,10 +28,15 @@ export interface StandaloneOptions {
   clock?: Clock;
   /** Seeds the demo lineup on an empty database (`lineup serve --demo`); off unless asked. */
   seedDemo?: boolean;
+  /** See ContextOptions.subscriberLookups. */
+  subscriberLookups?: AccessLookup;
 }
 
-export async function startLineup(config: Config, { logger, clock, seedDemo = false }: StandaloneOptions): Promise<RunningLineup> {
-  const context = openContext(config, { logger, ...(clock ? { clock } : {}) });
+export async function startLineup(
+  config: Config,
+  { logger, clock, seedDemo = false, subscriberLookups }: StandaloneOptions,
+): Promise<RunningLineup> {
+  const context = openContext(config, { logger, ...(clock ? { clock } : {}), ...(subscriberLookups ? { subscriberLookups } : {}) });
   const metrics = createMetrics();
   let housekeeping: Housekeeping | undefined;
   try {

@@ -1,12 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { type AdminParts, sqliteAdminParts } from '../admin-parts.js';
 import { type Config, loadConfig } from '../config.js';
 import { type LineupContext, openContext } from '../context.js';
 import { setAuditActor } from '../db/audit-triggers.js';
+import { isPostgresUrl } from '../db/pg/url.js';
 import { ConfigError, LineupError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import { checkSignsLikeServer } from '../signing-record.js';
-import type { Clock } from '../time.js';
+import { type Clock, systemClock } from '../time.js';
 import { lineupCommand } from './self.js';
 
 /** Where a command reads its environment and writes its output; tests pass their own. */
@@ -104,6 +106,32 @@ export async function withContext<T>(
     return await body(context);
   } finally {
     context.close();
+  }
+}
+
+/**
+ * withContext for the commands that also run on PostgreSQL (`lineup subscriber`, `lineup prune`):
+ * `body` gets the parts they use, from SQLite's context or over a PostgreSQL connection (loaded
+ * only then, so that an SQLite operator's processes never load the driver), and they are closed
+ * whatever happens.
+ */
+export async function withAdminParts<T>(io: CliIo, body: (parts: AdminParts) => T | Promise<T>): Promise<T> {
+  const config = configOf(io);
+  if (!isPostgresUrl(config.dbPath)) return withContext(io, (context) => body(sqliteAdminParts(context)));
+  const { openPostgresAdminParts } = await import('../postgres-admin-parts.js');
+  const parts = openPostgresAdminParts(config, io.clock ?? systemClock);
+  try {
+    return await body(parts);
+  } catch (error) {
+    // lock_timeout: what SQLite says as "database is locked", said so that the operator knows what to look for.
+    if ((error as { code?: unknown }).code === '55P03') {
+      throw new LineupError(
+        'another session has held what this command writes for over 5 s (a transaction left open?): try again once it ends',
+      );
+    }
+    throw error;
+  } finally {
+    parts.close();
   }
 }
 

@@ -1,6 +1,6 @@
 import { lowerThreadPriority, restingAsLongAsWorked } from '../jobs/prune-pacing.js';
 import { pruneLapsed } from '../subscribers/prune.js';
-import { type Command, parseOptions, withContext } from './command.js';
+import { type Command, parseOptions, withAdminParts } from './command.js';
 
 const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
@@ -24,7 +24,11 @@ nothing.
 A run that would remove anyone is refused, with one line and exit status 1, when the clock is
 more than PRUNE_MAX_GAP_DAYS ahead of the last time Lineup saw it (server start, or a prune), or
 when it would remove more than PRUNE_MAX_SHARE percent of the subscribers. --confirm-clock runs
-it anyway, after a look at the clock and the dry run, and resets that last time to now.`,
+it anyway, after a look at the clock and the dry run, and resets that last time to now.
+
+On PostgreSQL (LINEUP_DB a postgres:// URL), one prune runs at a time across every node on the
+database: a run started while another holds the prune lock prints one line saying so and does
+nothing (exit status 0). There is no write-ahead log file to truncate: the server keeps its own.`,
   run: async (argv, io) => {
     const { values } = parseOptions(
       argv,
@@ -34,22 +38,30 @@ it anyway, after a look at the clock and the dry run, and resets that last time 
     const verbose = values.verbose === true;
     if (values['dry-run'] !== true) lowerThreadPriority();
     const rest = restingAsLongAsWorked();
-    return withContext(io, ({ subscribers, settings, clock, config }) => {
-      const result = pruneLapsed(subscribers, clock, config.pruneGraceDays, {
-        dryRun: values['dry-run'] === true,
-        keepDays: config.pruneKeepDays,
-        safety: {
-          heartbeat: settings,
-          maxGapDays: config.pruneMaxGapDays,
-          maxSharePercent: config.pruneMaxSharePercent,
-          confirmClock: values['confirm-clock'] === true,
-        },
-        onChunk: (usernames) => {
-          // As each chunk commits, so that a run stopped half-way has said whom it moved.
-          if (verbose) io.stdout(usernames.map((name) => `deleted ${name}\n`).join(''));
-          rest();
-        },
-      });
+    return withAdminParts(io, ({ subscribers, settings, clock, config, pruneOnce }) => {
+      const dryRun = values['dry-run'] === true;
+      // A dry run changes nothing, so it need not wait for its turn.
+      const result = (dryRun ? <T>(run: () => T) => run() : pruneOnce)(() =>
+        pruneLapsed(subscribers, clock, config.pruneGraceDays, {
+          dryRun,
+          keepDays: config.pruneKeepDays,
+          safety: {
+            heartbeat: settings,
+            maxGapDays: config.pruneMaxGapDays,
+            maxSharePercent: config.pruneMaxSharePercent,
+            confirmClock: values['confirm-clock'] === true,
+          },
+          onChunk: (usernames) => {
+            // As each chunk commits, so that a run stopped half-way has said whom it moved.
+            if (verbose) io.stdout(usernames.map((name) => `deleted ${name}\n`).join(''));
+            rest();
+          },
+        }),
+      );
+      if (!result) {
+        io.stdout('another node is pruning this database now (it holds the prune lock): nothing done here\n');
+        return 0;
+      }
       if (result.refusal && !result.dryRun) {
         io.stderr(`lineup: ${result.refusal.message}\n`);
         return 1;

@@ -28,8 +28,8 @@ SECURETOKEN_KEY unset it signs with the key the server generated; it never makes
     }
     return withContext(
       io,
-      ({ playlists }) => {
-        io.stdout(playlists.textFor(user, { ip, format }));
+      async ({ playlists }) => {
+        io.stdout(await playlists.textFor(user, { ip, format }));
         return 0;
       },
       { signs: true },

@@ -39,7 +39,7 @@ environment and the env file (see the README's Configuration table).
       const workerLogger = logger.child({ worker: cluster.worker!.id });
       // Signals first, as below: the primary reports the cluster listening as soon as this worker's
       // socket is shared, which may be before startWorker resolves here, and Ctrl-C may follow.
-      const worker = startWorker(config, workerLogger, io.env);
+      const worker = startWorker(config, workerLogger);
       const stopped = untilStopped(() => worker.then(({ stop }) => stop()), workerLogger);
       await worker;
       await stopped;

@@ -4,7 +4,7 @@ import type { PlaylistAddress } from '../subscribers/playlist-ips.js';
 import type { Subscriber } from '../subscribers/subscriber.js';
 import { DEFAULT_SUBSCRIPTION_DAYS, parseUntil, type Revealed, type Term, USERNAME_RULE } from '../subscribers/subscriber-admin.js';
 import { toSqlTime } from '../time.js';
-import { type CliIo, type Command, parseOptions, UsageError, wholeNumber, withContext } from './command.js';
+import { type CliIo, type Command, parseOptions, UsageError, wholeNumber, withAdminParts } from './command.js';
 import { count } from './plural.js';
 import { formatTable, printTable as printColumns } from './table.js';
 
@@ -128,6 +128,8 @@ function revealedFields(revealed: Revealed | undefined) {
 /** Why a credential cannot be shown, and what gives a revealable one. */
 const NOT_KEPT_URL = '(issued before URLs were kept sealed, so it cannot be shown; lineup subscriber rotate issues one that can)';
 const NOT_KEPT_PASSWORD = '(none yet: lineup subscriber rotate-password issues one)';
+/** On PostgreSQL, where the auth backend's sessions are not kept (yet). */
+const NOT_KEPT_SESSIONS = 'not kept in PostgreSQL yet';
 
 function showText(subscriber: Subscriber, now: number, revealed: Revealed | undefined, server: string): string {
   const lines = [
@@ -192,7 +194,7 @@ export const subscriberCommand: Command = {
     const misplaced = Object.keys(values).find((option) => option !== 'help' && !permitted.includes(option));
     if (misplaced) throw new UsageError(`subscriber ${action}: --${misplaced} does not apply here`);
 
-    return withContext(io, ({ subscriberAdmin, sessions, playlistIpStore, clock }) => {
+    return withAdminParts(io, ({ subscriberAdmin, streamedFrom: streamedSince, playlistAddresses: playlistAddressesSince, clock }) => {
       const now = clock();
       switch (action) {
         case 'add': {
@@ -253,22 +255,25 @@ export const subscriberCommand: Command = {
           const user = username(positionals, action);
           const subscriber = subscriberAdmin.get(user);
           const revealed = values.reveal ? subscriberAdmin.reveal(user) : undefined;
-          const streamedFrom = sessions()
-            .addressesOf(subscriber.id, now - SHOW_WINDOW_SECONDS)
-            .map((seen) => ({ ...seen, firstSeen: toSqlTime(seen.firstSeen), lastSeen: toSqlTime(seen.lastSeen) }));
+          const streamedFrom = streamedSince(subscriber.id, now - SHOW_WINDOW_SECONDS)?.map((seen) => ({
+            ...seen,
+            firstSeen: toSqlTime(seen.firstSeen),
+            lastSeen: toSqlTime(seen.lastSeen),
+          }));
           // Playlist fetches, recorded in every signing mode (playlist_ips).
-          const playlistAddresses = playlistIpStore.addressesOf(subscriber.username, toSqlTime(now - SHOW_WINDOW_SECONDS));
+          const playlistAddresses = playlistAddressesSince(subscriber.username, toSqlTime(now - SHOW_WINDOW_SECONDS));
           if (values.json) {
             const state = stateOf(subscriber, now);
             io.stdout(
-              `${JSON.stringify({ ...subscriber, state, ...revealedFields(revealed), playlistAddresses, streamedFrom }, null, 2)}\n`,
+              `${JSON.stringify({ ...subscriber, state, ...revealedFields(revealed), playlistAddresses, streamedFrom: streamedFrom ?? null }, null, 2)}\n`,
             );
             return 0;
           }
           io.stdout(showText(subscriber, now, revealed, subscriberAdmin.serverUrl));
           io.stdout(playlistAddressBlock(playlistAddresses, subscriber.maxConnections));
-          io.stdout(`\nstreamed from, last 24 h (auth backend): ${streamedFrom.length === 0 ? 'none' : ''}\n`);
-          if (streamedFrom.length > 0) {
+          const streamed = streamedFrom === undefined ? NOT_KEPT_SESSIONS : streamedFrom.length === 0 ? 'none' : '';
+          io.stdout(`\nstreamed from, last 24 h (auth backend): ${streamed}\n`);
+          if (streamedFrom && streamedFrom.length > 0) {
             printColumns(
               ['IP', 'FIRST SEEN (UTC)', 'LAST SEEN (UTC)', 'SESSIONS'],
               streamedFrom.map((seen) => [seen.ip, seen.firstSeen, seen.lastSeen, String(seen.sessions)]),

@@ -4,9 +4,7 @@ import { openContext } from '../context.js';
 import { type Housekeeping, startHousekeeping } from '../housekeeping.js';
 import type { Logger } from '../logger.js';
 import { createMetrics } from '../metrics.js';
-import { randomInstanceId } from '../playlist/playlist-service.js';
 import { serveClusterMetrics } from './cluster-metrics.js';
-import { INSTANCE_ENV } from './worker.js';
 
 export interface RunningCluster {
   /** Where the workers listen, e.g. `http://0.0.0.0:8080`. */
@@ -29,7 +27,6 @@ export async function startCluster(config: Config, logger: Logger, { seedDemo }:
   const metrics = createMetrics();
   let housekeeping: Housekeeping | undefined;
   const stopServingMetrics = serveClusterMetrics(metrics.registry);
-  const instanceId = randomInstanceId();
 
   let stopping = false;
   let fail!: (error: Error) => void;
@@ -38,7 +35,7 @@ export async function startCluster(config: Config, logger: Logger, { seedDemo }:
 
   const fork = (): Promise<Address> =>
     new Promise((resolve, reject) => {
-      const worker = cluster.fork({ [INSTANCE_ENV]: instanceId });
+      const worker = cluster.fork();
       worker.once('listening', (address: Address) => {
         listening.add(worker);
         resolve(address);

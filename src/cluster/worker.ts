@@ -1,14 +1,10 @@
 import cluster from 'node:cluster';
 import type { Config } from '../config.js';
 import { openContext } from '../context.js';
-import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createMetrics } from '../metrics.js';
 import { startServer } from '../server.js';
 import { workerMetrics } from './cluster-metrics.js';
-
-/** How a worker learns the cluster's ETag instance id (see PlaylistService). */
-export const INSTANCE_ENV = 'LINEUP_CLUSTER_INSTANCE';
 
 export interface RunningWorker {
   /** Lets requests in flight finish, closes the database, and leaves the cluster. */
@@ -17,12 +13,10 @@ export interface RunningWorker {
 
 /**
  * One of WORKERS processes: HTTP only. The primary does the housekeeping; `/metrics` covers every
- * process; ETags carry the primary's instance id, so that a refresh may land on any worker.
+ * process; ETags depend on the settings and the database only, so that a refresh may land on any worker.
  */
-export async function startWorker(config: Config, logger: Logger, env: NodeJS.ProcessEnv): Promise<RunningWorker> {
-  const instanceId = env[INSTANCE_ENV];
-  if (!instanceId) throw new ConfigError(`${INSTANCE_ENV} is missing: workers are started by lineup serve`);
-  const context = openContext(config, { instanceId, logger });
+export async function startWorker(config: Config, logger: Logger): Promise<RunningWorker> {
+  const context = openContext(config, { logger });
   const metrics = createMetrics();
   const clusterMetrics = workerMetrics(metrics.registry);
   const leave = () => {

@@ -2,7 +2,7 @@ import type { PlaylistAddress, PlaylistFetch, PlaylistIpStorage, SharingSuspect 
 import type { SqlTime } from '../time.js';
 import type { Db } from './open.js';
 
-interface AddressRecord {
+export interface AddressRecord {
   ip: string;
   first_seen: string;
   last_seen: string;
@@ -14,12 +14,22 @@ interface SuspectRecord extends AddressRecord {
   max_connections: number;
 }
 
-const toAddress = (row: AddressRecord): PlaylistAddress => ({
+export const toAddress = (row: AddressRecord): PlaylistAddress => ({
   ip: row.ip,
   firstSeen: row.first_seen,
   lastSeen: row.last_seen,
   buckets: row.buckets,
 });
+
+/**
+ * A subscriber's playlist addresses (its username, then the earliest last_seen), the latest first;
+ * `collate` orders addresses as SQLite does, character by character (PostgreSQL's COLLATE "C").
+ */
+export const addressesSince = (collate = '') => `
+  SELECT p.ip, p.first_seen, p.last_seen, p.buckets
+  FROM playlist_ips p JOIN subscribers s ON s.id = p.subscriber_id
+  WHERE s.username = ? AND p.last_seen >= ?
+  ORDER BY p.last_seen DESC, p.ip${collate}`;
 
 /** The playlist_ips table: where each subscriber's playlist was fetched from. */
 export class PlaylistIpStore implements PlaylistIpStorage {
@@ -45,11 +55,7 @@ export class PlaylistIpStore implements PlaylistIpStorage {
     this.known = db.prepare('SELECT 1 FROM playlist_ips WHERE subscriber_id = ? AND ip = ? AND last_seen >= ?').pluck();
     this.countSince = db.prepare('SELECT count(*) FROM playlist_ips WHERE subscriber_id = ? AND last_seen >= ?').pluck();
     this.deleteBefore = db.prepare('DELETE FROM playlist_ips WHERE last_seen < ?');
-    this.addressesSince = db.prepare(`
-      SELECT p.ip, p.first_seen, p.last_seen, p.buckets
-      FROM playlist_ips p JOIN subscribers s ON s.id = p.subscriber_id
-      WHERE s.username = ? AND p.last_seen >= ?
-      ORDER BY p.last_seen DESC, p.ip`);
+    this.addressesSince = db.prepare(addressesSince());
     this.suspectsSince = db.prepare(`
       SELECT s.username, s.max_connections, p.ip, p.first_seen, p.last_seen, p.buckets
       FROM playlist_ips p JOIN subscribers s ON s.id = p.subscriber_id

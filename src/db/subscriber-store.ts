@@ -25,7 +25,51 @@ import { ACTIVE_AT, DISABLED, EXPIRED_AT, LAPSED_BY } from './subscriber-rules.j
 /** The list's state filter, in the SQL of subscriber-rules.ts. */
 const STATE_AT: Record<SubscriberState, (alias: string) => string> = { active: ACTIVE_AT, expired: EXPIRED_AT, disabled: DISABLED };
 
-interface SubscriberRecord {
+/** Above every character a username may hold: a prefix's range ends below the prefix followed by it. */
+const LAST_CHARACTER = String.fromCodePoint(0x10ffff);
+
+/**
+ * The WHERE of a page of the list and its `?` values in order, in SQL both backends read.
+ * `collate` makes usernames compare as SQLite's do, character by character (PostgreSQL's
+ * COLLATE "C"; nothing on SQLite), so that a page ends and the next starts at the same name.
+ */
+export function pageWhere(
+  filter: SubscriberFilter,
+  now: SqlTime,
+  after: string | undefined,
+  collate = '',
+): { where: string; params: unknown[] } {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  if (filter.state) {
+    const rule = STATE_AT[filter.state]('s');
+    conditions.push(rule);
+    if (rule.includes('?')) params.push(now);
+  }
+  if (filter.expiresBefore !== undefined) {
+    conditions.push('s.expires_at < ?');
+    params.push(filter.expiresBefore);
+  }
+  if (filter.package !== undefined) {
+    conditions.push(
+      'EXISTS (SELECT 1 FROM subscriber_packages sp JOIN packages p ON p.id = sp.package_id WHERE sp.subscriber_id = s.id AND p.name = ?)',
+    );
+    params.push(filter.package);
+  }
+  // A range on the UNIQUE index: LIKE would need escaping and skip the index.
+  if (filter.usernamePrefix !== undefined) {
+    conditions.push(`s.username${collate} >= ? AND s.username${collate} < ?`);
+    params.push(filter.usernamePrefix, filter.usernamePrefix + LAST_CHARACTER);
+  }
+  if (after !== undefined) {
+    conditions.push(`s.username${collate} > ?`);
+    params.push(after);
+  }
+  return { where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', params };
+}
+
+/** A row of SELECT_SUBSCRIBER, as either backend returns it. */
+export interface SubscriberRecord {
   id: number;
   username: string;
   expires_at: string;
@@ -38,7 +82,8 @@ interface SubscriberRecord {
   packages: string | null;
 }
 
-interface PrunedRecord {
+/** A row of pruned_subscribers. */
+export interface PrunedRecord {
   username: string;
   key_hash: string | null;
   expires_at: string;
@@ -61,10 +106,15 @@ interface XcLoginRecord extends XcLoginColumns {
   package_ids: string | null;
 }
 
-const SELECT_SUBSCRIBER = `
+/**
+ * A subscriber as toSubscriber reads it, in SQL that SQLite and PostgreSQL read alike (string_agg,
+ * and 0/1 flags rather than PostgreSQL's booleans), so that both stores select the same row.
+ */
+export const SELECT_SUBSCRIBER = `
   SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.note, s.created_at,
-         s.key_hash IS NOT NULL AS has_key, s.xc_password_hash IS NOT NULL AS has_xc_password,
-         (SELECT group_concat(p.name, ',') FROM subscriber_packages sp JOIN packages p ON p.id = sp.package_id
+         CASE WHEN s.key_hash IS NULL THEN 0 ELSE 1 END AS has_key,
+         CASE WHEN s.xc_password_hash IS NULL THEN 0 ELSE 1 END AS has_xc_password,
+         (SELECT string_agg(p.name, ',') FROM subscriber_packages sp JOIN packages p ON p.id = sp.package_id
            WHERE sp.subscriber_id = s.id) AS packages
   FROM subscribers s`;
 
@@ -74,7 +124,7 @@ const SELECT_ACCESS = `
          (SELECT group_concat(sp.package_id) FROM subscriber_packages sp WHERE sp.subscriber_id = s.id) AS package_ids
   FROM subscribers s`;
 
-function toSubscriber(row: SubscriberRecord): Subscriber {
+export function toSubscriber(row: SubscriberRecord): Subscriber {
   return {
     id: row.id,
     username: row.username,
@@ -213,34 +263,13 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
   }
 
   page(filter: SubscriberFilter, now: SqlTime, after: string | undefined, limit: number): Subscriber[] {
-    const conditions: string[] = [];
-    const positional: string[] = [];
-    if (filter.state) {
-      const rule = STATE_AT[filter.state]('s');
-      conditions.push(rule);
-      if (rule.includes('?')) positional.push(now);
-    }
-    if (filter.expiresBefore !== undefined) conditions.push('s.expires_at < @expiresBefore');
-    if (filter.package !== undefined) {
-      conditions.push(
-        'EXISTS (SELECT 1 FROM subscriber_packages sp JOIN packages p ON p.id = sp.package_id WHERE sp.subscriber_id = s.id AND p.name = @package)',
-      );
-    }
-    // A range on the UNIQUE index: LIKE would need escaping and skip the index.
-    if (filter.usernamePrefix !== undefined) conditions.push('s.username >= @prefix AND s.username < @prefix || char(1114111)');
-    if (after !== undefined) conditions.push('s.username > @after');
-    const shape = conditions.join(' AND ');
-    let statement = this.pages.get(shape);
+    const { where, params } = pageWhere(filter, now, after);
+    let statement = this.pages.get(where);
     if (!statement) {
-      statement = this.db.prepare(`${SELECT_SUBSCRIBER} ${shape ? `WHERE ${shape}` : ''} ORDER BY s.username LIMIT @limit`);
-      this.pages.set(shape, statement);
+      statement = this.db.prepare(`${SELECT_SUBSCRIBER} ${where} ORDER BY s.username LIMIT ?`);
+      this.pages.set(where, statement);
     }
-    const named: Record<string, string | number> = { limit };
-    if (filter.expiresBefore !== undefined) named.expiresBefore = filter.expiresBefore;
-    if (filter.package !== undefined) named.package = filter.package;
-    if (filter.usernamePrefix !== undefined) named.prefix = filter.usernamePrefix;
-    if (after !== undefined) named.after = after;
-    return (statement.all(...positional, named) as SubscriberRecord[]).map(toSubscriber);
+    return (statement.all(...params, limit) as SubscriberRecord[]).map(toSubscriber);
   }
 
   change(username: string, change: SubscriberChange): void {

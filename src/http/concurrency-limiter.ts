@@ -37,6 +37,11 @@ export class ConcurrencyLimiter {
    * bytes it holds for that client at once rather than keep trying to deliver them.
    */
   hold(res: ServerResponse, leave: () => void): void {
+    // Closed already (a client that left while its lookup waited): 'close' will not come again.
+    if (res.closed) {
+      leave();
+      return;
+    }
     const deadline = setTimeout(resetUnfinished, this.caps.sendTimeoutSeconds * 1000, res);
     res.once('close', () => {
       clearTimeout(deadline);

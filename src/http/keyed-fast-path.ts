@@ -3,6 +3,7 @@ import type { BlockList, Socket } from 'node:net';
 import accepts from 'accepts';
 import encodeUrl from 'encodeurl';
 import escapeHtml from 'escape-html';
+import type { Awaitable } from '../awaitable.js';
 import type { Logger } from '../logger.js';
 import type { LineupMetrics } from '../metrics.js';
 import type { PlayLocation } from '../playlist/stream-redirect.js';
@@ -59,7 +60,7 @@ export function keyedFastPath({ playlist, xtream, guessLimiter, metrics, logger,
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const { method, url = '' } = req;
     if ((method !== 'GET' && method !== 'HEAD') || url.length > MAX_PATH_LENGTH || declaresBody(req.headers)) return false;
-    let answer: (ip: string) => Answer;
+    let answer: (ip: string) => Awaitable<Answer>;
     const file = PLAYLIST_PATH.exec(url)?.[1];
     if (file !== undefined) {
       answer = (ip) => playlist({ file, output: undefined, ip, req, res });
@@ -81,21 +82,35 @@ export function keyedFastPath({ playlist, xtream, guessLimiter, metrics, logger,
     // A canonical playlist path logs as every other one does (its one segment is the key); only
     // an XC link's username and channel stay in its line.
     const logPath = file !== undefined ? PLAYLIST_LOG_PATH : loggablePath(url);
-    let sent: Answer;
+    const finish = (sent: Answer): void => {
+      send(res, method, sent);
+      count?.(sent.status);
+      writeLine({ method, path: logPath, status: sent.status, started, ip, subscriber: sent.subscriberId });
+    };
+    let bucket: string;
+    let answered: Awaitable<Answer>;
     try {
-      const bucket = guard.admit(ip);
+      bucket = guard.admit(ip);
       try {
-        sent = answer(ip);
+        answered = answer(ip);
       } catch (error) {
         guard.failed(bucket, error);
         throw error;
       }
     } catch (error) {
-      sent = answerError(error, logger, logPath);
+      finish(answerError(error, logger, logPath));
+      return true;
     }
-    send(res, method, sent);
-    count?.(sent.status);
-    writeLine({ method, path: logPath, status: sent.status, started, ip, subscriber: sent.subscriberId });
+    // A lookup that waits (PostgreSQL, a subscriber not remembered) answers when it settles; the
+    // rest at once, in this call, as before.
+    if (answered instanceof Promise) {
+      answered.then(finish, (error: unknown) => {
+        guard.failed(bucket, error);
+        finish(answerError(error, logger, logPath));
+      });
+    } else {
+      finish(answered);
+    }
     return true;
   };
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Router from '@koa/router';
 import fresh from 'fresh';
+import { type Awaitable, andThen } from '../awaitable.js';
 import { UnknownKeyError } from '../errors.js';
 import type { PlaylistResponse, PlaylistService } from '../playlist/playlist-service.js';
 import { PLAYLIST_ROUTE, playlistKeyOf } from '../routes.js';
@@ -19,7 +20,8 @@ interface PlaylistAsk {
   res: ServerResponse;
 }
 
-export type PlaylistAnswerer = (ask: PlaylistAsk) => PlaylistResponse;
+/** Synchronous when the subscriber is at hand (SQLite, a remembered one); a promise when the lookup waits. */
+export type PlaylistAnswerer = (ask: PlaylistAsk) => Awaitable<PlaylistResponse>;
 
 /**
  * The whole answer to a playlist request, before a header is set. Past a concurrency cap, it
@@ -34,25 +36,33 @@ export function playlistAnswerer(playlists: PlaylistService, inFlight: Concurren
     const leave = inFlight.enter(key, ip);
     // As koa's ctx.fresh: only GET and HEAD are conditional.
     const conditional = req.method === 'GET' || req.method === 'HEAD';
-    let response: PlaylistResponse;
+    let response: Awaitable<PlaylistResponse>;
     try {
       response = playlists.respond(key, {
         ip,
         format: parseStreamFormat(output),
         gzip: acceptsGzip(req),
         holds: (etag) => conditional && fresh(req.headers, { etag }),
-        // 'close' follows the last byte handed to the socket, or an abandoned connection.
-        afterResponse: (done) => res.once('close', done),
+        // 'close' follows the last byte handed to the socket, or an abandoned connection; one that
+        // came while the lookup waited does not come again.
+        afterResponse: (done) => (res.closed ? done() : res.once('close', done)),
       });
     } catch (error) {
       leave();
       throw error;
     }
     // A body may be held by a client that stops reading; an answer without one (a 304, a refusal)
-    // is written whole in this turn, so it is in flight no longer and needs no timer.
-    if (response.body) inFlight.hold(res, leave);
-    else leave();
-    return response;
+    // is written whole as soon as it is known, so it is in flight no longer and needs no timer.
+    const answered = (ready: PlaylistResponse): PlaylistResponse => {
+      if (ready.body) inFlight.hold(res, leave);
+      else leave();
+      return ready;
+    };
+    if (!(response instanceof Promise)) return answered(response);
+    return response.then(answered, (error: unknown) => {
+      leave();
+      throw error;
+    });
   };
 }
 
@@ -62,12 +72,16 @@ export function playlistRoutes(answer: PlaylistAnswerer): Router {
   const router = new Router({ sensitive: true, strict: true });
   // One route for GET (and so HEAD) and POST: each route is another match and another middleware
   // chain built per request.
-  router.register(PLAYLIST_ROUTE, ['GET', 'POST'], (ctx) => {
-    const response = answer({ file: ctx.params.file ?? '', output: ctx.query.output, ip: ctx.state.clientIp, req: ctx.req, res: ctx.res });
-    ctx.state.subscriberId = response.subscriberId;
-    ctx.status = response.status;
-    ctx.set(response.headers);
-    if (response.body) ctx.body = response.body;
-  });
+  router.register(PLAYLIST_ROUTE, ['GET', 'POST'], (ctx) =>
+    andThen(
+      answer({ file: ctx.params.file ?? '', output: ctx.query.output, ip: ctx.state.clientIp, req: ctx.req, res: ctx.res }),
+      (response) => {
+        ctx.state.subscriberId = response.subscriberId;
+        ctx.status = response.status;
+        ctx.set(response.headers);
+        if (response.body) ctx.body = response.body;
+      },
+    ),
+  );
   return router;
 }

@@ -1,3 +1,4 @@
+import { type Awaitable, andThen } from '../awaitable.js';
 import { canonicalPath } from '../routes.js';
 import type { LinkMode, Origin, OriginRow, StreamFormat } from '../signing/origin.js';
 import { encodedStreamName, originFromRow } from '../signing/origin.js';
@@ -11,6 +12,12 @@ export interface LineupSource {
   lineupOnlyVersion(): string;
   channels(): Channel[];
   origins(): OriginRow[];
+  /**
+   * While a newer lineup is being loaded (PostgreSQL, after a change was notified): the one reload in
+   * flight, the same promise to every caller, settled once the methods above answer from it.
+   * Undefined when the lineup at hand is current; SQLite reads synchronously and has no such method.
+   */
+  ready?(): Promise<void> | undefined;
 }
 
 /** A channel of a `backend` origin, as the auth backend looks it up. */
@@ -88,6 +95,22 @@ export class LineupCache {
     this.backendIndex = undefined;
   }
 
+  /** Undefined when the lineup at hand is current; else the reload in flight (LineupSource.ready). */
+  ready(): Promise<void> | undefined {
+    return this.source.ready?.();
+  }
+
+  /**
+   * `use()` on the current lineup: after the reload in flight, if any, then `refresh()` and `use`
+   * in one go, so that one answer sees one lineup. At once (synchronously) when none is in flight.
+   */
+  whenCurrent<T>(use: () => Awaitable<T>): Awaitable<T> {
+    return andThen(this.ready(), () => {
+      this.refresh();
+      return use();
+    });
+  }
+
   /**
    * How many times the lineup was read and the playlists dropped for recompiling.
    * @internal Exported for the tests that show a write to subscribers alone recompiles nothing.
@@ -113,11 +136,19 @@ export class LineupCache {
   }
 
   /**
-   * Moves each time the database changed and the playlists were compiled again (any write: the
-   * lineup, a subscriber, a package), as of the last `refresh`. Part of every ETag.
+   * Moves each time the database changed (any write: the lineup, a subscriber, a package), as of
+   * the last `refresh`, in this process.
    */
   get generation(): number {
     return this.generationCount;
+  }
+
+  /**
+   * The database's lineup version (LineupSource.lineupOnlyVersion) as of the last `refresh`: the
+   * same in every process that reads the same database, so part of every playlist's ETag.
+   */
+  get version(): string {
+    return this.lineupVersion ?? '';
   }
 
   /** The least `token_ttl − token_desync` of any origin, as of the last `refresh`. */

@@ -1,7 +1,8 @@
-import { hash, randomBytes } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { type Awaitable, andThen } from '../awaitable.js';
 import type { StreamFormat } from '../signing/origin.js';
-import { type AccessSource, assertActive, hasLapsed, subscriberForKey } from '../subscribers/access.js';
+import { type AccessLookup, assertActive, hasLapsed, subscriberForKey } from '../subscribers/access.js';
 import type { PlaylistIps } from '../subscribers/playlist-ips.js';
 import type { SubscriberAccess } from '../subscribers/subscriber.js';
 import type { Clock } from '../time.js';
@@ -98,8 +99,6 @@ const CONTENT_TYPE = 'audio/x-mpegurl; charset=utf-8';
  */
 const gzipEtag = (etag: string): string => `${etag.slice(0, -1)}.gz"`;
 
-export const randomInstanceId = (): string => randomBytes(8).toString('hex');
-
 export interface PlaylistOptions {
   /** EXPIRED_STREAM_URL: an expired subscriber gets one entry pointing here instead of a 403. */
   expiredStreamUrl?: string | undefined;
@@ -108,8 +107,12 @@ export interface PlaylistOptions {
   tokenBucket?: TokenBucketSettings;
   /** Bytes of recently served playlists kept for refreshes within a bucket. */
   cacheBytes?: number;
-  /** Part of every ETag (see `instance`); random when absent. */
-  instanceId?: string;
+  /**
+   * Part of every ETag: what the bytes depend on besides the database and the request (settings,
+   * see etagInstance). The same in every process configured alike, so that a refresh may land on
+   * any worker of any node and still be answered 304.
+   */
+  instance?: string;
   /** Where each fetch over HTTP is noted, and PLAYLIST_IP_LIMIT applied. */
   playlistIps?: Pick<PlaylistIps, 'note'>;
 }
@@ -123,15 +126,12 @@ export class PlaylistService {
   private inFlight = 0;
   private mostInFlight = 0;
   private largestBody = 0;
-  /**
-   * Part of every ETag, so that a restart with other settings never answers 304 for old bytes.
-   * Workers of one cluster share it, so that a refresh may land on any of them.
-   */
+  /** See PlaylistOptions.instance. */
   private readonly instance: string;
 
   constructor(
     private readonly lineup: LineupCache,
-    private readonly subscribers: AccessSource,
+    private readonly subscribers: AccessLookup,
     private readonly clock: Clock,
     private readonly options: PlaylistOptions = {},
   ) {
@@ -140,7 +140,7 @@ export class PlaylistService {
       rendered.evicted = true;
       if (rendered.sending === 0) this.recycler.give(rendered.body);
     });
-    this.instance = options.instanceId ?? randomInstanceId();
+    this.instance = options.instance ?? '';
   }
 
   /**
@@ -148,9 +148,14 @@ export class PlaylistService {
    * @throws UnknownKeyError for an unknown key, ForbiddenError for a disabled or expired subscriber
    * (an expired one gets the EXPIRED_STREAM_URL placeholder instead, when that is set).
    */
-  respond(key: string, request: PlaylistHttpRequest): PlaylistResponse {
-    this.lineup.refresh();
-    const prepared = this.prepare(subscriberForKey(this.subscribers, key), request, key);
+  respond(key: string, request: PlaylistHttpRequest): Awaitable<PlaylistResponse> {
+    // The lookup may wait (PostgreSQL); what follows it sees one lineup, refreshed after it.
+    return andThen(subscriberForKey(this.subscribers, key), (subscriber) =>
+      this.lineup.whenCurrent(() => this.answer(this.prepare(subscriber, request, key), request)),
+    );
+  }
+
+  private answer(prepared: Prepared, request: PlaylistHttpRequest): PlaylistResponse {
     // The gzip bytes are another representation, so they get their own strong ETag (RFC 9110):
     // a cache holding one coding must never have it confirmed by the other's tag.
     const etag = request.gzip ? gzipEtag(prepared.etag) : prepared.etag;
@@ -164,9 +169,10 @@ export class PlaylistService {
   }
 
   /** USER's playlist as `respond` would render it for `request`, for `lineup render`. */
-  textFor(username: string, request: PlaylistRequest): string {
-    this.lineup.refresh();
-    return this.prepare(this.subscribers.findAccessByUsername(username), request).render(Buffer.allocUnsafe).toString('utf8');
+  textFor(username: string, request: PlaylistRequest): Awaitable<string> {
+    return andThen(this.subscribers.findAccessByUsername(username), (subscriber) =>
+      this.lineup.whenCurrent(() => this.prepare(subscriber, request).render(Buffer.allocUnsafe).toString('utf8')),
+    );
   }
 
   private prepare(subscriber: SubscriberAccess, { ip, format }: PlaylistRequest, key?: string): Prepared {
@@ -189,8 +195,11 @@ export class PlaylistService {
     // already holds, so it is worked out only when bytes are: a refresh answered 304 or from the
     // cache needs no HMAC.
     const freshSalt = bucket > 0 ? undefined : this.salt();
+    // Nothing of this process: the database's lineup version, the subscriber's packages and key
+    // (redirect-mode links carry it), so that every node serving the same bytes gives the same tag.
+    const packages = subscriber.packageIds.length < 2 ? subscriber.packageIds : [...subscriber.packageIds].sort((a, b) => a - b);
     const etag = this.etagOf(
-      `${this.lineup.generation}\n${subscriber.id}\n${ip}\n${format}\n${signedAt}\n${freshSalt ?? 'bucket'}\n${key === undefined ? '' : 'key'}`,
+      `${this.lineup.version}\n${subscriber.id}\n${packages.join(',')}\n${subscriber.keyHash}\n${ip}\n${format}\n${signedAt}\n${freshSalt ?? 'bucket'}\n${key === undefined ? '' : 'key'}`,
     );
     return {
       subscriberId: subscriber.id,

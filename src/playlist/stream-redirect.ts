@@ -1,7 +1,8 @@
+import { type Awaitable, andThen } from '../awaitable.js';
 import { NotFoundError } from '../errors.js';
 import type { StreamFormat } from '../signing/origin.js';
 import { signStreamFileUrl, signStreamUrl } from '../signing/sign.js';
-import { type AccessSource, assertActive, subscriberForKey } from '../subscribers/access.js';
+import { type AccessLookup, assertActive, subscriberForKey } from '../subscribers/access.js';
 import type { SubscriberAccess } from '../subscribers/subscriber.js';
 import type { Clock } from '../time.js';
 import { isArchiveFile } from './catchup.js';
@@ -41,7 +42,7 @@ const NO_CATCHUP_MESSAGE = 'This channel has no catch-up';
 export class StreamRedirects {
   constructor(
     private readonly lineup: LineupCache,
-    private readonly subscribers: AccessSource,
+    private readonly subscribers: AccessLookup,
     private readonly clock: Clock,
     private readonly salt: () => string = randomSalt,
   ) {}
@@ -51,9 +52,11 @@ export class StreamRedirects {
    * without catch-up (saying so); ForbiddenError for a disabled or expired subscriber (never the
    * expiry placeholder: that is for playlists).
    */
-  locate({ key, channelId, target, ip }: PlayRequest): PlayLocation {
-    this.lineup.refresh();
-    return this.locateFor(subscriberForKey(this.subscribers, key), { channelId, target, ip });
+  locate({ key, channelId, target, ip }: PlayRequest): Awaitable<PlayLocation> {
+    // The lookup may wait (PostgreSQL); the lineup is refreshed after it, and used in one go.
+    return andThen(subscriberForKey(this.subscribers, key), (subscriber) =>
+      this.lineup.whenCurrent(() => this.locateFor(subscriber, { channelId, target, ip })),
+    );
   }
 
   /**

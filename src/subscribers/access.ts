@@ -1,3 +1,4 @@
+import { type Awaitable, andThen } from '../awaitable.js';
 import { ForbiddenError, GoneError, UnknownKeyError } from '../errors.js';
 import { fromSqlTime } from '../time.js';
 import { hashPlaylistKey, isWellFormedKey } from './keys.js';
@@ -9,8 +10,21 @@ import type { RetiredReason, SubscriberAccess, SubscriberState } from './subscri
  * (db/subscriber-rules.ts), and a test holds the two together.
  */
 
-/** Where access is looked up: the database, or a memo of it. */
-export interface AccessSource {
+/**
+ * Where the request path looks access up: a store whose lookups may be asynchronous (PostgreSQL, a
+ * round trip), a synchronous one (SQLite: every AccessSource is one), or a memo of either.
+ */
+export interface AccessLookup {
+  /** The subscriber behind a playlist key's hash, or undefined. */
+  findAccess(keyHash: string): Awaitable<SubscriberAccess | undefined>;
+  /** Why a key's hash no longer works, when it belonged to a subscriber; undefined for any other. */
+  retiredReason(keyHash: string): Awaitable<RetiredReason | undefined>;
+  /** @throws (or rejects with) NotFoundError for an unknown username. */
+  findAccessByUsername(username: string): Awaitable<SubscriberAccess>;
+}
+
+/** Where access is looked up synchronously: the SQLite database, or a memo of it. */
+export interface AccessSource extends AccessLookup {
   /** The subscriber behind a playlist key's hash, or undefined. */
   findAccess(keyHash: string): SubscriberAccess | undefined;
   /** Why a key's hash no longer works, when it belonged to a subscriber; undefined for any other. */
@@ -27,12 +41,14 @@ const REMOVED_KEY_MESSAGE = 'This playlist URL is no longer valid. Contact your 
  * ForbiddenError for one that a rotation replaced, GoneError for a deleted subscriber's: their
  * holder was a subscriber, so the app says why, and their retries are not guesses.
  */
-export function subscriberForKey(source: AccessSource, key: string): SubscriberAccess {
+export function subscriberForKey(source: AccessLookup, key: string): Awaitable<SubscriberAccess> {
   if (!isWellFormedKey(key)) throw new UnknownKeyError();
   const keyHash = hashPlaylistKey(key);
-  const subscriber = source.findAccess(keyHash);
-  if (subscriber) return subscriber;
-  switch (source.retiredReason(keyHash)) {
+  return andThen(source.findAccess(keyHash), (subscriber) => subscriber ?? andThen(source.retiredReason(keyHash), refusalFor));
+}
+
+function refusalFor(reason: RetiredReason | undefined): never {
+  switch (reason) {
     case 'rotated':
       throw new ForbiddenError(REPLACED_KEY_MESSAGE);
     case 'removed':

@@ -1,4 +1,5 @@
-import type { AccessSource } from './access.js';
+import type { Awaitable } from '../awaitable.js';
+import type { AccessLookup } from './access.js';
 import { RememberedBySubscriber } from './remembered-by-subscriber.js';
 import type { RetiredReason, SubscriberAccess } from './subscriber.js';
 
@@ -19,19 +20,29 @@ export interface SubscriberChangeLog {
   changesSince(cursor: ChangeCursor | undefined): SubscriberChangesSince;
 }
 
+/**
+ * Who to forget from a cache of subscribers: fed by the SQLite change log (SubscriberChangeFollower)
+ * or by a change feed that drains the ids it was notified of (PostgreSQL).
+ */
+export interface ChangedSubscribers {
+  /** The ids changed since the last call (empty: none), or undefined: forget every one. */
+  changed(): readonly number[] | undefined;
+}
+
 const NOTHING_CHANGED: readonly number[] = [];
 
 /**
  * Follows the change log for one cache: when the database's generation has moved since the last
  * look, which subscribers changed. Shared by the caches that remember subscribers, by key or by id.
  */
-export class SubscriberChangeFollower {
-  private generation: number | undefined;
+export class SubscriberChangeFollower implements ChangedSubscribers {
+  private generation: number | string | undefined;
   private cursor: ChangeCursor | undefined;
 
+  /** `currentGeneration`: anything that moves when the database may have changed (a counter, a marker). */
   constructor(
     private readonly changes: SubscriberChangeLog,
-    private readonly currentGeneration: () => number,
+    private readonly currentGeneration: () => number | string,
   ) {}
 
   /** The ids changed since the last call (none while the generation stays), or undefined: forget every one. */
@@ -47,50 +58,61 @@ export class SubscriberChangeFollower {
 
 /**
  * Subscribers found by key hash, remembered across database changes until they themselves change.
- * An app or box that refreshes its playlist then costs no lookup query. When the generation moves
- * (any write that may change who sees what, from any process), the change log says which
- * subscribers were written (renewed, disabled, rotated, removed, pruned, given other packages), and
- * only they are forgotten: a prune chunk of 5,000 leaves every other box remembered. When the log
- * cannot tell (trimmed past what was read, the schema changed, the log missing), all are forgotten.
- * Access does not depend on the lineup itself (package ids, not their channels), so a lineup change
- * forgets nothing. Unknown keys are not remembered: they are the guess limiter's business.
+ * An app or box that refreshes its playlist then costs no lookup query. `changes` says which
+ * subscribers were written since the last look (renewed, disabled, rotated, removed, pruned, given
+ * other packages, by any process), and only they are forgotten: a prune chunk of 5,000 leaves every
+ * other box remembered. When it cannot tell (the log trimmed past what was read, the schema changed,
+ * a feed that lost its connection), all are forgotten. Access does not depend on the lineup itself
+ * (package ids, not their channels), so a lineup change forgets nothing. Unknown keys are not
+ * remembered: they are the guess limiter's business.
+ *
+ * A lookup that waits (PostgreSQL) may have read the database before a change that is forgotten
+ * while it waits: it answers its own request, but is not remembered, or a revoked subscriber would
+ * be served from memory until its next change.
  */
-export class RememberedAccess implements AccessSource {
+export class RememberedAccess implements AccessLookup {
   private readonly byKeyHash: RememberedBySubscriber<string, SubscriberAccess>;
-  private readonly follower: SubscriberChangeFollower;
+  /** Moves at each forget (of anyone, or of everyone): a lookup that saw it move is not remembered. */
+  private forgets = 0;
 
-  /** `currentGeneration` must already reflect this request's check of the database (LineupCache.refresh). */
   constructor(
-    private readonly source: AccessSource,
-    changes: SubscriberChangeLog,
-    currentGeneration: () => number,
+    private readonly source: AccessLookup,
+    private readonly changes: ChangedSubscribers,
     maxEntries: number,
   ) {
-    this.follower = new SubscriberChangeFollower(changes, currentGeneration);
     this.byKeyHash = new RememberedBySubscriber(maxEntries);
   }
 
-  findAccess(keyHash: string): SubscriberAccess | undefined {
+  findAccess(keyHash: string): Awaitable<SubscriberAccess | undefined> {
     this.forgetChanged();
     const remembered = this.byKeyHash.get(keyHash);
     if (remembered) return remembered;
     const found = this.source.findAccess(keyHash);
-    if (!found) return undefined;
-    this.byKeyHash.remember(keyHash, found);
-    return found;
+    if (!(found instanceof Promise)) {
+      if (found) this.byKeyHash.remember(keyHash, found);
+      return found;
+    }
+    const forgetsBefore = this.forgets;
+    return found.then((subscriber) => {
+      this.forgetChanged();
+      if (subscriber && this.forgets === forgetsBefore) this.byKeyHash.remember(keyHash, subscriber);
+      return subscriber;
+    });
   }
 
-  retiredReason(keyHash: string): RetiredReason | undefined {
+  retiredReason(keyHash: string): Awaitable<RetiredReason | undefined> {
     return this.source.retiredReason(keyHash);
   }
 
-  findAccessByUsername(username: string): SubscriberAccess {
+  findAccessByUsername(username: string): Awaitable<SubscriberAccess> {
     return this.source.findAccessByUsername(username);
   }
 
   private forgetChanged(): void {
-    const changed = this.follower.changed();
+    const changed = this.changes.changed();
     if (changed === undefined) this.byKeyHash.clear();
+    else if (changed.length === 0) return;
     else for (const id of changed) this.byKeyHash.forgetSubscriber(id);
+    this.forgets++;
   }
 }

@@ -8,13 +8,19 @@ import { SubscriberChangeStore } from '../../src/db/subscriber-change-store.js';
 import { SubscriberStore } from '../../src/db/subscriber-store.js';
 import type { AccessSource } from '../../src/subscribers/access.js';
 import { pruneLapsed } from '../../src/subscribers/prune.js';
-import { RememberedAccess } from '../../src/subscribers/remembered-access.js';
+import { RememberedAccess, SubscriberChangeFollower } from '../../src/subscribers/remembered-access.js';
+import type { SubscriberAccess } from '../../src/subscribers/subscriber.js';
 import { tempDir } from '../helpers/lineup.js';
 
 const NOW = Date.parse('2026-12-03T12:00:00Z') / 1000;
 const clock = () => NOW;
 const hashOf = (name: string) => Buffer.from(name.padEnd(32, '.')).toString('hex');
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+/** Over SQLite, a lookup answers at once, never with a promise. */
+function atHand(found: SubscriberAccess | undefined | Promise<unknown>): SubscriberAccess | undefined {
+  if (found instanceof Promise) throw new Error('a SQLite lookup answered with a promise');
+  return found;
+}
 
 /**
  * The server's parts over a real SQLite file: its own connection's subscriber store, counted, behind
@@ -61,7 +67,7 @@ describe('remembered subscribers: forget exactly who changed', () => {
       marker = now;
       return generation;
     };
-    remembered = new RememberedAccess(counted, new SubscriberChangeStore(own), currentGeneration, 100);
+    remembered = new RememberedAccess(counted, new SubscriberChangeFollower(new SubscriberChangeStore(own), currentGeneration), 100);
     askedIds = [];
     const countedById = {
       findAuthSubject: (id: number) => {
@@ -82,7 +88,7 @@ describe('remembered subscribers: forget exactly who changed', () => {
   async function findAll(names: string[]) {
     await nextTurn();
     asked = [];
-    const found = new Map(names.map((name) => [name, remembered.findAccess(hashOf(name))]));
+    const found = new Map(names.map((name) => [name, atHand(remembered.findAccess(hashOf(name)))]));
     return { looked: asked.map((hash) => names.find((name) => hashOf(name) === hash)), found };
   }
 
@@ -123,7 +129,7 @@ describe('remembered subscribers: forget exactly who changed', () => {
     const { looked, found } = await findAll(['alice', 'bob']);
     expect(looked).toEqual(['bob']);
     expect(found.get('bob')).toBeUndefined();
-    expect(remembered.findAccess(hashOf('bob-new'))?.username).toBe('bob');
+    expect(atHand(remembered.findAccess(hashOf('bob-new')))?.username).toBe('bob');
     expect(remembered.retiredReason(hashOf('bob'))).toBe('rotated');
   });
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics, type LineupMetrics } from '../../src/metrics.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import { applySql } from '../core/support.js';
+import { LaterLookups } from '../helpers/later-lookups.js';
 import { type BytesResult as Answer, captureLogs, fetchBytes, startTestLineup, type TestLineup } from '../helpers/lineup.js';
 import { verifySecuretokenUrl } from '../helpers/securetoken-check.js';
 import { addXcSubscriber } from '../xtream/support.js';
@@ -47,8 +48,13 @@ async function countsOf(metrics: LineupMetrics) {
   };
 }
 
-describe('the paths answered in front of koa', () => {
+describe.each([
+  { lookups: 'subscriber lookups at hand (SQLite)', later: false },
+  // As PostgreSQL's: a lookup not remembered answers in a later turn, and the answer is written then.
+  { lookups: 'subscriber lookups that wait', later: true },
+])('the paths answered in front of koa, with $lookups', ({ later }) => {
   let lineup: TestLineup;
+  const lookups = later ? new LaterLookups() : undefined;
   let koaOnly: RunningServer;
   let koaMetrics: LineupMetrics;
   let koaLogs: ReturnType<typeof captureLogs>['logs'];
@@ -63,7 +69,9 @@ describe('the paths answered in front of koa', () => {
       // A fixed clock: no bucket boundary between the two answers.
       clock: () => now,
       env: { GUESS_LIMIT: String(GUESS_LIMIT), GUESS_BLOCK: '900', TRUST_PROXY: '127.0.0.1', TOKEN_BUCKET: '3600', PLAYLIST_IP_LIMIT: '2' },
+      ...(lookups ? { subscriberLookups: lookups } : {}),
     });
+    if (lookups) lookups.store = lineup.context.subscribers;
     await applySql(lineup, "INSERT INTO channels (stream, name, number) VALUES ('news', 'News & <Weather>', 1), ('sport', 'Sport', 2);");
     const alice = await addXcSubscriber(lineup, 'alice');
     aliceKey = /\/playlist\/([^/.]+)\.m3u/.exec(alice.playlistUrl)![1]!;
@@ -126,6 +134,7 @@ describe('the paths answered in front of koa', () => {
     // The identity tag does not confirm the gzip bytes.
     expect((await both(`/playlist/${aliceKey}.m3u`, { headers: { 'Accept-Encoding': 'gzip', 'If-None-Match': etag } })).status).toBe(200);
     expect((await both(`/playlist/${aliceKey}.m3u`, { method: 'HEAD', headers: { 'If-None-Match': etag } })).status).toBe(304);
+    if (lookups) expect(lookups.asked.length).toBeGreaterThan(0);
   });
 
   it('when a key is unknown, malformed, expired or refused for a third address, then both refuse alike', async () => {

@@ -52,6 +52,22 @@ export function lineupFrom(cwd: string, argv: string[], env: NodeJS.ProcessEnv):
   return { code: run.status ?? -1, stdout: run.stdout, stderr: run.stderr };
 }
 
+/**
+ * `node bin/lineup.js ARGS` as its own process, as an operator's (or a node's) shell runs it,
+ * without holding this process up: several may run at once.
+ */
+export function lineupProcess(argv: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [LINEUP_BIN, ...argv], { env: { ...process.env, ...env }, ...(cwd ? { cwd } : {}) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
 /** Every `*.db` file under `dir`, relative to it. */
 export function databasesUnder(dir: string): string[] {
   return (readdirSync(dir, { recursive: true, encoding: 'utf8' }) as string[]).filter((file) => file.endsWith('.db')).sort();

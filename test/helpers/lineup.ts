@@ -8,6 +8,7 @@ import { runCli } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { type RunningLineup, startLineup } from '../../src/standalone.js';
+import type { AccessLookup } from '../../src/subscribers/access.js';
 import type { Clock } from '../../src/time.js';
 
 /** A temp directory that `cleanup()` removes. */
@@ -59,7 +60,9 @@ export const TEST_KEY = 'test-securetoken-key';
  * The real service on 127.0.0.1:0 with a fresh SQLite file in a temp dir. No demo seed and no
  * cron schedule unless asked; `env` overrides the environment.
  */
-export async function startTestLineup(options: { env?: NodeJS.ProcessEnv; clock?: Clock; seedDemo?: boolean } = {}): Promise<TestLineup> {
+export async function startTestLineup(
+  options: { env?: NodeJS.ProcessEnv; clock?: Clock; seedDemo?: boolean; subscriberLookups?: AccessLookup } = {},
+): Promise<TestLineup> {
   const { dir, cleanup } = tempDir();
   const dbPath = join(dir, 'lineup.db');
   const env: NodeJS.ProcessEnv = {
@@ -77,6 +80,7 @@ export async function startTestLineup(options: { env?: NodeJS.ProcessEnv; clock?
     logger,
     ...(options.clock ? { clock: options.clock } : {}),
     seedDemo: options.seedDemo ?? false,
+    ...(options.subscriberLookups ? { subscriberLookups: options.subscriberLookups } : {}),
   });
   return {
     ...running,

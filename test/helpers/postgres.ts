@@ -129,6 +129,17 @@ export async function freshDatabase(): Promise<string> {
   return withDatabase(server.url, name);
 }
 
+/** `sql` (with `$1, $2, …` bound to `params`) on its own connection to `url`: the rows. */
+export async function queryOn<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
 /**
  * `describe` for a suite that needs PostgreSQL: it runs when a server is there, is skipped with
  * the reason in its name when not, and in CI fails with that reason.

@@ -4,10 +4,11 @@ import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type ChangedSubscribers, ChangeFeed } from '../../src/db/pg/change-feed.js';
+import { ChangeFeed } from '../../src/db/pg/change-feed.js';
 import { openPostgresPool } from '../../src/db/pg/connection.js';
 import { migratePostgres } from '../../src/db/pg/migrations.js';
 import { changeFeedMetrics, createMetrics } from '../../src/metrics.js';
+import type { ChangedSubscribers } from '../../src/subscribers/remembered-access.js';
 import { captureLogs } from '../helpers/lineup.js';
 import { describePostgres, freshDatabase } from '../helpers/postgres.js';
 

@@ -1,39 +1,14 @@
-import { spawn } from 'node:child_process';
-import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LATEST_SCHEMA_VERSION } from '../../src/db/migrations.js';
-import { LINEUP_BIN } from '../build-once.js';
+import { lineupProcess } from '../helpers/command-line.js';
 import { runCliCaptured } from '../helpers/lineup.js';
-import { describePostgres, freshDatabase } from '../helpers/postgres.js';
+import { describePostgres, freshDatabase, queryOn } from '../helpers/postgres.js';
 
 /** The URL with a password in it: trust auth ignores it, and no output may show it. */
 function withPassword(url: string, password: string): string {
   const parsed = new URL(url);
   parsed.password = password;
   return parsed.toString();
-}
-
-/** `node bin/lineup.js ARGS` as its own process, as an operator's (or a node's) shell runs it. */
-function lineupProcess(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LINEUP_BIN, ...argv], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 const SECRET = 'pg-secret-word';
@@ -51,24 +26,24 @@ describePostgres('lineup init on PostgreSQL', () => {
     expect(lines.filter((line) => line.startsWith('Created the schema: postgres://postgres:***@'))).toHaveLength(1);
     expect(lines.filter((line) => line.startsWith('Database up to date: postgres://postgres:***@'))).toHaveLength(2);
     expect(lines.join('\n')).not.toContain(SECRET);
-    expect(await query(url, 'SELECT version FROM lineup_schema')).toEqual([{ version: LATEST_SCHEMA_VERSION }]);
-    expect(await query(url, "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name = 'subscribers'")).toEqual([
+    expect(await queryOn(url, 'SELECT version FROM lineup_schema')).toEqual([{ version: LATEST_SCHEMA_VERSION }]);
+    expect(await queryOn(url, "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name = 'subscribers'")).toEqual([
       { n: 1 },
     ]);
   });
 
   it('when lineup init runs again, then it changes nothing and says the database is up to date', async () => {
-    const before = await query(url, 'SELECT count(*)::int AS n FROM pg_trigger WHERE NOT tgisinternal');
+    const before = await queryOn(url, 'SELECT count(*)::int AS n FROM pg_trigger WHERE NOT tgisinternal');
     const run = await runCliCaptured(['init'], { LINEUP_DB: url });
     expect(run).toMatchObject({ code: 0, stderr: '' });
     expect(run.stdout).toMatch(/^Database up to date: postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/lineup_test_\w+\n$/);
-    expect(await query(url, 'SELECT count(*)::int AS n FROM pg_trigger WHERE NOT tgisinternal')).toEqual(before);
+    expect(await queryOn(url, 'SELECT count(*)::int AS n FROM pg_trigger WHERE NOT tgisinternal')).toEqual(before);
   });
 
   it('when the schema is newer than this Lineup, then init refuses with one line and leaves it alone', async () => {
     const newer = await freshDatabase();
     expect((await runCliCaptured(['init'], { LINEUP_DB: newer })).code).toBe(0);
-    await query(newer, `UPDATE lineup_schema SET version = ${LATEST_SCHEMA_VERSION + 1}`);
+    await queryOn(newer, `UPDATE lineup_schema SET version = ${LATEST_SCHEMA_VERSION + 1}`);
     const run = await runCliCaptured(['init'], { LINEUP_DB: withPassword(newer, SECRET) });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
@@ -76,18 +51,18 @@ describePostgres('lineup init on PostgreSQL', () => {
         `^lineup: LINEUP_DB: cannot migrate postgres://postgres:\\*\\*\\*@.*: database schema version ${LATEST_SCHEMA_VERSION + 1} is newer than this Lineup \\(${LATEST_SCHEMA_VERSION}\\)\\n$`,
       ),
     );
-    expect(await query(newer, 'SELECT version FROM lineup_schema')).toEqual([{ version: LATEST_SCHEMA_VERSION + 1 }]);
+    expect(await queryOn(newer, 'SELECT version FROM lineup_schema')).toEqual([{ version: LATEST_SCHEMA_VERSION + 1 }]);
   });
 
   it("when the database holds another program's tables, then init refuses to mix Lineup's into them", async () => {
     const foreign = await freshDatabase();
-    await query(foreign, 'CREATE TABLE invoices (id int)');
+    await queryOn(foreign, 'CREATE TABLE invoices (id int)');
     const run = await runCliCaptured(['init'], { LINEUP_DB: foreign });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
       /^lineup: LINEUP_DB: cannot migrate .*: it is a PostgreSQL database but not Lineup's \(1 tables, no lineup_schema\)\n$/,
     );
-    expect(await query(foreign, "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'")).toEqual([
+    expect(await queryOn(foreign, "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'")).toEqual([
       { n: 1 },
     ]);
   });
@@ -95,7 +70,7 @@ describePostgres('lineup init on PostgreSQL', () => {
   it('when the role that runs init does not own the database, then it still makes the schema, and warns that the shims are off the search_path', async () => {
     const owned = await freshDatabase();
     const role = `lineup_app_${Date.now().toString(36)}`;
-    await query(
+    await queryOn(
       owned,
       `CREATE ROLE ${role} LOGIN; GRANT CREATE ON DATABASE ${new URL(owned).pathname.slice(1)} TO ${role}; GRANT CREATE ON SCHEMA public TO ${role}`,
     );
@@ -107,7 +82,7 @@ describePostgres('lineup init on PostgreSQL', () => {
     expect(run.stderr).toMatch(
       /^lineup: warning: lineup_compat is not on this database's search_path \(not its owner\): run ALTER DATABASE \w+ SET search_path = .*, lineup_compat\n$/,
     );
-    expect(await query(owned, 'SELECT version FROM lineup_schema')).toEqual([{ version: LATEST_SCHEMA_VERSION }]);
+    expect(await queryOn(owned, 'SELECT version FROM lineup_schema')).toEqual([{ version: LATEST_SCHEMA_VERSION }]);
   });
 
   it('when the database does not exist, then init says so in one line, with how to create it, and no password', async () => {
@@ -130,7 +105,7 @@ describePostgres('commands that do not run on PostgreSQL yet', () => {
   afterAll(() => {});
 
   it.each([
-    [['subscriber', 'add', 'alice', '--days', '30'], 'lineup subscriber'],
+    [['import', 'playlists/upstream.m3u'], 'lineup import'],
     [['serve'], 'lineup serve'],
     [['db', 'backup', '/tmp/x.db'], 'lineup db'],
     [['lint'], 'lineup lint'],

@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type ChangedSubscribers, ChangeFeed } from '../../src/db/pg/change-feed.js';
+import { ChangeFeed } from '../../src/db/pg/change-feed.js';
 import { openPostgresPool } from '../../src/db/pg/connection.js';
 import { migratePostgres } from '../../src/db/pg/migrations.js';
 import { ReplicaFence } from '../../src/db/pg/replica-fence.js';
+import type { ChangedSubscribers } from '../../src/subscribers/remembered-access.js';
 import { captureLogs } from '../helpers/lineup.js';
 import { describePostgres, freshDatabase, type Standby, startStandby } from '../helpers/postgres.js';
 

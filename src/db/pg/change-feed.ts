@@ -2,18 +2,9 @@ import { Socket } from 'node:net';
 import pg from 'pg';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
+import type { ChangedSubscribers } from '../../subscribers/remembered-access.js';
 import { parseChangePayload } from './change-payload.js';
 import { loggablePostgresUrl } from './url.js';
-
-/**
- * One cache's view of the subscriber changes: the ids notified since its last call (empty when
- * none), or `undefined` for "forget every one" — after a `*`, after a reconnect (notifications
- * were lost meanwhile), and on every call while the feed is down, so that the cache reads
- * through rather than trust what nobody can tell it has changed.
- */
-export interface ChangedSubscribers {
-  changed(): readonly number[] | undefined;
-}
 
 /** What the feed reports to `/metrics` (metrics.ts builds it on the process's registry). */
 interface ChangeFeedMetrics {
@@ -66,6 +57,12 @@ export interface SubscriberFence {
   readonly lsn: string;
 }
 
+/**
+ * One cache's view of the subscriber changes: the ids notified since its last call (empty when
+ * none), or `undefined` for "forget every one" — after a `*`, after a reconnect (notifications
+ * were lost meanwhile), and on every call while the feed is down, so that the cache reads
+ * through rather than trust what nobody can tell it has changed.
+ */
 class Follower implements ChangedSubscribers {
   #pending: Set<number> | 'everyone' = new Set();
 

@@ -29,10 +29,7 @@ CREATE TRIGGER subscribers_xc_login_update_logs_change AFTER UPDATE ON subscribe
 `,
 ];
 
-/**
- * The schema version this Lineup brings a PostgreSQL database to: SQLite's LATEST_SCHEMA_VERSION.
- * @internal
- */
+/** The schema version this Lineup brings a PostgreSQL database to: SQLite's LATEST_SCHEMA_VERSION. */
 export const LATEST_POSTGRES_SCHEMA_VERSION = BASELINE_SCHEMA_VERSION + migrations.length - 1;
 
 /**

@@ -1,8 +1,12 @@
 import type pg from 'pg';
 
-const GET = { name: 'lineup_setting_get', text: 'SELECT value FROM settings WHERE name = $1' };
-const INSERT = { name: 'lineup_setting_insert', text: 'INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING' };
-const UPSERT = {
+/** The statements, shared with the admin commands' synchronous settings (admin-settings.ts). */
+export const GET = { name: 'lineup_setting_get', text: 'SELECT value FROM settings WHERE name = $1' };
+export const INSERT = {
+  name: 'lineup_setting_insert',
+  text: 'INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING',
+};
+export const UPSERT = {
   name: 'lineup_setting_upsert',
   text: 'INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
 };

@@ -8,7 +8,8 @@ import { type AccessColumns, accessOf, type XcLoginColumns, xcLoginOf } from '..
 const PACKAGE_IDS =
   'ARRAY(SELECT sp.package_id FROM subscriber_packages sp WHERE sp.subscriber_id = s.id ORDER BY sp.package_id) AS package_ids';
 
-const ACCESS = `SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.key_hash, ${PACKAGE_IDS} FROM subscribers s`;
+/** The access columns and package ids, as the admin commands' store (subscriber-store.ts) reads them too. */
+export const ACCESS = `SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.key_hash, ${PACKAGE_IDS} FROM subscribers s`;
 
 /**
  * A playlist request's lookup on a cache miss: one round trip, prepared once per connection under
@@ -18,18 +19,17 @@ const ACCESS = `SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connecti
  */
 const FIND_ACCESS = { name: 'lineup_find_access', text: `${ACCESS} WHERE s.key_hash = $1` };
 const FIND_ACCESS_BY_USERNAME = { name: 'lineup_find_access_by_username', text: `${ACCESS} WHERE s.username = $1` };
-const FIND_XC_LOGIN = {
-  name: 'lineup_find_xc_login',
-  text: `SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.created_at, s.xc_password_hash, ${PACKAGE_IDS}
-         FROM subscribers s WHERE s.username = $1`,
-};
+/** An XC login's columns and package ids, by username ($1). */
+export const XC_LOGIN_BY_USERNAME = `SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.created_at, s.xc_password_hash, ${PACKAGE_IDS}
+         FROM subscribers s WHERE s.username = $1`;
+const FIND_XC_LOGIN = { name: 'lineup_find_xc_login', text: XC_LOGIN_BY_USERNAME };
 const RETIRED_REASON = { name: 'lineup_retired_reason', text: 'SELECT reason FROM retired_keys WHERE key_hash = $1 AND retired_at > $2' };
 
-interface AccessRow extends AccessColumns {
+export interface AccessRow extends AccessColumns {
   package_ids: number[];
 }
 
-interface XcLoginRow extends XcLoginColumns {
+export interface XcLoginRow extends XcLoginColumns {
   package_ids: number[];
 }
 

@@ -1,0 +1,47 @@
+import type { Config } from './config.js';
+import type { LineupContext } from './context.js';
+import type { SeenAddress } from './db/session-store.js';
+import type { PlaylistAddress } from './subscribers/playlist-ips.js';
+import type { HeartbeatStore } from './subscribers/prune.js';
+import type { SubscriberAdmin } from './subscribers/subscriber-admin.js';
+import type { SubscriberStorage } from './subscribers/subscriber-storage.js';
+import type { Clock, SqlTime } from './time.js';
+
+/**
+ * What `lineup subscriber` and `lineup prune` use, on either backend: on SQLite taken from the
+ * whole context (openContext), on PostgreSQL built over one synchronous connection
+ * (postgres-admin-parts.ts), so that the two commands run the same rules on both.
+ */
+export interface AdminParts {
+  config: Config;
+  clock: Clock;
+  subscribers: SubscriberStorage;
+  /** Where the prune keeps its heartbeat. */
+  settings: HeartbeatStore;
+  subscriberAdmin: SubscriberAdmin;
+  /** Where a subscriber's playlist was fetched from since `since`, the latest first. */
+  playlistAddresses(username: string, since: SqlTime): PlaylistAddress[];
+  /** Where it streamed from (the auth backend's sessions); undefined where they are not kept beside the database. */
+  streamedFrom(subscriberId: number, since: number): SeenAddress[] | undefined;
+  /**
+   * Runs the prune `run` unless another node runs one on the same database now: then undefined,
+   * having run nothing. SQLite has one machine, whose writers queue on the file.
+   */
+  pruneOnce<T>(run: () => T): T | undefined;
+  close(): void;
+}
+
+/** The parts from SQLite's context; closing them is the context's own close. */
+export function sqliteAdminParts(context: LineupContext): AdminParts {
+  return {
+    config: context.config,
+    clock: context.clock,
+    subscribers: context.subscribers,
+    settings: context.settings,
+    subscriberAdmin: context.subscriberAdmin,
+    playlistAddresses: (username, since) => context.playlistIpStore.addressesOf(username, since),
+    streamedFrom: (subscriberId, since) => context.sessions().addressesOf(subscriberId, since),
+    pruneOnce: (run) => run(),
+    close: () => context.close(),
+  };
+}

@@ -1,0 +1,72 @@
+import type { AdminParts } from './admin-parts.js';
+import type { Config } from './config.js';
+import { adminPublicUrl } from './context.js';
+import { loadCredentialSeal } from './credentials-key.js';
+import { PostgresAdminSettings } from './db/pg/admin-settings.js';
+import { LATEST_POSTGRES_SCHEMA_VERSION } from './db/pg/migrations.js';
+import { numbered } from './db/pg/placeholders.js';
+import { whilePruneLockHeld } from './db/pg/prune-lock.js';
+import { PostgresSubscriberStore } from './db/pg/subscriber-store.js';
+import { SyncPostgresClient } from './db/pg/sync-client.js';
+import { loggablePostgresUrl } from './db/pg/url.js';
+import { type AddressRecord, addressesSince, toAddress } from './db/playlist-ip-store.js';
+import { ConfigError } from './errors.js';
+import type { CredentialSeal } from './subscribers/credentials.js';
+import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
+import type { Clock } from './time.js';
+
+/** As SQLite's busy_timeout (db/open.ts). */
+const LOCK_WAIT_MS = 5000;
+
+const ADDRESSES_SINCE = numbered(addressesSince(' COLLATE "C"'));
+
+/** A database `lineup init` has brought to this Lineup's schema, or one line saying what to do. */
+function assertMigrated(db: SyncPostgresClient, url: string): void {
+  const [made] = db.query<{ made: boolean }>("SELECT to_regclass('lineup_schema') IS NOT NULL AS made").rows;
+  const version = made?.made ? (db.query<{ version: number }>('SELECT version FROM lineup_schema WHERE id = 1').rows[0]?.version ?? 0) : 0;
+  if (version === LATEST_POSTGRES_SCHEMA_VERSION) return;
+  const where = `LINEUP_DB: ${loggablePostgresUrl(url)}`;
+  if (version > LATEST_POSTGRES_SCHEMA_VERSION) {
+    throw new ConfigError(`${where}: database schema version ${version} is newer than this Lineup (${LATEST_POSTGRES_SCHEMA_VERSION})`);
+  }
+  throw new ConfigError(
+    `${where} ${version === 0 ? 'holds no Lineup schema' : `is at schema version ${version}, not ${LATEST_POSTGRES_SCHEMA_VERSION}`}: run lineup init`,
+  );
+}
+
+/**
+ * The admin parts on PostgreSQL (LINEUP_DB a postgres:// URL): one synchronous connection
+ * (db/pg/sync-client.ts) for the store, the settings and the prune lock, recorded in the audit
+ * trail as `cli`. The auth backend's sessions are not kept in PostgreSQL (yet), so `streamedFrom`
+ * knows none.
+ */
+export function openPostgresAdminParts(config: Config, clock: Clock): AdminParts {
+  const db = SyncPostgresClient.connect(config.dbPath);
+  try {
+    assertMigrated(db, config.dbPath);
+    // Audited as the CLI; and a lock held elsewhere (a psql BEGIN left open) is waited for as long
+    // as SQLite waits for a busy file, then the command fails, rather than hanging for good.
+    db.query("SELECT set_config('lineup.actor', 'cli', false), set_config('lock_timeout', $1, false)", [`${LOCK_WAIT_MS}ms`]);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  const settings = new PostgresAdminSettings(db);
+  const subscribers = new PostgresSubscriberStore(db, { days: config.retiredKeyDays, clock });
+  let seal: CredentialSeal | undefined;
+  const credentialSeal = () => {
+    seal ??= loadCredentialSeal(config.credentialsKeyFile, settings);
+    return seal;
+  };
+  return {
+    config,
+    clock,
+    subscribers,
+    settings,
+    subscriberAdmin: new SubscriberAdmin(subscribers, adminPublicUrl(config, settings), clock, credentialSeal),
+    playlistAddresses: (username, since) => db.query<AddressRecord>(ADDRESSES_SINCE, [username, since]).rows.map(toAddress),
+    streamedFrom: () => undefined,
+    pruneOnce: (run) => whilePruneLockHeld(db, run),
+    close: () => db.close(),
+  };
+}
