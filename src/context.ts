@@ -25,7 +25,7 @@ import { StreamRedirects } from './playlist/stream-redirect.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
 import type { AccessLookup } from './subscribers/access.js';
 import type { CredentialSeal } from './subscribers/credentials.js';
-import { PlaylistIps, type PlaylistIpStorage } from './subscribers/playlist-ips.js';
+import { type PlaylistIpStorage, PlaylistIps } from './subscribers/playlist-ips.js';
 import { RememberedAccess, SubscriberChangeFollower } from './subscribers/remembered-access.js';
 import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
 import { type Clock, systemClock } from './time.js';
@@ -142,6 +142,23 @@ export function adminPublicUrl(config: Config, settings: Pick<SettingsStore, 'ge
 export const NO_KEY_MESSAGE =
   "SECURETOKEN_KEY is not set, and no server has generated a key in this database yet: set SECURETOKEN_KEY to the streaming server's key";
 
+/** The settings' part of every playlist ETag, alike on every node and worker configured alike. */
+export function etagInstanceOf(config: Config, key: string | undefined, bucketSecret: string): string {
+  return etagInstance({
+    originUrl: config.originUrl,
+    publicUrl: config.publicUrl,
+    linkMode: config.linkMode,
+    ipBinding: config.ipBinding,
+    tokenTtl: config.tokenTtl,
+    tokenDesync: config.tokenDesync,
+    tokenBucket: config.tokenBucket,
+    epgUrl: config.epgUrl,
+    expiredStreamUrl: config.expiredStreamUrl,
+    key,
+    bucketSecret,
+  });
+}
+
 /** Where playlists are fetched from, noted over `storage` with this configuration's buckets and limits. */
 export function playlistIpsOver(storage: PlaylistIpStorage, config: Config, clock: Clock, logger?: Pick<Logger, 'warn'>): PlaylistIps {
   return new PlaylistIps(storage, clock, {
@@ -229,19 +246,7 @@ export function openContext(
     apiWrites: new ApiWrites(db, clock),
     playlists: new PlaylistService(cache, access, clock, {
       expiredStreamUrl: config.expiredStreamUrl,
-      instance: etagInstance({
-        originUrl: config.originUrl,
-        publicUrl: config.publicUrl,
-        linkMode: config.linkMode,
-        ipBinding: config.ipBinding,
-        tokenTtl: config.tokenTtl,
-        tokenDesync: config.tokenDesync,
-        tokenBucket: config.tokenBucket,
-        epgUrl: config.epgUrl,
-        expiredStreamUrl: config.expiredStreamUrl,
-        key: defaultKey?.value,
-        bucketSecret,
-      }),
+      instance: etagInstanceOf(config, defaultKey?.value, bucketSecret),
       playlistIps,
       tokenBucket: { seconds: config.tokenBucket, secret: bucketSecret },
     }),

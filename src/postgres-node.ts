@@ -1,14 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
-import { BUCKET_SECRET_SETTING, GENERATED_KEY_SETTING, NO_KEY_MESSAGE, playlistIpsOver, SERVED_URL_SETTING } from './context.js';
+import {
+  BUCKET_SECRET_SETTING,
+  etagInstanceOf,
+  GENERATED_KEY_SETTING,
+  NO_KEY_MESSAGE,
+  playlistIpsOver,
+  SERVED_URL_SETTING,
+} from './context.js';
 import { ChangeFeed } from './db/pg/change-feed.js';
 import { openPostgresPool } from './db/pg/connection.js';
+import { postgresHealth } from './db/pg/health.js';
 import { PostgresLineupMirror } from './db/pg/lineup-mirror.js';
 import { readLineupSnapshot } from './db/pg/lineup-snapshot.js';
 import { migratePostgres } from './db/pg/migrations.js';
+import { PostgresPlaylistIpStore } from './db/pg/playlist-ip-store.js';
 import { PostgresSettingsStore } from './db/pg/settings-store.js';
 import { PostgresSubscriberAccess } from './db/pg/subscriber-access-store.js';
-import { PostgresPlaylistIpStore } from './db/pg/playlist-ip-store.js';
 import { postgresSubscriberCounter } from './db/pg/subscriber-counts.js';
 import { loggablePostgresUrl } from './db/pg/url.js';
 import { LiveGuide } from './epg/live-guide.js';
@@ -18,11 +26,10 @@ import { changeFeedMetrics, createMetrics, gaugeSubscriberStates, type LineupMet
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
-import { listenLineup, type RunningServer } from './server.js';
+import { listenLineup } from './server.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
 import { RememberedAccess } from './subscribers/remembered-access.js';
 import { type Clock, systemClock, toSqlTime } from './time.js';
-import { postgresHealth } from './db/pg/health.js';
 
 /** Subscribers remembered between their changes, as on SQLite (context.ts). */
 const REMEMBERED_SUBSCRIBERS = 20_000;
@@ -121,6 +128,7 @@ export async function startPostgresNode(config: Config, { logger, clock = system
     closing.push(() => playlistIps.stop());
     const playlists = new PlaylistService(lineup, access, clock, {
       expiredStreamUrl: config.expiredStreamUrl,
+      instance: etagInstanceOf(config, key, bucketSecret),
       playlistIps,
       tokenBucket: { seconds: config.tokenBucket, secret: bucketSecret },
     });
@@ -155,4 +163,3 @@ function once(run: () => Promise<void>): () => Promise<void> {
   return () => (running ??= run());
 }
 
-export type { RunningServer };

@@ -1,8 +1,8 @@
 import cluster from 'node:cluster';
 import { startCluster } from '../cluster/primary.js';
 import { startWorker } from '../cluster/worker.js';
-import { createLogger, type Logger, loggableUrl, serverLogDestination } from '../logger.js';
 import { isPostgresUrl, loggablePostgresUrl } from '../db/pg/url.js';
+import { createLogger, type Logger, loggableUrl, serverLogDestination } from '../logger.js';
 import { startPostgresNode } from '../postgres-node.js';
 import { startLineup } from '../standalone.js';
 import { type Command, configOf, parseOptions } from './command.js';
@@ -61,7 +61,13 @@ environment and the env file (see the README's Configuration table).
       );
     }
     logger.info(
-      { url: running.url, db: isPostgresUrl(config.dbPath) ? loggablePostgresUrl(config.dbPath) : config.dbPath, envFile: io.envFile, origin: loggableUrl(config.originUrl), workers: config.workers },
+      {
+        url: running.url,
+        db: isPostgresUrl(config.dbPath) ? loggablePostgresUrl(config.dbPath) : config.dbPath,
+        envFile: io.envFile,
+        origin: loggableUrl(config.originUrl),
+        workers: config.workers,
+      },
       'lineup listening',
     );
     const failure = await stopped;

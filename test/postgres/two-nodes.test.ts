@@ -4,7 +4,8 @@ import { loadConfig } from '../../src/config.js';
 import { migratePostgresDatabase } from '../../src/db/pg/open.js';
 import { type RunningNode, startPostgresNode } from '../../src/postgres-node.js';
 import { generatePlaylistKey, hashPlaylistKey } from '../../src/subscribers/keys.js';
-import { captureLogs, fetchFrom, runCliCaptured, TEST_KEY } from '../helpers/lineup.js';
+import { lineupProcess } from '../helpers/command-line.js';
+import { captureLogs, fetchFrom, TEST_KEY } from '../helpers/lineup.js';
 import { describePostgres, freshDatabase } from '../helpers/postgres.js';
 
 /** How often a node is asked while waiting for it to see a change, and how long it may take. */
@@ -88,7 +89,7 @@ describePostgres('two Lineup nodes on one PostgreSQL database', () => {
       // Node B has served alice once, so she is remembered there.
       expect((await fetchFrom(nodeB.url + playlistPath('alice'))).status).toBe(200);
       expect((await fetchFrom(nodeB.url + playlistPath('alice'))).status).toBe(200);
-      const disabled = await runCliCaptured(['subscriber', 'disable', 'alice'], nodeEnv(url));
+      const disabled = await lineupProcess(['subscriber', 'disable', 'alice'], nodeEnv(url));
       expect(disabled.stderr).toBe('');
       expect(disabled.code).toBe(0);
       const waited = await waitForAnswer(nodeB, playlistPath('alice'), (status) => status === 403);
@@ -122,7 +123,7 @@ describePostgres('two Lineup nodes on one PostgreSQL database', () => {
       const newKey = generatePlaylistKey();
       await admin.query("UPDATE subscribers SET key_hash = $1 WHERE username = 'dave'", [hashPlaylistKey(newKey)]);
       await waitForAnswer(nodeB, oldPath, (status, body) => status === 403 && body.includes('replaced'));
-      expect((await fetchFrom(nodeB.url + `/playlist/${newKey}.m3u`)).status).toBe(200);
+      expect((await fetchFrom(`${nodeB.url}/playlist/${newKey}.m3u`)).status).toBe(200);
     });
   });
 
@@ -138,18 +139,19 @@ describePostgres('two Lineup nodes on one PostgreSQL database', () => {
   describe('when a refresh carries the ETag the other node gave', () => {
     it('then it is answered 304', async () => {
       await addSubscriber('frank');
-      const first = await fetch(`${nodeA.url}${playlistPath('frank')}`);
-      const etag = first.headers.get('etag');
+      // fetchFrom, not fetch: the Fetch standard turns a request with If-None-Match into no-cache.
+      const first = await fetchFrom(`${nodeA.url}${playlistPath('frank')}`);
+      const etag = first.headers.etag as string;
       expect(first.status).toBe(200);
-      expect(etag).toBeTruthy();
-      const refresh = await fetch(`${nodeB.url}${playlistPath('frank')}`, { headers: { 'If-None-Match': etag! } });
+      expect(etag).toMatch(/^"/);
+      const refresh = await fetchFrom(`${nodeB.url}${playlistPath('frank')}`, { headers: { 'If-None-Match': etag } });
       expect(refresh.status).toBe(304);
     });
   });
 
   describe('when /healthz is asked', () => {
     it('then it says the database answers and the change feed is live', async () => {
-      const { status, body } = await fetchFrom(nodeB.url + '/healthz');
+      const { status, body } = await fetchFrom(`${nodeB.url}/healthz`);
       expect(status).toBe(200);
       expect(JSON.parse(body)).toMatchObject({ status: 'ok', database: 'ok', feed: 'live' });
     });
