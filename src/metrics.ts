@@ -157,7 +157,6 @@ export function gaugeSubscriberStates(metrics: LineupMetrics, count: () => Subsc
  * `lineup_change_feed_up` (1 while the PostgreSQL change feed listens, 0 while its caches read
  * through) and `lineup_change_notifications_total{kind}` (lineup, subscribers), for a node on
  * PostgreSQL; shaped as the feed's ChangeFeedMetrics.
- * @internal until `serve` on PostgreSQL starts a feed
  */
 export function changeFeedMetrics(metrics: LineupMetrics): {
   up(live: boolean): void;
