@@ -106,7 +106,7 @@ describePostgres('commands that do not run on PostgreSQL yet', () => {
 
   it.each([
     [['import', 'playlists/upstream.m3u'], 'lineup import'],
-    [['serve'], 'lineup serve'],
+    [['render', 'alice'], 'lineup render'],
     [['db', 'backup', '/tmp/x.db'], 'lineup db'],
     [['lint'], 'lineup lint'],
   ])(

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -7,6 +8,7 @@ import { generatePlaylistKey, hashPlaylistKey } from '../../src/subscribers/keys
 import { lineupProcess } from '../helpers/command-line.js';
 import { captureLogs, fetchFrom, TEST_KEY } from '../helpers/lineup.js';
 import { describePostgres, freshDatabase } from '../helpers/postgres.js';
+import { serveProcess } from '../helpers/serve-process.js';
 
 /** How often a node is asked while waiting for it to see a change, and how long it may take. */
 const POLL_MS = 5;
@@ -155,5 +157,32 @@ describePostgres('two Lineup nodes on one PostgreSQL database', () => {
       expect(status).toBe(200);
       expect(JSON.parse(body)).toMatchObject({ status: 'ok', database: 'ok', feed: 'live' });
     });
+  });
+});
+
+describePostgres('lineup serve on a PostgreSQL LINEUP_DB', () => {
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const child of children) child.kill('SIGKILL');
+  });
+
+  it('when started as an operator runs it, then it serves, logs the URL without its password, and stops on SIGTERM', async () => {
+    const url = new URL(await freshDatabase());
+    url.password = 'hunter2-secret';
+    const served = await serveProcess({ ...nodeEnv(url.toString()), LOG_LEVEL: 'info' }, children);
+    const { status, body } = await fetchFrom(`${served.url}/healthz`);
+    expect(status).toBe(200);
+    expect(JSON.parse(body)).toMatchObject({ database: 'ok', feed: 'live' });
+    expect(served.output()).toContain('"msg":"lineup listening"');
+    served.child.kill('SIGTERM');
+    expect(await served.exited).toEqual({ code: 0, signal: null });
+    expect(served.output()).not.toContain('hunter2-secret');
+  });
+
+  it('when asked for what does not run on PostgreSQL yet, then it refuses at start in one line', async () => {
+    const url = await freshDatabase();
+    const refused = await lineupProcess(['serve'], { ...nodeEnv(url), ADMIN_PORT: '0' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^lineup: ADMIN_PORT \(the admin API\) does not run on PostgreSQL yet/);
   });
 });
