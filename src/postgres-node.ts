@@ -19,6 +19,7 @@ import { ReplicaFence } from './db/pg/replica-fence.js';
 import { PostgresSettingsStore } from './db/pg/settings-store.js';
 import { PostgresSubscriberAccess } from './db/pg/subscriber-access-store.js';
 import { postgresSubscriberCounter } from './db/pg/subscriber-counts.js';
+import { unavailableOnFailure } from './db/pg/unavailable.js';
 import { loggablePostgresUrl } from './db/pg/url.js';
 import { LiveGuide } from './epg/live-guide.js';
 import { ConfigError } from './errors.js';
@@ -118,7 +119,7 @@ export async function startPostgresNode(config: Config, { logger, clock = system
       linkMode: config.linkMode,
       publicUrl: config.publicUrl,
     });
-    const reads = replica ? new ReplicaFence(feed, replica, pool).reads : pool;
+    const reads = unavailableOnFailure(replica ? new ReplicaFence(feed, replica, pool).reads : pool);
     const access = new RememberedAccess(
       new PostgresSubscriberAccess(reads, { days: config.retiredKeyDays, clock }),
       feed.follower(),

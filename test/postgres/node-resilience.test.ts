@@ -106,6 +106,62 @@ describePostgres('a node whose change feed is cut', () => {
   });
 });
 
+describePostgres('a node whose database stops answering', () => {
+  let url: string;
+  let operator: pg.Client;
+  let node: RunningNode;
+  let paths: Map<string, string>;
+
+  beforeAll(async () => {
+    url = await freshDatabase();
+    await migratePostgresDatabase(url);
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    paths = await seeded(admin, ['alice']);
+    await admin.end();
+    // From another database: the node's own is about to refuse every connection.
+    const other = new URL(url);
+    other.pathname = '/postgres';
+    operator = new pg.Client({ connectionString: other.toString() });
+    await operator.connect();
+    node = await startPostgresNode(loadConfig(nodeEnv(url)), { logger: captureLogs().logger });
+  });
+
+  afterAll(async () => {
+    await node?.stop();
+    await operator?.end();
+  });
+
+  it('when it refuses connections, then playlists answer 503 with Retry-After and /healthz 503; when it is back, 200 again', async () => {
+    const path = paths.get('alice')!;
+    expect(await statusOf(node, path)).toBe(200);
+    const database = new URL(url).pathname.slice(1);
+    await operator.query(`ALTER DATABASE "${database}" WITH ALLOW_CONNECTIONS false`);
+    try {
+      await operator.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [database]);
+      // Once the node notices (its feed drops): then nothing remembered is trusted, and lookups fail.
+      let refused = await fetchFrom(`${node.url}${path}`);
+      for (let tries = 0; tries < 200 && refused.status !== 503; tries++) {
+        await sleep(POLL_MS);
+        refused = await fetchFrom(`${node.url}${path}`);
+      }
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toBe('5');
+      expect(refused.body).toBe('Database unavailable, try again shortly\n');
+      let health = await fetchFrom(`${node.url}/healthz`);
+      for (let tries = 0; tries < 60 && health.status !== 503; tries++) {
+        await sleep(50);
+        health = await fetchFrom(`${node.url}/healthz`);
+      }
+      expect(health.status).toBe(503);
+      expect(JSON.parse(health.body)).toMatchObject({ status: 'unavailable', check: 'database', feed: 'down' });
+    } finally {
+      await operator.query(`ALTER DATABASE "${database}" WITH ALLOW_CONNECTIONS true`);
+    }
+    expect(await statusOf(node, path)).toBe(200);
+  });
+});
+
 describePostgres('a node that reads subscribers from a standby (LINEUP_DB_REPLICA)', () => {
   let admin: pg.Client;
   let replicaAdmin: pg.Client;
