@@ -217,7 +217,11 @@ export function openContext(
       idleSeconds: config.authBackend.sessionIdle,
       replacedBanSeconds: config.authBackend.authDuration,
     });
-    const subjects = new RememberedSubjects(subscribers, subscriberChanges, () => cache.generation, REMEMBERED_SUBSCRIBERS);
+    const subjects = new RememberedSubjects(
+      subscribers,
+      new SubscriberChangeFollower(subscriberChanges, () => cache.generation),
+      REMEMBERED_SUBSCRIBERS,
+    );
     return (auth = { backend: new AuthBackend(cache, subjects, limiter), limiter });
   };
   let seal: CredentialSeal | undefined;

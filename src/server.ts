@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { SessionLimiter } from './auth/session-limiter.js';
 import type { Config } from './config.js';
 import type { LineupContext } from './context.js';
 import { type AuditQuery, readAudit } from './db/audit-store.js';
@@ -89,16 +90,7 @@ export async function startServer(context: LineupContext, options: ServerOptions
   const sessions = context.sessions();
   const { backend, limiter } = context.auth();
   gaugeStreamSessions(metrics, () => sessions.counts(context.clock() - config.authBackend.sessionIdle));
-  // Sessions already open are seen in memory; their sightings are written in batches (session-limiter.ts).
-  const flush = () => {
-    try {
-      limiter.flush(context.clock());
-    } catch (error) {
-      logger.warn({ code: (error as { code?: string }).code }, `stream sessions not written this time: ${(error as Error).message}`);
-    }
-  };
-  const flushTimer = setInterval(flush, SESSION_FLUSH_MS);
-  flushTimer.unref();
+  const flusher = flushSessionsEvery(limiter, context.clock, logger);
   return listenLineup(
     {
       config,
@@ -122,13 +114,35 @@ export async function startServer(context: LineupContext, options: ServerOptions
         usernames: () => new Map(context.subscribers.list().map((subscriber) => [subscriber.id, subscriber.username])),
         guessLimiter,
       }),
-      afterStop: () => {
-        clearInterval(flushTimer);
-        flush();
-      },
+      afterStop: () => void flusher.stop(),
     },
     options,
   );
+}
+
+/**
+ * Sessions already open are seen in memory; their sightings are written in batches
+ * (session-limiter.ts) every SESSION_FLUSH_MS, and once more at `stop`. A batch that cannot be
+ * written is logged and tried again with the next.
+ */
+export function flushSessionsEvery(limiter: SessionLimiter, clock: Clock, logger: Logger): { stop(): Promise<void> } {
+  const warn = (error: unknown) =>
+    logger.warn({ code: (error as { code?: string }).code }, `stream sessions not written this time: ${(error as Error).message}`);
+  const flush = async () => {
+    try {
+      await limiter.flush(clock());
+    } catch (error) {
+      warn(error);
+    }
+  };
+  const timer = setInterval(() => void flush(), SESSION_FLUSH_MS);
+  timer.unref();
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return flush();
+    },
+  };
 }
 
 /** The listeners over `surfaces`: the public one on HOST:PORT, and the admin one with ADMIN_PORT. */

@@ -1,3 +1,4 @@
+import { type Awaitable, andThen } from '../awaitable.js';
 import { isVisible } from '../playlist/lineup.js';
 import type { BackendStream, LineupCache } from '../playlist/lineup-cache.js';
 import { type TokenRefusal, type VerifiedToken, verifyBackendToken } from '../signing/backend-token.js';
@@ -43,7 +44,8 @@ export class AuthBackend {
     private readonly sessions: SessionLimiter,
   ) {}
 
-  decide(check: StreamCheck, now: number): Decision {
+  /** At once from memory; a promise where PostgreSQL is asked (a subscriber not remembered, a new session). */
+  decide(check: StreamCheck, now: number): Awaitable<Decision> {
     const { token, ip } = check;
     if (token === undefined || token === '') return deny('no_token');
     if (ip === undefined) return deny('bad_request');
@@ -58,30 +60,34 @@ export class AuthBackend {
     const verified = this.verify(candidates, token, ip, now);
     if (typeof verified === 'string') return deny(verified);
     const { token: holder, origin } = verified;
-    const subject = this.subjects.find(holder.subscriberId);
-    if (!subject) return deny('unknown_subscriber');
-    const refused = refusalOf(subject, holder.keyFingerprint, now);
-    if (refused) return deny(refused, subject.id);
-    const entitled = candidates.find((candidate) => candidate.origin === origin && isVisible(candidate.channel, subject.packages));
-    if (!entitled) return deny('not_entitled', subject.id);
+    return andThen(this.subjects.find(holder.subscriberId), (subject) => {
+      if (!subject) return deny('unknown_subscriber');
+      const refused = refusalOf(subject, holder.keyFingerprint, now);
+      if (refused) return deny(refused, subject.id);
+      const entitled = candidates.find((candidate) => candidate.origin === origin && isVisible(candidate.channel, subject.packages));
+      if (!entitled) return deny('not_entitled', subject.id);
 
-    const stream = entitled.channel.stream;
-    const admission = this.sessions.admit(
-      {
-        dialect: check.dialect,
-        // nginx has no session id: one session per IP and stream, so that zapping is a new one.
-        key: check.sessionId ?? `${ip} ${stream}`,
-        subscriberId: subject.id,
-        ip,
-        stream,
-        proto: (check.proto ?? '').slice(0, 16),
-        keyFingerprint: holder.keyFingerprint,
-      },
-      subject.maxConnections,
-      now,
-    );
-    if (admission !== 'ok') return deny(admission, subject.id);
-    return { allow: true, subscriberId: subject.id, maxSessions: subject.maxConnections };
+      const stream = entitled.channel.stream;
+      const admission = this.sessions.admit(
+        {
+          dialect: check.dialect,
+          // nginx has no session id: one session per IP and stream, so that zapping is a new one.
+          key: check.sessionId ?? `${ip} ${stream}`,
+          subscriberId: subject.id,
+          ip,
+          stream,
+          proto: (check.proto ?? '').slice(0, 16),
+          keyFingerprint: holder.keyFingerprint,
+        },
+        subject.maxConnections,
+        now,
+      );
+      return andThen(
+        admission,
+        (admitted): Decision =>
+          admitted === 'ok' ? { allow: true, subscriberId: subject.id, maxSessions: subject.maxConnections } : deny(admitted, subject.id),
+      );
+    });
   }
 
   private verify(candidates: readonly BackendStream[], token: string, ip: string, now: number): Verified | TokenRefusal {
@@ -110,14 +116,15 @@ export class AuthBackend {
    * disabled, lapsed, its key rotated, or the stream no longer in its packages. Undefined while it
    * may go on. For closing sessions at once through the streaming server's API.
    */
-  revocationOf(session: SessionRecord, now: number): DenyReason | undefined {
+  revocationOf(session: SessionRecord, now: number): Awaitable<DenyReason | undefined> {
     this.lineup.refresh();
-    const subject = this.subjects.find(session.subscriberId);
-    if (!subject) return 'unknown_subscriber';
-    const refused = refusalOf(subject, session.keyFingerprint, now);
-    if (refused) return refused;
-    const candidates = this.lineup.backendStreamsNamed(session.stream);
-    return candidates.some((candidate) => isVisible(candidate.channel, subject.packages)) ? undefined : 'not_entitled';
+    return andThen(this.subjects.find(session.subscriberId), (subject) => {
+      if (!subject) return 'unknown_subscriber';
+      const refused = refusalOf(subject, session.keyFingerprint, now);
+      if (refused) return refused;
+      const candidates = this.lineup.backendStreamsNamed(session.stream);
+      return candidates.some((candidate) => isVisible(candidate.channel, subject.packages)) ? undefined : 'not_entitled';
+    });
   }
 }
 

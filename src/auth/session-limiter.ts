@@ -1,3 +1,4 @@
+import { type Awaitable, andThen } from '../awaitable.js';
 import type { Dialect } from './stream-check.js';
 
 /** One viewer session as storage keeps it. Times are Unix seconds. */
@@ -24,21 +25,38 @@ export type SessionEndReason = 'replaced' | 'idle' | 'revoked';
 export type NewSession = Pick<SessionRecord, 'dialect' | 'key' | 'subscriberId' | 'ip' | 'stream' | 'proto' | 'keyFingerprint'>;
 
 /**
- * Where sessions are kept, shared by every process of the server (db/session-store.ts): a limit
- * holds across workers and restarts only if they all count the same rows.
+ * What to do with a new session, decided by SessionLimiter from the subscriber's open sessions as
+ * storage holds them under its lock: end the silent ones (`idle`), then either take the one another
+ * process opened a moment ago (`existing`), refuse (`limit`), or insert after ending `replaced`.
+ */
+export type AdmissionPlan = { idle: number[] } & (
+  | { kind: 'existing'; record: SessionRecord }
+  | { kind: 'limit' }
+  | { kind: 'insert'; replaced: SessionRecord[] }
+);
+
+/** The session admitted (new or existing) and the ones it replaced; undefined when refused. */
+export type AdmissionOutcome = { record: SessionRecord; replaced: SessionRecord[] } | undefined;
+
+/**
+ * Where sessions are kept, shared by every process of the server (db/session-store.ts), or by
+ * every node (db/pg/session-store.ts): a limit holds across workers, nodes and restarts only if
+ * they all count the same rows. SQLite answers at once; PostgreSQL answers what needs a round trip
+ * with a promise.
  */
 export interface SessionStorage {
-  /** Whether another connection (another worker, the CLI) wrote since this was last asked. */
+  /** Whether another connection (another worker, node, the CLI) ended sessions since this was last asked. */
   changedElsewhere(): boolean;
   /** The subscriber's latest session with this key, open or ended. */
-  latest(subscriberId: number, dialect: Dialect, key: string): SessionRecord | undefined;
-  /** Runs `work` in one write transaction: workers admitting at once take turns, each seeing the other's rows. */
-  exclusively<T>(work: () => T): T;
-  openSessionsOf(subscriberId: number): SessionRecord[];
-  insert(session: NewSession, now: number): SessionRecord;
-  end(ids: readonly number[], reason: SessionEndReason, at: number): void;
+  latest(subscriberId: number, dialect: Dialect, key: string): Awaitable<SessionRecord | undefined>;
+  /**
+   * Admits a new session atomically against every other process: reads the subscriber's open
+   * sessions, applies `plan` to them and writes what it says, all in one transaction that
+   * processes admitting the same subscriber take in turns, each seeing the other's rows.
+   */
+  admit(session: NewSession, now: number, plan: (open: SessionRecord[]) => AdmissionPlan): Awaitable<AdmissionOutcome>;
   /** Writes many sessions' last-seen times in one transaction. */
-  touch(lastSeen: ReadonlyMap<number, number>): void;
+  touch(lastSeen: ReadonlyMap<number, number>): Awaitable<void>;
 }
 
 export interface SessionSettings {
@@ -77,6 +95,9 @@ export class SessionLimiter {
   private readonly sightings = new Map<number, Sighting>();
   private readonly unwritten = new Set<number>();
   private readonly writeEvery: number;
+  /** Moves whenever `known` is forgotten: a record read while it moved is not remembered. */
+  private forgets = 0;
+  private flushing = false;
 
   constructor(
     private readonly storage: SessionStorage,
@@ -85,29 +106,30 @@ export class SessionLimiter {
     this.writeEvery = Math.max(1, Math.floor(settings.idleSeconds / 4));
   }
 
-  admit(session: NewSession, maxSessions: number, now: number): Admission {
-    if (this.storage.changedElsewhere() || this.known.size >= MAX_KNOWN) this.known.clear();
+  /** At once when storage answers at once (SQLite, or a session remembered); else when its round trip does. */
+  admit(session: NewSession, maxSessions: number, now: number): Awaitable<Admission> {
+    this.forgetIfChanged();
     const memoKey = memoKeyOf(session);
-    let record = this.known.get(memoKey);
-    if (!record) {
-      record = this.storage.latest(session.subscriberId, session.dialect, session.key);
-      if (record) {
-        record.lastSeen = Math.max(record.lastSeen, this.sightings.get(record.id)?.seen ?? 0);
-        this.known.set(memoKey, record);
+    const record = this.known.get(memoKey);
+    if (record) return this.admitKnown(record, session, memoKey, maxSessions, now);
+    const forgetsBefore = this.forgets;
+    return andThen(this.storage.latest(session.subscriberId, session.dialect, session.key), (latest) => {
+      this.forgetIfChanged();
+      if (latest) {
+        latest.lastSeen = Math.max(latest.lastSeen, this.sightings.get(latest.id)?.seen ?? 0);
+        // Read before another process ended it (and this one heard): good for this answer only.
+        if (this.forgets === forgetsBefore) this.known.set(memoKey, latest);
       }
-    }
-    if (record) {
-      if (record.endedAt === null && now - record.lastSeen < this.settings.idleSeconds) {
-        this.sighted(record, now);
-        return 'ok';
-      }
-      if (record.endReason === 'replaced' && now - record.endedAt! < this.settings.replacedBanSeconds) return 'replaced';
-    }
-    return this.start(session, memoKey, maxSessions, now);
+      return this.admitKnown(latest, session, memoKey, maxSessions, now);
+    });
   }
 
-  /** Writes the sightings due, in one transaction; returns how many sessions it wrote. */
-  flush(now: number): number {
+  /**
+   * Writes the sightings due, in one transaction; returns how many sessions it wrote (0 while
+   * the last flush is still being written).
+   */
+  flush(now: number): Awaitable<number> {
+    if (this.flushing) return 0;
     for (const [id, sighting] of this.sightings) {
       if (now - sighting.seen >= this.settings.idleSeconds && !this.unwritten.has(id)) this.sightings.delete(id);
     }
@@ -117,10 +139,53 @@ export class SessionLimiter {
       const sighting = this.sightings.get(id);
       if (sighting) due.set(id, sighting.seen);
     }
-    this.storage.touch(due);
-    for (const [id, seen] of due) this.sightings.get(id)!.written = seen;
-    this.unwritten.clear();
-    return due.size;
+    const written = () => {
+      this.flushing = false;
+      for (const [id, seen] of due) {
+        const sighting = this.sightings.get(id);
+        if (sighting) sighting.written = seen;
+        // Seen again while being written: due again once it has moved on enough.
+        if (sighting?.seen === seen || !sighting) this.unwritten.delete(id);
+      }
+      return due.size;
+    };
+    this.flushing = true;
+    let touched: Awaitable<void>;
+    try {
+      touched = this.storage.touch(due);
+    } catch (error) {
+      this.flushing = false;
+      throw error;
+    }
+    if (!(touched instanceof Promise)) return written();
+    return touched.then(written, (error: unknown) => {
+      this.flushing = false;
+      throw error;
+    });
+  }
+
+  private forgetIfChanged(): void {
+    if (this.storage.changedElsewhere() || this.known.size >= MAX_KNOWN) {
+      this.known.clear();
+      this.forgets++;
+    }
+  }
+
+  private admitKnown(
+    record: SessionRecord | undefined,
+    session: NewSession,
+    memoKey: string,
+    maxSessions: number,
+    now: number,
+  ): Awaitable<Admission> {
+    if (record) {
+      if (record.endedAt === null && now - record.lastSeen < this.settings.idleSeconds) {
+        this.sighted(record, now);
+        return 'ok';
+      }
+      if (record.endReason === 'replaced' && now - record.endedAt! < this.settings.replacedBanSeconds) return 'replaced';
+    }
+    return this.start(session, memoKey, maxSessions, now);
   }
 
   private sighted(record: SessionRecord, now: number): void {
@@ -135,39 +200,35 @@ export class SessionLimiter {
     return Math.max(record.lastSeen, this.sightings.get(record.id)?.seen ?? 0);
   }
 
-  private start(session: NewSession, memoKey: string, maxSessions: number, now: number): Admission {
-    const outcome = this.storage.exclusively(() => {
-      const active: SessionRecord[] = [];
-      const silent: number[] = [];
-      for (const open of this.storage.openSessionsOf(session.subscriberId)) {
-        if (now - this.lastSeenOf(open) < this.settings.idleSeconds) active.push(open);
-        else silent.push(open.id);
-      }
-      if (silent.length > 0) this.storage.end(silent, 'idle', now);
-      // Another worker opened it a moment ago.
-      const same = active.find((open) => open.dialect === session.dialect && open.key === session.key);
-      if (same) return { record: same, replaced: [] };
-      let replaced: SessionRecord[] = [];
-      const excess = active.length - maxSessions + 1;
-      if (excess > 0) {
-        const fromIp = active.filter((open) => open.ip === session.ip).sort((a, b) => a.startedAt - b.startedAt || a.id - b.id);
-        if (fromIp.length < excess) return undefined;
-        replaced = fromIp.slice(0, excess);
-        this.storage.end(
-          replaced.map((old) => old.id),
-          'replaced',
-          now,
-        );
-      }
-      return { record: this.storage.insert(session, now), replaced };
-    });
-    if (!outcome) return 'limit';
-    for (const old of outcome.replaced) {
-      const remembered = this.known.get(memoKeyOf(old));
-      if (remembered?.id === old.id) Object.assign(remembered, { endedAt: now, endReason: 'replaced' });
+  /** The one rule for a new session, whichever storage holds the open ones it is given. */
+  private planFor(session: NewSession, open: readonly SessionRecord[], maxSessions: number, now: number): AdmissionPlan {
+    const active: SessionRecord[] = [];
+    const idle: number[] = [];
+    for (const one of open) {
+      if (now - this.lastSeenOf(one) < this.settings.idleSeconds) active.push(one);
+      else idle.push(one.id);
     }
-    this.known.set(memoKey, outcome.record);
-    this.sighted(outcome.record, now);
-    return 'ok';
+    // Another worker or node opened it a moment ago.
+    const same = active.find((one) => one.dialect === session.dialect && one.key === session.key);
+    if (same) return { idle, kind: 'existing', record: same };
+    const excess = active.length - maxSessions + 1;
+    if (excess <= 0) return { idle, kind: 'insert', replaced: [] };
+    const fromIp = active.filter((one) => one.ip === session.ip).sort((a, b) => a.startedAt - b.startedAt || a.id - b.id);
+    if (fromIp.length < excess) return { idle, kind: 'limit' };
+    return { idle, kind: 'insert', replaced: fromIp.slice(0, excess) };
+  }
+
+  private start(session: NewSession, memoKey: string, maxSessions: number, now: number): Awaitable<Admission> {
+    const admitted = this.storage.admit(session, now, (open) => this.planFor(session, open, maxSessions, now));
+    return andThen(admitted, (outcome): Admission => {
+      if (!outcome) return 'limit';
+      for (const old of outcome.replaced) {
+        const remembered = this.known.get(memoKeyOf(old));
+        if (remembered?.id === old.id) Object.assign(remembered, { endedAt: now, endReason: 'replaced' });
+      }
+      this.known.set(memoKey, outcome.record);
+      this.sighted(outcome.record, now);
+      return 'ok';
+    });
   }
 }

@@ -1,6 +1,13 @@
 import { dirname, join, parse } from 'node:path';
 import Database from 'better-sqlite3';
-import type { NewSession, SessionEndReason, SessionRecord, SessionStorage } from '../auth/session-limiter.js';
+import type {
+  AdmissionOutcome,
+  AdmissionPlan,
+  NewSession,
+  SessionEndReason,
+  SessionRecord,
+  SessionStorage,
+} from '../auth/session-limiter.js';
 import type { Dialect } from '../auth/stream-check.js';
 import { ConfigError } from '../errors.js';
 import type { Db } from './open.js';
@@ -170,15 +177,26 @@ export class SessionStore implements SessionStorage {
     return row && toRecord(row);
   }
 
-  exclusively<T>(work: () => T): T {
-    return this.db.transaction(work).immediate();
+  /** In one IMMEDIATE transaction: workers admitting at once take turns, each seeing the other's rows. */
+  admit(session: NewSession, now: number, plan: (open: SessionRecord[]) => AdmissionPlan): AdmissionOutcome {
+    return this.db
+      .transaction((): AdmissionOutcome => {
+        const decided = plan((this.openOf.all(session.subscriberId) as SessionRow[]).map(toRecord));
+        if (decided.idle.length > 0) this.end(decided.idle, 'idle', now);
+        if (decided.kind === 'limit') return undefined;
+        if (decided.kind === 'existing') return { record: decided.record, replaced: [] };
+        if (decided.replaced.length > 0)
+          this.end(
+            decided.replaced.map((old) => old.id),
+            'replaced',
+            now,
+          );
+        return { record: this.insert(session, now), replaced: decided.replaced };
+      })
+      .immediate();
   }
 
-  openSessionsOf(subscriberId: number): SessionRecord[] {
-    return (this.openOf.all(subscriberId) as SessionRow[]).map(toRecord);
-  }
-
-  insert(session: NewSession, now: number): SessionRecord {
+  private insert(session: NewSession, now: number): SessionRecord {
     return toRecord(this.insertQuery.get({ ...session, now }) as SessionRow);
   }
 

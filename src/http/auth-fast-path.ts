@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockList } from 'node:net';
 import { nginxCheck } from '../auth/dialects.js';
+import type { Awaitable } from '../awaitable.js';
 import type { Logger } from '../logger.js';
 import { AUTH_NGINX_PATH } from '../routes.js';
-import type { AuthAnswerer } from './auth-routes.js';
+import type { AuthAnswer, AuthAnswerer } from './auth-routes.js';
 import { clientIp } from './client-ip.js';
 import { answerError } from './error-handler.js';
 import { requestLineWriter } from './request-log.js';
@@ -25,22 +26,32 @@ export function nginxAuthFastPath(answerer: AuthAnswerer, logger: Logger, trustP
       const value = req.headers[name.toLowerCase()];
       return typeof value === 'string' ? value : '';
     };
-    let status: number;
-    let subscriber: number | undefined;
-    let reason: string | undefined;
-    try {
-      const answer = answerer(nginxCheck(header));
-      ({ status, subscriberId: subscriber, reason } = answer);
-      res.writeHead(status, answer.headers);
-      res.end(status === 204 ? undefined : answer.body);
-    } catch (error) {
+    const finish = (status: number, subscriber?: number, reason?: string): void => {
+      const ip = clientIp(req.socket.remoteAddress, header('X-Forwarded-For') || undefined, trustProxy);
+      writeLine({ method: 'GET', path: AUTH_NGINX_PATH, status, started, ip, subscriber, reason });
+    };
+    const send = ({ status, headers, body, subscriberId, reason }: AuthAnswer): void => {
+      res.writeHead(status, headers);
+      res.end(status === 204 ? undefined : body);
+      finish(status, subscriberId, reason);
+    };
+    const failed = (error: unknown): void => {
       const answer = answerError(error, logger, AUTH_NGINX_PATH);
-      status = answer.status;
-      res.writeHead(status, { ...answer.headers, 'Content-Length': String(Buffer.byteLength(answer.body)) });
+      res.writeHead(answer.status, { ...answer.headers, 'Content-Length': String(Buffer.byteLength(answer.body)) });
       res.end(answer.body);
+      finish(answer.status);
+    };
+    let answered: Awaitable<AuthAnswer>;
+    try {
+      answered = answerer(nginxCheck(header));
+    } catch (error) {
+      failed(error);
+      return true;
     }
-    const ip = clientIp(req.socket.remoteAddress, header('X-Forwarded-For') || undefined, trustProxy);
-    writeLine({ method: 'GET', path: AUTH_NGINX_PATH, status, started, ip, subscriber, reason });
+    // A decision that waits (PostgreSQL: a subscriber not remembered, a new session) answers when
+    // it settles; the rest at once, in this call.
+    if (answered instanceof Promise) answered.then(send, failed);
+    else send(answered);
     return true;
   };
 }

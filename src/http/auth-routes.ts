@@ -2,7 +2,8 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AuthBackend } from '../auth/auth-backend.js';
 import { cesboCheck, flussonicCheck, nginxCheck } from '../auth/dialects.js';
-import { DENY_REASONS, type DenyReason, type StreamCheck } from '../auth/stream-check.js';
+import { DENY_REASONS, type Decision, type DenyReason, type StreamCheck } from '../auth/stream-check.js';
+import { type Awaitable, andThen } from '../awaitable.js';
 import type { LineupMetrics } from '../metrics.js';
 import { AUTH_CESBO_PATH, AUTH_FLUSSONIC_PATH, AUTH_NGINX_PATH } from '../routes.js';
 import type { Clock } from '../time.js';
@@ -13,7 +14,7 @@ export interface AuthRouteOptions {
 }
 
 /** The whole HTTP answer to a check, decided before anything is sent. */
-interface AuthAnswer {
+export interface AuthAnswer {
   status: 200 | 204 | 401 | 403;
   headers: Record<string, string>;
   body: string;
@@ -22,7 +23,8 @@ interface AuthAnswer {
   reason?: DenyReason;
 }
 
-export type AuthAnswerer = (check: StreamCheck) => AuthAnswer;
+/** At once when the decision is (SQLite, or all from memory); a promise when PostgreSQL is asked. */
+export type AuthAnswerer = (check: StreamCheck) => Awaitable<AuthAnswer>;
 
 const PLAIN_TEXT = 'text/plain; charset=utf-8';
 
@@ -35,9 +37,11 @@ export function authAnswerer(backend: AuthBackend, clock: Clock, metrics: Lineup
   const duration = String(authDuration);
   // Every reason from the start at 0, so that a rate over a reason not seen yet is 0, not absent.
   for (const reason of DENY_REASONS) metrics.authDenials.inc({ reason }, 0);
-  return (check): AuthAnswer => {
+  return (check) => {
     const started = performance.now();
-    const decision = backend.decide(check, clock());
+    return andThen(backend.decide(check, clock()), (decision) => answerOf(check, decision, started));
+  };
+  function answerOf(check: StreamCheck, decision: Decision, started: number): AuthAnswer {
     metrics.authDecisionSeconds.observe((performance.now() - started) / 1000);
     // No Cache-Control: nginx's proxy_cache keeps decisions for the time its configuration says (README).
     if (decision.allow) {
@@ -61,7 +65,7 @@ export function authAnswerer(backend: AuthBackend, clock: Clock, metrics: Lineup
       reason: decision.reason,
       ...(decision.subscriberId === undefined ? {} : { subscriberId: decision.subscriberId }),
     };
-  };
+  }
 }
 
 /**
@@ -70,14 +74,14 @@ export function authAnswerer(backend: AuthBackend, clock: Clock, metrics: Lineup
  */
 export function authRoutes(answerer: AuthAnswerer): Router {
   const router = new Router({ sensitive: true, strict: true });
-  const answer = (ctx: Context, check: StreamCheck): void => {
-    const { status, headers, body, subscriberId, reason } = answerer(check);
-    if (subscriberId !== undefined) ctx.state.subscriberId = subscriberId;
-    if (reason !== undefined) ctx.state.denyReason = reason;
-    ctx.set(headers);
-    ctx.status = status;
-    if (status !== 204) ctx.body = body;
-  };
+  const answer = (ctx: Context, check: StreamCheck): Awaitable<void> =>
+    andThen(answerer(check), ({ status, headers, body, subscriberId, reason }) => {
+      if (subscriberId !== undefined) ctx.state.subscriberId = subscriberId;
+      if (reason !== undefined) ctx.state.denyReason = reason;
+      ctx.set(headers);
+      ctx.status = status;
+      if (status !== 204) ctx.body = body;
+    });
   router.get(AUTH_NGINX_PATH, (ctx) =>
     answer(
       ctx,

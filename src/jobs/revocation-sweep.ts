@@ -57,7 +57,7 @@ export function startRevocationSweep(options: RevocationSweepOptions): Revocatio
     lastFull = now;
     const revoked: { session: SessionRecord; reason: string }[] = [];
     for (const session of sessions.active(now - idleSeconds)) {
-      const reason = backend.revocationOf(session, now);
+      const reason = await backend.revocationOf(session, now);
       if (reason) revoked.push({ session, reason });
     }
     if (now - lastForget >= 3600) {
