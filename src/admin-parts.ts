@@ -21,8 +21,8 @@ export interface AdminParts {
   subscriberAdmin: SubscriberAdmin;
   /** Where a subscriber's playlist was fetched from since `since`, the latest first. */
   playlistAddresses(username: string, since: SqlTime): PlaylistAddress[];
-  /** Where it streamed from (the auth backend's sessions); undefined where they are not kept beside the database. */
-  streamedFrom(subscriberId: number, since: number): SeenAddress[] | undefined;
+  /** Where it streamed from since `since` (the auth backend's sessions), the latest first. */
+  streamedFrom(subscriberId: number, since: number): SeenAddress[];
   /**
    * Runs the prune `run` unless another node runs one on the same database now: then undefined,
    * having run nothing. SQLite has one machine, whose writers queue on the file.

@@ -106,14 +106,17 @@ export function createMetrics(): LineupMetrics {
  * max_connections now, and the subscribers holding them, counted at scrape time from the sessions
  * every process shares (so the cluster reports one count, not a sum).
  */
-export function gaugeStreamSessions(metrics: LineupMetrics, count: () => { sessions: number; subscribers: number }): void {
+export function gaugeStreamSessions(
+  metrics: LineupMetrics,
+  count: () => { sessions: number; subscribers: number } | Promise<{ sessions: number; subscribers: number }>,
+): void {
   new Gauge({
     name: 'lineup_stream_sessions',
     help: 'Stream sessions that count toward max_connections now (auth backend)',
     registers: [metrics.registry],
     aggregator: 'first',
-    collect() {
-      this.set(count().sessions);
+    async collect() {
+      this.set((await count()).sessions);
     },
   });
   new Gauge({
@@ -121,8 +124,8 @@ export function gaugeStreamSessions(metrics: LineupMetrics, count: () => { sessi
     help: 'Subscribers with at least one stream session now (auth backend)',
     registers: [metrics.registry],
     aggregator: 'first',
-    collect() {
-      this.set(count().subscribers);
+    async collect() {
+      this.set((await count()).subscribers);
     },
   });
 }

@@ -6,10 +6,12 @@ import { PostgresAdminSettings } from './db/pg/admin-settings.js';
 import { LATEST_POSTGRES_SCHEMA_VERSION } from './db/pg/migrations.js';
 import { numbered } from './db/pg/placeholders.js';
 import { whilePruneLockHeld } from './db/pg/prune-lock.js';
+import { SESSION_ADDRESSES_SQL } from './db/pg/session-store.js';
 import { PostgresSubscriberStore } from './db/pg/subscriber-store.js';
 import { SyncPostgresClient } from './db/pg/sync-client.js';
 import { loggablePostgresUrl } from './db/pg/url.js';
 import { type AddressRecord, addressesSince, toAddress } from './db/playlist-ip-store.js';
+import type { SeenAddress } from './db/session-store.js';
 import { ConfigError } from './errors.js';
 import type { CredentialSeal } from './subscribers/credentials.js';
 import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
@@ -37,8 +39,7 @@ function assertMigrated(db: SyncPostgresClient, url: string): void {
 /**
  * The admin parts on PostgreSQL (LINEUP_DB a postgres:// URL): one synchronous connection
  * (db/pg/sync-client.ts) for the store, the settings and the prune lock, recorded in the audit
- * trail as `cli`. The auth backend's sessions are not kept in PostgreSQL (yet), so `streamedFrom`
- * knows none.
+ * trail as `cli`. `streamedFrom` reads the auth backend's sessions that every node shares.
  */
 export function openPostgresAdminParts(config: Config, clock: Clock): AdminParts {
   const db = SyncPostgresClient.connect(config.dbPath);
@@ -65,7 +66,7 @@ export function openPostgresAdminParts(config: Config, clock: Clock): AdminParts
     settings,
     subscriberAdmin: new SubscriberAdmin(subscribers, adminPublicUrl(config, settings), clock, credentialSeal),
     playlistAddresses: (username, since) => db.query<AddressRecord>(ADDRESSES_SINCE, [username, since]).rows.map(toAddress),
-    streamedFrom: () => undefined,
+    streamedFrom: (subscriberId, since) => db.query<SeenAddress>(SESSION_ADDRESSES_SQL, [subscriberId, since]).rows,
     pruneOnce: (run) => whilePruneLockHeld(db, run),
     close: () => db.close(),
   };

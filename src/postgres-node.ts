@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { AuthBackend } from './auth/auth-backend.js';
+import { RememberedSubjects } from './auth/auth-subjects.js';
+import { SessionLimiter } from './auth/session-limiter.js';
 import type { Config } from './config.js';
 import {
   BUCKET_SECRET_SETTING,
@@ -16,6 +19,7 @@ import { readLineupSnapshot } from './db/pg/lineup-snapshot.js';
 import { migratePostgres } from './db/pg/migrations.js';
 import { PostgresPlaylistIpStore } from './db/pg/playlist-ip-store.js';
 import { ReplicaFence } from './db/pg/replica-fence.js';
+import { PostgresSessionStore } from './db/pg/session-store.js';
 import { PostgresSettingsStore } from './db/pg/settings-store.js';
 import { PostgresSubscriberAccess } from './db/pg/subscriber-access-store.js';
 import { postgresSubscriberCounter } from './db/pg/subscriber-counts.js';
@@ -23,12 +27,13 @@ import { unavailableOnFailure } from './db/pg/unavailable.js';
 import { loggablePostgresUrl } from './db/pg/url.js';
 import { LiveGuide } from './epg/live-guide.js';
 import { ConfigError } from './errors.js';
+import { authAnswerer } from './http/auth-routes.js';
 import type { Logger } from './logger.js';
-import { changeFeedMetrics, createMetrics, gaugeSubscriberStates, type LineupMetrics } from './metrics.js';
+import { changeFeedMetrics, createMetrics, gaugeStreamSessions, gaugeSubscriberStates, type LineupMetrics } from './metrics.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
-import { listenLineup } from './server.js';
+import { flushSessionsEvery, listenLineup } from './server.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
 import { RememberedAccess } from './subscribers/remembered-access.js';
 import { type Clock, systemClock, toSqlTime } from './time.js';
@@ -68,7 +73,8 @@ function refuseUnported(config: Config): void {
 /**
  * One Lineup node on a PostgreSQL database that other nodes share: it migrates the schema (under
  * the migrations' advisory lock, so nodes may start together), reads the lineup once, listens for
- * changes, and serves playlists and redirect links. What a node remembers (the compiled lineup,
+ * changes, and serves playlists, redirect links and the auth backend (its sessions shared by every
+ * node, db/pg/session-store.ts). What a node remembers (the compiled lineup,
  * subscribers by key) is forgotten as the change feed says, so a revocation on any node, or by
  * psql, holds on every node within a notification's delay.
  */
@@ -120,11 +126,8 @@ export async function startPostgresNode(config: Config, { logger, clock = system
       publicUrl: config.publicUrl,
     });
     const reads = unavailableOnFailure(replica ? new ReplicaFence(feed, replica, pool).reads : pool);
-    const access = new RememberedAccess(
-      new PostgresSubscriberAccess(reads, { days: config.retiredKeyDays, clock }),
-      feed.follower(),
-      REMEMBERED_SUBSCRIBERS,
-    );
+    const subscriberReads = new PostgresSubscriberAccess(reads, { days: config.retiredKeyDays, clock });
+    const access = new RememberedAccess(subscriberReads, feed.follower(), REMEMBERED_SUBSCRIBERS);
     const playlistIps = playlistIpsOver(new PostgresPlaylistIpStore(pool), config, clock, logger);
     // Before the pool closes: the last batch of addresses is written on the way out.
     closing.push(() => playlistIps.stop());
@@ -138,6 +141,16 @@ export async function startPostgresNode(config: Config, { logger, clock = system
     gaugeSubscriberStates(metrics, () => countSubscribers(toSqlTime(clock())));
     const health = postgresHealth(pool, feed);
     closing.push(() => health.stop());
+    const { sessionIdle, authDuration } = config.authBackend;
+    // Sessions on the primary, shared by every node, so that max_connections holds across them.
+    const sessions = new PostgresSessionStore(pool);
+    const limiter = new SessionLimiter(sessions, { idleSeconds: sessionIdle, replacedBanSeconds: authDuration });
+    const subjects = new RememberedSubjects(subscriberReads, feed.follower(), REMEMBERED_SUBSCRIBERS);
+    const backend = new AuthBackend(lineup, subjects, limiter);
+    gaugeStreamSessions(metrics, () => sessions.counts(clock() - sessionIdle));
+    // Before the pool closes (after the listener): the last sightings are written on the way out.
+    const flusher = flushSessionsEvery(limiter, clock, logger);
+    closing.push(() => flusher.stop());
     const guide = new LiveGuide(config.epgFile);
     const http = await listenLineup(
       {
@@ -145,6 +158,7 @@ export async function startPostgresNode(config: Config, { logger, clock = system
         clock,
         playlists,
         redirects: new StreamRedirects(lineup, access, clock),
+        auth: authAnswerer(backend, clock, metrics, { authDuration }),
         guide,
         health: health.problem,
         healthDetails: health.details,

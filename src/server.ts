@@ -57,8 +57,8 @@ export interface ServerOptions {
 }
 
 /**
- * What one process serves, whichever database is behind it. The XC API, the auth backend and the
- * admin API are served where their stores run (SQLite, for now); absent, their paths answer 404.
+ * What one process serves, whichever database is behind it. The XC API and the admin API are
+ * served where their stores run (SQLite, for now); absent, their paths answer 404.
  */
 export interface ServedSurfaces {
   config: Config;

@@ -128,8 +128,6 @@ function revealedFields(revealed: Revealed | undefined) {
 /** Why a credential cannot be shown, and what gives a revealable one. */
 const NOT_KEPT_URL = '(issued before URLs were kept sealed, so it cannot be shown; lineup subscriber rotate issues one that can)';
 const NOT_KEPT_PASSWORD = '(none yet: lineup subscriber rotate-password issues one)';
-/** On PostgreSQL, where the auth backend's sessions are not kept (yet). */
-const NOT_KEPT_SESSIONS = 'not kept in PostgreSQL yet';
 
 function showText(subscriber: Subscriber, now: number, revealed: Revealed | undefined, server: string): string {
   const lines = [
@@ -255,7 +253,7 @@ export const subscriberCommand: Command = {
           const user = username(positionals, action);
           const subscriber = subscriberAdmin.get(user);
           const revealed = values.reveal ? subscriberAdmin.reveal(user) : undefined;
-          const streamedFrom = streamedSince(subscriber.id, now - SHOW_WINDOW_SECONDS)?.map((seen) => ({
+          const streamedFrom = streamedSince(subscriber.id, now - SHOW_WINDOW_SECONDS).map((seen) => ({
             ...seen,
             firstSeen: toSqlTime(seen.firstSeen),
             lastSeen: toSqlTime(seen.lastSeen),
@@ -265,15 +263,15 @@ export const subscriberCommand: Command = {
           if (values.json) {
             const state = stateOf(subscriber, now);
             io.stdout(
-              `${JSON.stringify({ ...subscriber, state, ...revealedFields(revealed), playlistAddresses, streamedFrom: streamedFrom ?? null }, null, 2)}\n`,
+              `${JSON.stringify({ ...subscriber, state, ...revealedFields(revealed), playlistAddresses, streamedFrom }, null, 2)}\n`,
             );
             return 0;
           }
           io.stdout(showText(subscriber, now, revealed, subscriberAdmin.serverUrl));
           io.stdout(playlistAddressBlock(playlistAddresses, subscriber.maxConnections));
-          const streamed = streamedFrom === undefined ? NOT_KEPT_SESSIONS : streamedFrom.length === 0 ? 'none' : '';
+          const streamed = streamedFrom.length === 0 ? 'none' : '';
           io.stdout(`\nstreamed from, last 24 h (auth backend): ${streamed}\n`);
-          if (streamedFrom && streamedFrom.length > 0) {
+          if (streamedFrom.length > 0) {
             printColumns(
               ['IP', 'FIRST SEEN (UTC)', 'LAST SEEN (UTC)', 'SESSIONS'],
               streamedFrom.map((seen) => [seen.ip, seen.firstSeen, seen.lastSeen, String(seen.sessions)]),

@@ -427,6 +427,10 @@ const migrations: readonly Migration[] = [
   AFTER UPDATE OF xc_password_hash, created_at ON subscribers
   BEGIN INSERT INTO subscriber_changes (subscriber_id) VALUES (OLD.id); END;
   `,
+  /* 14: nothing on SQLite: PostgreSQL's step 14 makes the auth backend's sessions table */ `
+  -- SQLite keeps sessions in a file of their own (session-store.ts). The step is here so that both
+  -- backends' schema versions keep naming the same schema (lineup db copy compares them).
+  `,
 ];
 
 /** The schema version this Lineup brings a database to (`PRAGMA user_version`). */

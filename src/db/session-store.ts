@@ -71,7 +71,8 @@ export function openSessionDatabase(path: string): Db {
   return db;
 }
 
-interface SessionRow {
+/** A sessions row as both backends select it (`SELECT *`). */
+export interface SessionRow {
   id: number;
   dialect: Dialect;
   session_key: string;
@@ -86,7 +87,7 @@ interface SessionRow {
   end_reason: SessionEndReason | null;
 }
 
-const toRecord = (row: SessionRow): SessionRecord => ({
+export const toRecord = (row: SessionRow): SessionRecord => ({
   id: row.id,
   dialect: row.dialect,
   key: row.session_key,

@@ -118,10 +118,7 @@ describePostgres('lineup subscriber on PostgreSQL', () => {
     for (const [at, argv] of LIFE.entries()) {
       const sqlite = sqliteRuns[at]!;
       const postgres = postgresRuns[at]!;
-      // The one difference, on purpose: the auth backend's sessions are not kept in PostgreSQL yet.
-      const stdout = masked(postgres.stdout)
-        .replace('(auth backend): not kept in PostgreSQL yet', '(auth backend): none')
-        .replace('"streamedFrom": null', '"streamedFrom": []');
+      const stdout = masked(postgres.stdout);
       expect({ argv, code: postgres.code, stdout, stderr: postgres.stderr }).toEqual({
         argv,
         code: sqlite.code,
@@ -144,7 +141,7 @@ describePostgres('lineup subscriber on PostgreSQL', () => {
     expect(byStep('subscriber', 'renew', 'alice', '--days', '10').stdout).toContain('expires 2032-01-11 23:59:59 UTC');
     expect(byStep('subscriber', 'packages', 'alice').stdout).toContain('packages bronze,silver,');
     expect(byStep('subscriber', 'show', 'alice', '--reveal').stdout).toContain('password chosen-pass.1');
-    expect(byStep('subscriber', 'show', 'alice').stdout).toContain('streamed from, last 24 h (auth backend): not kept in PostgreSQL yet\n');
+    expect(byStep('subscriber', 'show', 'alice').stdout).toContain('streamed from, last 24 h (auth backend): none\n');
     expect(byStep('subscriber', 'show', 'alice').stdout).toMatch(
       /playlist fetched from, last 24 h: 2 addresses\n.*\n2001:db8::1 .*\n203\.0\.113\.9 /,
     );

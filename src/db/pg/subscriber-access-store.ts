@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { AuthSubjectRow } from '../../auth/auth-subjects.js';
 import { NotFoundError } from '../../errors.js';
 import type { RetiredReason, SubscriberAccess, XcLogin } from '../../subscribers/subscriber.js';
 import { type RetiredKeyRetention, retiredKeysForgottenBy } from '../retired-key-retention.js';
@@ -18,6 +19,8 @@ export const ACCESS = `SELECT s.id, s.username, s.expires_at, s.enabled, s.max_c
  *     SubPlan 1 -> Index Only Scan using subscriber_packages_pkey on subscriber_packages sp
  */
 const FIND_ACCESS = { name: 'lineup_find_access', text: `${ACCESS} WHERE s.key_hash = $1` };
+/** A stream check's lookup by id (the auth backend), on a cache miss. */
+const FIND_AUTH_SUBJECT = { name: 'lineup_find_auth_subject', text: `${ACCESS} WHERE s.id = $1` };
 const FIND_ACCESS_BY_USERNAME = { name: 'lineup_find_access_by_username', text: `${ACCESS} WHERE s.username = $1` };
 /** An XC login's columns and package ids, by username ($1). */
 export const XC_LOGIN_BY_USERNAME = `SELECT s.id, s.username, s.expires_at, s.enabled, s.max_connections, s.created_at, s.xc_password_hash, ${PACKAGE_IDS}
@@ -70,6 +73,15 @@ export class PostgresSubscriberAccess {
     const row = rows[0];
     if (!row) throw new NotFoundError(`no subscriber named "${username}"`);
     return accessOf(row, row.package_ids);
+  }
+
+  /** As SubscriberStore.findAuthSubject: the access, with the key's hash always present (undefined when none). */
+  async findAuthSubject(id: number): Promise<AuthSubjectRow | undefined> {
+    const { rows } = await this.pool.query<AccessRow>({ ...FIND_AUTH_SUBJECT, values: [id] });
+    const row = rows[0];
+    if (!row) return undefined;
+    const { keyHash, ...access } = accessOf(row, row.package_ids);
+    return { ...access, keyHash, maxConnections: row.max_connections };
   }
 
   async findXcLogin(username: string): Promise<XcLogin | undefined> {

@@ -12,8 +12,13 @@ export function unavailableOnFailure(reads: QueryReads): QueryReads {
   return {
     query: <R extends pg.QueryResultRow>(config: pg.QueryConfig) =>
       reads.query<R>(config).catch((error: unknown) => {
-        const { code, message } = error as { code?: string; message?: string };
-        throw Object.assign(new UnavailableError('Database unavailable, try again shortly'), { code, cause: message });
+        throw asUnavailable(error);
       }),
   };
+}
+
+/** A driver's error as the 503 a request gets, keeping its code and message for the log. */
+export function asUnavailable(error: unknown): UnavailableError {
+  const { code, message } = error as { code?: string; message?: string };
+  return Object.assign(new UnavailableError('Database unavailable, try again shortly'), { code, cause: message });
 }
