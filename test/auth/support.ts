@@ -8,19 +8,21 @@ export const CDN_SECRET = 'cdn-backend-secret';
 /** Channel ids the fixture gives: news and sport are public, premium is in package gold; radio is on the default origin. */
 export const CHANNELS = { news: 1, sport: 2, premium: 3, movies: 4, music: 5, kids: 6 } as const;
 
-/** A lineup whose channels, but one, are on the `backend` origin `cdn` (http://cdn.test/hls). */
-export async function backendLineup(lineup: TestLineup, originOptions = ''): Promise<void> {
-  await applySql(
-    lineup,
-    `INSERT INTO origins (name, base_url, scheme, secret${originOptions ? ', ip_binding' : ''})
+/** The backend fixture's SQL (origins, channels, a package), for SQLite and PostgreSQL alike. */
+export function backendLineupSql(originOptions = ''): string {
+  return `INSERT INTO origins (name, base_url, scheme, secret${originOptions ? ', ip_binding' : ''})
        VALUES ('cdn', 'http://cdn.test/hls', 'backend', '${CDN_SECRET}'${originOptions ? `, '${originOptions}'` : ''});
      INSERT INTO channels (id, stream, name, number, origin, catchup_days) VALUES
        (1, 'news', 'News', 1, 'cdn', 3), (2, 'live/sport', 'Sport', 2, 'cdn', 0), (3, 'premium', 'Premium', 3, 'cdn', 0),
        (4, 'movies', 'Movies', 4, 'cdn', 0), (5, 'music', 'Music', 5, 'cdn', 0), (6, 'kids', 'Kids', 6, 'cdn', 0);
      INSERT INTO channels (id, stream, name, number) VALUES (7, 'radio', 'Radio', 7);
      INSERT INTO packages (id, name) VALUES (1, 'gold');
-     INSERT INTO package_channels (package_id, channel_id) VALUES (1, 3);`,
-  );
+     INSERT INTO package_channels (package_id, channel_id) VALUES (1, 3);`;
+}
+
+/** A lineup whose channels, but one, are on the `backend` origin `cdn` (http://cdn.test/hls). */
+export async function backendLineup(lineup: TestLineup, originOptions = ''): Promise<void> {
+  await applySql(lineup, backendLineupSql(originOptions));
 }
 
 /** Adds USER and fetches its playlist from `ip`; returns the stream URLs by stream name, and the playlist URL. */
@@ -55,12 +57,12 @@ export const requestUri = (url: string) => {
 export const tokenOf = (url: string) => new URL(url).searchParams.get('token') ?? '';
 
 /** Asks `/auth/nginx` as nginx's auth_request would for `uri` from `ip`. */
-export function askNginx(lineup: TestLineup, uri: string, ip = '127.0.0.1'): Promise<FetchResult> {
+export function askNginx(lineup: Pick<TestLineup, 'url'>, uri: string, ip = '127.0.0.1'): Promise<FetchResult> {
   return fetchFrom(`${lineup.url}/auth/nginx`, { headers: { 'X-Original-URI': uri, 'X-Real-IP': ip } });
 }
 
 /** Asks `/auth/flussonic` with Flussonic's query parameters. */
-export function askFlussonic(lineup: TestLineup, params: Record<string, string>): Promise<FetchResult> {
+export function askFlussonic(lineup: Pick<TestLineup, 'url'>, params: Record<string, string>): Promise<FetchResult> {
   const query = new URLSearchParams({ proto: 'hls', request_type: 'new_session', request_number: '0', ...params });
   return fetchFrom(`${lineup.url}/auth/flussonic?${query}`);
 }

@@ -35,7 +35,11 @@ const TOUCH = {
            FROM unnest($1::bigint[], $2::bigint[]) AS v(id, seen) WHERE s.id = v.id`,
 };
 const ENDS_MARK = "SELECT nextval('stream_session_ends')";
-const ENDS_SEEN = { name: 'lineup_session_ends_seen', text: 'SELECT last_value::text AS mark FROM stream_session_ends' };
+/** A new sequence's last_value is its start before the first nextval as after it: is_called tells them apart. */
+const ENDS_SEEN = {
+  name: 'lineup_session_ends_seen',
+  text: 'SELECT CASE WHEN is_called THEN last_value ELSE 0 END::text AS mark FROM stream_session_ends',
+};
 const COUNTS = {
   name: 'lineup_session_counts',
   text: `SELECT count(*)::int AS sessions, count(DISTINCT subscriber_id)::int AS subscribers
