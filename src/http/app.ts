@@ -41,7 +41,7 @@ export interface HttpDependencies {
   metricsToken?: string | undefined;
   /** What `/metrics` answers; by default `metrics.registry`. */
   metricsExposition?: MetricsExposition;
-  /** The auth backend that streaming servers ask (`/auth/…`); absent where its store does not run yet (PostgreSQL). */
+  /** The auth backend that streaming servers ask (`/auth/…`); absent, its paths answer 404. */
   auth?: AuthAnswerer | undefined;
 }
 

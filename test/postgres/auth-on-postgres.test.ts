@@ -133,7 +133,9 @@ describePostgres('the auth backend on two Lineup nodes sharing one PostgreSQL da
       const [a, b] = await Promise.all([askNginx(nodeA, home, HOME), askNginx(nodeB, friend, FRIEND)]);
       expect([a.status, b.status].sort(), `round ${round}`).toEqual([204, 403]);
       winners[a.status === 204 ? 'A' : 'B']++;
-      const open = await admin.query('SELECT 1 FROM stream_sessions WHERE subscriber_id = $1 AND ended_at IS NULL', [ids.get(`race${round}`)]);
+      const open = await admin.query('SELECT 1 FROM stream_sessions WHERE subscriber_id = $1 AND ended_at IS NULL', [
+        ids.get(`race${round}`),
+      ]);
       expect(open.rowCount, `round ${round}`).toBe(1);
     }
     console.log(`${ROUNDS} rounds at once: node A won ${winners.A}, node B ${winners.B}, never both`);
@@ -151,7 +153,9 @@ describePostgres('the auth backend on two Lineup nodes sharing one PostgreSQL da
   });
 
   it('when sessions are open, then the metrics count them from PostgreSQL and subscriber show lists their addresses', async () => {
-    const { rows } = await admin.query<{ sessions: number }>('SELECT count(*)::int AS sessions FROM stream_sessions WHERE ended_at IS NULL');
+    const { rows } = await admin.query<{ sessions: number }>(
+      'SELECT count(*)::int AS sessions FROM stream_sessions WHERE ended_at IS NULL',
+    );
     for (const node of [nodeA, nodeB]) {
       const gauge = await node.metrics.registry.getSingleMetric('lineup_stream_sessions')!.get();
       expect(gauge.values[0]?.value).toBe(rows[0]!.sessions);

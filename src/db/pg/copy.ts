@@ -79,7 +79,8 @@ async function postgresColumns(client: pg.ClientBase): Promise<Map<string, Map<s
 function assertSameTables(tables: Table[], postgres: Map<string, Map<string, string>>): void {
   const sqliteNames = new Set(tables.map((table) => table.name));
   for (const name of postgres.keys())
-    if (!sqliteNames.has(name) && !POSTGRES_ONLY_TABLES.has(name)) throw new ConfigError(`table ${name} is on PostgreSQL only: the schemas differ`);
+    if (!sqliteNames.has(name) && !POSTGRES_ONLY_TABLES.has(name))
+      throw new ConfigError(`table ${name} is on PostgreSQL only: the schemas differ`);
   for (const { name, columns } of tables) {
     const other = postgres.get(name);
     if (!other) throw new ConfigError(`table ${name} is on SQLite only: the schemas differ`);

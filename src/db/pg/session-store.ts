@@ -1,5 +1,12 @@
 import type pg from 'pg';
-import type { AdmissionOutcome, AdmissionPlan, NewSession, SessionEndReason, SessionRecord, SessionStorage } from '../../auth/session-limiter.js';
+import type {
+  AdmissionOutcome,
+  AdmissionPlan,
+  NewSession,
+  SessionEndReason,
+  SessionRecord,
+  SessionStorage,
+} from '../../auth/session-limiter.js';
 import type { Dialect } from '../../auth/stream-check.js';
 import { type SessionRow, toRecord } from '../session-store.js';
 import { asUnavailable } from './unavailable.js';
@@ -130,7 +137,16 @@ export class PostgresSessionStore implements SessionStorage {
           );
           const { rows: inserted } = await client.query<SessionRow>({
             ...INSERT,
-            values: [session.dialect, session.key, session.subscriberId, session.ip, session.stream, session.proto, session.keyFingerprint, now],
+            values: [
+              session.dialect,
+              session.key,
+              session.subscriberId,
+              session.ip,
+              session.stream,
+              session.proto,
+              session.keyFingerprint,
+              now,
+            ],
           });
           outcome = { record: toRecord(inserted[0]!), replaced: decided.replaced };
         }
