@@ -158,9 +158,9 @@ export class XtreamService {
       );
       this.getPhps.set(cacheKey, compiled);
     }
-    // The database's lineup version, not this process's count of changes: every node (and worker)
-    // that reads the same database gives the same tag, as for playlists.
-    const etag = `"${hash('sha1', [this.lineup.version, login.id, credentials.username, credentials.password, type, format].join('\n'), 'base64url')}"`;
+    // The database's lineup version and the line's packages, not this process's count of changes:
+    // every node (and worker) that reads the same database gives the same tag, as for playlists.
+    const etag = `"${hash('sha1', [this.lineup.version, login.id, packages, credentials.username, credentials.password, type, format].join('\n'), 'base64url')}"`;
     return { body: renderGetPhp(compiled, credentials.username, credentials.password), etag };
   }
 

@@ -96,10 +96,10 @@ describePostgres('the Xtream Codes API on a PostgreSQL node', () => {
   }
 
   /** Polls node B every 5 ms until `path` answers `status`; the milliseconds it took, or a failure past 500 ms. */
-  async function waitOnB(path: string, status: number): Promise<number> {
+  async function waitOnB(path: string, status: number, headers: Record<string, string> = {}): Promise<number> {
     const started = performance.now();
     for (;;) {
-      const answered = await fetchFrom(nodeB.url + path);
+      const answered = await fetchFrom(nodeB.url + path, { headers });
       const waited = performance.now() - started;
       if (answered.status === status) return waited;
       if (waited > DEADLINE_MS) throw new Error(`node B still answered ${answered.status} after ${Math.round(waited)} ms`);
@@ -159,6 +159,17 @@ describePostgres('the Xtream Codes API on a PostgreSQL node', () => {
       expect(refresh.status).toBe(304);
       // Another line's tag is not this one's.
       expect((await fetchFrom(nodeB.url + xcPath('bob', '/get.php'), { headers: { 'If-None-Match': etag } })).status).toBe(200);
+    });
+
+    it("then, once the CLI has given the line another package, the tag no longer matches and the M3U lists the package's channel", async () => {
+      const path = xcPath('alice', '/get.php');
+      const etag = (await fetchFrom(nodeA.url + path)).headers.etag as string;
+      expect((await fetchFrom(nodeB.url + path, { headers: { 'If-None-Match': etag } })).status).toBe(304);
+      const changed = await lineupProcess(['subscriber', 'packages', 'alice', '--add', 'premium'], env);
+      expect(changed).toMatchObject({ code: 0, stderr: '' });
+      const waited = await waitOnB(path, 200, { 'If-None-Match': etag });
+      console.log(`node B's get.php tag moved ${waited.toFixed(1)} ms after lineup subscriber packages returned`);
+      expect((await fetchFrom(nodeB.url + path)).body).toContain('Premium Movies');
     });
   });
 
