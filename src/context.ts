@@ -267,7 +267,7 @@ export function openContext(
       },
       redirects,
       credentialSeal,
-      subscriberChanges,
+      new SubscriberChangeFollower(subscriberChanges, () => lineupStore.changeMarkerValue()),
       clock,
       {
         publicUrl: config.publicUrl,

@@ -11,6 +11,7 @@ import {
   playlistIpsOver,
   SERVED_URL_SETTING,
 } from './context.js';
+import { loadCredentialSeal } from './credentials-key.js';
 import { ChangeFeed } from './db/pg/change-feed.js';
 import { openPostgresPool } from './db/pg/connection.js';
 import { postgresHealth } from './db/pg/health.js';
@@ -37,6 +38,7 @@ import { flushSessionsEvery, listenLineup } from './server.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
 import { RememberedAccess } from './subscribers/remembered-access.js';
 import { type Clock, systemClock, toSqlTime } from './time.js';
+import { XtreamService } from './xtream/xtream-service.js';
 
 /** Subscribers remembered between their changes, as on SQLite (context.ts). */
 const REMEMBERED_SUBSCRIBERS = 20_000;
@@ -73,8 +75,8 @@ function refuseUnported(config: Config): void {
 /**
  * One Lineup node on a PostgreSQL database that other nodes share: it migrates the schema (under
  * the migrations' advisory lock, so nodes may start together), reads the lineup once, listens for
- * changes, and serves playlists, redirect links and the auth backend (its sessions shared by every
- * node, db/pg/session-store.ts). What a node remembers (the compiled lineup,
+ * changes, and serves playlists, redirect links, the Xtream Codes API and the auth backend (its
+ * sessions shared by every node, db/pg/session-store.ts). What a node remembers (the compiled lineup,
  * subscribers by key) is forgotten as the change feed says, so a revocation on any node, or by
  * psql, holds on every node within a notification's delay.
  */
@@ -98,6 +100,8 @@ export async function startPostgresNode(config: Config, { logger, clock = system
     const bucketSecret = (await settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex'))).value;
     // Last writer wins: nodes behind one load balancer announce the same PUBLIC_URL.
     await settings.set(SERVED_URL_SETTING, config.publicUrl);
+    // The file the admin commands seal with (CREDENTIALS_KEY_FILE): missing or foreign, the start stops.
+    const seal = await loadCredentialSeal(config.credentialsKeyFile, settings);
 
     const feed = new ChangeFeed({ url, pool, logger, metrics: changeFeedMetrics(metrics) });
     await feed.start();
@@ -126,8 +130,8 @@ export async function startPostgresNode(config: Config, { logger, clock = system
       publicUrl: config.publicUrl,
     });
     const reads = unavailableOnFailure(replica ? new ReplicaFence(feed, replica, pool).reads : pool);
-    const subscriberReads = new PostgresSubscriberAccess(reads, { days: config.retiredKeyDays, clock });
-    const access = new RememberedAccess(subscriberReads, feed.follower(), REMEMBERED_SUBSCRIBERS);
+    const subscribers = new PostgresSubscriberAccess(reads, { days: config.retiredKeyDays, clock });
+    const access = new RememberedAccess(subscribers, feed.follower(), REMEMBERED_SUBSCRIBERS);
     const playlistIps = playlistIpsOver(new PostgresPlaylistIpStore(pool), config, clock, logger);
     // Before the pool closes: the last batch of addresses is written on the way out.
     closing.push(() => playlistIps.stop());
@@ -145,19 +149,39 @@ export async function startPostgresNode(config: Config, { logger, clock = system
     // Sessions on the primary, shared by every node, so that max_connections holds across them.
     const sessions = new PostgresSessionStore(pool);
     const limiter = new SessionLimiter(sessions, { idleSeconds: sessionIdle, replacedBanSeconds: authDuration });
-    const subjects = new RememberedSubjects(subscriberReads, feed.follower(), REMEMBERED_SUBSCRIBERS);
+    const subjects = new RememberedSubjects(subscribers, feed.follower(), REMEMBERED_SUBSCRIBERS);
     const backend = new AuthBackend(lineup, subjects, limiter);
     gaugeStreamSessions(metrics, () => sessions.counts(clock() - sessionIdle));
     // Before the pool closes (after the listener): the last sightings are written on the way out.
     const flusher = flushSessionsEvery(limiter, clock, logger);
     closing.push(() => flusher.stop());
     const guide = new LiveGuide(config.epgFile);
+    const redirects = new StreamRedirects(lineup, access, clock);
+    const xtream = new XtreamService(
+      lineup,
+      {
+        findXcLogin: (username) => subscribers.findXcLogin(username),
+        categories: () => mirror.categories(),
+        channelPlacements: () => mirror.channelPlacements(),
+      },
+      redirects,
+      () => seal,
+      feed.follower(),
+      clock,
+      {
+        publicUrl: config.publicUrl,
+        guide: () => guide.index,
+        // activeConnections: the sessions are in PostgreSQL, but this count is asked synchronously
+        // (account.ts); 0 on PostgreSQL until it may wait for a round trip.
+      },
+    );
     const http = await listenLineup(
       {
         config,
         clock,
         playlists,
-        redirects: new StreamRedirects(lineup, access, clock),
+        redirects,
+        xtream,
         auth: authAnswerer(backend, clock, metrics, { authDuration }),
         guide,
         health: health.problem,
