@@ -72,7 +72,8 @@ function refuseUnported(config: Config): void {
  * the migrations' advisory lock, so nodes may start together), reads the lineup once, listens for
  * changes, and serves playlists and redirect links. What a node remembers (the compiled lineup,
  * subscribers by key) is forgotten as the change feed says, so a revocation on any node, or by
- * psql, holds on every node within a notification's delay.
+ * psql, holds on every node within a notification's delay. Once it listens it starts its chores
+ * (postgres-chores.ts: prune, demo seed, signing record, change-log trim), stopped before the pool closes.
  */
 export async function startPostgresNode(
   config: Config,

@@ -3,10 +3,7 @@ import { type LineupContext, NO_KEY_MESSAGE } from './context.js';
 import { ConfigError } from './errors.js';
 import { fingerprintSigning, parseSigningFingerprint, type SigningSettings, signingDifferences } from './signing/settings-fingerprint.js';
 
-/**
- * The settings row where the server records how it signs: a fingerprint, never the key.
- * @internal (exported for the tests that read the record)
- */
+/** The settings row where the server records how it signs: a fingerprint, never the key. */
 export const SIGNING_SETTING = 'signing_fingerprint';
 
 /** What the signing depends on: the configuration and the default origin's key. */
