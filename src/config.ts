@@ -79,8 +79,19 @@ const schema = z
       .min(1)
       .default('data/lineup.db')
       .describe(
-        "SQLite file, taken from Lineup's home directory when relative; only lineup serve and lineup init create it. Or a PostgreSQL database as a postgres:// URL, which for now only lineup init (it makes Lineup's tables there), lineup sql, lineup db copy, lineup subscriber and lineup prune run on",
+        "SQLite file, taken from Lineup's home directory when relative; only lineup serve and lineup init create it. Or a PostgreSQL database as a postgres:// URL, shared by several nodes: lineup serve, init, sql, db copy, subscriber and prune run on it",
       ),
+    LINEUP_DB_REPLICA: z
+      .string()
+      .trim()
+      .refine(isPostgresUrl, 'must be a postgres:// URL')
+      .optional()
+      .describe(
+        'a PostgreSQL standby near this node (a postgres:// URL) that subscriber lookups read from once it has replayed the changes this node was told of; the lineup, writes and the change feed stay on LINEUP_DB',
+      ),
+    LINEUP_DB_POOL: integer(4, 1, 100).describe(
+      'connections each serving process keeps to PostgreSQL (and as many to LINEUP_DB_REPLICA); the change feed holds one more. Ignored on SQLite',
+    ),
     HOST: z
       .string()
       .trim()
@@ -217,6 +228,13 @@ const schema = z
     if (env.ADMIN_HOST !== undefined && env.ADMIN_PORT === undefined) {
       ctx.addIssue({ code: 'custom', path: ['ADMIN_HOST'], message: 'is set but ADMIN_PORT is not: the admin listener needs a port' });
     }
+    if (env.LINEUP_DB_REPLICA !== undefined && !isPostgresUrl(env.LINEUP_DB)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['LINEUP_DB_REPLICA'],
+        message: 'is set but LINEUP_DB is not a postgres:// URL: a standby is for PostgreSQL',
+      });
+    }
     if (env.FLUSSONIC_API_TOKEN !== undefined && env.FLUSSONIC_API_URL === undefined) {
       ctx.addIssue({ code: 'custom', path: ['FLUSSONIC_API_TOKEN'], message: 'is set but FLUSSONIC_API_URL is not' });
     }
@@ -226,6 +244,9 @@ const schema = z
   })
   .transform((env) => ({
     dbPath: env.LINEUP_DB,
+    /** Undefined: subscriber lookups read LINEUP_DB. */
+    replicaUrl: env.LINEUP_DB_REPLICA,
+    poolSize: env.LINEUP_DB_POOL,
     host: env.HOST,
     port: env.PORT,
     publicUrl: env.PUBLIC_URL ?? `http://localhost:${env.PORT}`,

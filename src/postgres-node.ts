@@ -16,9 +16,11 @@ import { PostgresLineupMirror } from './db/pg/lineup-mirror.js';
 import { readLineupSnapshot } from './db/pg/lineup-snapshot.js';
 import { migratePostgres } from './db/pg/migrations.js';
 import { PostgresPlaylistIpStore } from './db/pg/playlist-ip-store.js';
+import { ReplicaFence } from './db/pg/replica-fence.js';
 import { PostgresSettingsStore } from './db/pg/settings-store.js';
 import { PostgresSubscriberAccess } from './db/pg/subscriber-access-store.js';
 import { postgresSubscriberCounter } from './db/pg/subscriber-counts.js';
+import { unavailableOnFailure } from './db/pg/unavailable.js';
 import { loggablePostgresUrl } from './db/pg/url.js';
 import { LiveGuide } from './epg/live-guide.js';
 import { ConfigError } from './errors.js';
@@ -35,8 +37,6 @@ import { type Clock, systemClock, toSqlTime } from './time.js';
 
 /** Subscribers remembered between their changes, as on SQLite (context.ts). */
 const REMEMBERED_SUBSCRIBERS = 20_000;
-/** Connections each process keeps to the database for lookups and reloads; the change feed holds one more. */
-const POOL_SIZE = 4;
 
 export interface RunningNode {
   metrics: LineupMetrics;
@@ -81,9 +81,10 @@ export async function startPostgresNode(
 ): Promise<RunningNode> {
   refuseUnported(config);
   const url = config.dbPath;
-  const pool = openPostgresPool(url, { max: POOL_SIZE });
+  const pool = openPostgresPool(url, { max: config.poolSize });
+  const replica = config.replicaUrl === undefined ? undefined : openPostgresPool(config.replicaUrl, { max: config.poolSize });
   const metrics = createMetrics();
-  const closing: (() => Promise<void> | void)[] = [() => pool.end()];
+  const closing: (() => Promise<void> | void)[] = [() => pool.end(), () => replica?.end()];
   const close = async () => {
     for (const step of closing.reverse()) await step();
   };
@@ -124,8 +125,9 @@ export async function startPostgresNode(
       linkMode: config.linkMode,
       publicUrl: config.publicUrl,
     });
+    const reads = unavailableOnFailure(replica ? new ReplicaFence(feed, replica, pool).reads : pool);
     const access = new RememberedAccess(
-      new PostgresSubscriberAccess(pool, { days: config.retiredKeyDays, clock }),
+      new PostgresSubscriberAccess(reads, { days: config.retiredKeyDays, clock }),
       feed.follower(),
       REMEMBERED_SUBSCRIBERS,
     );

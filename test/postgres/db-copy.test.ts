@@ -3,8 +3,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { openPostgresPool } from '../../src/db/pg/connection.js';
-import { type CliResult, runCliCaptured, startTestLineup, type TestLineup, tempDir } from '../helpers/lineup.js';
+import { startPostgresNode } from '../../src/postgres-node.js';
+import { startLineup } from '../../src/standalone.js';
+import { type CliResult, captureLogs, fetchBytes, runCliCaptured, startTestLineup, type TestLineup, tempDir } from '../helpers/lineup.js';
 import { describePostgres, freshDatabase } from '../helpers/postgres.js';
 
 const example = (name: string) => new URL(`../../data/examples/${name}`, import.meta.url).pathname;
@@ -121,6 +124,35 @@ describePostgres('lineup db copy between SQLite and PostgreSQL', () => {
       expect(original).toMatchObject({ code: 0, stderr: '' });
       expect(original.stdout).toMatch(/^#EXTM3U\n[\s\S]*token=/);
       expect(copy.stdout).toBe(original.stdout);
+    }
+  });
+
+  it("when a PostgreSQL node serves the copy, then its playlists are byte-identical to a SQLite server's for the same clock, address and bucket", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const clock = () => now;
+    const { logger } = captureLogs();
+    const env = { ...lineup.env, PORT: '0', CREDENTIALS_KEY_FILE: `${lineup.dbPath}.key` };
+    const sqlite = await startLineup(loadConfig(env), { logger, clock });
+    const node = await startPostgresNode(loadConfig({ ...env, LINEUP_DB: url }), { logger, clock });
+    try {
+      const urls = outputs.flatMap((output) =>
+        [...output.stdout.matchAll(/http:\/\/lineup\.test(\/playlist\/\S+\.m3u)/g)].map((match) => match[1]!),
+      );
+      expect(urls.length).toBeGreaterThanOrEqual(2);
+      // Every URL the CLI printed: alice's and bob's current ones (200), bob's rotated one (403), gone's (410).
+      const served: number[] = [];
+      for (const path of urls) {
+        const fromSqlite = await fetchBytes(`${sqlite.url}${path}`);
+        const fromPostgres = await fetchBytes(`${node.url}${path}`);
+        expect(fromPostgres.status, path).toBe(fromSqlite.status);
+        expect(fromPostgres.body.equals(fromSqlite.body), path).toBe(true);
+        if (fromSqlite.status === 200) expect(fromSqlite.body.toString('utf8')).toMatch(/^#EXTM3U\n[\s\S]*token=/);
+        served.push(fromSqlite.status);
+      }
+      expect(served.sort()).toEqual([200, 200, 403, 410]);
+    } finally {
+      await node.stop();
+      await sqlite.stop();
     }
   });
 

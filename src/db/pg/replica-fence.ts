@@ -36,6 +36,12 @@ export class ReplicaFence {
     private readonly waitMs = WAIT_MS,
   ) {}
 
+  /** Reads through whichever pool `readPool` picks, each query on its own. */
+  readonly reads = {
+    query: async <R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>> =>
+      (await this.readPool()).query<R>(config),
+  };
+
   async readPool(): Promise<pg.Pool> {
     const fence = this.feed.subscriberFence();
     if (!this.feed.live || fence === undefined) return this.primary;

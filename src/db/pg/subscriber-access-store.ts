@@ -25,6 +25,11 @@ export const XC_LOGIN_BY_USERNAME = `SELECT s.id, s.username, s.expires_at, s.en
 const FIND_XC_LOGIN = { name: 'lineup_find_xc_login', text: XC_LOGIN_BY_USERNAME };
 const RETIRED_REASON = { name: 'lineup_retired_reason', text: 'SELECT reason FROM retired_keys WHERE key_hash = $1 AND retired_at > $2' };
 
+/** What the lookups need of a pool: one query at a time. */
+export interface QueryReads {
+  query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
+}
+
 export interface AccessRow extends AccessColumns {
   package_ids: number[];
 }
@@ -42,7 +47,8 @@ export const FIND_ACCESS_SQL = FIND_ACCESS.text;
  */
 export class PostgresSubscriberAccess {
   constructor(
-    private readonly pool: pg.Pool,
+    /** A pool, or the replica fence's reads (replica-fence.ts), which pick one per lookup. */
+    private readonly pool: QueryReads,
     private readonly retention: RetiredKeyRetention,
   ) {}
 
