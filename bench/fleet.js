@@ -11,9 +11,9 @@
 // FLEET_CHANNELS=1000,5000 FLEET_SUBSCRIBERS=10000 FLEET_SECONDS=3 FLEET_ROUNDS=3 narrow a run.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
+import { cpuRun, medianRound } from './cpu-run.js';
 import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
-import { cpuSeconds, rssMb, startCeilingServer, startLineupServer } from './http.js';
+import { rssMb, startCeilingServer, startLineupServer } from './http.js';
 import { round } from './stats.js';
 
 const CHANNELS = (process.env.FLEET_CHANNELS ?? '100,1000,5000,20000').split(',').map(Number);
@@ -24,41 +24,9 @@ const ROUNDS = Number(process.env.FLEET_ROUNDS ?? 3);
 const CONNECTIONS = 10;
 const baseEnv = { SECURETOKEN_KEY, ORIGIN_URL: 'http://flussonic.example.net', LOG_LEVEL: 'info' };
 
-/**
- * One load run: `pathOf(i)` for the i-th request. Returns responses, their status classes, p99,
- * and the server's CPU per response in microseconds, user and kernel.
- */
-async function run(server, pathOf, { seconds = SECONDS, headers = {} } = {}) {
-  let next = 0;
-  const before = cpuSeconds(server.pid);
-  const result = await autocannon({
-    url: server.url,
-    connections: CONNECTIONS,
-    duration: seconds,
-    headers,
-    requests: [{ setupRequest: (request) => ({ ...request, path: pathOf(next++) }) }],
-  });
-  const after = cpuSeconds(server.pid);
-  const responses = result.requests.total;
-  if (responses === 0)
-    throw new Error(`bench: no responses from ${server.url}${pathOf(0)} (errors ${result.errors}, timeouts ${result.timeouts})`);
-  const perRequest = (seconds) => round((seconds * 1e6) / responses, 1);
-  return {
-    responses,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
-    p99Ms: result.latency.p99,
-    cpuUs: perRequest(after.user + after.system - before.user - before.system),
-    userUs: perRequest(after.user - before.user),
-    systemUs: perRequest(after.system - before.system),
-  };
-}
-
-/** The round whose CPU per request is the median; noise only adds CPU time, so rounds are kept side by side. */
-function medianRound(results) {
-  const sorted = [...results].sort((a, b) => a.cpuUs - b.cpuUs);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
-}
+/** One load run of this plan's shape. */
+const run = (server, pathOf, { seconds = SECONDS, headers = {} } = {}) =>
+  cpuRun(server, pathOf, { seconds, connections: CONNECTIONS, headers });
 
 const report = { subscribers: SUBSCRIBERS, seconds: SECONDS, rounds: ROUNDS, channels: {}, notModified: {} };
 const rows = [];

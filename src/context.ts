@@ -263,7 +263,7 @@ export function openContext(
       },
       redirects,
       credentialSeal,
-      subscriberChanges,
+      new SubscriberChangeFollower(subscriberChanges, () => lineupStore.changeMarkerValue()),
       clock,
       {
         publicUrl: config.publicUrl,

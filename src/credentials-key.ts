@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { SettingsStore } from './db/settings-store.js';
+import { type Awaitable, andThen } from './awaitable.js';
 import { ConfigError } from './errors.js';
 import { CredentialSeal } from './subscribers/credentials.js';
 
@@ -34,25 +34,49 @@ function createKey(path: string): Buffer {
   return readKey(path)!;
 }
 
+/** Where the check of the key is kept: the database's settings, read at once (SQLite)... */
+interface SealSettings {
+  get(name: string): string | undefined;
+  getOrCreate(name: string, create: () => string): { value: string };
+}
+
+/** ...or after a round trip (PostgreSQL, before the node serves). */
+interface WaitedSealSettings {
+  get(name: string): Promise<string | undefined>;
+  getOrCreate(name: string, create: () => string): Promise<{ value: string }>;
+}
+
 /**
  * The server secret that seals XC passwords and playlist keys, from CREDENTIALS_KEY_FILE, outside
  * the database. Created on first need; refused when the database's credentials were sealed with
  * another key, or when the file is gone while the database still holds credentials sealed with
- * it: a fresh key would silently lock every XC subscriber out.
+ * it: a fresh key would silently lock every XC subscriber out. Two processes that start together
+ * on a new database with different files: the first check stored wins, and the other is refused.
  */
-export function loadCredentialSeal(path: string, settings: Pick<SettingsStore, 'get' | 'getOrCreate'>): CredentialSeal {
-  const recorded = settings.get(KEY_CHECK_SETTING);
-  const existing = readKey(path);
-  if (!existing && recorded !== undefined) {
-    throw new ConfigError(
-      `CREDENTIALS_KEY_FILE: ${path} is missing, and this database's XC passwords were sealed with the key it held: restore the file (or point CREDENTIALS_KEY_FILE at it)`,
-    );
-  }
-  const seal = new CredentialSeal(existing ?? createKey(path));
-  const check = seal.keyCheck();
-  if (recorded === undefined) settings.getOrCreate(KEY_CHECK_SETTING, () => check);
-  else if (recorded !== check) {
-    throw new ConfigError(`CREDENTIALS_KEY_FILE: ${path} holds another key than the one this database's XC passwords were sealed with`);
-  }
-  return seal;
+export function loadCredentialSeal(path: string, settings: SealSettings): CredentialSeal;
+export function loadCredentialSeal(path: string, settings: WaitedSealSettings): Promise<CredentialSeal>;
+export function loadCredentialSeal(
+  path: string,
+  settings: {
+    get(name: string): Awaitable<string | undefined>;
+    getOrCreate(name: string, create: () => string): Awaitable<{ value: string }>;
+  },
+): Awaitable<CredentialSeal> {
+  return andThen(settings.get(KEY_CHECK_SETTING), (recorded) => {
+    const existing = readKey(path);
+    if (!existing && recorded !== undefined) {
+      throw new ConfigError(
+        `CREDENTIALS_KEY_FILE: ${path} is missing, and this database's XC passwords were sealed with the key it held: restore the file (or point CREDENTIALS_KEY_FILE at it)`,
+      );
+    }
+    const seal = new CredentialSeal(existing ?? createKey(path));
+    const check = seal.keyCheck();
+    const stored = recorded === undefined ? settings.getOrCreate(KEY_CHECK_SETTING, () => check) : { value: recorded };
+    return andThen(stored, ({ value }) => {
+      if (value !== check) {
+        throw new ConfigError(`CREDENTIALS_KEY_FILE: ${path} holds another key than the one this database's XC passwords were sealed with`);
+      }
+      return seal;
+    });
+  });
 }

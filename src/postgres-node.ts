@@ -9,6 +9,7 @@ import {
   playlistIpsOver,
   SERVED_URL_SETTING,
 } from './context.js';
+import { loadCredentialSeal } from './credentials-key.js';
 import { ChangeFeed } from './db/pg/change-feed.js';
 import { openPostgresPool } from './db/pg/connection.js';
 import { postgresHealth } from './db/pg/health.js';
@@ -34,6 +35,7 @@ import { listenLineup } from './server.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
 import { RememberedAccess } from './subscribers/remembered-access.js';
 import { type Clock, systemClock, toSqlTime } from './time.js';
+import { XtreamService } from './xtream/xtream-service.js';
 
 /** Subscribers remembered between their changes, as on SQLite (context.ts). */
 const REMEMBERED_SUBSCRIBERS = 20_000;
@@ -70,7 +72,7 @@ function refuseUnported(config: Config): void {
 /**
  * One Lineup node on a PostgreSQL database that other nodes share: it migrates the schema (under
  * the migrations' advisory lock, so nodes may start together), reads the lineup once, listens for
- * changes, and serves playlists and redirect links. What a node remembers (the compiled lineup,
+ * changes, and serves playlists, redirect links and the Xtream Codes API. What a node remembers (the compiled lineup,
  * subscribers by key) is forgotten as the change feed says, so a revocation on any node, or by
  * psql, holds on every node within a notification's delay. Once it listens it starts its chores
  * (postgres-chores.ts: prune, demo seed, signing record, change-log trim), stopped before the pool closes.
@@ -98,6 +100,8 @@ export async function startPostgresNode(
     const bucketSecret = (await settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex'))).value;
     // Last writer wins: nodes behind one load balancer announce the same PUBLIC_URL.
     await settings.set(SERVED_URL_SETTING, config.publicUrl);
+    // The file the admin commands seal with (CREDENTIALS_KEY_FILE): missing or foreign, the start stops.
+    const seal = await loadCredentialSeal(config.credentialsKeyFile, settings);
 
     const feed = new ChangeFeed({ url, pool, logger, metrics: changeFeedMetrics(metrics) });
     await feed.start();
@@ -126,11 +130,8 @@ export async function startPostgresNode(
       publicUrl: config.publicUrl,
     });
     const reads = unavailableOnFailure(replica ? new ReplicaFence(feed, replica, pool).reads : pool);
-    const access = new RememberedAccess(
-      new PostgresSubscriberAccess(reads, { days: config.retiredKeyDays, clock }),
-      feed.follower(),
-      REMEMBERED_SUBSCRIBERS,
-    );
+    const subscribers = new PostgresSubscriberAccess(reads, { days: config.retiredKeyDays, clock });
+    const access = new RememberedAccess(subscribers, feed.follower(), REMEMBERED_SUBSCRIBERS);
     const playlistIps = playlistIpsOver(new PostgresPlaylistIpStore(pool), config, clock, logger);
     // Before the pool closes: the last batch of addresses is written on the way out.
     closing.push(() => playlistIps.stop());
@@ -145,12 +146,31 @@ export async function startPostgresNode(
     const health = postgresHealth(pool, feed);
     closing.push(() => health.stop());
     const guide = new LiveGuide(config.epgFile);
+    const redirects = new StreamRedirects(lineup, access, clock);
+    const xtream = new XtreamService(
+      lineup,
+      {
+        findXcLogin: (username) => subscribers.findXcLogin(username),
+        categories: () => mirror.categories(),
+        channelPlacements: () => mirror.channelPlacements(),
+      },
+      redirects,
+      () => seal,
+      feed.follower(),
+      clock,
+      {
+        publicUrl: config.publicUrl,
+        guide: () => guide.index,
+        // activeConnections: the auth backend's sessions, which do not run on PostgreSQL yet; 0 until they do.
+      },
+    );
     const http = await listenLineup(
       {
         config,
         clock,
         playlists,
-        redirects: new StreamRedirects(lineup, access, clock),
+        redirects,
+        xtream,
         guide,
         health: health.problem,
         healthDetails: health.details,

@@ -1,7 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { stopThrowawayCluster } from '../scripts/throwaway-postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -20,16 +21,7 @@ export default function postgresOnce(project: TestProject): () => Promise<void> 
   const dir = mkdtempSync(join(tmpdir(), 'lineup-pg-'));
   project.provide('postgresDir', dir);
   return async () => {
-    const pidFile = join(dir, 'data', 'postmaster.pid');
-    if (existsSync(pidFile)) {
-      const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-      try {
-        process.kill(pid, 'SIGINT'); // fast shutdown: sessions ended, no checkpoint wait
-        for (let waited = 0; waited < 10_000 && existsSync(pidFile); waited += 50) await new Promise((r) => setTimeout(r, 50));
-      } catch {
-        // already gone
-      }
-    }
+    await stopThrowawayCluster(dir);
     rmSync(dir, { recursive: true, force: true });
   };
 }

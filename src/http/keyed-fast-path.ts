@@ -3,7 +3,7 @@ import type { BlockList, Socket } from 'node:net';
 import accepts from 'accepts';
 import encodeUrl from 'encodeurl';
 import escapeHtml from 'escape-html';
-import type { Awaitable } from '../awaitable.js';
+import { type Awaitable, andThen } from '../awaitable.js';
 import type { Logger } from '../logger.js';
 import type { LineupMetrics } from '../metrics.js';
 import type { PlayLocation } from '../playlist/stream-redirect.js';
@@ -67,7 +67,10 @@ export function keyedFastPath({ playlist, xtream, guessLimiter, metrics, logger,
     } else {
       const live = xtream && XC_LIVE_PATH.exec(url);
       if (!live) return false;
-      answer = (ip) => redirectAnswer(req, locateXcLive(xtream, { username: live[1]!, password: live[2]! }, live[3]!, ip));
+      answer = (ip) =>
+        andThen(locateXcLive(xtream, { username: live[1]!, password: live[2]! }, live[3]!, ip), (location) =>
+          redirectAnswer(req, location),
+        );
     }
     if (canonicalPath(url) !== url) return false;
 

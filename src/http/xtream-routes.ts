@@ -1,6 +1,7 @@
 import Router, { type RouterContext } from '@koa/router';
 import fresh from 'fresh';
 import type { Context } from 'koa';
+import type { Awaitable } from '../awaitable.js';
 import { BadInputError, ForbiddenError, NotFoundError } from '../errors.js';
 import { archiveWindowFile } from '../playlist/catchup.js';
 import type { PlayLocation, PlayTarget } from '../playlist/stream-redirect.js';
@@ -59,7 +60,7 @@ export function xtreamRoutes(xtream: XtreamService): Router {
     const field = await fieldsOf(ctx);
     ctx.set('Cache-Control', CACHE_CONTROL);
     try {
-      const body = xtream.playerApi(credentialsOf(field), field('action') ?? '', {
+      const body = await xtream.playerApi(credentialsOf(field), field('action') ?? '', {
         categoryId: field('category_id'),
         streamId: field('stream_id'),
         limit: field('limit'),
@@ -81,7 +82,7 @@ export function xtreamRoutes(xtream: XtreamService): Router {
     const format = GET_PHP_OUTPUTS[field('output') || 'ts'];
     if (type === undefined) throw new BadInputError('type must be m3u or m3u_plus');
     if (format === undefined) throw new BadInputError('output must be ts, mpegts, m3u8 or hls');
-    const { body, etag } = xtream.getPhp(credentialsOf(field), type, format);
+    const { body, etag } = await xtream.getPhp(credentialsOf(field), type, format);
     ctx.set({ 'Cache-Control': CACHE_CONTROL, ETag: etag });
     if ((ctx.method === 'GET' || ctx.method === 'HEAD') && fresh(ctx.req.headers, { etag })) {
       ctx.status = 304;
@@ -93,7 +94,7 @@ export function xtreamRoutes(xtream: XtreamService): Router {
 
   router.get(XC_XMLTV_PATH, async (ctx) => {
     const field = await fieldsOf(ctx);
-    const body = xtream.xmltv(credentialsOf(field));
+    const body = await xtream.xmltv(credentialsOf(field));
     ctx.set('Cache-Control', CACHE_CONTROL);
     ctx.type = 'application/xml; charset=utf-8';
     ctx.body = body;
@@ -101,19 +102,19 @@ export function xtreamRoutes(xtream: XtreamService): Router {
 
   const redirectTo = redirecter(xtream);
 
-  router.get(XC_LIVE_ROUTE, (ctx) => {
+  router.get(XC_LIVE_ROUTE, async (ctx) => {
     const { username = '', password = '', file = '' } = ctx.params;
-    answerRedirect(ctx, locateXcLive(xtream, { username, password }, file, ctx.state.clientIp));
+    answerRedirect(ctx, await locateXcLive(xtream, { username, password }, file, ctx.state.clientIp));
   });
 
-  router.get(XC_TIMESHIFT_ROUTE, (ctx) => {
+  router.get(XC_TIMESHIFT_ROUTE, async (ctx) => {
     const live = parseXcLiveFile(ctx.params.file ?? '');
     const minutes = /^\d{1,5}$/.test(ctx.params.duration ?? '') ? Number(ctx.params.duration) : 0;
     const start = parseTimeshiftStart(ctx.params.start ?? '');
     if (minutes < 1 || minutes > MAX_TIMESHIFT_MINUTES || start === undefined) {
       throw new BadInputError('timeshift: DURATION is minutes (1 to 10080) and START is YYYY-MM-DD:HH-MM, UTC');
     }
-    redirectTo(ctx, live?.channelId, { archiveFile: archiveWindowFile(start, minutes * 60) });
+    await redirectTo(ctx, live?.channelId, { archiveFile: archiveWindowFile(start, minutes * 60) });
   });
 
   return router;
@@ -124,7 +125,7 @@ export function xtreamRoutes(xtream: XtreamService): Router {
  * `ip`. Shared by the koa route and the path answered in front of koa.
  * @throws NotFoundError for a FILE that names no channel; as XtreamService.locate.
  */
-export function locateXcLive(xtream: XtreamService, credentials: XcCredentials, file: string, ip: string): PlayLocation {
+export function locateXcLive(xtream: XtreamService, credentials: XcCredentials, file: string, ip: string): Awaitable<PlayLocation> {
   const live = parseXcLiveFile(file);
   if (!live) throw new NotFoundError(UNKNOWN_CHANNEL_MESSAGE);
   return xtream.locate(credentials, live.channelId, { live: live.format }, ip);
@@ -139,10 +140,10 @@ function answerRedirect(ctx: RouterContext, { url, subscriberId }: PlayLocation)
 
 /** Answers a stream link: 302 to the origin URL signed for the address that asked. */
 function redirecter(xtream: XtreamService) {
-  return (ctx: RouterContext, channelId: number | undefined, target: PlayTarget): void => {
+  return async (ctx: RouterContext, channelId: number | undefined, target: PlayTarget): Promise<void> => {
     if (channelId === undefined) throw new NotFoundError(UNKNOWN_CHANNEL_MESSAGE);
     const credentials = { username: ctx.params.username ?? '', password: ctx.params.password ?? '' };
-    answerRedirect(ctx, xtream.locate(credentials, channelId, target, ctx.state.clientIp));
+    answerRedirect(ctx, await xtream.locate(credentials, channelId, target, ctx.state.clientIp));
   };
 }
 
@@ -150,9 +151,9 @@ function redirecter(xtream: XtreamService) {
 export function xtreamLegacyRoutes(xtream: XtreamService): Router {
   const router = new Router({ sensitive: true, strict: true });
   const redirectTo = redirecter(xtream);
-  router.get(XC_LEGACY_ROUTE, (ctx, next) => {
+  router.get(XC_LEGACY_ROUTE, async (ctx, next) => {
     if (!isXcLegacyPath(ctx.path)) return next();
-    redirectTo(ctx, parseXcLiveFile(ctx.params.file ?? '')?.channelId, { live: 'ts' });
+    await redirectTo(ctx, parseXcLiveFile(ctx.params.file ?? '')?.channelId, { live: 'ts' });
   });
   return router;
 }

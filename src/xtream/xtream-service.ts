@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { type Awaitable, andThen } from '../awaitable.js';
 import { GuideIndex } from '../epg/guide-index.js';
 import { type ViewerChannel, xmltvStream } from '../epg/xmltv-writer.js';
 import { WrongCredentialsError } from '../errors.js';
@@ -8,7 +9,7 @@ import type { PlayLocation, PlayTarget, StreamRedirects } from '../playlist/stre
 import type { StreamFormat } from '../signing/origin.js';
 import { assertActive } from '../subscribers/access.js';
 import type { CredentialSeal } from '../subscribers/credentials.js';
-import type { SubscriberChangeLog } from '../subscribers/remembered-access.js';
+import type { ChangedSubscribers } from '../subscribers/remembered-access.js';
 import type { XcLogin } from '../subscribers/subscriber.js';
 import type { Clock } from '../time.js';
 import { accountObject, type ServerAddress, serverAddressOf } from './account.js';
@@ -60,7 +61,8 @@ export class XtreamService {
   private readonly server: ServerAddress;
   private readonly guide: () => GuideIndex;
   private readonly activeConnections: ActiveConnections;
-  private generation = -1;
+  /** The lineup version the catalog below was read at. */
+  private catalogVersion: string | undefined;
   private categoryNames = new Map<number, string>();
   private placements = new Map<number, { categoryId: number; added: number }>();
   private readonly catalogs = new Map<string, CompiledCatalog>();
@@ -72,11 +74,12 @@ export class XtreamService {
     private readonly source: XcLoginSource & CatalogSource,
     private readonly redirects: StreamRedirects,
     seal: () => CredentialSeal,
-    changes: SubscriberChangeLog,
+    /** Who to forget from the remembered logins: this service's own follower. */
+    changes: ChangedSubscribers,
     private readonly clock: Clock,
     private readonly options: XtreamOptions,
   ) {
-    this.logins = new RememberedLogins(source, seal, changes, () => lineup.generation, REMEMBERED_LOGINS);
+    this.logins = new RememberedLogins(source, seal, changes, REMEMBERED_LOGINS);
     this.server = serverAddressOf(options.publicUrl);
     this.guide = options.guide ?? (() => GuideIndex.EMPTY);
     this.activeConnections = options.activeConnections ?? NO_SESSIONS;
@@ -87,8 +90,20 @@ export class XtreamService {
    * say so); lists and the guide need an active one.
    * @throws WrongCredentialsError (401, JSON); ForbiddenError for a list of a lapsed line.
    */
-  playerApi(credentials: XcCredentials, action: string, params: { categoryId?: string; streamId?: string; limit?: string }): ApiBody {
-    const login = this.login(credentials, true);
+  playerApi(
+    credentials: XcCredentials,
+    action: string,
+    params: { categoryId?: string; streamId?: string; limit?: string },
+  ): Awaitable<ApiBody> {
+    return this.withLogin(credentials, true, (login) => this.answerApi(login, credentials, action, params));
+  }
+
+  private answerApi(
+    login: XcLogin,
+    credentials: XcCredentials,
+    action: string,
+    params: { categoryId?: string; streamId?: string; limit?: string },
+  ): ApiBody {
     const now = this.clock();
     if (EMPTY_LISTS.has(action)) return this.whenActive(login, now, '[]');
     if (EMPTY_INFO.has(action)) return this.whenActive(login, now, '{"info":[],"episodes":[],"movie_data":[]}');
@@ -123,8 +138,11 @@ export class XtreamService {
    * can (lineup, subscriber, credentials, type, format), for If-None-Match.
    * @throws WrongCredentialsError; ForbiddenError for a lapsed line.
    */
-  getPhp(credentials: XcCredentials, type: GetPhpType, format: StreamFormat): { body: string; etag: string } {
-    const login = this.login(credentials, false);
+  getPhp(credentials: XcCredentials, type: GetPhpType, format: StreamFormat): Awaitable<{ body: string; etag: string }> {
+    return this.withLogin(credentials, false, (login) => this.answerGetPhp(login, credentials, type, format));
+  }
+
+  private answerGetPhp(login: XcLogin, credentials: XcCredentials, type: GetPhpType, format: StreamFormat): { body: string; etag: string } {
     assertActive(login, this.clock());
     const packages = packageKey(login.packageIds);
     const cacheKey = `${packages}:${type}:${format}`;
@@ -140,7 +158,9 @@ export class XtreamService {
       );
       this.getPhps.set(cacheKey, compiled);
     }
-    const etag = `"${hash('sha1', [this.lineup.generation, login.id, credentials.username, credentials.password, type, format].join('\n'), 'base64url')}"`;
+    // The database's lineup version and the line's packages, not this process's count of changes:
+    // every node (and worker) that reads the same database gives the same tag, as for playlists.
+    const etag = `"${hash('sha1', [this.lineup.version, login.id, packages, credentials.username, credentials.password, type, format].join('\n'), 'base64url')}"`;
     return { body: renderGetPhp(compiled, credentials.username, credentials.password), etag };
   }
 
@@ -148,8 +168,11 @@ export class XtreamService {
    * `xmltv.php`: the guide of the channels this line sees that have a tvg_id (each its
    * `epg_channel_id`), written as it is sent.
    */
-  xmltv(credentials: XcCredentials): Readable {
-    const login = this.login(credentials, false);
+  xmltv(credentials: XcCredentials): Awaitable<Readable> {
+    return this.withLogin(credentials, false, (login) => this.answerXmltv(login));
+  }
+
+  private answerXmltv(login: XcLogin): Readable {
     assertActive(login, this.clock());
     const channels: ViewerChannel[] = [];
     for (const channel of this.catalogFor(login).channels.values()) {
@@ -162,24 +185,30 @@ export class XtreamService {
    * `/live/…`, legacy `/U/P/ID` and `/timeshift/…`: the origin URL signed for `ip`.
    * @throws WrongCredentialsError; ForbiddenError for a lapsed line; NotFoundError for a channel it does not see.
    */
-  locate(credentials: XcCredentials, channelId: number, target: PlayTarget, ip: string): PlayLocation {
-    const login = this.login(credentials, false);
-    return this.redirects.locateFor(login, { channelId, target, ip });
+  locate(credentials: XcCredentials, channelId: number, target: PlayTarget, ip: string): Awaitable<PlayLocation> {
+    return this.withLogin(credentials, false, (login) => this.redirects.locateFor(login, { channelId, target, ip }));
   }
 
-  /** The subscriber whose XC credentials these are, as of this request's look at the database. */
-  private login(credentials: XcCredentials, json: boolean): XcLogin {
-    this.refresh();
-    const login = this.logins.find(credentials.username, credentials.password);
-    if (login) return login;
-    throw new WrongCredentialsError(hash('sha256', `${credentials.username}\n${credentials.password}`), json);
+  /**
+   * `use` of the subscriber whose XC credentials these are. The login may wait (PostgreSQL, a
+   * username not remembered); what follows it sees one lineup, refreshed after it, as the
+   * playlist's path does. At once (synchronously) on SQLite.
+   * @throws WrongCredentialsError
+   */
+  private withLogin<T>(credentials: XcCredentials, json: boolean, use: (login: XcLogin) => T): Awaitable<T> {
+    return andThen(this.logins.find(credentials.username, credentials.password), (login) => {
+      if (!login) throw new WrongCredentialsError(hash('sha256', `${credentials.username}\n${credentials.password}`), json);
+      return this.lineup.whenCurrent(() => {
+        this.refreshCatalog();
+        return use(login);
+      });
+    });
   }
 
-  /** Once per request: the lineup first, then what this service derives from it. */
-  private refresh(): void {
-    this.lineup.refresh();
-    if (this.generation === this.lineup.generation) return;
-    this.generation = this.lineup.generation;
+  /** After the lineup's refresh: what this service derives from it, read again only when its version moved. */
+  private refreshCatalog(): void {
+    if (this.catalogVersion === this.lineup.version) return;
+    this.catalogVersion = this.lineup.version;
     this.categoryNames = this.source.categories();
     this.placements = this.source.channelPlacements();
     this.catalogs.clear();

@@ -1,15 +1,19 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { describe, inject, it } from 'vitest';
+import { asPostgres, hasPostgresBinaries, PG_BIN, startThrowawayCluster } from '../../scripts/throwaway-postgres.js';
 import { loggablePostgresUrl } from '../../src/db/pg/url.js';
 import { freePorts } from '../e2e/harness/ports.js';
 
-/** Debian's package layout (postgresql-15, which .ci/run installs). */
-const PG_BIN = '/usr/lib/postgresql/15/bin';
+/** initdb and start a cluster in `dir` on a free port. */
+async function startCluster(dir: string): Promise<string> {
+  const [port] = await freePorts(1);
+  return startThrowawayCluster(dir, port!);
+}
 
 type Server = { url: string } | { reason: string };
 
@@ -25,32 +29,6 @@ async function reachable(url: string): Promise<Server> {
   } finally {
     await client.end().catch(() => {});
   }
-}
-
-/** As the postgres user when root (initdb refuses root), else as whoever runs the tests. */
-function asPostgres(command: string, args: string[]): void {
-  const root = userInfo().uid === 0;
-  execFileSync(root ? 'runuser' : command, root ? ['-u', 'postgres', '--', command, ...args] : args, { stdio: 'pipe' });
-}
-
-/** initdb and start a cluster in `dir` on a free port; fsync off, for speed: it is thrown away. */
-async function startCluster(dir: string): Promise<string> {
-  for (const sub of ['data', 'sock', 'log']) mkdirSync(join(dir, sub), { recursive: true });
-  if (userInfo().uid === 0) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
-  else chownSync(dir, userInfo().uid, userInfo().gid);
-  const [port] = await freePorts(1);
-  asPostgres(join(PG_BIN, 'initdb'), ['-D', join(dir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
-  asPostgres(join(PG_BIN, 'pg_ctl'), [
-    '-D',
-    join(dir, 'data'),
-    '-l',
-    join(dir, 'log', 'pg.log'),
-    '-w',
-    'start',
-    '-o',
-    `-p ${port} -k ${join(dir, 'sock')} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200`,
-  ]);
-  return `postgres://postgres@127.0.0.1:${port}/postgres`;
 }
 
 /**
@@ -91,7 +69,7 @@ async function sharedCluster(): Promise<Server> {
  */
 export async function postgresForTests(env: NodeJS.ProcessEnv = process.env): Promise<Server> {
   if (env.LINEUP_TEST_PG) return reachable(env.LINEUP_TEST_PG);
-  if (!existsSync(join(PG_BIN, 'initdb'))) {
+  if (!hasPostgresBinaries()) {
     return { reason: `LINEUP_TEST_PG is unset and ${PG_BIN} has no initdb (apt-get install postgresql-15)` };
   }
   return sharedCluster();

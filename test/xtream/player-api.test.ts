@@ -309,6 +309,19 @@ describe('get.php and xmltv.php', () => {
     expect((await fetchFrom(`${lineup.url}/get.php?username=lapsed&password=${lapsed.password}`)).status).toBe(403);
   });
 
+  it("when the line's packages change, then its get.php ETag no longer matches, and the M3U lists what it now sees", async () => {
+    const url = `${lineup.url}/get.php?username=alice&password=${alice.password}`;
+    const etag = String((await fetchFrom(url)).headers.etag);
+    try {
+      expect((await lineup.cli(['subscriber', 'packages', 'alice', '--add', 'premium'])).code).toBe(0);
+      const changed = await fetchFrom(url, { headers: { 'If-None-Match': etag } });
+      expect(changed.status).toBe(200);
+      expect(changed.body).toContain('Premium Movies');
+    } finally {
+      expect((await lineup.cli(['subscriber', 'packages', 'alice', '--remove', 'premium'])).code).toBe(0);
+    }
+  });
+
   it('when xmltv.php is fetched, then it is XMLTV with a <channel id> for every epg_channel_id the line sees, escaped', async () => {
     const response = await fetchFrom(`${lineup.url}/xmltv.php?username=alice&password=${alice.password}`);
     expect(response.status).toBe(200);

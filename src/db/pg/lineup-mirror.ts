@@ -1,6 +1,8 @@
 import type { Channel } from '../../playlist/lineup.js';
 import type { LineupSource } from '../../playlist/lineup-cache.js';
 import type { OriginRow } from '../../signing/origin.js';
+import type { CatalogSource } from '../../xtream/catalog.js';
+import type { ChannelPlacement } from '../xc-catalog-store.js';
 import type { LineupSnapshot } from './lineup-snapshot.js';
 
 /** How long a failed reload waits before the next request may try again. */
@@ -14,8 +16,14 @@ const RETRY_MS = 1000;
  * A reload that fails keeps the lineup already held: playlists stay served through a short outage,
  * and `/healthz` reports the database.
  */
-export class PostgresLineupMirror implements LineupSource {
-  private snapshot: Pick<LineupSnapshot, 'lineupVersion' | 'channels' | 'origins'> = { lineupVersion: '', channels: [], origins: [] };
+export class PostgresLineupMirror implements LineupSource, CatalogSource {
+  private snapshot: Omit<LineupSnapshot, 'accessVersion'> = {
+    lineupVersion: '',
+    channels: [],
+    origins: [],
+    categories: new Map(),
+    placements: new Map(),
+  };
   private reloading: Promise<void> | undefined;
   private failedAt = Number.NEGATIVE_INFINITY;
 
@@ -66,6 +74,15 @@ export class PostgresLineupMirror implements LineupSource {
 
   origins(): OriginRow[] {
     return this.snapshot.origins;
+  }
+
+  /** The Xtream Codes categories, read in the same snapshot as the channels. */
+  categories(): Map<number, string> {
+    return this.snapshot.categories;
+  }
+
+  channelPlacements(): Map<number, ChannelPlacement> {
+    return this.snapshot.placements;
   }
 }
 
