@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import pg from 'pg';
-import { afterEach, expect, it } from 'vitest';
+import { afterAll, afterEach, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { TRIM_LOCK } from '../../src/db/pg/change-log-trim.js';
 import { migratePostgresDatabase } from '../../src/db/pg/open.js';
@@ -9,11 +10,13 @@ import { type RunningNode, startPostgresNode } from '../../src/postgres-node.js'
 import { generatePlaylistKey, hashPlaylistKey } from '../../src/subscribers/keys.js';
 import { LINEUP_BIN } from '../build-once.js';
 import { serveCommandLine } from '../helpers/command-line.js';
-import { captureLogs, fetchFrom, TEST_KEY } from '../helpers/lineup.js';
+import { captureLogs, fetchFrom, TEST_KEY, tempDir } from '../helpers/lineup.js';
 import { describePostgres, freshDatabase, queryOn } from '../helpers/postgres.js';
 import type { ServeProcess } from '../helpers/serve-process.js';
 
 const METRICS_TOKEN = 'metrics-token-for-tests';
+/** Where the demo subscriber's credentials key is made: never in the checkout's data/. */
+const scratch = tempDir();
 
 function nodeEnv(url: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
@@ -26,6 +29,7 @@ function nodeEnv(url: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv 
     PRUNE_CRON: 'off',
     METRICS_TOKEN,
     LOG_LEVEL: 'info',
+    CREDENTIALS_KEY_FILE: join(scratch.dir, 'credentials.key'),
     ...extra,
   };
 }
@@ -68,6 +72,7 @@ describePostgres('the chores of nodes on one PostgreSQL database', () => {
     for (const child of children.splice(0)) child.kill('SIGKILL');
     await Promise.all(inProcess.splice(0).map((node) => node.stop()));
   });
+  afterAll(() => scratch.cleanup());
 
   const serve = (env: NodeJS.ProcessEnv, demo = false) =>
     serveCommandLine(['node', LINEUP_BIN, 'serve', ...(demo ? ['--demo'] : [])], env, children);
