@@ -109,7 +109,13 @@ try {
     );
   };
 
-  const baseEnv = { SECURETOKEN_KEY, ORIGIN_URL: 'http://flussonic.example.net', LOG_LEVEL: 'warn' };
+  // The sealing key in the bench's own directory, not the checkout's data/lineup.db.key.
+  const baseEnv = {
+    SECURETOKEN_KEY,
+    ORIGIN_URL: 'http://flussonic.example.net',
+    LOG_LEVEL: 'warn',
+    CREDENTIALS_KEY_FILE: join(clusterDir, 'credentials.key'),
+  };
   const started = async (env) => {
     const server = await startLineupServer({ ...baseEnv, ...env });
     servers.push(server);

@@ -91,7 +91,7 @@ interface AuthParts {
 }
 
 /** The default origin's key, and where it comes from. Only its existence is ever logged. */
-interface DefaultKey {
+export interface DefaultKey {
   value: string;
   /** SECURETOKEN_KEY is unset: the key the server generated and kept in settings. */
   generated: boolean;

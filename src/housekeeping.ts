@@ -1,16 +1,15 @@
-import { GENERATED_KEY_SETTING, type LineupContext, SERVED_URL_SETTING } from './context.js';
-import { seedDemoLineup } from './db/seed.js';
+import { type DefaultKey, GENERATED_KEY_SETTING, type LineupContext, SERVED_URL_SETTING } from './context.js';
+import { DEMO_SUBSCRIBER, seedDemoLineup } from './db/seed.js';
 import { holdServerLock } from './db/server-lock.js';
 import { startChangeLogTrim } from './jobs/change-log-trim.js';
 import { scheduleGuideFetch } from './jobs/epg-fetch-schedule.js';
-import { schedulePrune } from './jobs/prune-schedule.js';
-import { pruneInThread, pruneThreadAvailable } from './jobs/prune-thread.js';
+import { type PruneMetrics, schedulePrune } from './jobs/prune-schedule.js';
+import { pruneInThread, pruneJobOf, pruneThreadAvailable } from './jobs/prune-thread.js';
 import { startRevocationSweep } from './jobs/revocation-sweep.js';
 import type { Logger } from './logger.js';
-import type { LineupMetrics } from './metrics.js';
 import { recordServerSigning } from './signing-record.js';
 import { advanceHeartbeat, pruneLapsedYielding } from './subscribers/prune.js';
-import { DEFAULT_SUBSCRIPTION_DAYS } from './subscribers/subscriber-admin.js';
+import { DEFAULT_SUBSCRIPTION_DAYS, type SubscriberAdmin } from './subscribers/subscriber-admin.js';
 
 export interface Housekeeping {
   /** The demo subscriber's URL, only on the first start of an empty database. */
@@ -21,7 +20,7 @@ export interface Housekeeping {
 
 export interface HousekeepingOptions {
   logger: Logger;
-  metrics: Pick<LineupMetrics, 'pruneDeletions' | 'pruneFailures' | 'pruneRefusals'>;
+  metrics: PruneMetrics;
   /** Seeds the demo lineup and subscriber on an empty database: `npm start` (`lineup serve --demo`) only. */
   seedDemo: boolean;
 }
@@ -40,8 +39,8 @@ export function startHousekeeping(context: LineupContext, { logger, metrics, see
   const lock = holdServerLock(config.dbPath, (message) => logger.warn(message));
   context.settings.set(SERVED_URL_SETTING, config.publicUrl);
   recordServerSigning(context);
-  warnAboutGeneratedKey(context, logger);
-  const demoUrl = seedDemo ? seedDemoSubscriber(context) : undefined;
+  warnAboutGeneratedKey(context.defaultKey, logger);
+  const demoUrl = seedDemo && seedDemoLineup(context.db, context.settings) ? addDemoSubscriber(context.subscriberAdmin) : undefined;
   // The prune job's heartbeat: moved on at each start, but never across a jump of the clock (see prune.ts).
   advanceHeartbeat(context.settings, context.clock(), config.pruneMaxGapDays);
   const safety = { heartbeat: context.settings, maxGapDays: config.pruneMaxGapDays, maxSharePercent: config.pruneMaxSharePercent };
@@ -49,18 +48,7 @@ export function startHousekeeping(context: LineupContext, { logger, metrics, see
   // which in one process also serves the playlists. From the sources (tests), yielding between chunks.
   const prune = (signal: AbortSignal) =>
     pruneThreadAvailable(config.dbPath)
-      ? pruneInThread(
-          {
-            dbPath: config.dbPath,
-            now: context.clock(),
-            graceDays: config.pruneGraceDays,
-            keepDays: config.pruneKeepDays,
-            retiredKeyDays: config.retiredKeyDays,
-            maxGapDays: safety.maxGapDays,
-            maxSharePercent: safety.maxSharePercent,
-          },
-          signal,
-        )
+      ? pruneInThread(pruneJobOf(config, context.clock()), signal)
       : pruneLapsedYielding(context.subscribers, context.clock, config.pruneGraceDays, { keepDays: config.pruneKeepDays, safety, signal });
   const job = config.pruneCron === undefined ? undefined : schedulePrune(config.pruneCron, prune, logger, metrics);
   // With PRUNE_CRON off, nothing else would keep the log from growing by a row per change for ever.
@@ -89,8 +77,8 @@ export function startHousekeeping(context: LineupContext, { logger, metrics, see
   };
 }
 
-/** One warning per start, from the one process that does the housekeeping, however many serve. */
-function warnAboutGeneratedKey({ defaultKey }: LineupContext, logger: Logger): void {
+/** One warning per start, from the one process that does the housekeeping (on PostgreSQL, each node's), however many serve. */
+export function warnAboutGeneratedKey(defaultKey: DefaultKey | undefined, logger: Logger): void {
   if (!defaultKey?.generated) return;
   logger.warn(
     defaultKey.created
@@ -99,14 +87,13 @@ function warnAboutGeneratedKey({ defaultKey }: LineupContext, logger: Logger): v
   );
 }
 
-/** The demo lineup and subscriber on the first start of an empty database; returns the demo URL. */
-function seedDemoSubscriber(context: LineupContext): string | undefined {
-  if (!seedDemoLineup(context.db, context.settings)) return undefined;
-  return context.subscriberAdmin.add({
-    username: 'demo',
+/** The demo subscriber, beside the demo lineup just seeded, on either backend; returns its URL. */
+export function addDemoSubscriber(admin: Pick<SubscriberAdmin, 'add'>): string {
+  return admin.add({
+    username: DEMO_SUBSCRIBER.username,
     term: { days: DEFAULT_SUBSCRIPTION_DAYS },
     packages: [],
     maxConnections: 1,
-    note: 'created by the first start',
+    note: DEMO_SUBSCRIBER.note,
   }).url;
 }

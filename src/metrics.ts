@@ -22,6 +22,8 @@ export interface LineupMetrics {
   pruneFailures: Counter;
   /** Prune runs that removed nobody because the clock or the count looked wrong, by reason (clock_gap, share). */
   pruneRefusals: Counter<'reason'>;
+  /** Prune runs that ended at once, by reason: `held` (on PostgreSQL, another node was pruning the database). */
+  pruneSkips: Counter<'reason'>;
   /** Auth-backend refusals by reason (stream-check.ts, DENY_REASONS). */
   authDenials: Counter<'reason'>;
   /** Auth-backend checks by dialect and outcome (allow, deny). */
@@ -77,6 +79,12 @@ export function createMetrics(): LineupMetrics {
     pruneRefusals: new Counter({
       name: 'lineup_prune_refusals_total',
       help: 'Prune runs refused because the clock or the share of subscribers looked wrong (lineup prune --confirm-clock)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    pruneSkips: new Counter({
+      name: 'lineup_prune_skipped_total',
+      help: 'Prune runs that ended at once, by reason (held: another node on the PostgreSQL database held the prune lock)',
       labelNames: ['reason'],
       registers,
     }),

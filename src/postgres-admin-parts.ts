@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import { adminPublicUrl } from './context.js';
 import { loadCredentialSeal } from './credentials-key.js';
 import { PostgresAdminSettings } from './db/pg/admin-settings.js';
+import { seedPostgresDemoLineup } from './db/pg/demo.js';
 import { LATEST_POSTGRES_SCHEMA_VERSION } from './db/pg/migrations.js';
 import { numbered } from './db/pg/placeholders.js';
 import { whilePruneLockHeld } from './db/pg/prune-lock.js';
@@ -37,21 +38,30 @@ function assertMigrated(db: SyncPostgresClient, url: string): void {
 }
 
 /**
+<<<<<<< HEAD
  * The admin parts on PostgreSQL (LINEUP_DB a postgres:// URL): one synchronous connection
  * (db/pg/sync-client.ts) for the store, the settings and the prune lock, recorded in the audit
  * trail as `cli`. `streamedFrom` reads the auth backend's sessions that every node shares.
+=======
+ * One synchronous connection to a migrated database, its writes audited as `actor`; a lock held
+ * elsewhere (a psql BEGIN left open) is waited for as long as SQLite waits for a busy file, then
+ * the statement fails, rather than hanging for good.
+>>>>>>> main
  */
-export function openPostgresAdminParts(config: Config, clock: Clock): AdminParts {
-  const db = SyncPostgresClient.connect(config.dbPath);
+function connectMigrated(url: string, actor: 'cli' | 'server'): SyncPostgresClient {
+  const db = SyncPostgresClient.connect(url);
   try {
-    assertMigrated(db, config.dbPath);
-    // Audited as the CLI; and a lock held elsewhere (a psql BEGIN left open) is waited for as long
-    // as SQLite waits for a busy file, then the command fails, rather than hanging for good.
-    db.query("SELECT set_config('lineup.actor', 'cli', false), set_config('lock_timeout', $1, false)", [`${LOCK_WAIT_MS}ms`]);
+    assertMigrated(db, url);
+    db.query("SELECT set_config('lineup.actor', $1, false), set_config('lock_timeout', $2, false)", [actor, `${LOCK_WAIT_MS}ms`]);
+    return db;
   } catch (error) {
     db.close();
     throw error;
   }
+}
+
+/** The settings, the store and SubscriberAdmin over `db`, as every command has them. */
+function partsOver(db: SyncPostgresClient, config: Config, clock: Clock) {
   const settings = new PostgresAdminSettings(db);
   const subscribers = new PostgresSubscriberStore(db, { days: config.retiredKeyDays, clock });
   let seal: CredentialSeal | undefined;
@@ -60,14 +70,44 @@ export function openPostgresAdminParts(config: Config, clock: Clock): AdminParts
     return seal;
   };
   return {
+    settings,
+    subscribers,
+    subscriberAdmin: new SubscriberAdmin(subscribers, adminPublicUrl(config, settings), clock, credentialSeal),
+  };
+}
+
+/**
+ * The admin parts on PostgreSQL (LINEUP_DB a postgres:// URL): one synchronous connection
+ * (db/pg/sync-client.ts) for the store, the settings and the prune lock, recorded in the audit
+ * trail as `cli`. The auth backend's sessions are not kept in PostgreSQL (yet), so `streamedFrom`
+ * knows none.
+ */
+export function openPostgresAdminParts(config: Config, clock: Clock): AdminParts {
+  const db = connectMigrated(config.dbPath, 'cli');
+  return {
     config,
     clock,
-    subscribers,
-    settings,
-    subscriberAdmin: new SubscriberAdmin(subscribers, adminPublicUrl(config, settings), clock, credentialSeal),
+    ...partsOver(db, config, clock),
     playlistAddresses: (username, since) => db.query<AddressRecord>(ADDRESSES_SINCE, [username, since]).rows.map(toAddress),
     streamedFrom: (subscriberId, since) => db.query<SeenAddress>(SESSION_ADDRESSES_SQL, [subscriberId, since]).rows,
     pruneOnce: (run) => whilePruneLockHeld(db, run),
     close: () => db.close(),
   };
+}
+
+/**
+ * `lineup serve --demo` on PostgreSQL: on the first start of an empty database, the demo lineup
+ * and, through SubscriberAdmin (its key made and sealed as every other), the subscriber that
+ * `addSubscriber` adds, in one transaction; returns its URL. Nodes started at once seed once
+ * between them (db/pg/demo.ts). Over a synchronous connection of its own, closed after: a few
+ * statements, once, at start.
+ */
+export function seedPostgresDemo(config: Config, clock: Clock, addSubscriber: (admin: SubscriberAdmin) => string): string | undefined {
+  const db = connectMigrated(config.dbPath, 'server');
+  try {
+    const { settings, subscriberAdmin } = partsOver(db, config, clock);
+    return db.transaction(() => (seedPostgresDemoLineup(db, settings) ? addSubscriber(subscriberAdmin) : undefined));
+  } finally {
+    db.close();
+  }
 }

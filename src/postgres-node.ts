@@ -5,6 +5,7 @@ import { SessionLimiter } from './auth/session-limiter.js';
 import type { Config } from './config.js';
 import {
   BUCKET_SECRET_SETTING,
+  type DefaultKey,
   etagInstanceOf,
   GENERATED_KEY_SETTING,
   NO_KEY_MESSAGE,
@@ -34,6 +35,7 @@ import { changeFeedMetrics, createMetrics, gaugeStreamSessions, gaugeSubscriberS
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
+import { startPostgresChores } from './postgres-chores.js';
 import { flushSessionsEvery, listenLineup } from './server.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
 import { RememberedAccess } from './subscribers/remembered-access.js';
@@ -78,9 +80,13 @@ function refuseUnported(config: Config): void {
  * changes, and serves playlists, redirect links, the Xtream Codes API and the auth backend (its
  * sessions shared by every node, db/pg/session-store.ts). What a node remembers (the compiled lineup,
  * subscribers by key) is forgotten as the change feed says, so a revocation on any node, or by
- * psql, holds on every node within a notification's delay.
+ * psql, holds on every node within a notification's delay. Once it listens it starts its chores
+ * (postgres-chores.ts: prune, demo seed, signing record, change-log trim), stopped before the pool closes.
  */
-export async function startPostgresNode(config: Config, { logger, clock = systemClock }: NodeOptions): Promise<RunningNode> {
+export async function startPostgresNode(
+  config: Config,
+  { logger, clock = systemClock, seedDemo = false }: NodeOptions,
+): Promise<RunningNode> {
   refuseUnported(config);
   const url = config.dbPath;
   const pool = openPostgresPool(url, { max: config.poolSize });
@@ -95,8 +101,8 @@ export async function startPostgresNode(config: Config, { logger, clock = system
       throw new ConfigError(`LINEUP_DB: cannot migrate ${loggablePostgresUrl(url)}: ${(error as Error).message}`);
     });
     const settings = new PostgresSettingsStore(pool);
-    const key = config.securetokenKey ?? (await settings.getOrCreate(GENERATED_KEY_SETTING, () => randomBytes(24).toString('hex'))).value;
-    if (!key) throw new ConfigError(NO_KEY_MESSAGE);
+    const defaultKey = await serverKey(config, settings);
+    const key = defaultKey.value;
     const bucketSecret = (await settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex'))).value;
     // Last writer wins: nodes behind one load balancer announce the same PUBLIC_URL.
     await settings.set(SERVED_URL_SETTING, config.publicUrl);
@@ -190,11 +196,22 @@ export async function startPostgresNode(config: Config, { logger, clock = system
       { logger, metrics },
     );
     closing.push(() => http.stop());
-    return { metrics, url: http.url, stop: once(close) };
+    const chores = await startPostgresChores({ config, pool, settings, defaultKey, clock, logger, metrics, seedDemo });
+    // Before the pool closes, after the listeners: a prune in progress ends between two chunks.
+    closing.push(() => chores.stop());
+    return { metrics, url: http.url, ...(chores.demoUrl ? { demoUrl: chores.demoUrl } : {}), stop: once(close) };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+/** SECURETOKEN_KEY, or the key the first node generated and kept in the shared settings (as context.ts's serverKey on SQLite). */
+async function serverKey(config: Config, settings: PostgresSettingsStore): Promise<DefaultKey> {
+  if (config.securetokenKey) return { value: config.securetokenKey, generated: false, created: false };
+  const { value, created } = await settings.getOrCreate(GENERATED_KEY_SETTING, () => randomBytes(24).toString('hex'));
+  if (!value) throw new ConfigError(NO_KEY_MESSAGE);
+  return { value, generated: true, created };
 }
 
 /** The first call's promise, for every call. */

@@ -3,14 +3,14 @@ import { type LineupContext, NO_KEY_MESSAGE } from './context.js';
 import { ConfigError } from './errors.js';
 import { fingerprintSigning, parseSigningFingerprint, type SigningSettings, signingDifferences } from './signing/settings-fingerprint.js';
 
-/**
- * The settings row where the server records how it signs: a fingerprint, never the key.
- * @internal (exported for the tests that read the record)
- */
+/** The settings row where the server records how it signs: a fingerprint, never the key. */
 export const SIGNING_SETTING = 'signing_fingerprint';
 
+/** What the signing depends on: the configuration and the default origin's key. */
+type Signer = Pick<LineupContext, 'config' | 'defaultKey'>;
+
 /** How this process would sign for the default origin; an admin command may have no key to sign with. */
-function signingSettingsOf({ config, defaultKey }: LineupContext): Omit<SigningSettings, 'key'> & { key: string | undefined } {
+function signingSettingsOf({ config, defaultKey }: Signer): Omit<SigningSettings, 'key'> & { key: string | undefined } {
   return {
     originUrl: config.originUrl,
     key: defaultKey?.value,
@@ -21,12 +21,19 @@ function signingSettingsOf({ config, defaultKey }: LineupContext): Omit<SigningS
   };
 }
 
-/** Done by the server at each start: the last server started on a database is the one to match. */
-export function recordServerSigning(context: LineupContext): void {
-  const settings = signingSettingsOf(context);
+/**
+ * The record a server keeps in SIGNING_SETTING at each start, on either backend: the last server
+ * started on a database is the one to match.
+ */
+export function serverSigningRecord(signer: Signer): string {
+  const settings = signingSettingsOf(signer);
   if (settings.key === undefined) throw new ConfigError(NO_KEY_MESSAGE); // a server always has one
-  const fingerprint = fingerprintSigning({ ...settings, key: settings.key }, randomBytes(16));
-  context.settings.set(SIGNING_SETTING, JSON.stringify(fingerprint));
+  return JSON.stringify(fingerprintSigning({ ...settings, key: settings.key }, randomBytes(16)));
+}
+
+/** Done by the server at each start, on SQLite. */
+export function recordServerSigning(context: LineupContext): void {
+  context.settings.set(SIGNING_SETTING, serverSigningRecord(context));
 }
 
 /**

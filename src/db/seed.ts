@@ -12,7 +12,19 @@ const DEMO_CHANNELS = [
 ];
 
 /** The subscriber the first start creates beside the demo channels (see housekeeping.ts). */
-const DEMO_SUBSCRIBER = { username: 'demo', note: 'created by the first start' };
+export const DEMO_SUBSCRIBER = { username: 'demo', note: 'created by the first start' };
+
+/**
+ * The first start's seed, as statements that read the same on SQLite and PostgreSQL (`?`
+ * placeholders): the setting that says a database was seeded once (or found holding data), the
+ * test for data, and the demo channels' rows.
+ */
+export const demoSeed = {
+  setting: SEEDED,
+  holdsData: 'SELECT (EXISTS (SELECT 1 FROM channels) OR EXISTS (SELECT 1 FROM subscribers) OR EXISTS (SELECT 1 FROM origins)) AS holds',
+  insertChannel: 'INSERT INTO channels (stream, name, number, group_title) VALUES (?, ?, ?, ?)',
+  channels: DEMO_CHANNELS.map((channel) => [channel.stream, channel.name, channel.number, channel.group] as const),
+};
 
 /**
  * On the first start of an empty database, adds the demo channels and returns true so that the
@@ -22,15 +34,12 @@ const DEMO_SUBSCRIBER = { username: 'demo', note: 'created by the first start' }
 export function seedDemoLineup(db: Db, settings: SettingsStore): boolean {
   return db
     .transaction(() => {
-      if (settings.get(SEEDED) !== undefined) return false;
-      const holdsData = db
-        .prepare('SELECT EXISTS (SELECT 1 FROM channels) OR EXISTS (SELECT 1 FROM subscribers) OR EXISTS (SELECT 1 FROM origins)')
-        .pluck()
-        .get();
-      settings.getOrCreate(SEEDED, () => new Date().toISOString());
+      if (settings.get(demoSeed.setting) !== undefined) return false;
+      const holdsData = db.prepare(demoSeed.holdsData).pluck().get();
+      settings.getOrCreate(demoSeed.setting, () => new Date().toISOString());
       if (holdsData) return false;
-      const insert = db.prepare('INSERT INTO channels (stream, name, number, group_title) VALUES (?, ?, ?, ?)');
-      for (const channel of DEMO_CHANNELS) insert.run(channel.stream, channel.name, channel.number, channel.group);
+      const insert = db.prepare(demoSeed.insertChannel);
+      for (const row of demoSeed.channels) insert.run(...row);
       return true;
     })
     .immediate();

@@ -1,7 +1,7 @@
+import type { Awaitable } from '../awaitable.js';
 import { isDatabaseBusy } from '../db/open.js';
 import type { Logger } from '../logger.js';
 import { CHANGE_LOG_KEPT } from '../subscribers/prune.js';
-import type { SubscriberStorage } from '../subscribers/subscriber-storage.js';
 
 /** How often the log is trimmed: a busy fleet's renewals add far fewer rows than are kept meanwhile. */
 const TRIM_EVERY_MS = 10 * 60_000;
@@ -21,10 +21,11 @@ export interface ChangeLogTrim {
  * who changed) to its last CHANGE_LOG_KEPT rows: at start, then every `everyMs`. The prune trims it
  * too, but without PRUNE_CRON nothing else would, and it would grow for ever. A server whose cursor
  * falls behind the trim forgets every subscriber (the log records the highest row ever trimmed).
- * A database held by another writer is left for the next tick.
+ * A database held by another writer is left for the next tick. On PostgreSQL (db/pg/change-log-trim.ts)
+ * a batch returns 0 while another node trims, which ends this tick's trim.
  */
 export function startChangeLogTrim(
-  store: Pick<SubscriberStorage, 'trimChangeLog'>,
+  store: { trimChangeLog(keep: number, limit: number): Awaitable<number> },
   logger: Logger,
   everyMs = TRIM_EVERY_MS,
 ): ChangeLogTrim {
@@ -32,12 +33,17 @@ export function startChangeLogTrim(
   let running: Promise<void> | undefined;
   let stopped = false;
   const trim = async () => {
+    let trimmed = 0;
     try {
       for (;;) {
         const started = performance.now();
-        if (stopped || store.trimChangeLog(CHANGE_LOG_KEPT, TRIM_BATCH) < TRIM_BATCH) break;
+        if (stopped) break;
+        const deleted = await store.trimChangeLog(CHANGE_LOG_KEPT, TRIM_BATCH);
+        trimmed += deleted;
+        if (deleted < TRIM_BATCH) break;
         await new Promise((resolve) => setTimeout(resolve, performance.now() - started));
       }
+      if (trimmed > 0) logger.info({ job: 'change-log-trim', deleted: trimmed }, 'trimmed the subscriber change log');
     } catch (error) {
       if (!isDatabaseBusy(error))
         logger.warn({ job: 'change-log-trim', err: (error as Error).message }, 'trimming the subscriber change log failed');

@@ -3,12 +3,15 @@ import type { LineupMetrics } from '../metrics.js';
 import type { PruneResult } from '../subscribers/prune.js';
 import { type CronSchedule, onCronSlots } from './cron-slots.js';
 
-type PruneMetrics = Pick<LineupMetrics, 'pruneDeletions' | 'pruneFailures' | 'pruneRefusals'>;
+export type PruneMetrics = Pick<LineupMetrics, 'pruneDeletions' | 'pruneFailures' | 'pruneRefusals' | 'pruneSkips'>;
 
 export type PruneSchedule = CronSchedule;
 
-/** One run; the server's yields between chunks and ends early once `signal` aborts. */
-type PruneRun = (signal: AbortSignal) => PruneResult | Promise<PruneResult>;
+/**
+ * One run; the server's yields between chunks and ends early once `signal` aborts. Undefined: it
+ * ran nothing, because another node on the same PostgreSQL database held the prune lock.
+ */
+type PruneRun = (signal: AbortSignal) => PruneResult | undefined | Promise<PruneResult | undefined>;
 
 /**
  * Runs `prune` on the cron expression, in UTC (see cron-slots.ts for how slots and clock jumps are
@@ -37,15 +40,24 @@ export function schedulePrune(expression: string, prune: PruneRun, logger: Logge
  * @internal Exported so that tests run one tick.
  */
 export function runPruneOnce(prune: () => PruneResult, logger: Logger, metrics?: PruneMetrics): PruneResult | undefined;
-export function runPruneOnce(prune: () => PruneResult | Promise<PruneResult>, logger: Logger, metrics?: PruneMetrics): PruneOutcome;
-export function runPruneOnce(prune: () => PruneResult | Promise<PruneResult>, logger: Logger, metrics?: PruneMetrics): PruneOutcome {
+export function runPruneOnce(
+  prune: () => PruneResult | undefined | Promise<PruneResult | undefined>,
+  logger: Logger,
+  metrics?: PruneMetrics,
+): PruneOutcome;
+export function runPruneOnce(
+  prune: () => PruneResult | undefined | Promise<PruneResult | undefined>,
+  logger: Logger,
+  metrics?: PruneMetrics,
+): PruneOutcome {
   const failed = (error: unknown) => {
     metrics?.pruneFailures.inc();
     logger.warn({ job: 'prune', err: (error as Error).message }, 'prune failed; retrying on the next tick');
     return undefined;
   };
-  const report = (result: PruneResult) => {
-    reportPrune(result, logger, metrics);
+  const report = (result: PruneResult | undefined) => {
+    if (result) reportPrune(result, logger, metrics);
+    else reportHeld(logger, metrics);
     return result;
   };
   try {
@@ -57,6 +69,12 @@ export function runPruneOnce(prune: () => PruneResult | Promise<PruneResult>, lo
 }
 
 type PruneOutcome = PruneResult | undefined | Promise<PruneResult | undefined>;
+
+/** One line per skipped run, at info: on a cluster every node but one skips each tick, and that is as meant. */
+function reportHeld(logger: Logger, metrics?: PruneMetrics): void {
+  metrics?.pruneSkips.inc({ reason: 'held' });
+  logger.info({ job: 'prune', reason: 'held' }, 'prune skipped: another node is pruning this database (it holds the prune lock)');
+}
 
 function reportPrune(result: PruneResult, logger: Logger, metrics?: PruneMetrics): void {
   if (result.refusal) {

@@ -5,7 +5,6 @@ const DAY = 86_400;
 
 /**
  * The settings row holding the last time (`YYYY-MM-DD HH:MM:SS`, UTC) Lineup saw the clock: server start and every prune run.
- * @internal Exported for the tests that read the heartbeat.
  */
 export const PRUNE_HEARTBEAT_SETTING = 'prune_heartbeat';
 

@@ -62,7 +62,7 @@ function cycles(): string[][] {
 
 const DOMAIN = new Set(['signing', 'playlist', 'subscribers', 'channels', 'import', 'lint', 'wasm', 'auth', 'epg', 'xtream', 'api-tokens']);
 const FRAMEWORKS = new Set(['koa', '@koa/router', 'better-sqlite3', 'pg', 'node:http']);
-const START_UP = new Set(['standalone.ts', 'postgres-node.ts', 'server.ts', 'housekeeping.ts', 'cluster']);
+const START_UP = new Set(['standalone.ts', 'postgres-node.ts', 'postgres-chores.ts', 'server.ts', 'housekeeping.ts', 'cluster']);
 
 describe('the shape of src/', () => {
   it('when the imports are followed, then none comes back round to where it started', () => {

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -16,6 +19,7 @@ const FRIEND = '127.0.0.2';
 const POLL_MS = 5;
 const DEADLINE_MS = 500;
 const ROUNDS = 30;
+const KEY_FILE = join(mkdtempSync(join(tmpdir(), 'lineup-pg-auth-')), 'credentials.key');
 
 function nodeEnv(url: string): NodeJS.ProcessEnv {
   return {
@@ -26,6 +30,8 @@ function nodeEnv(url: string): NodeJS.ProcessEnv {
     ORIGIN_URL: 'http://origin.test',
     PUBLIC_URL: 'http://lineup.test',
     PRUNE_CRON: 'off',
+    // Not the default data/lineup.db.key of the checkout: a test's key stays in its temp dir.
+    CREDENTIALS_KEY_FILE: KEY_FILE,
   };
 }
 

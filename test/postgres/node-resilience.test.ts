@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -6,6 +9,8 @@ import { type RunningNode, startPostgresNode } from '../../src/postgres-node.js'
 import { generatePlaylistKey, hashPlaylistKey } from '../../src/subscribers/keys.js';
 import { captureLogs, fetchFrom, TEST_KEY } from '../helpers/lineup.js';
 import { describePostgres, freshDatabase, type Standby, startStandby } from '../helpers/postgres.js';
+
+const KEY_FILE = join(mkdtempSync(join(tmpdir(), 'lineup-pg-node-')), 'credentials.key');
 
 const POLL_MS = 5;
 const DEADLINE_MS = 500;
@@ -20,6 +25,8 @@ function nodeEnv(url: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv 
     ORIGIN_URL: 'http://origin.test',
     PUBLIC_URL: 'http://lineup.test',
     PRUNE_CRON: 'off',
+    // Not the default data/lineup.db.key of the checkout: a test's key stays in its temp dir.
+    CREDENTIALS_KEY_FILE: KEY_FILE,
     ...extra,
   };
 }

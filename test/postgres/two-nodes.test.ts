@@ -1,4 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -9,6 +12,8 @@ import { lineupProcess } from '../helpers/command-line.js';
 import { captureLogs, fetchFrom, TEST_KEY } from '../helpers/lineup.js';
 import { describePostgres, freshDatabase } from '../helpers/postgres.js';
 import { serveProcess } from '../helpers/serve-process.js';
+
+const KEY_FILE = join(mkdtempSync(join(tmpdir(), 'lineup-pg-node-')), 'credentials.key');
 
 /** How often a node is asked while waiting for it to see a change, and how long it may take. */
 const POLL_MS = 5;
@@ -23,6 +28,8 @@ function nodeEnv(url: string): NodeJS.ProcessEnv {
     ORIGIN_URL: 'http://origin.test',
     PUBLIC_URL: 'http://lineup.test',
     PRUNE_CRON: 'off',
+    // Not the default data/lineup.db.key of the checkout: a test's key stays in its temp dir.
+    CREDENTIALS_KEY_FILE: KEY_FILE,
     TOKEN_BUCKET: '300',
   };
 }

@@ -62,6 +62,12 @@ const UNIQUE_VIOLATION = '23505';
  */
 const SUBSCRIBER_WRITES_LOCK = '7651302094212641795';
 
+/** The change log's trim (keep, limit), shared with the server's trim job (change-log-trim.ts). */
+export const TRIM_CHANGE_LOG = `DELETE FROM subscriber_changes WHERE seq IN (
+  SELECT seq FROM subscriber_changes
+  WHERE seq <= pg_sequence_last_value(pg_get_serial_sequence('subscriber_changes', 'seq')::regclass) - ?
+  ORDER BY seq LIMIT ?)`;
+
 /**
  * SubscriberStorage on PostgreSQL, for the admin commands, over one synchronous connection
  * (sync-client.ts): the same methods, plain objects, ordering and errors as db/subscriber-store.ts,
@@ -330,13 +336,7 @@ export class PostgresSubscriberStore implements SubscriberStorage {
 
   /** The oldest first, at most `limit` (all without), below the last sequence number handed out less `keep`, as on SQLite. */
   trimChangeLog(keep: number, limit?: number): number {
-    return this.run(
-      `DELETE FROM subscriber_changes WHERE seq IN (
-         SELECT seq FROM subscriber_changes
-         WHERE seq <= pg_sequence_last_value(pg_get_serial_sequence('subscriber_changes', 'seq')::regclass) - ?
-         ORDER BY seq LIMIT ?)`,
-      [keep, limit ?? null],
-    );
+    return this.run(TRIM_CHANGE_LOG, [keep, limit ?? null]);
   }
 
   private findPackageId(name: string): number | undefined {
