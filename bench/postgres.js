@@ -147,16 +147,22 @@ try {
   await postgresWriter.connect();
   const renewed = { sqlite: 0, postgres: 0 };
   let renewNext = 0;
+  let postgresBusy = false;
   const renewing = (backend) => {
     const timer = setInterval(() => {
       const username = `user${WARM_SUBSCRIBERS + (renewNext++ % (SUBSCRIBERS - WARM_SUBSCRIBERS))}`;
       if (backend === 'sqlite') {
         renewSqlite.run(username);
         renewed.sqlite++;
-      } else {
+      } else if (!postgresBusy) {
+        // One at a time on the one connection: a renewal still in flight skips this tick.
+        postgresBusy = true;
         postgresWriter
           .query("UPDATE subscribers SET expires_at = datetime(expires_at, '+1 day') WHERE username = $1", [username])
-          .then(() => renewed.postgres++);
+          .then(() => renewed.postgres++)
+          .finally(() => {
+            postgresBusy = false;
+          });
       }
     }, RENEW_EVERY_MS);
     return () => clearInterval(timer);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
 import { AuthBackend } from './auth/auth-backend.js';
 import { RememberedSubjects } from './auth/auth-subjects.js';
 import { SessionLimiter } from './auth/session-limiter.js';
@@ -30,6 +31,7 @@ import { loggablePostgresUrl } from './db/pg/url.js';
 import { LiveGuide } from './epg/live-guide.js';
 import { ConfigError } from './errors.js';
 import { authAnswerer } from './http/auth-routes.js';
+import type { MetricsExposition } from './http/metrics-routes.js';
 import type { Logger } from './logger.js';
 import { changeFeedMetrics, createMetrics, gaugeStreamSessions, gaugeSubscriberStates, type LineupMetrics } from './metrics.js';
 import { LineupCache } from './playlist/lineup-cache.js';
@@ -59,6 +61,61 @@ export interface NodeOptions {
   clock?: Clock;
   /** `lineup serve --demo`: seeds the demo lineup and subscriber on an empty database. */
   seedDemo?: boolean;
+  /**
+   * A cluster worker's (WORKERS > 1): its registry, and `/metrics` answered for the whole cluster;
+   * its primary does the chores (startPostgresHousekeeping), so the worker does none.
+   */
+  worker?: { metrics: LineupMetrics; metricsExposition: MetricsExposition };
+}
+
+/** What every process on the database opens first: a pool, the schema at this Lineup's version, and the secrets every node shares. */
+interface OpenedDatabase {
+  pool: pg.Pool;
+  settings: PostgresSettingsStore;
+  defaultKey: DefaultKey;
+  bucketSecret: string;
+}
+
+async function openDatabase(config: Config): Promise<OpenedDatabase> {
+  const pool = openPostgresPool(config.dbPath, { max: config.poolSize });
+  try {
+    await migratePostgres(pool).catch((error: unknown) => {
+      throw new ConfigError(`LINEUP_DB: cannot migrate ${loggablePostgresUrl(config.dbPath)}: ${(error as Error).message}`);
+    });
+    const settings = new PostgresSettingsStore(pool);
+    const defaultKey = await serverKey(config, settings);
+    const bucketSecret = (await settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex'))).value;
+    return { pool, settings, defaultKey, bucketSecret };
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+}
+
+/**
+ * A cluster primary's part on PostgreSQL (WORKERS > 1): the schema and the shared secrets before
+ * any worker races to them, and the chores once for its workers, which serve.
+ */
+export async function startPostgresHousekeeping(
+  config: Config,
+  { logger, metrics, seedDemo, clock = systemClock }: { logger: Logger; metrics: LineupMetrics; seedDemo: boolean; clock?: Clock },
+): Promise<{ demoUrl?: string; stop(): Promise<void> }> {
+  refuseUnported(config);
+  const { pool, settings, defaultKey } = await openDatabase(config);
+  try {
+    await settings.set(SERVED_URL_SETTING, config.publicUrl);
+    const chores = await startPostgresChores({ config, pool, settings, defaultKey, clock, logger, metrics, seedDemo });
+    return {
+      ...(chores.demoUrl ? { demoUrl: chores.demoUrl } : {}),
+      stop: async () => {
+        await chores.stop();
+        await pool.end();
+      },
+    };
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
 }
 
 /**
@@ -70,7 +127,6 @@ function refuseUnported(config: Config): void {
     throw new ConfigError(`${what} does not run on PostgreSQL yet (LINEUP_DB is a postgres:// URL)`);
   };
   if (config.admin) refuse('ADMIN_PORT (the admin API)');
-  if (config.workers > 1) refuse('WORKERS above 1 (run one node per core instead)');
   if (config.playlistIpLimit !== undefined) refuse('PLAYLIST_IP_LIMIT');
 }
 
@@ -85,25 +141,19 @@ function refuseUnported(config: Config): void {
  */
 export async function startPostgresNode(
   config: Config,
-  { logger, clock = systemClock, seedDemo = false }: NodeOptions,
+  { logger, clock = systemClock, seedDemo = false, worker }: NodeOptions,
 ): Promise<RunningNode> {
   refuseUnported(config);
   const url = config.dbPath;
-  const pool = openPostgresPool(url, { max: config.poolSize });
+  const { pool, settings, defaultKey, bucketSecret } = await openDatabase(config);
   const replica = config.replicaUrl === undefined ? undefined : openPostgresPool(config.replicaUrl, { max: config.poolSize });
-  const metrics = createMetrics();
+  const metrics = worker?.metrics ?? createMetrics();
   const closing: (() => Promise<void> | void)[] = [() => pool.end(), () => replica?.end()];
   const close = async () => {
     for (const step of closing.reverse()) await step();
   };
   try {
-    await migratePostgres(pool).catch((error: unknown) => {
-      throw new ConfigError(`LINEUP_DB: cannot migrate ${loggablePostgresUrl(url)}: ${(error as Error).message}`);
-    });
-    const settings = new PostgresSettingsStore(pool);
-    const defaultKey = await serverKey(config, settings);
     const key = defaultKey.value;
-    const bucketSecret = (await settings.getOrCreate(BUCKET_SECRET_SETTING, () => randomBytes(32).toString('hex'))).value;
     // Last writer wins: nodes behind one load balancer announce the same PUBLIC_URL.
     await settings.set(SERVED_URL_SETTING, config.publicUrl);
     // The file the admin commands seal with (CREDENTIALS_KEY_FILE): missing or foreign, the start stops.
@@ -193,9 +243,10 @@ export async function startPostgresNode(
         health: health.problem,
         healthDetails: health.details,
       },
-      { logger, metrics },
+      { logger, metrics, ...(worker ? { metricsExposition: worker.metricsExposition } : {}) },
     );
     closing.push(() => http.stop());
+    if (worker) return { metrics, url: http.url, stop: once(close) };
     const chores = await startPostgresChores({ config, pool, settings, defaultKey, clock, logger, metrics, seedDemo });
     // Before the pool closes, after the listeners: a prune in progress ends between two chunks.
     closing.push(() => chores.stop());

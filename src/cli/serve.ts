@@ -46,11 +46,12 @@ environment and the env file (see the README's Configuration table).
       return 0;
     }
 
-    const running = isPostgresUrl(config.dbPath)
-      ? await startPostgresNode(config, { logger, seedDemo })
-      : config.workers > 1
+    const running =
+      config.workers > 1
         ? await startCluster(config, logger, { seedDemo })
-        : await startLineup(config, { logger, seedDemo });
+        : isPostgresUrl(config.dbPath)
+          ? await startPostgresNode(config, { logger, seedDemo })
+          : await startLineup(config, { logger, seedDemo });
     // Signals are taken before the service says it listens: a supervisor (or a test) may send
     // SIGTERM the moment it reads that line, and without a handler the default action kills.
     const stopped = untilStopped(running.stop, logger, 'failed' in running ? running.failed : undefined);

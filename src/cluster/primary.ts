@@ -1,9 +1,11 @@
 import cluster, { type Address, type Worker } from 'node:cluster';
 import type { Config } from '../config.js';
 import { openContext } from '../context.js';
-import { type Housekeeping, startHousekeeping } from '../housekeeping.js';
+import { isPostgresUrl } from '../db/pg/url.js';
+import { type Housekeeping, type HousekeepingOptions, startHousekeeping } from '../housekeeping.js';
 import type { Logger } from '../logger.js';
 import { createMetrics } from '../metrics.js';
+import { startPostgresHousekeeping } from '../postgres-node.js';
 import { serveClusterMetrics } from './cluster-metrics.js';
 
 export interface RunningCluster {
@@ -18,14 +20,13 @@ export interface RunningCluster {
 
 /**
  * WORKERS > 1: the primary process opens the database (making the generated keys before any worker
- * could race to), does the housekeeping once for all, and forks the workers that serve HTTP on one
- * shared port. A worker that dies after it was listening is replaced; one that
+ * could race to), does the housekeeping once for all (on PostgreSQL, this node's part of the
+ * cluster-wide chores), and forks the workers that serve HTTP on one shared port. A worker that dies after it was listening is replaced; one that
  * dies before (a port in use, say) stops the cluster, since its replacement would die the same way.
  */
 export async function startCluster(config: Config, logger: Logger, { seedDemo }: { seedDemo: boolean }): Promise<RunningCluster> {
-  const context = openContext(config, {});
   const metrics = createMetrics();
-  let housekeeping: Housekeeping | undefined;
+  let housekeeping: { demoUrl?: string; stop(): Promise<void> } | undefined;
   const stopServingMetrics = serveClusterMetrics(metrics.registry);
 
   let stopping = false;
@@ -70,19 +71,38 @@ export async function startCluster(config: Config, logger: Logger, { seedDemo }:
       ),
     );
     stopServingMetrics();
-    context.close();
   };
 
   let address: Address;
   try {
-    housekeeping = startHousekeeping(context, { logger, metrics, seedDemo });
+    housekeeping = isPostgresUrl(config.dbPath)
+      ? await startPostgresHousekeeping(config, { logger, metrics, seedDemo })
+      : sqliteHousekeeping(config, { logger, metrics, seedDemo });
     [address] = (await Promise.all(Array.from({ length: config.workers }, fork))) as [Address];
   } catch (error) {
     await stop();
     throw error;
   }
-  const { demoUrl } = housekeeping;
+  const { demoUrl } = housekeeping!;
 
   const host = address.addressType === 6 ? `[${address.address}]` : address.address;
   return { url: `http://${host}:${address.port}`, ...(demoUrl ? { demoUrl } : {}), failed, stop };
+}
+
+/** The database opened once by the primary (making the generated keys before any worker could race to), and its chores. */
+function sqliteHousekeeping(config: Config, options: HousekeepingOptions): Housekeeping {
+  const context = openContext(config, {});
+  try {
+    const housekeeping = startHousekeeping(context, options);
+    return {
+      ...(housekeeping.demoUrl ? { demoUrl: housekeeping.demoUrl } : {}),
+      stop: async () => {
+        await housekeeping.stop();
+        context.close();
+      },
+    };
+  } catch (error) {
+    context.close();
+    throw error;
+  }
 }

@@ -186,6 +186,37 @@ describePostgres('lineup serve on a PostgreSQL LINEUP_DB', () => {
     expect(served.output()).not.toContain('hunter2-secret');
   });
 
+  it('when started with WORKERS=2, then both workers serve, a revocation holds on each, and /metrics covers the node', async () => {
+    const url = await freshDatabase();
+    const served = await serveProcess({ ...nodeEnv(url), WORKERS: '2', METRICS_TOKEN: 'metrics-token-for-the-test' }, children);
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      const key = generatePlaylistKey();
+      await admin.query("INSERT INTO subscribers (username, key_hash, expires_at) VALUES ('wendy', $1, '2099-01-01 00:00:00')", [
+        hashPlaylistKey(key),
+      ]);
+      const path = `${served.url}/playlist/${key}.m3u`;
+      // Each request on a connection of its own: node hands connections to the workers in turn.
+      for (let i = 0; i < 6; i++) expect((await fetchFrom(path)).status).toBe(200);
+      await admin.query("UPDATE subscribers SET enabled = 0 WHERE username = 'wendy'");
+      const started = performance.now();
+      let refusedInARow = 0;
+      while (refusedInARow < 6) {
+        refusedInARow = (await fetchFrom(path)).status === 403 ? refusedInARow + 1 : 0;
+        if (performance.now() - started > DEADLINE_MS) throw new Error('a worker still served wendy after 500 ms');
+      }
+      const metrics = await fetchFrom(`${served.url}/metrics`, { headers: { Authorization: 'Bearer metrics-token-for-the-test' } });
+      expect(metrics.status).toBe(200);
+      expect(metrics.body).toMatch(/^lineup_change_feed_up 1$/m);
+      expect(metrics.body).toMatch(/^lineup_playlist_requests_total\{outcome="403"\} ([6-9]|\d\d+)$/m);
+    } finally {
+      await admin.end();
+    }
+    served.child.kill('SIGTERM');
+    expect(await served.exited).toEqual({ code: 0, signal: null });
+  });
+
   it('when asked for what does not run on PostgreSQL yet, then it refuses at start in one line', async () => {
     const url = await freshDatabase();
     const refused = await lineupProcess(['serve'], { ...nodeEnv(url), ADMIN_PORT: '0' });
