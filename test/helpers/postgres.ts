@@ -8,6 +8,7 @@ import { describe, inject, it } from 'vitest';
 import { asPostgres, hasPostgresBinaries, PG_BIN, startThrowawayCluster } from '../../scripts/throwaway-postgres.js';
 import { loggablePostgresUrl } from '../../src/db/pg/url.js';
 import { freePorts } from '../e2e/harness/ports.js';
+import { TEST_KEY } from './lineup.js';
 
 /** initdb and start a cluster in `dir` on a free port. */
 async function startCluster(dir: string): Promise<string> {
@@ -192,5 +193,26 @@ export async function startStandby(): Promise<Standby> {
       }
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** Where a test node keeps its sealing key: a temp dir per test process, never the checkout's data/lineup.db.key. */
+const NODE_KEY_FILE = join(mkdtempSync(join(tmpdir(), 'lineup-pg-node-')), 'credentials.key');
+
+/**
+ * The environment of a test node on the PostgreSQL database `url` (in-process or `lineup serve`):
+ * port 0 on loopback, the test key, no prune unless asked; `extra` overrides or adds.
+ */
+export function postgresNodeEnv(url: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    LINEUP_DB: url,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    SECURETOKEN_KEY: TEST_KEY,
+    ORIGIN_URL: 'http://origin.test',
+    PUBLIC_URL: 'http://lineup.test',
+    PRUNE_CRON: 'off',
+    CREDENTIALS_KEY_FILE: NODE_KEY_FILE,
+    ...extra,
   };
 }

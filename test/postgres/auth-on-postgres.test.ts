@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -9,8 +6,8 @@ import { type RunningNode, startPostgresNode } from '../../src/postgres-node.js'
 import { generatePlaylistKey, hashPlaylistKey } from '../../src/subscribers/keys.js';
 import { askNginx, backendLineupSql, clock, linksOf, requestUri, START } from '../auth/support.js';
 import { lineupProcess } from '../helpers/command-line.js';
-import { captureLogs, TEST_KEY } from '../helpers/lineup.js';
-import { describePostgres, freshDatabase } from '../helpers/postgres.js';
+import { captureLogs } from '../helpers/lineup.js';
+import { describePostgres, freshDatabase, postgresNodeEnv } from '../helpers/postgres.js';
 
 /** Two viewers' addresses; the links are signed for the one that fetched them. */
 const HOME = '127.0.0.1';
@@ -19,21 +16,8 @@ const FRIEND = '127.0.0.2';
 const POLL_MS = 5;
 const DEADLINE_MS = 500;
 const ROUNDS = 30;
-const KEY_FILE = join(mkdtempSync(join(tmpdir(), 'lineup-pg-auth-')), 'credentials.key');
 
-function nodeEnv(url: string): NodeJS.ProcessEnv {
-  return {
-    LINEUP_DB: url,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    SECURETOKEN_KEY: TEST_KEY,
-    ORIGIN_URL: 'http://origin.test',
-    PUBLIC_URL: 'http://lineup.test',
-    PRUNE_CRON: 'off',
-    // Not the default data/lineup.db.key of the checkout: a test's key stays in its temp dir.
-    CREDENTIALS_KEY_FILE: KEY_FILE,
-  };
-}
+const nodeEnv = (url: string) => postgresNodeEnv(url);
 
 /** Asks `node` for `uri` from `ip` every 5 ms until it answers `status`; the milliseconds it took, or a failure past 500 ms. */
 async function waitForStatus(node: RunningNode, uri: string, ip: string, status: number): Promise<number> {

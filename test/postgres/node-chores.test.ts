@@ -10,8 +10,8 @@ import { type RunningNode, startPostgresNode } from '../../src/postgres-node.js'
 import { generatePlaylistKey, hashPlaylistKey } from '../../src/subscribers/keys.js';
 import { LINEUP_BIN } from '../build-once.js';
 import { serveCommandLine } from '../helpers/command-line.js';
-import { captureLogs, fetchFrom, TEST_KEY, tempDir } from '../helpers/lineup.js';
-import { describePostgres, freshDatabase, queryOn } from '../helpers/postgres.js';
+import { captureLogs, fetchFrom, tempDir } from '../helpers/lineup.js';
+import { describePostgres, freshDatabase, postgresNodeEnv, queryOn } from '../helpers/postgres.js';
 import type { ServeProcess } from '../helpers/serve-process.js';
 
 const METRICS_TOKEN = 'metrics-token-for-tests';
@@ -19,19 +19,7 @@ const METRICS_TOKEN = 'metrics-token-for-tests';
 const scratch = tempDir();
 
 function nodeEnv(url: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return {
-    LINEUP_DB: url,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    SECURETOKEN_KEY: TEST_KEY,
-    ORIGIN_URL: 'http://origin.test',
-    PUBLIC_URL: 'http://lineup.test',
-    PRUNE_CRON: 'off',
-    METRICS_TOKEN,
-    LOG_LEVEL: 'info',
-    CREDENTIALS_KEY_FILE: join(scratch.dir, 'credentials.key'),
-    ...extra,
-  };
+  return postgresNodeEnv(url, { METRICS_TOKEN, LOG_LEVEL: 'info', CREDENTIALS_KEY_FILE: join(scratch.dir, 'credentials.key'), ...extra });
 }
 
 /** Polls `check` every 50 ms until it returns a value other than undefined; fails past `ms`. */

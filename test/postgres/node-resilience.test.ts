@@ -1,35 +1,17 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { migratePostgresDatabase } from '../../src/db/pg/open.js';
 import { type RunningNode, startPostgresNode } from '../../src/postgres-node.js';
 import { generatePlaylistKey, hashPlaylistKey } from '../../src/subscribers/keys.js';
-import { captureLogs, fetchFrom, TEST_KEY } from '../helpers/lineup.js';
-import { describePostgres, freshDatabase, type Standby, startStandby } from '../helpers/postgres.js';
-
-const KEY_FILE = join(mkdtempSync(join(tmpdir(), 'lineup-pg-node-')), 'credentials.key');
+import { captureLogs, fetchFrom } from '../helpers/lineup.js';
+import { describePostgres, freshDatabase, postgresNodeEnv, type Standby, startStandby } from '../helpers/postgres.js';
 
 const POLL_MS = 5;
 const DEADLINE_MS = 500;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function nodeEnv(url: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return {
-    LINEUP_DB: url,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    SECURETOKEN_KEY: TEST_KEY,
-    ORIGIN_URL: 'http://origin.test',
-    PUBLIC_URL: 'http://lineup.test',
-    PRUNE_CRON: 'off',
-    // Not the default data/lineup.db.key of the checkout: a test's key stays in its temp dir.
-    CREDENTIALS_KEY_FILE: KEY_FILE,
-    ...extra,
-  };
-}
+const nodeEnv = postgresNodeEnv;
 
 /** A database with channels and `usernames` as subscribers; their playlist paths by name. */
 async function seeded(admin: pg.Client, usernames: string[]): Promise<Map<string, string>> {

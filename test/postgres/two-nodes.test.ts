@@ -1,7 +1,4 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -9,29 +6,16 @@ import { migratePostgresDatabase } from '../../src/db/pg/open.js';
 import { type RunningNode, startPostgresNode } from '../../src/postgres-node.js';
 import { generatePlaylistKey, hashPlaylistKey } from '../../src/subscribers/keys.js';
 import { lineupProcess } from '../helpers/command-line.js';
-import { captureLogs, fetchFrom, TEST_KEY } from '../helpers/lineup.js';
-import { describePostgres, freshDatabase } from '../helpers/postgres.js';
+import { captureLogs, fetchFrom } from '../helpers/lineup.js';
+import { describePostgres, freshDatabase, postgresNodeEnv } from '../helpers/postgres.js';
 import { serveProcess } from '../helpers/serve-process.js';
-
-const KEY_FILE = join(mkdtempSync(join(tmpdir(), 'lineup-pg-node-')), 'credentials.key');
 
 /** How often a node is asked while waiting for it to see a change, and how long it may take. */
 const POLL_MS = 5;
 const DEADLINE_MS = 500;
 
 function nodeEnv(url: string): NodeJS.ProcessEnv {
-  return {
-    LINEUP_DB: url,
-    HOST: '127.0.0.1',
-    PORT: '0',
-    SECURETOKEN_KEY: TEST_KEY,
-    ORIGIN_URL: 'http://origin.test',
-    PUBLIC_URL: 'http://lineup.test',
-    PRUNE_CRON: 'off',
-    // Not the default data/lineup.db.key of the checkout: a test's key stays in its temp dir.
-    CREDENTIALS_KEY_FILE: KEY_FILE,
-    TOKEN_BUCKET: '300',
-  };
+  return postgresNodeEnv(url, { TOKEN_BUCKET: '300' });
 }
 
 /** Polls `node`'s answer to `path` every 5 ms until `until` holds; the milliseconds it took, or a failure past 500 ms. */
