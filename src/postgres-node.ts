@@ -104,6 +104,8 @@ export async function startPostgresHousekeeping(
   const { pool, settings, defaultKey } = await openDatabase(config);
   try {
     await settings.set(SERVED_URL_SETTING, config.publicUrl);
+    // Made (or checked) here, before the workers: several first starts at once would each make one.
+    await loadCredentialSeal(config.credentialsKeyFile, settings);
     const chores = await startPostgresChores({ config, pool, settings, defaultKey, clock, logger, metrics, seedDemo });
     return {
       ...(chores.demoUrl ? { demoUrl: chores.demoUrl } : {}),

@@ -1,4 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -172,7 +175,12 @@ describePostgres('lineup serve on a PostgreSQL LINEUP_DB', () => {
 
   it('when started with WORKERS=2, then both workers serve, a revocation holds on each, and /metrics covers the node', async () => {
     const url = await freshDatabase();
-    const served = await serveProcess({ ...nodeEnv(url), WORKERS: '2', METRICS_TOKEN: 'metrics-token-for-the-test' }, children);
+    // A key file that does not exist yet: the node's primary makes it before its workers start.
+    const keyFile = join(mkdtempSync(join(tmpdir(), 'lineup-pg-workers-')), 'credentials.key');
+    const served = await serveProcess(
+      { ...nodeEnv(url), WORKERS: '2', METRICS_TOKEN: 'metrics-token-for-the-test', CREDENTIALS_KEY_FILE: keyFile },
+      children,
+    );
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     try {
