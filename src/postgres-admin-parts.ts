@@ -38,15 +38,9 @@ function assertMigrated(db: SyncPostgresClient, url: string): void {
 }
 
 /**
-<<<<<<< HEAD
- * The admin parts on PostgreSQL (LINEUP_DB a postgres:// URL): one synchronous connection
- * (db/pg/sync-client.ts) for the store, the settings and the prune lock, recorded in the audit
- * trail as `cli`. `streamedFrom` reads the auth backend's sessions that every node shares.
-=======
  * One synchronous connection to a migrated database, its writes audited as `actor`; a lock held
  * elsewhere (a psql BEGIN left open) is waited for as long as SQLite waits for a busy file, then
  * the statement fails, rather than hanging for good.
->>>>>>> main
  */
 function connectMigrated(url: string, actor: 'cli' | 'server'): SyncPostgresClient {
   const db = SyncPostgresClient.connect(url);
@@ -79,8 +73,7 @@ function partsOver(db: SyncPostgresClient, config: Config, clock: Clock) {
 /**
  * The admin parts on PostgreSQL (LINEUP_DB a postgres:// URL): one synchronous connection
  * (db/pg/sync-client.ts) for the store, the settings and the prune lock, recorded in the audit
- * trail as `cli`. The auth backend's sessions are not kept in PostgreSQL (yet), so `streamedFrom`
- * knows none.
+ * trail as `cli`. `streamedFrom` reads the auth backend's sessions that every node shares.
  */
 export function openPostgresAdminParts(config: Config, clock: Clock): AdminParts {
   const db = connectMigrated(config.dbPath, 'cli');

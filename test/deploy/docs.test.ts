@@ -198,4 +198,10 @@ describe('references between files', () => {
     const citing = [...texts].filter(([, text]) => outside.some((name) => text.includes(name))).map(([file]) => file);
     expect(citing).toEqual([]);
   });
+
+  it('when any file is read, then it holds no merge-conflict marker left from a merge', () => {
+    const marker = new RegExp(`^(${['<'.repeat(7), '='.repeat(7), '>'.repeat(7)].join('|')})( |$)`, 'm');
+    const conflicted = [...texts].filter(([, text]) => marker.test(text)).map(([file]) => file);
+    expect(conflicted).toEqual([]);
+  });
 });
