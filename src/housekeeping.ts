@@ -52,7 +52,10 @@ export function startHousekeeping(context: LineupContext, { logger, metrics, see
       : pruneLapsedYielding(context.subscribers, context.clock, config.pruneGraceDays, { keepDays: config.pruneKeepDays, safety, signal });
   const job = config.pruneCron === undefined ? undefined : schedulePrune(config.pruneCron, prune, logger, metrics);
   // With PRUNE_CRON off, nothing else would keep the log from growing by a row per change for ever.
-  const changeLogTrim = startChangeLogTrim(context.subscribers, logger);
+  const changeLogTrim = startChangeLogTrim(
+    { trimChangeLog: (keep, limit) => context.subscribers.trimChangeLogWithoutWaiting(keep, limit) },
+    logger,
+  );
   const revocation = startRevocationSweep({
     backend: context.auth().backend,
     sessions: context.sessions(),

@@ -46,6 +46,22 @@ export function assertWritable(db: Db): void {
   }
 }
 
+/**
+ * Runs `write` with no busy timeout: SQLITE_BUSY at once while another connection holds the write
+ * lock. For writes a server makes in its event loop that can wait for a later turn (a batch of
+ * playlist addresses, a trim of the change log): waiting for the lock there holds every request,
+ * up to the busy timeout, behind another process's long write such as a prune chunk.
+ */
+export function withoutWaiting<T>(db: Db, write: () => T): T {
+  const patience = db.pragma('busy_timeout', { simple: true }) as number;
+  db.pragma('busy_timeout = 0');
+  try {
+    return write();
+  } finally {
+    db.pragma(`busy_timeout = ${patience}`);
+  }
+}
+
 /** Which file a connection opened: `/healthz` compares it with what LINEUP_DB names now. */
 export interface FileIdentity {
   dev: number;

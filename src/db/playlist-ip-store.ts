@@ -1,6 +1,6 @@
 import type { PlaylistAddress, PlaylistFetch, PlaylistIpStorage, SharingSuspect } from '../subscribers/playlist-ips.js';
 import type { SqlTime } from '../time.js';
-import type { Db } from './open.js';
+import { type Db, withoutWaiting } from './open.js';
 
 export interface AddressRecord {
   ip: string;
@@ -89,7 +89,7 @@ export class PlaylistIpStore implements PlaylistIpStorage {
    * prune chunk, for a record that can wait a second.
    */
   record(fetches: readonly PlaylistFetch[]): void {
-    this.withoutWaiting(() => this.recordAll.immediate(fetches));
+    withoutWaiting(this.db, () => this.recordAll.immediate(fetches));
   }
 
   admit(fetch: PlaylistFetch, since: SqlTime, limit: number): boolean {
@@ -97,17 +97,7 @@ export class PlaylistIpStore implements PlaylistIpStorage {
   }
 
   forgetBefore(before: SqlTime): number {
-    return this.withoutWaiting(() => this.deleteBefore.run(before).changes);
-  }
-
-  private withoutWaiting<T>(write: () => T): T {
-    const patience = this.db.pragma('busy_timeout', { simple: true }) as number;
-    this.db.pragma('busy_timeout = 0');
-    try {
-      return write();
-    } finally {
-      this.db.pragma(`busy_timeout = ${patience}`);
-    }
+    return withoutWaiting(this.db, () => this.deleteBefore.run(before).changes);
   }
 
   /** The addresses USER's playlist was fetched from since `since`, the latest first. */

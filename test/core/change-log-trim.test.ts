@@ -76,4 +76,34 @@ describe('the subscriber change log trim', () => {
       await trim.stop();
     }
   });
+
+  it("when another process holds the write lock (a prune chunk), then the server's trim is refused at once instead of holding the event loop, and trims once the lock is free", async () => {
+    lineup = await startTestLineup();
+    const { subscribers } = lineup.context;
+    insertSubscribers(lineup.dbPath, CHANGE_LOG_KEPT + 1000, 'held-', PAYING_UNTIL);
+    const { logger, logs } = captureLogs();
+    const holder = new Database(lineup.dbPath);
+    holder.exec('BEGIN IMMEDIATE');
+    let trim: ReturnType<typeof startChangeLogTrim> | undefined;
+    try {
+      // The busy timeout is 5 s: waiting for the lock would hold every request that long.
+      const started = performance.now();
+      expect(() => subscribers.trimChangeLogWithoutWaiting(CHANGE_LOG_KEPT, 1000)).toThrow(
+        expect.objectContaining({ code: 'SQLITE_BUSY' }),
+      );
+      expect(performance.now() - started).toBeLessThan(1000);
+      trim = startChangeLogTrim({ trimChangeLog: (keep, limit) => subscribers.trimChangeLogWithoutWaiting(keep, limit) }, logger, 60_000);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(logState(lineup.dbPath).rows).toBe(CHANGE_LOG_KEPT + 1000);
+    } finally {
+      holder.exec('COMMIT');
+      holder.close();
+    }
+    try {
+      await until(() => logState(lineup!.dbPath).rows === CHANGE_LOG_KEPT);
+    } finally {
+      await trim?.stop();
+    }
+    expect(logs.text()).not.toMatch(/failed/);
+  });
 });
