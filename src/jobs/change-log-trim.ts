@@ -11,8 +11,6 @@ const TRIM_EVERY_MS = 10 * 60_000;
  * held the event loop 5 ms (18 ms at worst) on the loaded bench machine, one of 1,000 under 1 ms.
  */
 const TRIM_BATCH = 1000;
-/** How long after SQLITE_BUSY a batch is tried again: a prune chunk holds the lock for about a second. */
-const BUSY_RETRY_MS = 1000;
 
 export interface ChangeLogTrim {
   stop(): Promise<void>;
@@ -24,8 +22,10 @@ export interface ChangeLogTrim {
  * too, but without PRUNE_CRON nothing else would, and it would grow for ever. A server whose cursor
  * falls behind the trim forgets every subscriber (the log records the highest row ever trimmed).
  * On SQLite the store answers SQLITE_BUSY at once while another connection writes (a chunk of
- * `lineup prune`, which the server must not wait for in its event loop): the batch is tried again
- * BUSY_RETRY_MS later. On PostgreSQL (db/pg/change-log-trim.ts) a batch returns 0 while another
+ * `lineup prune`, which the server must not wait for in its event loop), and the rest waits for
+ * the next tick: tried again a second later, the trim went on through the whole prune, its
+ * commits checkpointing (an fsync) in the event loop, for rows the prune trims at its end anyway
+ * (docs/performance.md). On PostgreSQL (db/pg/change-log-trim.ts) a batch returns 0 while another
  * node trims, which ends this tick's trim.
  */
 export function startChangeLogTrim(
@@ -36,38 +36,21 @@ export function startChangeLogTrim(
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
-  /** Ends the rest in progress, if any: stopping does not wait out a rest. */
-  let wake: (() => void) | undefined;
-  const rest = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (stopped) return resolve();
-      const rested = setTimeout(resolve, ms);
-      wake = () => {
-        clearTimeout(rested);
-        resolve();
-      };
-    });
   const trim = async () => {
     let trimmed = 0;
     try {
       for (;;) {
         const started = performance.now();
         if (stopped) break;
-        let deleted: number;
-        try {
-          deleted = await store.trimChangeLog(CHANGE_LOG_KEPT, TRIM_BATCH);
-        } catch (error) {
-          if (!isDatabaseBusy(error)) throw error;
-          await rest(BUSY_RETRY_MS);
-          continue;
-        }
+        const deleted = await store.trimChangeLog(CHANGE_LOG_KEPT, TRIM_BATCH);
         trimmed += deleted;
         if (deleted < TRIM_BATCH) break;
-        await rest(performance.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, performance.now() - started));
       }
       if (trimmed > 0) logger.info({ job: 'change-log-trim', deleted: trimmed }, 'trimmed the subscriber change log');
     } catch (error) {
-      logger.warn({ job: 'change-log-trim', err: (error as Error).message }, 'trimming the subscriber change log failed');
+      if (!isDatabaseBusy(error))
+        logger.warn({ job: 'change-log-trim', err: (error as Error).message }, 'trimming the subscriber change log failed');
     }
   };
   const tick = () => {
@@ -81,7 +64,6 @@ export function startChangeLogTrim(
     stop: async () => {
       stopped = true;
       clearTimeout(timer);
-      wake?.();
       await running;
     },
   };
