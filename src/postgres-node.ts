@@ -32,6 +32,7 @@ import { LiveGuide } from './epg/live-guide.js';
 import { ConfigError } from './errors.js';
 import { authAnswerer } from './http/auth-routes.js';
 import type { MetricsExposition } from './http/metrics-routes.js';
+import { startRevocationSweep } from './jobs/revocation-sweep.js';
 import type { Logger } from './logger.js';
 import { changeFeedMetrics, createMetrics, gaugeStreamSessions, gaugeSubscriberStates, type LineupMetrics } from './metrics.js';
 import { LineupCache } from './playlist/lineup-cache.js';
@@ -213,6 +214,17 @@ export async function startPostgresNode(
     // Before the pool closes (after the listener): the last sightings are written on the way out.
     const flusher = flushSessionsEvery(limiter, clock, logger);
     closing.push(() => flusher.stop());
+    // On every node: a session is ended, and Flussonic asked to close it, by the one whose end took it.
+    const revocation = startRevocationSweep({
+      backend,
+      sessions,
+      subscriberChanges: feed.follower(),
+      clock,
+      logger,
+      idleSeconds: sessionIdle,
+      flussonicApi: config.authBackend.flussonicApi,
+    });
+    closing.push(() => revocation.stop());
     const guide = new LiveGuide(config.epgFile);
     const redirects = new StreamRedirects(lineup, access, clock);
     const xtream = new XtreamService(
@@ -229,8 +241,8 @@ export async function startPostgresNode(
       {
         publicUrl: config.publicUrl,
         guide: () => guide.index,
-        // activeConnections: the sessions are in PostgreSQL, but this count is asked synchronously
-        // (account.ts); 0 on PostgreSQL until it may wait for a round trip.
+        // A count shown by the app, not a decision: 0 rather than a 503 while the database does not answer.
+        activeConnections: (subscriberId) => sessions.activeCount(clock() - sessionIdle, subscriberId).catch(() => 0),
       },
     );
     const http = await listenLineup(

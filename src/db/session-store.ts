@@ -201,10 +201,9 @@ export class SessionStore implements SessionStorage {
     return toRecord(this.insertQuery.get({ ...session, now }) as SessionRow);
   }
 
-  end(ids: readonly number[], reason: SessionEndReason, at: number): void {
-    this.db.transaction(() => {
-      for (const id of ids) this.endQuery.run(at, reason, id);
-    })();
+  /** Ends those of `ids` still open; returns the ids this call ended. */
+  end(ids: readonly number[], reason: SessionEndReason, at: number): number[] {
+    return this.db.transaction(() => ids.filter((id) => this.endQuery.run(at, reason, id).changes > 0))();
   }
 
   touch(lastSeen: ReadonlyMap<number, number>): void {

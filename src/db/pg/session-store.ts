@@ -53,6 +53,18 @@ const COUNTS = {
            FROM stream_sessions WHERE ended_at IS NULL AND last_seen > $1`,
 };
 
+const ACTIVE = {
+  name: 'lineup_session_active',
+  text: 'SELECT * FROM stream_sessions WHERE ended_at IS NULL AND last_seen > $1 ORDER BY subscriber_id, started_at, id',
+};
+const ACTIVE_COUNT_OF = {
+  name: 'lineup_session_active_count_of',
+  text: 'SELECT count(*)::int AS sessions FROM stream_sessions WHERE ended_at IS NULL AND last_seen > $1 AND subscriber_id = $2',
+};
+/** END, answering the ids it ended: of two nodes ending one session, one only hears it back. */
+const END_RETURNING = { name: 'lineup_session_end_returning', text: `${END.text} RETURNING id` };
+const FORGET = { name: 'lineup_session_forget', text: 'DELETE FROM stream_sessions WHERE last_seen <= $1' };
+
 /** The addresses a subscriber ($1) streamed from since $2, the latest first: SessionStore.addressesOf's rows. */
 export const SESSION_ADDRESSES_SQL = `SELECT ip, min(started_at) AS "firstSeen", max(last_seen) AS "lastSeen", count(*)::int AS sessions
   FROM stream_sessions WHERE subscriber_id = $1 AND last_seen > $2 GROUP BY ip ORDER BY "lastSeen" DESC`;
@@ -175,5 +187,34 @@ export class PostgresSessionStore implements SessionStorage {
   async counts(since: number): Promise<{ sessions: number; subscribers: number }> {
     const { rows } = await this.pool.query<{ sessions: number; subscribers: number }>({ ...COUNTS, values: [since] });
     return rows[0]!;
+  }
+
+  /** Sessions that count now (open, and seen after `since`), everyone's: SessionStore.active. */
+  async active(since: number): Promise<SessionRecord[]> {
+    const { rows } = await this.pool.query<SessionRow>({ ...ACTIVE, values: [since] });
+    return rows.map(toRecord);
+  }
+
+  /** How many of one subscriber's sessions count now: SessionStore.active(since, id).length. */
+  async activeCount(since: number, subscriberId: number): Promise<number> {
+    const { rows } = await this.pool.query<{ sessions: number }>({ ...ACTIVE_COUNT_OF, values: [since, subscriberId] });
+    return rows[0]!.sessions;
+  }
+
+  /**
+   * Ends those of `ids` still open; returns the ids this call ended, so that of two nodes ending
+   * one session only one acts on it. Other nodes hear of it through the ends mark.
+   */
+  async end(ids: readonly number[], reason: SessionEndReason, at: number): Promise<number[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query<{ id: number }>({ ...END_RETURNING, values: [at, reason, ids] });
+    if (rows.length > 0) await this.pool.query(ENDS_MARK).catch(() => {});
+    return rows.map((row) => Number(row.id));
+  }
+
+  /** Deletes the sessions last seen at or before `before`; returns how many. */
+  async forget(before: number): Promise<number> {
+    const { rowCount } = await this.pool.query({ ...FORGET, values: [before] });
+    return rowCount ?? 0;
   }
 }
