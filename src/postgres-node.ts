@@ -139,7 +139,8 @@ function refuseUnported(config: Config): void {
  * changes, and serves playlists, redirect links, the Xtream Codes API and the auth backend (its
  * sessions shared by every node, db/pg/session-store.ts). What a node remembers (the compiled lineup,
  * subscribers by key) is forgotten as the change feed says, so a revocation on any node, or by
- * psql, holds on every node within a notification's delay. Once it listens it starts its chores
+ * psql, holds on every node within a notification's delay, and its open sessions are swept
+ * (jobs/revocation-sweep.ts, on every node, each session ended by one). Once it listens it starts its chores
  * (postgres-chores.ts: prune, demo seed, signing record, change-log trim), stopped before the pool closes.
  */
 export async function startPostgresNode(
