@@ -130,7 +130,6 @@ function refuseUnported(config: Config): void {
     throw new ConfigError(`${what} does not run on PostgreSQL yet (LINEUP_DB is a postgres:// URL)`);
   };
   if (config.admin) refuse('ADMIN_PORT (the admin API)');
-  if (config.playlistIpLimit !== undefined) refuse('PLAYLIST_IP_LIMIT');
 }
 
 /**
