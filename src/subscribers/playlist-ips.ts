@@ -62,6 +62,8 @@ export interface PlaylistIpSettings {
 
 /** Fetches queued at most while the database refuses writes; beyond, the oldest are dropped. */
 const MAX_QUEUED = 100_000;
+/** Pairs an asynchronous admit let in, remembered at most; past it the earliest let in is asked about again. */
+const MAX_ADMITTED = 200_000;
 /** How often old addresses are forgotten, in seconds. */
 const FORGET_EVERY = 3600;
 
@@ -158,6 +160,7 @@ export class PlaylistIps {
         // A bucket that ended meanwhile has forgotten its pairs: the answer is for the next fetch to ask again.
         if (fetch.at === this.bucketAt) this.seen.set(pair, allowed);
         if (!allowed) throw new ForbiddenError(PLAYLIST_IP_LIMIT_MESSAGE);
+        if (this.admittedAt.size >= MAX_ADMITTED) this.admittedAt.delete(this.admittedAt.keys().next().value!);
         this.admittedAt.set(pair, fromSqlTime(fetch.at));
       });
     this.admitting.set(pair, decided);
