@@ -15,6 +15,8 @@ interface FlussonicApiSettings {
 interface RevocableSessions {
   /** Sessions that count now: open, and seen after `since`. */
   active(since: number): Awaitable<SessionRecord[]>;
+  /** Those of the given subscribers only: where it is there, a change notified for a few reads only theirs. */
+  activeOf?(since: number, subscriberIds: readonly number[]): Awaitable<SessionRecord[]>;
   /** Ends those of `ids` still open; returns the ids this call ended (another node may have ended the others). */
   end(ids: readonly number[], reason: SessionEndReason, at: number): Awaitable<readonly number[]>;
   forget(before: number): Awaitable<number>;
@@ -25,7 +27,8 @@ export interface RevocationSweepOptions {
   sessions: RevocableSessions;
   /**
    * On PostgreSQL, the change feed's subscriber changes (there a subscriber's change does not move
-   * the backend's generation); a change, or "forget everyone", starts a sweep as a generation does.
+   * the backend's generation): the sessions of the subscribers notified are looked at, and
+   * everyone's after "forget everyone" (the feed down or reconnected).
    */
   subscriberChanges?: ChangedSubscribers;
   clock: Clock;
@@ -68,14 +71,20 @@ export function startRevocationSweep(options: RevocationSweepOptions): Revocatio
 
   const sweepOnce = async (): Promise<number> => {
     const now = clock();
-    const generation = backend.databaseGeneration();
+    const generation = await backend.databaseGeneration();
     const notified = subscriberChanges?.changed();
-    const moved = generation !== lastGeneration || (subscriberChanges !== undefined && (notified === undefined || notified.length > 0));
-    if (!moved && now - lastFull < FULL_SWEEP_SECONDS) return 0;
+    const everyone =
+      generation !== lastGeneration || now - lastFull >= FULL_SWEEP_SECONDS || (subscriberChanges !== undefined && notified === undefined);
     lastGeneration = generation;
-    lastFull = now;
+    let open: SessionRecord[];
+    if (everyone) {
+      lastFull = now;
+      open = await sessions.active(now - idleSeconds);
+    } else if (notified !== undefined && notified.length > 0) {
+      open = await (sessions.activeOf ? sessions.activeOf(now - idleSeconds, notified) : sessions.active(now - idleSeconds));
+    } else return 0;
     const revoked: { session: SessionRecord; reason: string }[] = [];
-    for (const session of await sessions.active(now - idleSeconds)) {
+    for (const session of open) {
       const reason = await backend.revocationOf(session, now);
       if (reason) revoked.push({ session, reason });
     }

@@ -108,6 +108,23 @@ describePostgres('the revocation sweep on two Lineup nodes sharing one PostgreSQ
     expect((await askFlussonic(nodeA, { name: 'news', ip: '127.0.0.1', token: bobToken, session_id: 'fs-50' })).status).toBe(200);
   });
 
+  it("when psql takes a channel into a package the watcher lacks, then that session is ended once and the subscriber's other one goes on", async () => {
+    const carol = await linksOf(nodeA.url + (await addSubscriber('carol', 2)));
+    const token = tokenOf(carol.get('news')!);
+    expect((await askFlussonic(nodeA, { name: 'music', ip: '127.0.0.1', token, session_id: 'fs-60' })).status).toBe(200);
+    expect((await askFlussonic(nodeB, { name: 'kids', ip: '127.0.0.1', token, session_id: 'fs-61' })).status).toBe(200);
+    const before = api.calls.length;
+    // A lineup change, not a subscriber's: every node looks at everyone's sessions.
+    await admin.query('INSERT INTO package_channels (package_id, channel_id) VALUES (1, 5)');
+    await until(() => api.calls.length > before, 'a DELETE call');
+    await new Promise((resolve) => setTimeout(resolve, ANOTHER_SWEEP_MS));
+    expect(api.calls.slice(before).map((call) => call.url)).toEqual(['/streamer/api/v3/sessions/fs-60']);
+    expect(await sessionsOf('carol')).toEqual([
+      { session_key: 'fs-60', end_reason: 'revoked', ended: true },
+      { session_key: 'fs-61', end_reason: null, ended: false },
+    ]);
+  });
+
   it('when two nodes end the same sessions at the same instant, then each session is reported ended by exactly one of them', async () => {
     const { rows } = await admin.query<{ id: string }>(
       `INSERT INTO stream_sessions (dialect, session_key, subscriber_id, ip, stream, key_fingerprint, started_at, last_seen)

@@ -57,6 +57,11 @@ const ACTIVE = {
   name: 'lineup_session_active',
   text: 'SELECT * FROM stream_sessions WHERE ended_at IS NULL AND last_seen > $1 ORDER BY subscriber_id, started_at, id',
 };
+const ACTIVE_OF = {
+  name: 'lineup_session_active_of',
+  text: `SELECT * FROM stream_sessions WHERE ended_at IS NULL AND last_seen > $1 AND subscriber_id = ANY($2::bigint[])
+         ORDER BY subscriber_id, started_at, id`,
+};
 const ACTIVE_COUNT_OF = {
   name: 'lineup_session_active_count_of',
   text: 'SELECT count(*)::int AS sessions FROM stream_sessions WHERE ended_at IS NULL AND last_seen > $1 AND subscriber_id = $2',
@@ -192,6 +197,12 @@ export class PostgresSessionStore implements SessionStorage {
   /** Sessions that count now (open, and seen after `since`), everyone's: SessionStore.active. */
   async active(since: number): Promise<SessionRecord[]> {
     const { rows } = await this.pool.query<SessionRow>({ ...ACTIVE, values: [since] });
+    return rows.map(toRecord);
+  }
+
+  /** Those of `subscriberIds` only, in the same order. */
+  async activeOf(since: number, subscriberIds: readonly number[]): Promise<SessionRecord[]> {
+    const { rows } = await this.pool.query<SessionRow>({ ...ACTIVE_OF, values: [since, subscriberIds] });
     return rows.map(toRecord);
   }
 
