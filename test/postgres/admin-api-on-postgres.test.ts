@@ -7,7 +7,7 @@ import type { RunningNode, startPostgresNode as StartPostgresNode } from '../../
 import { type ApiLineup, startApiLineup } from '../api/api-client.js';
 import { applySql } from '../core/support.js';
 import { lineupProcess } from '../helpers/command-line.js';
-import { captureLogs, type CliResult, fetchFrom, lastLine } from '../helpers/lineup.js';
+import { type CliResult, captureLogs, fetchFrom, lastLine } from '../helpers/lineup.js';
 import { describePostgres, freshDatabase, postgresNodeEnv, queryOn } from '../helpers/postgres.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -68,7 +68,11 @@ function apiOn(adminUrl: string, token: string): Api {
     expect(response.headers.get('content-type') ?? '', `${method} ${path}`).toMatch(
       response.status >= 400 ? /^application\/problem\+json/ : text === '' ? /^$/ : /^application\/json/,
     );
-    return { status: response.status, replayed: response.headers.get('idempotent-replayed'), json: text === '' ? undefined : JSON.parse(text) };
+    return {
+      status: response.status,
+      replayed: response.headers.get('idempotent-replayed'),
+      json: text === '' ? undefined : JSON.parse(text),
+    };
   };
 }
 
