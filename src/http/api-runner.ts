@@ -4,7 +4,7 @@ import type { ApiWrites, WriteAnswer, WriteRequest } from '../db/api-writes.js';
 import { type ApiServices, OPERATIONS } from './api-operations.js';
 
 /** An operation's validated input, as plain data (it may cross to another thread). */
-export interface OperationInput {
+interface OperationInput {
   params: unknown;
   query: unknown;
   body: unknown;
