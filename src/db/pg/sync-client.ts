@@ -146,12 +146,10 @@ export class SyncPostgresClient {
       throw error;
     }
     this.depth--;
+    // Taken before the COMMIT, which may fail too: then they never run.
+    const committed = this.depth === 0 ? this.committed.splice(0) : [];
     this.query(savepoint ? `RELEASE SAVEPOINT ${savepoint}` : 'COMMIT');
-    if (this.depth === 0) {
-      const committed = this.committed;
-      this.committed = [];
-      for (const then of committed) then();
-    }
+    for (const then of committed) then();
     return result;
   }
 
