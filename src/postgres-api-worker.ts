@@ -17,19 +17,43 @@ const UNAVAILABLE = /^(08|53|57|40|55P03)/;
 /** Connection failures: the next call opens a new connection. */
 const CONNECTION_LOST = /^(08|57)/;
 
+const unavailable = (cause: unknown, code?: string): ThreadError => ({
+  name: 'UnavailableError',
+  message: 'Database unavailable, try again shortly',
+  ...(code !== undefined ? { code } : {}),
+  cause: String((cause as { message?: unknown }).message ?? cause),
+});
+
+/** A failure of PostgreSQL's (sync-client.ts's PostgresError) that is not the statement's: the connection, or the server's state. */
+function isDatabaseDown(error: unknown): boolean {
+  const { name, code } = error as { name?: unknown; code?: unknown };
+  return name === 'PostgresError' && (code === undefined || UNAVAILABLE.test(String(code)));
+}
+
 function threadError(error: unknown): ThreadError {
-  const { message, code } = error as { message?: unknown; code?: unknown };
   if (error instanceof LineupError) {
     return { name: error.name, message: error.message, ...(error instanceof InvalidRequestError ? { fields: error.fields } : {}) };
   }
-  if (typeof code === 'string' && UNAVAILABLE.test(code)) {
-    return { name: 'UnavailableError', message: 'Database unavailable, try again shortly', code, cause: String(message) };
-  }
-  return { name: 'Error', message: String(message) };
+  const { code } = error as { code?: unknown };
+  if (isDatabaseDown(error)) return unavailable(error, code === undefined ? undefined : String(code));
+  return { name: 'Error', message: String((error as { message?: unknown }).message ?? error) };
 }
 
 let api: { runner: ApiRunner; close(): void } | undefined;
 const open = () => (api ??= openPostgresApi(data.config, clock, data.sessionIdleSeconds));
+
+/** Forgets the connection after it was lost (PostgreSQL restarted, or ended it): the next call opens another. */
+function forgetLostConnection(error: unknown): void {
+  const { name, code } = error as { name?: unknown; code?: unknown };
+  if (name !== 'PostgresError' || (code !== undefined && !CONNECTION_LOST.test(String(code)))) return;
+  const lost = api;
+  api = undefined;
+  try {
+    lost?.close();
+  } catch {
+    // Already gone with the connection.
+  }
+}
 
 try {
   open();
@@ -49,22 +73,19 @@ port.on('message', (request: ApiThreadRequest) => {
     return;
   }
   now = request.now;
+  let runner: ApiRunner;
   try {
-    const { runner } = open();
+    ({ runner } = open());
+  } catch (error) {
+    // PostgreSQL still out of reach: this call is a 503, and the next tries again.
+    port.postMessage({ id: request.id, error: unavailable(error) } satisfies ApiThreadAnswer);
+    return;
+  }
+  try {
     const value = request.kind === 'authenticate' ? runner.authenticate(request.presented) : runner.run(request.call);
     port.postMessage({ id: request.id, value } as ApiThreadAnswer);
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    // The connection is gone (PostgreSQL restarted, or closed it): the next call opens another.
-    if (error instanceof Error && !(error instanceof LineupError) && (code === undefined || CONNECTION_LOST.test(String(code)))) {
-      const lost = api;
-      api = undefined;
-      try {
-        lost?.close();
-      } catch {
-        // Already closed by the server.
-      }
-    }
+    forgetLostConnection(error);
     port.postMessage({ id: request.id, error: threadError(error) } satisfies ApiThreadAnswer);
   }
 });

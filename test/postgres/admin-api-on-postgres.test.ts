@@ -304,6 +304,51 @@ describePostgres('the admin API on PostgreSQL nodes', () => {
     }
   });
 
+  it('when a write waits on a row for longer than the lock timeout, then it is a 503 problem, nothing is applied, and the API serves on', async () => {
+    const api = apiOn(nodeB.adminUrl!, tokenPg);
+    expect((await api('POST', '/subscribers', { body: { username: 'held', days: 30 } })).status).toBe(201);
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query("SELECT 1 FROM subscribers WHERE username = 'held' FOR UPDATE");
+      const waited = await api('PATCH', '/subscribers/held', { body: { note: 'too late' }, key: 'held-1' });
+      expect(waited.status).toBe(503);
+      expect(waited.json).toMatchObject({ status: 503, detail: 'Database unavailable, try again shortly' });
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    // Nothing kept under the key: the retry applies.
+    const retried = await api('PATCH', '/subscribers/held', { body: { note: 'on time' }, key: 'held-1' });
+    expect(retried).toMatchObject({ status: 200, replayed: null });
+    expect(retried.json.note).toBe('on time');
+  }, 30_000);
+
+  it("when PostgreSQL ends the admin thread's connection, then calls meanwhile are 503 problems, never 500, and the API serves again", async () => {
+    const api = apiOn(nodeA.adminUrl!, tokenPg);
+    expect((await api('GET', '/subscribers?limit=1')).status).toBe(200);
+    // Every connection to the database but the test's own (the nodes' pools and feeds recover on their own).
+    const [own] = (await admin.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
+    await queryOn(
+      url,
+      'SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> $1',
+      [own!.pid],
+    );
+    const statuses: number[] = [];
+    for (let tries = 0; tries < 100; tries++) {
+      const { status } = await api('GET', '/subscribers?limit=1');
+      statuses.push(status);
+      if (status === 200) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // The first call found the connection gone (its backend had exited), and a later one opened another.
+    expect(statuses[0]).toBe(503);
+    expect(statuses.at(-1)).toBe(200);
+    expect(statuses.slice(0, -1).every((status) => status === 503)).toBe(true);
+    expect((await api('POST', '/subscribers', { body: { username: 'after-restart', days: 1 } })).status).toBe(201);
+  });
+
   it('when api-token, audit and sessions run on PostgreSQL through the built CLI, then they print what they print on SQLite', async () => {
     const onBoth = async (argv: string[]) => {
       const [onSqlite, onPostgres] = await Promise.all([lineupProcess(argv, sqlite.env, ROOT), lineupProcess(argv, env, ROOT)]);
