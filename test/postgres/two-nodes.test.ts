@@ -230,5 +230,5 @@ describePostgres('lineup serve on a PostgreSQL LINEUP_DB', () => {
     expect((await fetchFrom(api)).status).toBe(401);
     served.child.kill('SIGTERM');
     expect(await served.exited).toEqual({ code: 0, signal: null });
-  });
+  }, 90_000);
 });
