@@ -1,6 +1,8 @@
+import type { ApiTokens } from './api-tokens/api-tokens.js';
 import type { Config } from './config.js';
 import type { LineupContext } from './context.js';
-import type { SeenAddress } from './db/session-store.js';
+import { type AuditEntry, type AuditQuery, readAudit } from './db/audit-store.js';
+import type { SeenAddress, SessionAdmin } from './db/session-store.js';
 import type { PlaylistAddress } from './subscribers/playlist-ips.js';
 import type { HeartbeatStore } from './subscribers/prune.js';
 import type { SubscriberAdmin } from './subscribers/subscriber-admin.js';
@@ -8,7 +10,7 @@ import type { SubscriberStorage } from './subscribers/subscriber-storage.js';
 import type { Clock, SqlTime } from './time.js';
 
 /**
- * What `lineup subscriber` and `lineup prune` use, on either backend: on SQLite taken from the
+ * What `lineup subscriber`, `prune`, `api-token`, `audit` and `sessions` use, on either backend: on SQLite taken from the
  * whole context (openContext), on PostgreSQL built over one synchronous connection
  * (postgres-admin-parts.ts), so that the two commands run the same rules on both.
  */
@@ -28,6 +30,11 @@ export interface AdminParts {
    * having run nothing. SQLite has one machine, whose writers queue on the file.
    */
   pruneOnce<T>(run: () => T): T | undefined;
+  apiTokens: ApiTokens;
+  /** The audit trail, oldest first. */
+  audit(query: AuditQuery): AuditEntry[];
+  /** The auth backend's sessions (opened when first asked, on SQLite: a file of its own). */
+  sessions(): SessionAdmin;
   close(): void;
 }
 
@@ -42,6 +49,9 @@ export function sqliteAdminParts(context: LineupContext): AdminParts {
     playlistAddresses: (username, since) => context.playlistIpStore.addressesOf(username, since),
     streamedFrom: (subscriberId, since) => context.sessions().addressesOf(subscriberId, since),
     pruneOnce: (run) => run(),
+    apiTokens: context.apiTokens,
+    audit: (query) => readAudit(context.db, query),
+    sessions: () => context.sessions(),
     close: () => context.close(),
   };
 }

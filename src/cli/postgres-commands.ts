@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js';
  * The commands that run on PostgreSQL (LINEUP_DB=postgres://…), as typed after `lineup`: the one
  * list to extend as commands are ported. Every other command refuses PostgreSQL with one line.
  */
-const POSTGRES_COMMANDS: readonly string[] = ['init', 'serve', 'sql', 'db copy', 'subscriber', 'prune'];
+const POSTGRES_COMMANDS: readonly string[] = ['init', 'serve', 'sql', 'db copy', 'subscriber', 'prune', 'api-token', 'audit', 'sessions'];
 
 /**
  * Refuses `words` (the command and its arguments) when LINEUP_DB names PostgreSQL and the command

@@ -27,7 +27,7 @@ const LATEST = {
 };
 const LOCK = { name: 'lineup_session_lock', text: 'SELECT pg_advisory_xact_lock($1::int, $2::int)' };
 const OPEN_OF = { name: 'lineup_session_open_of', text: 'SELECT * FROM stream_sessions WHERE ended_at IS NULL AND subscriber_id = $1' };
-const END = {
+const END_SESSIONS = {
   name: 'lineup_session_end',
   text: 'UPDATE stream_sessions SET ended_at = $1, end_reason = $2 WHERE id = ANY($3::bigint[]) AND ended_at IS NULL',
 };
@@ -41,7 +41,7 @@ const TOUCH = {
   text: `UPDATE stream_sessions s SET last_seen = greatest(s.last_seen, v.seen)
            FROM unnest($1::bigint[], $2::bigint[]) AS v(id, seen) WHERE s.id = v.id`,
 };
-const ENDS_MARK = "SELECT nextval('stream_session_ends')";
+export const ENDS_MARK = "SELECT nextval('stream_session_ends')";
 /** A new sequence's last_value is its start before the first nextval as after it: is_called tells them apart. */
 const ENDS_SEEN = {
   name: 'lineup_session_ends_seen',
@@ -66,8 +66,8 @@ const ACTIVE_COUNT_OF = {
   name: 'lineup_session_active_count_of',
   text: 'SELECT count(*)::int AS sessions FROM stream_sessions WHERE ended_at IS NULL AND last_seen > $1 AND subscriber_id = $2',
 };
-/** END, answering the ids it ended: of two nodes ending one session, one only hears it back. */
-const END_RETURNING = { name: 'lineup_session_end_returning', text: `${END.text} RETURNING id` };
+/** END_SESSIONS, answering the ids it ended: of two nodes ending one session, one only hears it back. */
+export const END_RETURNING = { name: 'lineup_session_end_returning', text: `${END_SESSIONS.text} RETURNING id` };
 const FORGET = { name: 'lineup_session_forget', text: 'DELETE FROM stream_sessions WHERE last_seen <= $1' };
 
 /** The addresses a subscriber ($1) streamed from since $2, the latest first: SessionStore.addressesOf's rows. */
@@ -141,7 +141,7 @@ export class PostgresSessionStore implements SessionStorage {
         const decided = plan(rows.map(toRecord));
         const end = async (ids: number[], reason: SessionEndReason) => {
           if (ids.length === 0) return;
-          await client.query({ ...END, values: [now, reason, ids] });
+          await client.query({ ...END_SESSIONS, values: [now, reason, ids] });
           ended = true;
         };
         await end(decided.idle, 'idle');
