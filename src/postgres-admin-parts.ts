@@ -8,10 +8,11 @@ import { LATEST_POSTGRES_SCHEMA_VERSION } from './db/pg/migrations.js';
 import { numbered } from './db/pg/placeholders.js';
 import { whilePruneLockHeld } from './db/pg/prune-lock.js';
 import { SESSION_ADDRESSES_SQL } from './db/pg/session-store.js';
+import { postgresSession } from './db/pg/sql-session.js';
 import { PostgresSubscriberStore } from './db/pg/subscriber-store.js';
 import { SyncPostgresClient } from './db/pg/sync-client.js';
 import { loggablePostgresUrl } from './db/pg/url.js';
-import { type AddressRecord, addressesSince, toAddress } from './db/playlist-ip-store.js';
+import { type AddressRecord, addressesSince, type SuspectRecord, sharingSinceSql, toAddress, toSuspects } from './db/playlist-ip-store.js';
 import type { SeenAddress } from './db/session-store.js';
 import { ConfigError } from './errors.js';
 import type { CredentialSeal } from './subscribers/credentials.js';
@@ -22,6 +23,7 @@ import type { Clock } from './time.js';
 const LOCK_WAIT_MS = 5000;
 
 const ADDRESSES_SINCE = numbered(addressesSince(' COLLATE "C"'));
+const SHARING_SINCE = numbered(sharingSinceSql(' COLLATE "C"'));
 
 /** A database `lineup init` has brought to this Lineup's schema, or one line saying what to do. */
 function assertMigrated(db: SyncPostgresClient, url: string): void {
@@ -83,6 +85,8 @@ export function openPostgresAdminParts(config: Config, clock: Clock): AdminParts
     ...partsOver(db, config, clock),
     playlistAddresses: (username, since) => db.query<AddressRecord>(ADDRESSES_SINCE, [username, since]).rows.map(toAddress),
     streamedFrom: (subscriberId, since) => db.query<SeenAddress>(SESSION_ADDRESSES_SQL, [subscriberId, since]).rows,
+    sharingSince: (since) => toSuspects(db.query<SuspectRecord>(SHARING_SINCE, [since, since]).rows),
+    sql: postgresSession(db),
     pruneOnce: (run) => whilePruneLockHeld(db, run),
     close: () => db.close(),
   };
