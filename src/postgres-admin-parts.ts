@@ -44,7 +44,7 @@ function assertMigrated(db: SyncPostgresClient, url: string): void {
  * elsewhere (a psql BEGIN left open) is waited for as long as SQLite waits for a busy file, then
  * the statement fails, rather than hanging for good.
  */
-function connectMigrated(url: string, actor: 'cli' | 'server'): SyncPostgresClient {
+export function connectMigrated(url: string, actor: 'cli' | 'server'): SyncPostgresClient {
   const db = SyncPostgresClient.connect(url);
   try {
     assertMigrated(db, url);
