@@ -105,10 +105,8 @@ describePostgres('commands that do not run on PostgreSQL yet', () => {
   afterAll(() => {});
 
   it.each([
-    [['import', 'playlists/upstream.m3u'], 'lineup import'],
-    [['render', 'alice'], 'lineup render'],
-    [['db', 'backup', '/tmp/x.db'], 'lineup db'],
-    [['lint'], 'lineup lint'],
+    [['audit'], 'lineup audit'],
+    [['sessions'], 'lineup sessions'],
   ])(
     'when %j is given a PostgreSQL LINEUP_DB, then it exits non-zero with one line naming the commands that do run there',
     async (argv, name) => {
