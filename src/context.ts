@@ -128,7 +128,7 @@ function serverKey(config: Config, settings: SettingsStore): DefaultKey {
 }
 
 /** An admin command's key: SECURETOKEN_KEY, or the one the server generated; never a new one. */
-function adminKey(config: Config, settings: SettingsStore): DefaultKey | undefined {
+export function adminKey(config: Config, settings: Pick<SettingsStore, 'get'>): DefaultKey | undefined {
   if (config.securetokenKey) return { value: config.securetokenKey, generated: false, created: false };
   const stored = settings.get(GENERATED_KEY_SETTING);
   return stored === undefined ? undefined : { value: stored, generated: true, created: false };

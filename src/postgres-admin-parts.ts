@@ -4,7 +4,8 @@ import type { Config } from './config.js';
 import { adminPublicUrl } from './context.js';
 import { loadCredentialSeal } from './credentials-key.js';
 import { ApiWrites } from './db/api-writes.js';
-import { postgresCatalog, postgresSessionAdmin, readPostgresAudit, readPostgresLintInputNow } from './db/pg/admin-reads.js';
+import { readLintInput } from './db/lint-store.js';
+import { postgresCatalog, postgresSessionAdmin, readPostgresAudit } from './db/pg/admin-reads.js';
 import { PostgresAdminSettings } from './db/pg/admin-settings.js';
 import { PostgresApiTokenStore } from './db/pg/api-token-store.js';
 import { seedPostgresDemoLineup } from './db/pg/demo.js';
@@ -13,10 +14,11 @@ import { LATEST_POSTGRES_SCHEMA_VERSION } from './db/pg/migrations.js';
 import { numbered } from './db/pg/placeholders.js';
 import { whilePruneLockHeld } from './db/pg/prune-lock.js';
 import { SESSION_ADDRESSES_SQL } from './db/pg/session-store.js';
+import { postgresSession } from './db/pg/sql-session.js';
 import { PostgresSubscriberStore } from './db/pg/subscriber-store.js';
 import { SyncPostgresClient } from './db/pg/sync-client.js';
 import { loggablePostgresUrl } from './db/pg/url.js';
-import { type AddressRecord, addressesSince, toAddress } from './db/playlist-ip-store.js';
+import { type AddressRecord, addressesSince, type SuspectRecord, sharingSinceSql, toAddress, toSuspects } from './db/playlist-ip-store.js';
 import type { SeenAddress } from './db/session-store.js';
 import { ConfigError } from './errors.js';
 import type { ApiServices } from './http/api-operations.js';
@@ -30,6 +32,7 @@ import { type Clock, toSqlTime } from './time.js';
 const LOCK_WAIT_MS = 5000;
 
 const ADDRESSES_SINCE = numbered(addressesSince(' COLLATE "C"'));
+const SHARING_SINCE = numbered(sharingSinceSql(' COLLATE "C"'));
 
 /** A database `lineup init` has brought to this Lineup's schema, or one line saying what to do. */
 function assertMigrated(db: SyncPostgresClient, url: string): void {
@@ -50,7 +53,7 @@ function assertMigrated(db: SyncPostgresClient, url: string): void {
  * elsewhere (a psql BEGIN left open) is waited for as long as SQLite waits for a busy file, then
  * the statement fails, rather than hanging for good.
  */
-function connectMigrated(url: string, actor: 'cli' | 'server'): SyncPostgresClient {
+export function connectMigrated(url: string, actor: 'cli' | 'server'): SyncPostgresClient {
   const db = SyncPostgresClient.connect(url);
   try {
     assertMigrated(db, url);
@@ -94,6 +97,8 @@ export function openPostgresAdminParts(config: Config, clock: Clock): AdminParts
     ...partsOver(db, config, clock),
     playlistAddresses: (username, since) => db.query<AddressRecord>(ADDRESSES_SINCE, [username, since]).rows.map(toAddress),
     streamedFrom: (subscriberId, since) => db.query<SeenAddress>(SESSION_ADDRESSES_SQL, [subscriberId, since]).rows,
+    sharingSince: (since) => toSuspects(db.query<SuspectRecord>(SHARING_SINCE, [since, since]).rows),
+    sql: postgresSession(db),
     pruneOnce: (run) => whilePruneLockHeld(db, run),
     apiTokens: new ApiTokens(new PostgresApiTokenStore(db)),
     audit: (query) => readPostgresAudit(db, query),
@@ -114,7 +119,7 @@ export function openPostgresApi(config: PartsConfig, clock: Clock, sessionIdleSe
     const services: ApiServices = {
       subscriberAdmin,
       catalog: postgresCatalog(db),
-      lint: () => lintLineup(readPostgresLintInputNow(db, toSqlTime(clock()))),
+      lint: () => lintLineup(readLintInput(postgresSession(db), toSqlTime(clock()))),
       audit: (query) => readPostgresAudit(db, query),
       clock,
       sessions: postgresSessionAdmin(db),

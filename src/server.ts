@@ -7,6 +7,7 @@ import { type AuditQuery, readAudit } from './db/audit-store.js';
 import { CatalogStore } from './db/catalog-store.js';
 import { databaseHealth, type HealthProblem } from './db/database-health.js';
 import { readLintInput } from './db/lint-store.js';
+import { sqliteSession } from './db/sql-session.js';
 import { subscriberCounter } from './db/subscriber-counts.js';
 import type { LiveGuide } from './epg/live-guide.js';
 import { createAdminApp } from './http/admin-app.js';
@@ -107,7 +108,7 @@ export async function startServer(context: LineupContext, options: ServerOptions
           {
             subscriberAdmin: context.subscriberAdmin,
             catalog: new CatalogStore(context.db),
-            lint: () => lintLineup(readLintInput(context.db, toSqlTime(context.clock()))),
+            lint: () => lintLineup(readLintInput(sqliteSession(context.db), toSqlTime(context.clock()))),
             audit: (query: AuditQuery) => readAudit(context.db, query),
             clock: context.clock,
             sessions,

@@ -1,5 +1,3 @@
-import type { LintInput } from '../../lint/lint.js';
-import type { SqlTime } from '../../time.js';
 import { type AuditEntry, type AuditQuery, type AuditRecord, auditStatement, toAuditEntry } from '../audit-store.js';
 import {
   CATALOG_SQL,
@@ -9,7 +7,6 @@ import {
   type PackageSummary,
   toChannelSummary,
 } from '../catalog-store.js';
-import { type LintRows, lintQueries, toLintInput } from '../lint-store.js';
 import { ACTIVE_SESSIONS_OF_SQL, ACTIVE_SESSIONS_SQL, type SessionAdmin, type SessionRow, toRecord } from '../session-store.js';
 import { numbered } from './placeholders.js';
 import { END_RETURNING, ENDS_MARK } from './session-store.js';
@@ -36,14 +33,6 @@ export function postgresCatalog(db: SyncPostgresClient): CatalogReads {
     listPackages: () => db.query<PackageSummary>(PACKAGES).rows,
     listChannels: (): ChannelSummary[] => db.query<ChannelRecord>(CHANNELS).rows.map(toChannelSummary),
   };
-}
-
-/** readLintInput on PostgreSQL, synchronously (db/pg/lint-store.ts reads the same through a pool). */
-export function readPostgresLintInputNow(db: SyncPostgresClient, now: SqlTime): LintInput {
-  const rows = Object.fromEntries(
-    Object.entries(lintQueries(now)).map(([name, [sql, params]]) => [name, db.query(numbered(sql), params).rows]),
-  ) as LintRows;
-  return toLintInput(rows);
 }
 
 const ACTIVE = numbered(ACTIVE_SESSIONS_SQL('stream_sessions'));
