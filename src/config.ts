@@ -79,7 +79,7 @@ const schema = z
       .min(1)
       .default('data/lineup.db')
       .describe(
-        "SQLite file, taken from Lineup's home directory when relative; only lineup serve and lineup init create it. Or a PostgreSQL database as a postgres:// URL, shared by several nodes: lineup serve, init, sql, db copy, subscriber and prune run on it",
+        "SQLite file, taken from Lineup's home directory when relative; only lineup serve and lineup init create it. Or a PostgreSQL database as a postgres:// URL, shared by several nodes: lineup serve, init, sql, db copy, subscriber, prune, import, lint, render, report, demo, api-token, audit and sessions run on it (db backup and restore are SQLite's: pg_dump)",
       ),
     LINEUP_DB_REPLICA: z
       .string()

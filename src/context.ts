@@ -6,7 +6,7 @@ import { SessionLimiter } from './auth/session-limiter.js';
 import type { Config } from './config.js';
 import { loadCredentialSeal } from './credentials-key.js';
 import { ApiTokenStore } from './db/api-token-store.js';
-import { ApiWrites } from './db/api-writes.js';
+import { ApiWrites, sqliteIdempotencyRecords } from './db/api-writes.js';
 import { LineupStore } from './db/lineup-store.js';
 import { type Db, openDatabase } from './db/open.js';
 import { PlaylistIpStore } from './db/playlist-ip-store.js';
@@ -128,14 +128,14 @@ function serverKey(config: Config, settings: SettingsStore): DefaultKey {
 }
 
 /** An admin command's key: SECURETOKEN_KEY, or the one the server generated; never a new one. */
-function adminKey(config: Config, settings: SettingsStore): DefaultKey | undefined {
+export function adminKey(config: Config, settings: Pick<SettingsStore, 'get'>): DefaultKey | undefined {
   if (config.securetokenKey) return { value: config.securetokenKey, generated: false, created: false };
   const stored = settings.get(GENERATED_KEY_SETTING);
   return stored === undefined ? undefined : { value: stored, generated: true, created: false };
 }
 
 /** The base of the URLs an admin command prints: PUBLIC_URL, or else the one the server announced. */
-export function adminPublicUrl(config: Config, settings: Pick<SettingsStore, 'get'>): string {
+export function adminPublicUrl(config: Pick<Config, 'publicUrl' | 'publicUrlIsSet'>, settings: Pick<SettingsStore, 'get'>): string {
   return config.publicUrlIsSet ? config.publicUrl : (settings.get(SERVED_URL_SETTING) ?? config.publicUrl);
 }
 
@@ -247,7 +247,7 @@ export function openContext(
     lineupStore,
     subscriberAdmin: new SubscriberAdmin(subscribers, publicUrl, clock, credentialSeal),
     apiTokens: new ApiTokens(new ApiTokenStore(db)),
-    apiWrites: new ApiWrites(db, clock),
+    apiWrites: new ApiWrites(sqliteIdempotencyRecords(db), clock),
     playlists: new PlaylistService(cache, access, clock, {
       expiredStreamUrl: config.expiredStreamUrl,
       instance: etagInstanceOf(config, defaultKey?.value, bucketSecret),

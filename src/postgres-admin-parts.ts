@@ -1,27 +1,38 @@
 import type { AdminParts } from './admin-parts.js';
+import { ApiTokens } from './api-tokens/api-tokens.js';
 import type { Config } from './config.js';
 import { adminPublicUrl } from './context.js';
 import { loadCredentialSeal } from './credentials-key.js';
+import { ApiWrites } from './db/api-writes.js';
+import { readLintInput } from './db/lint-store.js';
+import { postgresCatalog, postgresSessionAdmin, readPostgresAudit } from './db/pg/admin-reads.js';
 import { PostgresAdminSettings } from './db/pg/admin-settings.js';
+import { PostgresApiTokenStore } from './db/pg/api-token-store.js';
 import { seedPostgresDemoLineup } from './db/pg/demo.js';
+import { postgresIdempotencyRecords } from './db/pg/idempotency-records.js';
 import { LATEST_POSTGRES_SCHEMA_VERSION } from './db/pg/migrations.js';
 import { numbered } from './db/pg/placeholders.js';
 import { whilePruneLockHeld } from './db/pg/prune-lock.js';
 import { SESSION_ADDRESSES_SQL } from './db/pg/session-store.js';
+import { postgresSession } from './db/pg/sql-session.js';
 import { PostgresSubscriberStore } from './db/pg/subscriber-store.js';
 import { SyncPostgresClient } from './db/pg/sync-client.js';
 import { loggablePostgresUrl } from './db/pg/url.js';
-import { type AddressRecord, addressesSince, toAddress } from './db/playlist-ip-store.js';
+import { type AddressRecord, addressesSince, type SuspectRecord, sharingSinceSql, toAddress, toSuspects } from './db/playlist-ip-store.js';
 import type { SeenAddress } from './db/session-store.js';
 import { ConfigError } from './errors.js';
+import type { ApiServices } from './http/api-operations.js';
+import { type ApiRunner, apiRunner } from './http/api-runner.js';
+import { lintLineup } from './lint/lint.js';
 import type { CredentialSeal } from './subscribers/credentials.js';
 import { SubscriberAdmin } from './subscribers/subscriber-admin.js';
-import type { Clock } from './time.js';
+import { type Clock, toSqlTime } from './time.js';
 
 /** As SQLite's busy_timeout (db/open.ts). */
 const LOCK_WAIT_MS = 5000;
 
 const ADDRESSES_SINCE = numbered(addressesSince(' COLLATE "C"'));
+const SHARING_SINCE = numbered(sharingSinceSql(' COLLATE "C"'));
 
 /** A database `lineup init` has brought to this Lineup's schema, or one line saying what to do. */
 function assertMigrated(db: SyncPostgresClient, url: string): void {
@@ -42,7 +53,7 @@ function assertMigrated(db: SyncPostgresClient, url: string): void {
  * elsewhere (a psql BEGIN left open) is waited for as long as SQLite waits for a busy file, then
  * the statement fails, rather than hanging for good.
  */
-function connectMigrated(url: string, actor: 'cli' | 'server'): SyncPostgresClient {
+export function connectMigrated(url: string, actor: 'cli' | 'server'): SyncPostgresClient {
   const db = SyncPostgresClient.connect(url);
   try {
     assertMigrated(db, url);
@@ -54,8 +65,11 @@ function connectMigrated(url: string, actor: 'cli' | 'server'): SyncPostgresClie
   }
 }
 
+/** What the parts over one connection need of the configuration: plain values, which the admin thread is given. */
+export type PartsConfig = Pick<Config, 'dbPath' | 'retiredKeyDays' | 'credentialsKeyFile' | 'publicUrl' | 'publicUrlIsSet'>;
+
 /** The settings, the store and SubscriberAdmin over `db`, as every command has them. */
-function partsOver(db: SyncPostgresClient, config: Config, clock: Clock) {
+function partsOver(db: SyncPostgresClient, config: PartsConfig, clock: Clock) {
   const settings = new PostgresAdminSettings(db);
   const subscribers = new PostgresSubscriberStore(db, { days: config.retiredKeyDays, clock });
   let seal: CredentialSeal | undefined;
@@ -83,9 +97,41 @@ export function openPostgresAdminParts(config: Config, clock: Clock): AdminParts
     ...partsOver(db, config, clock),
     playlistAddresses: (username, since) => db.query<AddressRecord>(ADDRESSES_SINCE, [username, since]).rows.map(toAddress),
     streamedFrom: (subscriberId, since) => db.query<SeenAddress>(SESSION_ADDRESSES_SQL, [subscriberId, since]).rows,
+    sharingSince: (since) => toSuspects(db.query<SuspectRecord>(SHARING_SINCE, [since, since]).rows),
+    sql: postgresSession(db),
     pruneOnce: (run) => whilePruneLockHeld(db, run),
+    apiTokens: new ApiTokens(new PostgresApiTokenStore(db)),
+    audit: (query) => readPostgresAudit(db, query),
+    sessions: () => postgresSessionAdmin(db),
     close: () => db.close(),
   };
+}
+
+/**
+ * The admin API's operations on PostgreSQL (http/api-runner.ts), for a node's admin thread
+ * (postgres-api-worker.ts): one synchronous connection for the tokens, the reads and each write
+ * with its kept answer, audited as `server` but for the API's writes, which name their token.
+ */
+export function openPostgresApi(config: PartsConfig, clock: Clock, sessionIdleSeconds: number): { runner: ApiRunner; close(): void } {
+  const db = connectMigrated(config.dbPath, 'server');
+  try {
+    const { subscribers, subscriberAdmin } = partsOver(db, config, clock);
+    const services: ApiServices = {
+      subscriberAdmin,
+      catalog: postgresCatalog(db),
+      lint: () => lintLineup(readLintInput(postgresSession(db), toSqlTime(clock()))),
+      audit: (query) => readPostgresAudit(db, query),
+      clock,
+      sessions: postgresSessionAdmin(db),
+      sessionIdleSeconds,
+      usernames: () => new Map(subscribers.list().map((subscriber) => [subscriber.id, subscriber.username])),
+    };
+    const runner = apiRunner(services, new ApiTokens(new PostgresApiTokenStore(db)), new ApiWrites(postgresIdempotencyRecords(db), clock));
+    return { runner, close: () => db.close() };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
 }
 
 /**

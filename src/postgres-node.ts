@@ -32,11 +32,13 @@ import { LiveGuide } from './epg/live-guide.js';
 import { ConfigError } from './errors.js';
 import { authAnswerer } from './http/auth-routes.js';
 import type { MetricsExposition } from './http/metrics-routes.js';
+import { startRevocationSweep } from './jobs/revocation-sweep.js';
 import type { Logger } from './logger.js';
 import { changeFeedMetrics, createMetrics, gaugeStreamSessions, gaugeSubscriberStates, type LineupMetrics } from './metrics.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
 import { StreamRedirects } from './playlist/stream-redirect.js';
+import { startPostgresApiThread } from './postgres-api-thread.js';
 import { startPostgresChores } from './postgres-chores.js';
 import { flushSessionsEvery, listenLineup } from './server.js';
 import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
@@ -50,6 +52,8 @@ const REMEMBERED_SUBSCRIBERS = 20_000;
 export interface RunningNode {
   metrics: LineupMetrics;
   url: string;
+  /** Where the admin listener (the admin API, /metrics) listens, when ADMIN_PORT is set. */
+  adminUrl?: string;
   /** The demo subscriber's URL, only on the first start of an empty database with --demo. */
   demoUrl?: string;
   /** Stops accepting, lets requests in flight finish, stops listening for changes, closes the pool. */
@@ -100,7 +104,6 @@ export async function startPostgresHousekeeping(
   config: Config,
   { logger, metrics, seedDemo, clock = systemClock }: { logger: Logger; metrics: LineupMetrics; seedDemo: boolean; clock?: Clock },
 ): Promise<{ demoUrl?: string; stop(): Promise<void> }> {
-  refuseUnported(config);
   const { pool, settings, defaultKey } = await openDatabase(config);
   try {
     await settings.set(SERVED_URL_SETTING, config.publicUrl);
@@ -121,31 +124,20 @@ export async function startPostgresHousekeeping(
 }
 
 /**
- * What runs only on SQLite so far, refused at start in one line each rather than served half:
- * the settings that need a store PostgreSQL does not have yet.
- */
-function refuseUnported(config: Config): void {
-  const refuse = (what: string) => {
-    throw new ConfigError(`${what} does not run on PostgreSQL yet (LINEUP_DB is a postgres:// URL)`);
-  };
-  if (config.admin) refuse('ADMIN_PORT (the admin API)');
-  if (config.playlistIpLimit !== undefined) refuse('PLAYLIST_IP_LIMIT');
-}
-
-/**
  * One Lineup node on a PostgreSQL database that other nodes share: it migrates the schema (under
  * the migrations' advisory lock, so nodes may start together), reads the lineup once, listens for
- * changes, and serves playlists, redirect links, the Xtream Codes API and the auth backend (its
- * sessions shared by every node, db/pg/session-store.ts). What a node remembers (the compiled lineup,
- * subscribers by key) is forgotten as the change feed says, so a revocation on any node, or by
- * psql, holds on every node within a notification's delay. Once it listens it starts its chores
+ * changes, and serves playlists, redirect links, the Xtream Codes API, the auth backend (its
+ * sessions shared by every node, db/pg/session-store.ts) and with ADMIN_PORT the admin API (its
+ * operations on a thread of their own, postgres-api-thread.ts). What a node remembers (the compiled
+ * lineup, subscribers by key) is forgotten as the change feed says, so a revocation on any node, or by
+ * psql, holds on every node within a notification's delay, and its open sessions are swept
+ * (jobs/revocation-sweep.ts, on every node, each session ended by one). Once it listens it starts its chores
  * (postgres-chores.ts: prune, demo seed, signing record, change-log trim), stopped before the pool closes.
  */
 export async function startPostgresNode(
   config: Config,
   { logger, clock = systemClock, seedDemo = false, worker }: NodeOptions,
 ): Promise<RunningNode> {
-  refuseUnported(config);
   const url = config.dbPath;
   const { pool, settings, defaultKey, bucketSecret } = await openDatabase(config);
   const replica = config.replicaUrl === undefined ? undefined : openPostgresPool(config.replicaUrl, { max: config.poolSize });
@@ -213,6 +205,17 @@ export async function startPostgresNode(
     // Before the pool closes (after the listener): the last sightings are written on the way out.
     const flusher = flushSessionsEvery(limiter, clock, logger);
     closing.push(() => flusher.stop());
+    // On every node: a session is ended, and Flussonic asked to close it, by the one whose end took it.
+    const revocation = startRevocationSweep({
+      backend,
+      sessions,
+      subscriberChanges: feed.follower(),
+      clock,
+      logger,
+      idleSeconds: sessionIdle,
+      flussonicApi: config.authBackend.flussonicApi,
+    });
+    closing.push(() => revocation.stop());
     const guide = new LiveGuide(config.epgFile);
     const redirects = new StreamRedirects(lineup, access, clock);
     const xtream = new XtreamService(
@@ -229,10 +232,28 @@ export async function startPostgresNode(
       {
         publicUrl: config.publicUrl,
         guide: () => guide.index,
-        // activeConnections: the sessions are in PostgreSQL, but this count is asked synchronously
-        // (account.ts); 0 on PostgreSQL until it may wait for a round trip.
+        // A count shown by the app, not a decision: 0 rather than a 503 while the database does not answer.
+        activeConnections: (subscriberId) => sessions.activeCount(clock() - sessionIdle, subscriberId).catch(() => 0),
       },
     );
+    // The admin API's operations wait on PostgreSQL on a thread of their own, never on this event loop.
+    const adminThread = config.admin
+      ? await startPostgresApiThread(
+          {
+            config: {
+              dbPath: config.dbPath,
+              retiredKeyDays: config.retiredKeyDays,
+              credentialsKeyFile: config.credentialsKeyFile,
+              publicUrl: config.publicUrl,
+              publicUrlIsSet: config.publicUrlIsSet,
+            },
+            sessionIdleSeconds: sessionIdle,
+          },
+          clock,
+          logger,
+        )
+      : undefined;
+    if (adminThread) closing.push(() => adminThread.stop());
     const http = await listenLineup(
       {
         config,
@@ -244,15 +265,17 @@ export async function startPostgresNode(
         guide,
         health: health.problem,
         healthDetails: health.details,
+        ...(adminThread ? { adminApi: (guessLimiter) => ({ runner: adminThread, guessLimiter }) } : {}),
       },
       { logger, metrics, ...(worker ? { metricsExposition: worker.metricsExposition } : {}) },
     );
     closing.push(() => http.stop());
-    if (worker) return { metrics, url: http.url, stop: once(close) };
+    const urls = { url: http.url, ...(http.adminUrl ? { adminUrl: http.adminUrl } : {}) };
+    if (worker) return { metrics, ...urls, stop: once(close) };
     const chores = await startPostgresChores({ config, pool, settings, defaultKey, clock, logger, metrics, seedDemo });
     // Before the pool closes, after the listeners: a prune in progress ends between two chunks.
     closing.push(() => chores.stop());
-    return { metrics, url: http.url, ...(chores.demoUrl ? { demoUrl: chores.demoUrl } : {}), stop: once(close) };
+    return { metrics, ...urls, ...(chores.demoUrl ? { demoUrl: chores.demoUrl } : {}), stop: once(close) };
   } catch (error) {
     await close();
     throw error;

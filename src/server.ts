@@ -7,10 +7,12 @@ import { type AuditQuery, readAudit } from './db/audit-store.js';
 import { CatalogStore } from './db/catalog-store.js';
 import { databaseHealth, type HealthProblem } from './db/database-health.js';
 import { readLintInput } from './db/lint-store.js';
+import { sqliteSession } from './db/sql-session.js';
 import { subscriberCounter } from './db/subscriber-counts.js';
 import type { LiveGuide } from './epg/live-guide.js';
 import { createAdminApp } from './http/admin-app.js';
 import type { AdminApiDependencies } from './http/api-routes.js';
+import { apiRunner } from './http/api-runner.js';
 import { createHttpApp } from './http/app.js';
 import { nginxAuthFastPath } from './http/auth-fast-path.js';
 import { type AuthAnswerer, authAnswerer } from './http/auth-routes.js';
@@ -102,16 +104,20 @@ export async function startServer(context: LineupContext, options: ServerOptions
       auth: authAnswerer(backend, context.clock, metrics, { authDuration: config.authBackend.authDuration }),
       health: databaseHealth(context.db, config.dbPath, context.lineupStore),
       adminApi: (guessLimiter) => ({
-        subscriberAdmin: context.subscriberAdmin,
-        apiTokens: context.apiTokens,
-        apiWrites: context.apiWrites,
-        catalog: new CatalogStore(context.db),
-        lint: () => lintLineup(readLintInput(context.db, toSqlTime(context.clock()))),
-        audit: (query: AuditQuery) => readAudit(context.db, query),
-        clock: context.clock,
-        sessions,
-        sessionIdleSeconds: config.authBackend.sessionIdle,
-        usernames: () => new Map(context.subscribers.list().map((subscriber) => [subscriber.id, subscriber.username])),
+        runner: apiRunner(
+          {
+            subscriberAdmin: context.subscriberAdmin,
+            catalog: new CatalogStore(context.db),
+            lint: () => lintLineup(readLintInput(sqliteSession(context.db), toSqlTime(context.clock()))),
+            audit: (query: AuditQuery) => readAudit(context.db, query),
+            clock: context.clock,
+            sessions,
+            sessionIdleSeconds: config.authBackend.sessionIdle,
+            usernames: () => new Map(context.subscribers.list().map((subscriber) => [subscriber.id, subscriber.username])),
+          },
+          context.apiTokens,
+          context.apiWrites,
+        ),
         guessLimiter,
       }),
       afterStop: () => void flusher.stop(),

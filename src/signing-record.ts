@@ -7,7 +7,7 @@ import { fingerprintSigning, parseSigningFingerprint, type SigningSettings, sign
 export const SIGNING_SETTING = 'signing_fingerprint';
 
 /** What the signing depends on: the configuration and the default origin's key. */
-type Signer = Pick<LineupContext, 'config' | 'defaultKey'>;
+export type Signer = Pick<LineupContext, 'config' | 'defaultKey'>;
 
 /** How this process would sign for the default origin; an admin command may have no key to sign with. */
 function signingSettingsOf({ config, defaultKey }: Signer): Omit<SigningSettings, 'key'> & { key: string | undefined } {
@@ -38,13 +38,13 @@ export function recordServerSigning(context: LineupContext): void {
 
 /**
  * For an admin command that prints signed URLs: throws, naming each variable, when it would sign
- * otherwise than the server, whose links an operator takes it to show. Without a record (no
- * server has started on this database since it began keeping one) it signs with its own
- * settings, and returns a warning that says so.
+ * otherwise than the server, whose links an operator takes it to show; `record` is the database's
+ * SIGNING_SETTING, on either backend. Without a record (no server has started on this database
+ * since it began keeping one) it signs with its own settings, and returns a warning that says so.
  */
-export function checkSignsLikeServer(context: LineupContext): string | undefined {
-  const settings = signingSettingsOf(context);
-  const recorded = parseSigningFingerprint(context.settings.get(SIGNING_SETTING));
+export function checkSignsLikeServer(signer: Signer, record: string | undefined): string | undefined {
+  const settings = signingSettingsOf(signer);
+  const recorded = parseSigningFingerprint(record);
   if (!recorded) {
     if (settings.key === undefined) throw new ConfigError(NO_KEY_MESSAGE);
     return "no server has recorded its signing settings in this database yet: signing with this command's own";

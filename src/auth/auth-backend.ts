@@ -105,10 +105,12 @@ export class AuthBackend {
     return result;
   }
 
-  /** Moves whenever the database changed (as of a check made now). */
-  databaseGeneration(): number {
-    this.lineup.refresh();
-    return this.lineup.generation;
+  /**
+   * Moves whenever the database changed (as of a check made now). After the lineup's reload, if
+   * one is due (PostgreSQL: the mirror reloads when asked, and the sweep may be all that asks).
+   */
+  databaseGeneration(): Awaitable<number> {
+    return this.lineup.whenCurrent(() => this.lineup.generation);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { type Command, parseOptions, UsageError, withContext } from './command.js';
+import { type Command, parseOptions, UsageError, withAdminParts } from './command.js';
 
 const HELP = `lineup api-token add NAME [--read-only] | list | revoke NAME
 
@@ -32,7 +32,7 @@ export const apiTokenCommand: Command = {
           action === undefined ? 'api-token: add, list or revoke?' : `api-token: unknown action "${action}" (add, list, revoke)`,
         );
     }
-    return withContext(io, ({ apiTokens }) => {
+    return withAdminParts(io, ({ apiTokens }) => {
       if (action === 'add') {
         const { token, secret } = apiTokens.add(name!, values['read-only'] === true);
         io.stdout(`added API token ${token.name}${token.readOnly ? ' (read-only)' : ''}; it is shown this once:\n${secret}\n`);

@@ -1,6 +1,5 @@
-import { readAudit } from '../db/audit-store.js';
 import { parseSince } from '../subscribers/subscriber-admin.js';
-import { type Command, parseOptions, UsageError, wholeNumber, withContext } from './command.js';
+import { type Command, parseOptions, UsageError, wholeNumber, withAdminParts } from './command.js';
 
 const HELP = `lineup audit [--user USER] [--since DATE] [--limit N] [--json]
 
@@ -34,8 +33,8 @@ export const auditCommand: Command = {
     );
     const since = values.since === undefined ? undefined : sinceOf(values.since);
     const limit = wholeNumber(values.limit, '--limit', 1) ?? 100;
-    return withContext(io, ({ db }) => {
-      const entries = readAudit(db, {
+    return withAdminParts(io, ({ audit }) => {
+      const entries = audit({
         limit,
         ...(values.user !== undefined ? { username: values.user } : {}),
         ...(since !== undefined ? { since } : {}),

@@ -7,7 +7,8 @@ import { setAuditActor } from '../db/audit-triggers.js';
 import { isPostgresUrl } from '../db/pg/url.js';
 import { ConfigError, LineupError } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
-import { checkSignsLikeServer } from '../signing-record.js';
+import type { PlaylistService } from '../playlist/playlist-service.js';
+import { checkSignsLikeServer, SIGNING_SETTING } from '../signing-record.js';
 import { type Clock, systemClock } from '../time.js';
 import { lineupCommand } from './self.js';
 
@@ -100,7 +101,7 @@ export async function withContext<T>(
   setAuditActor(context.db, 'cli');
   try {
     if (signs) {
-      const warning = checkSignsLikeServer(context);
+      const warning = checkSignsLikeServer(context, context.settings.get(SIGNING_SETTING));
       if (warning) cliLogger(io).warn(warning);
     }
     return await body(context);
@@ -132,6 +133,24 @@ export async function withAdminParts<T>(io: CliIo, body: (parts: AdminParts) => 
     throw error;
   } finally {
     parts.close();
+  }
+}
+
+/**
+ * `body` with the playlist service as the server has it, on either backend (on PostgreSQL, a
+ * node's: postgres-render.ts), after the check that this command signs like the server.
+ */
+export async function withPlaylists<T>(io: CliIo, body: (playlists: Pick<PlaylistService, 'textFor'>) => Promise<T>): Promise<T> {
+  const config = configOf(io);
+  if (!isPostgresUrl(config.dbPath)) return withContext(io, (context) => body(context.playlists), { signs: true });
+  const { openPostgresPlaylists } = await import('../postgres-render.js');
+  const parts = await openPostgresPlaylists(config, io.clock ?? systemClock);
+  try {
+    const warning = checkSignsLikeServer(parts.signer, parts.signingRecord);
+    if (warning) cliLogger(io).warn(warning);
+    return await body(parts.playlists);
+  } finally {
+    await parts.close();
   }
 }
 

@@ -24,7 +24,10 @@ first and must hold no data; every row goes over in one transaction (on an error
 keys and sealed credentials as they are, so that each subscriber's URL and playlist stay the
 same; then the next id continues after the copied ones. Stop the server, or copy again, since
 writes made after the copy began are not in it. The credentials key file
-(CREDENTIALS_KEY_FILE) is not in a database: keep using the same one.`;
+(CREDENTIALS_KEY_FILE) is not in a database: keep using the same one.
+
+backup and restore are SQLite's: with LINEUP_DB a postgres:// URL, use pg_dump -Fc and
+pg_restore, or db copy to and from an SQLite file.`;
 
 /** The one FILE argument, after the action. */
 function fileArgument(argv: string[], action: string): string {

@@ -1,5 +1,5 @@
 import { type RemovedDemo, removeDemoLineup } from '../db/seed.js';
-import { type Command, parseOptions, UsageError, withContext } from './command.js';
+import { type Command, parseOptions, UsageError, withAdminParts } from './command.js';
 import { count } from './plural.js';
 
 /** `4 channels (Demo News, …) and the subscriber "demo"`, or undefined when nothing went. */
@@ -27,8 +27,8 @@ lineup sql script that changes channels, or the first lineup import, does the sa
     if (action !== 'remove')
       throw new UsageError(action === undefined ? 'demo: say remove' : `demo: unknown action "${action}"; try remove`);
     if (extra.length > 0) throw new UsageError(`demo remove: unexpected argument "${extra[0]}"`);
-    return withContext(io, ({ db }) => {
-      const removed = describeRemovedDemo(removeDemoLineup(db));
+    return withAdminParts(io, ({ sql }) => {
+      const removed = describeRemovedDemo(removeDemoLineup(sql));
       io.stdout(
         removed === undefined ? 'nothing to remove: no demo channels or demo subscriber left\n' : `removed the demo lineup: ${removed}\n`,
       );

@@ -3,7 +3,7 @@ import { importChannels } from '../db/import-store.js';
 import { BadInputError } from '../errors.js';
 import type { StreamSource, UpstreamPlaylist } from '../import/upstream-m3u.js';
 import { toSqlTime } from '../time.js';
-import { type CliIo, type Command, parseOptions, readInputFile, UsageError, withContext } from './command.js';
+import { type CliIo, type Command, parseOptions, readInputFile, UsageError, withAdminParts } from './command.js';
 import { LineupGuard, reportGuard, withGuardReport } from './lineup-guard.js';
 import { printFindings } from './lint.js';
 import { count } from './plural.js';
@@ -74,17 +74,17 @@ demo lineup, saying so.
       throw error;
     }
     const dryRun = values['dry-run'] === true;
-    return withContext(io, ({ db, clock }) => {
+    return withAdminParts(io, ({ sql, clock }) => {
       const onProgress = progressBar(io);
       // A file of which nothing could be read leaves the demo alone: it is not a real import yet.
-      const guard = new LineupGuard(db, file, toSqlTime(clock()), {
+      const guard = new LineupGuard(sql, file, toSqlTime(clock()), {
         force: values.force === true,
         demo: parsed.entries.length > 0 ? 'import' : 'keep',
       });
       for (const note of parsed.skipped) io.stdout(`${file}:${note.line}: skipped: ${note.reason}\n`);
       for (const note of parsed.warnings) io.stdout(`${file}:${note.line}: warning: ${note.reason}\n`);
       const summary = withGuardReport(io, () =>
-        importChannels(db, parsed.entries, {
+        importChannels(sql, parsed.entries, {
           source: basename(file),
           origin: values.origin ?? null,
           ...(values.package !== undefined ? { packageName: values.package } : {}),

@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import { readLintInput } from '../db/lint-store.js';
-import type { Db } from '../db/open.js';
 import { findPostgresDemo, removePostgresDemo } from '../db/pg/demo.js';
 import { readPostgresLintInput } from '../db/pg/lint-store.js';
 import { demoChannelIds, type RemovedDemo, removeDemoLineup } from '../db/seed.js';
+import type { SqlSession } from '../db/sql-session.js';
 import type { AsyncTransactionHooks, TransactionHooks } from '../db/transaction-hooks.js';
 import { LineupError } from '../errors.js';
 import { type Finding, type LintInput, lintLineup, newErrors } from '../lint/lint.js';
@@ -73,31 +73,31 @@ export class LineupGuard implements TransactionHooks {
   private demoBefore = new Set<number>();
 
   constructor(
-    private readonly db: Db,
+    private readonly sql: SqlSession,
     private readonly file: string,
     private readonly now: SqlTime,
     private readonly options: GuardOptions,
   ) {}
 
   begin(): void {
-    this.before = readLintInput(this.db, this.now);
+    this.before = readLintInput(this.sql, this.now);
     if (this.options.demo === 'import') this.removeDemo();
-    if (this.options.demo === 'script') this.demoBefore = new Set(demoChannelIds(this.db));
+    if (this.options.demo === 'script') this.demoBefore = new Set(demoChannelIds(this.sql));
   }
 
   beforeCommit(): void {
     const before = this.before!;
-    let after = readLintInput(this.db, this.now);
+    let after = readLintInput(this.sql, this.now);
     const realChange = () => changedChannelIds(before, after).some((id) => !this.demoBefore.has(id));
     if (this.options.demo === 'script' && this.demoBefore.size > 0 && realChange() && this.removeDemo()) {
-      after = readLintInput(this.db, this.now);
+      after = readLintInput(this.sql, this.now);
     }
     Object.assign(this, checkLint(this.file, before, after, this.options.force));
   }
 
   /** Whether anything of the demo went. */
   private removeDemo(): boolean {
-    const removed = removeDemoLineup(this.db, { onlyWithDemoChannels: true });
+    const removed = removeDemoLineup(this.sql, { onlyWithDemoChannels: true });
     if (removed.channels.length === 0 && removed.subscriber === undefined) return false;
     this.removedDemo = removed;
     return true;

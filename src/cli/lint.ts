@@ -1,7 +1,7 @@
 import { readLintInput } from '../db/lint-store.js';
 import { type Finding, lintLineup } from '../lint/lint.js';
 import { toSqlTime } from '../time.js';
-import { type CliIo, type Command, parseOptions, withContext } from './command.js';
+import { type CliIo, type Command, parseOptions, withAdminParts } from './command.js';
 import { count } from './plural.js';
 
 /** Prints findings, one a line; returns whether any is an error. */
@@ -27,8 +27,8 @@ active subscriber can see. Disabled channels are checked only for problems of th
 when there are errors (warnings alone exit 0).`,
   run: async (argv, io) => {
     const { values } = parseOptions(argv, { json: { type: 'boolean' } }, false);
-    return withContext(io, ({ db, clock }) => {
-      const findings = lintLineup(readLintInput(db, toSqlTime(clock())));
+    return withAdminParts(io, ({ sql, clock }) => {
+      const findings = lintLineup(readLintInput(sql, toSqlTime(clock())));
       if (values.json) {
         io.stdout(`${JSON.stringify(findings, null, 2)}\n`);
         return findings.some((finding) => finding.severity === 'error') ? 1 : 0;

@@ -1,7 +1,7 @@
 import type { BadInputError } from '../errors.js';
 import { normalizeIp } from '../ip.js';
 import { parseStreamFormat, type StreamFormat } from '../signing/origin.js';
-import { type Command, parseOptions, UsageError, withContext } from './command.js';
+import { type Command, parseOptions, UsageError, withPlaylists } from './command.js';
 
 export const renderCommand: Command = {
   name: 'render',
@@ -26,13 +26,9 @@ SECURETOKEN_KEY unset it signs with the key the server generated; it never makes
     } catch (error) {
       throw new UsageError(`--output: ${(error as BadInputError).message}`);
     }
-    return withContext(
-      io,
-      async ({ playlists }) => {
-        io.stdout(await playlists.textFor(user, { ip, format }));
-        return 0;
-      },
-      { signs: true },
-    );
+    return withPlaylists(io, async (playlists) => {
+      io.stdout(await playlists.textFor(user, { ip, format }));
+      return 0;
+    });
   },
 };

@@ -1,5 +1,5 @@
 import { toSqlTime } from '../time.js';
-import { type Command, parseOptions, UsageError, withContext } from './command.js';
+import { type Command, parseOptions, UsageError, withAdminParts } from './command.js';
 import { count } from './plural.js';
 import { formatTable } from './table.js';
 
@@ -25,9 +25,9 @@ export const reportCommand: Command = {
     if (report !== 'sharing')
       throw new UsageError(report === undefined ? 'report: name the report (sharing)' : `report: unknown report "${report}" (sharing)`);
     if (extra !== undefined) throw new UsageError(`report sharing: unexpected argument "${extra}"`);
-    return withContext(io, ({ playlistIpStore, clock }) => {
+    return withAdminParts(io, ({ sharingSince, clock }) => {
       const since = toSqlTime(clock() - SHARING_WINDOW_SECONDS);
-      const suspects = playlistIpStore.sharingSince(since);
+      const suspects = sharingSince(since);
       if (values.json) {
         io.stdout(`${JSON.stringify(suspects, null, 2)}\n`);
         return 0;

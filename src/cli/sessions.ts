@@ -1,6 +1,6 @@
 import type { SessionRecord } from '../auth/session-limiter.js';
 import { toSqlTime } from '../time.js';
-import { type Command, parseOptions, UsageError, withContext } from './command.js';
+import { type Command, parseOptions, UsageError, withAdminParts } from './command.js';
 import { printTable } from './table.js';
 
 const HELP = `lineup sessions [--user USER] [--json]
@@ -19,7 +19,7 @@ export const sessionsCommand: Command = {
   run: async (argv, io) => {
     const { values, positionals } = parseOptions(argv, { user: { type: 'string' }, json: { type: 'boolean' } });
     if (positionals.length > 0) throw new UsageError(`sessions: unexpected argument "${positionals[0]}"`);
-    return withContext(io, ({ subscribers, sessions, clock, config }) => {
+    return withAdminParts(io, ({ subscribers, sessions, clock, config }) => {
       const since = clock() - config.authBackend.sessionIdle;
       const only = values.user === undefined ? undefined : subscribers.get(values.user);
       const usernames = new Map(only ? [[only.id, only.username]] : subscribers.list().map((s) => [s.id, s.username]));

@@ -1,6 +1,7 @@
 import { setAuditActor } from '../db/audit-triggers.js';
 import { isPostgresUrl } from '../db/pg/url.js';
 import { applySqlScript } from '../db/sql-script.js';
+import { sqliteSession } from '../db/sql-session.js';
 import type { Finding } from '../lint/lint.js';
 import { systemClock, toSqlTime } from '../time.js';
 import { type CliIo, type Command, configOf, parseOptions, readInputFile, UsageError, withContext } from './command.js';
@@ -68,7 +69,7 @@ equivalent, without the lint check: psql -1 -v ON_ERROR_STOP=1 -f FILE
       setAuditActor(db, 'sql');
       let findings: Finding[] = [];
       for (const { file, text } of scripts) {
-        const guard = new LineupGuard(db, file, toSqlTime(clock()), { force, demo: 'script' });
+        const guard = new LineupGuard(sqliteSession(db), file, toSqlTime(clock()), { force, demo: 'script' });
         const result = withGuardReport(io, () => applySqlScript(db, file, text, guard));
         printApplied(io, file, result);
         reportGuard(guard, io);

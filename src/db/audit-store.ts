@@ -25,29 +25,39 @@ export interface AuditQuery {
   limit: number;
 }
 
-interface AuditRecord extends Omit<AuditEntry, 'before' | 'after'> {
+/** An audit_log row as both backends select it: the images as JSON text. */
+export interface AuditRecord extends Omit<AuditEntry, 'before' | 'after'> {
   before: string | null;
   after: string | null;
 }
 
+/** The newest `limit` entries that match, oldest first, with `?` placeholders: the same on both backends. */
+export function auditStatement(query: AuditQuery): [string, unknown[]] {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  if (query.username !== undefined) {
+    conditions.push("entity IN ('subscriber', 'subscriber_package') AND subject = ?");
+    params.push(query.username);
+  }
+  if (query.since !== undefined) {
+    conditions.push('at >= ?');
+    params.push(query.since);
+  }
+  return [
+    `SELECT * FROM (SELECT id, at, actor, action, entity, subject, before, after FROM audit_log
+     ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?) AS newest ORDER BY id`,
+    [...params, query.limit],
+  ];
+}
+
+export const toAuditEntry = (row: AuditRecord): AuditEntry => ({
+  ...row,
+  before: row.before === null ? null : (JSON.parse(row.before) as Record<string, unknown>),
+  after: row.after === null ? null : (JSON.parse(row.after) as Record<string, unknown>),
+});
+
 /** Reads the audit trail (written by db/audit-triggers.ts), oldest first. */
 export function readAudit(db: Db, query: AuditQuery): AuditEntry[] {
-  const conditions: string[] = [];
-  if (query.username !== undefined) conditions.push("entity IN ('subscriber', 'subscriber_package') AND subject = @username");
-  if (query.since !== undefined) conditions.push('at >= @since');
-  const rows = db
-    .prepare(
-      `SELECT * FROM (SELECT id, at, actor, action, entity, subject, before, after FROM audit_log
-       ${conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit) ORDER BY id`,
-    )
-    .all({
-      limit: query.limit,
-      ...(query.username !== undefined ? { username: query.username } : {}),
-      ...(query.since !== undefined ? { since: query.since } : {}),
-    }) as AuditRecord[];
-  return rows.map((row) => ({
-    ...row,
-    before: row.before === null ? null : (JSON.parse(row.before) as Record<string, unknown>),
-    after: row.after === null ? null : (JSON.parse(row.after) as Record<string, unknown>),
-  }));
+  const [sql, params] = auditStatement(query);
+  return (db.prepare(sql).all(...params) as AuditRecord[]).map(toAuditEntry);
 }

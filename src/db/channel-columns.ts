@@ -6,11 +6,12 @@ const COLUMNS = CHANNEL_VALUE_FIELDS.map((field) => CHANNEL_FIELDS[field].column
 /** `name, number, …`, or `c.name, c.number, …` for a table alias. */
 export const valueColumnList = (alias?: string): string => COLUMNS.map((column) => (alias ? `${alias}.${column}` : column)).join(', ');
 
-/** `@name, @number, …`: the named parameters that `toColumns` fills. */
-export const VALUE_PARAMETERS = COLUMNS.map((column) => `@${column}`).join(', ');
+/** `?, ?, …`: a placeholder per value column, in the order of `toColumnValues` (SQL both backends read). */
+export const VALUE_PARAMETERS = COLUMNS.map(() => '?').join(', ');
 
-/** `name = @name, …` for an UPDATE, or `name = excluded.name, …` for an upsert. */
-export const valueAssignments = (source: '@' | 'excluded.'): string => COLUMNS.map((column) => `${column} = ${source}${column}`).join(', ');
+/** `name = ?, …` for an UPDATE (bound to `toColumnValues`), or `name = excluded.name, …` for an upsert. */
+export const valueAssignments = (source: '?' | 'excluded.'): string =>
+  COLUMNS.map((column) => `${column} = ${source === '?' ? '?' : `excluded.${column}`}`).join(', ');
 
 /** Each field with its column, and whether it is a boolean stored as 0 or 1, looked up once. */
 const MAPPINGS = CHANNEL_VALUE_FIELDS.map((field) => ({
@@ -19,10 +20,16 @@ const MAPPINGS = CHANNEL_VALUE_FIELDS.map((field) => ({
   flag: CHANNEL_FIELDS[field].kind === 'boolean',
 }));
 
-export function toColumns(values: ChannelValues): ChannelValueColumns {
+function toColumns(values: ChannelValues): ChannelValueColumns {
   const row: Record<string, unknown> = {};
   for (const { field, column, flag } of MAPPINGS) row[column] = flag ? (values[field] ? 1 : 0) : values[field];
   return row as ChannelValueColumns;
+}
+
+/** The value columns of `values`, in the order of `valueColumnList` and `VALUE_PARAMETERS`. */
+export function toColumnValues(values: ChannelValues): unknown[] {
+  const row = toColumns(values) as unknown as Record<string, unknown>;
+  return COLUMNS.map((column) => row[column]);
 }
 
 export function fromColumns(row: ChannelValueColumns): ChannelValues {

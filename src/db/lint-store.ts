@@ -2,7 +2,7 @@ import type { ChannelValueColumns } from '../channels/channel-fields.js';
 import type { LintInput } from '../lint/lint.js';
 import type { SqlTime } from '../time.js';
 import { fromColumns, valueColumnList } from './channel-columns.js';
-import type { Db } from './open.js';
+import type { SqlSession } from './sql-session.js';
 import { ACTIVE_AT } from './subscriber-rules.js';
 
 interface LintRecord extends ChannelValueColumns {
@@ -15,13 +15,14 @@ interface LintRecord extends ChannelValueColumns {
 /**
  * What `lintLineup` needs, as queries that read the same on SQLite and PostgreSQL (`?`
  * placeholders; no aggregate that differs between the two), so that either backend's reader runs
- * them and `toLintInput` makes one input of their rows: the rules are written once.
+ * them and `toLintInput` makes one input of their rows: the rules are written once. `byteOrder`
+ * orders names as SQLite does (SqlSession.byteOrder), so that findings list them alike.
  */
-export const lintQueries = (now: SqlTime) =>
+export const lintQueries = (now: SqlTime, byteOrder = '') =>
   ({
     channels: [
       `SELECT c.id, c.stream, ${valueColumnList('c')}, c.origin, c.enabled
-       FROM channels c ORDER BY c.number IS NULL, c.number, c.name, c.id`,
+       FROM channels c ORDER BY c.number IS NULL, c.number, c.name${byteOrder}, c.id`,
       [],
     ],
     packageLinks: ['SELECT channel_id, package_id FROM package_channels ORDER BY channel_id, package_id', []],
@@ -31,7 +32,7 @@ export const lintQueries = (now: SqlTime) =>
       [now],
     ],
     packages: ['SELECT id, name FROM packages', []],
-    usernames: ['SELECT username FROM subscribers ORDER BY username', []],
+    usernames: [`SELECT username FROM subscribers ORDER BY username${byteOrder}`, []],
   }) satisfies Record<string, [string, unknown[]]>;
 
 export type LintRows = { [K in keyof ReturnType<typeof lintQueries>]: Array<Record<string, unknown>> };
@@ -63,10 +64,10 @@ export function toLintInput(rows: LintRows): LintInput {
  * Reads what `lintLineup` needs: every channel, enabled or not, and which packages have a
  * subscriber who can fetch a playlist at `now`.
  */
-export function readLintInput(db: Db, now: SqlTime): LintInput {
-  const queries = lintQueries(now);
+export function readLintInput(sql: SqlSession, now: SqlTime): LintInput {
+  const queries = lintQueries(now, sql.byteOrder);
   const rows = Object.fromEntries(
-    Object.entries(queries).map(([name, [sql, params]]) => [name, db.prepare(sql).all(...params)]),
+    Object.entries(queries).map(([name, [text, params]]) => [name, sql.all<Record<string, unknown>>(text, params)]),
   ) as LintRows;
   return toLintInput(rows);
 }

@@ -9,7 +9,7 @@ export interface AddressRecord {
   buckets: number;
 }
 
-interface SuspectRecord extends AddressRecord {
+export interface SuspectRecord extends AddressRecord {
   username: string;
   max_connections: number;
 }
@@ -30,6 +30,35 @@ export const addressesSince = (collate = '') => `
   FROM playlist_ips p JOIN subscribers s ON s.id = p.subscriber_id
   WHERE s.username = ? AND p.last_seen >= ?
   ORDER BY p.last_seen DESC, p.ip${collate}`;
+
+/**
+ * The addresses of the subscriptions fetched from more of them than their max_connections since
+ * the time bound to both `?`; `byteOrder` as in `addressesSince`. Read by `toSuspects`.
+ */
+export const sharingSinceSql = (byteOrder = '') => `
+  SELECT s.username, s.max_connections, p.ip, p.first_seen, p.last_seen, p.buckets
+  FROM playlist_ips p JOIN subscribers s ON s.id = p.subscriber_id
+  WHERE p.last_seen >= ? AND p.subscriber_id IN (
+    SELECT recent.subscriber_id FROM playlist_ips recent JOIN subscribers owner ON owner.id = recent.subscriber_id
+    WHERE recent.last_seen >= ?
+    GROUP BY recent.subscriber_id HAVING count(*) > min(owner.max_connections))
+  ORDER BY s.username${byteOrder}, p.last_seen DESC, p.ip${byteOrder}`;
+
+/** The rows of `sharingSinceSql`, whichever backend read them: the most addresses first. */
+export function toSuspects(rows: readonly SuspectRecord[]): SharingSuspect[] {
+  const bySubscriber = new Map<string, SharingSuspect>();
+  for (const row of rows) {
+    let suspect = bySubscriber.get(row.username);
+    if (!suspect) {
+      suspect = { username: row.username, maxConnections: row.max_connections, addresses: [] };
+      bySubscriber.set(row.username, suspect);
+    }
+    suspect.addresses.push(toAddress(row));
+  }
+  return [...bySubscriber.values()].sort(
+    (a, b) => b.addresses.length - a.addresses.length || (a.username < b.username ? -1 : a.username > b.username ? 1 : 0),
+  );
+}
 
 /** The playlist_ips table: where each subscriber's playlist was fetched from. */
 export class PlaylistIpStore implements PlaylistIpStorage {
@@ -56,14 +85,7 @@ export class PlaylistIpStore implements PlaylistIpStorage {
     this.countSince = db.prepare('SELECT count(*) FROM playlist_ips WHERE subscriber_id = ? AND last_seen >= ?').pluck();
     this.deleteBefore = db.prepare('DELETE FROM playlist_ips WHERE last_seen < ?');
     this.addressesSince = db.prepare(addressesSince());
-    this.suspectsSince = db.prepare(`
-      SELECT s.username, s.max_connections, p.ip, p.first_seen, p.last_seen, p.buckets
-      FROM playlist_ips p JOIN subscribers s ON s.id = p.subscriber_id
-      WHERE p.last_seen >= @since AND p.subscriber_id IN (
-        SELECT recent.subscriber_id FROM playlist_ips recent JOIN subscribers owner ON owner.id = recent.subscriber_id
-        WHERE recent.last_seen >= @since
-        GROUP BY recent.subscriber_id HAVING count(*) > min(owner.max_connections))
-      ORDER BY s.username, p.last_seen DESC, p.ip`);
+    this.suspectsSince = db.prepare(sharingSinceSql());
     this.recordAll = db.transaction((fetches: readonly PlaylistFetch[]) => {
       for (const fetch of fetches) {
         // One row the CHECKs refuse is skipped alone (SQLite undoes just that statement): it must
@@ -107,17 +129,6 @@ export class PlaylistIpStore implements PlaylistIpStorage {
 
   /** Subscriptions fetched from more addresses than their max_connections since `since`, the most addresses first. */
   sharingSince(since: SqlTime): SharingSuspect[] {
-    const bySubscriber = new Map<string, SharingSuspect>();
-    for (const row of this.suspectsSince.all({ since }) as SuspectRecord[]) {
-      let suspect = bySubscriber.get(row.username);
-      if (!suspect) {
-        suspect = { username: row.username, maxConnections: row.max_connections, addresses: [] };
-        bySubscriber.set(row.username, suspect);
-      }
-      suspect.addresses.push(toAddress(row));
-    }
-    return [...bySubscriber.values()].sort(
-      (a, b) => b.addresses.length - a.addresses.length || (a.username < b.username ? -1 : a.username > b.username ? 1 : 0),
-    );
+    return toSuspects(this.suspectsSince.all(since, since) as SuspectRecord[]);
   }
 }

@@ -1,5 +1,6 @@
 import type { Db } from './open.js';
 import type { SettingsStore } from './settings-store.js';
+import type { SqlSession } from './sql-session.js';
 
 const SEEDED = 'seeded_at';
 
@@ -78,14 +79,10 @@ export interface FoundDemo {
   subscriberId: number | undefined;
 }
 
-function findDemo(db: Db): FoundDemo {
-  const channels = demoQueries.channels.flatMap(([sql, params]) => db.prepare(sql).all(...params) as Array<{ id: number; name: string }>);
-  const [sql, params] = demoQueries.subscriber;
-  const subscriberId = db
-    .prepare(sql)
-    .pluck()
-    .get(...params) as number | undefined;
-  return { channels, subscriberId };
+function findDemo(sql: SqlSession): FoundDemo {
+  const channels = demoQueries.channels.flatMap(([text, params]) => sql.all<{ id: number; name: string }>(text, params));
+  const [text, params] = demoQueries.subscriber;
+  return { channels, subscriberId: sql.all<{ id: number }>(text, params)[0]?.id };
 }
 
 /** What removing `found` takes out, as `removeDemoLineup` reports it. */
@@ -95,8 +92,8 @@ export const removedOf = (found: FoundDemo): RemovedDemo => ({
 });
 
 /** The ids of the channels that are still recognisably the demo's. */
-export function demoChannelIds(db: Db): number[] {
-  return findDemo(db).channels.map((channel) => channel.id);
+export function demoChannelIds(sql: SqlSession): number[] {
+  return findDemo(sql).channels.map((channel) => channel.id);
 }
 
 /**
@@ -105,15 +102,12 @@ export function demoChannelIds(db: Db): number[] {
  * channels are gone, so that a demo subscriber the operator kept after deleting them stays. Runs
  * in the caller's transaction when there is one. The subscriber's URL then answers 410 Gone.
  */
-export function removeDemoLineup(db: Db, { onlyWithDemoChannels = false } = {}): RemovedDemo {
-  return db
-    .transaction((): RemovedDemo => {
-      const demo = findDemo(db);
-      if (onlyWithDemoChannels && demo.channels.length === 0) return { channels: [], subscriber: undefined };
-      const deleteChannel = db.prepare('DELETE FROM channels WHERE id = ?');
-      for (const { id } of demo.channels) deleteChannel.run(id);
-      if (demo.subscriberId !== undefined) db.prepare('DELETE FROM subscribers WHERE id = ?').run(demo.subscriberId);
-      return removedOf(demo);
-    })
-    .immediate();
+export function removeDemoLineup(sql: SqlSession, { onlyWithDemoChannels = false } = {}): RemovedDemo {
+  return sql.write((): RemovedDemo => {
+    const demo = findDemo(sql);
+    if (onlyWithDemoChannels && demo.channels.length === 0) return { channels: [], subscriber: undefined };
+    for (const { id } of demo.channels) sql.run('DELETE FROM channels WHERE id = ?', [id]);
+    if (demo.subscriberId !== undefined) sql.run('DELETE FROM subscribers WHERE id = ?', [demo.subscriberId]);
+    return removedOf(demo);
+  });
 }

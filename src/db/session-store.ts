@@ -102,6 +102,16 @@ export const toRecord = (row: SessionRow): SessionRecord => ({
   endReason: row.end_reason,
 });
 
+/** The sessions that count: open and seen after `?`, in `table` (SQLite's `sessions`, PostgreSQL's `stream_sessions`). */
+export const ACTIVE_SESSIONS_SQL = (table: string) =>
+  `SELECT * FROM ${table} WHERE ended_at IS NULL AND last_seen > ? ORDER BY subscriber_id, started_at, id`;
+/** ACTIVE_SESSIONS_SQL for one subscriber (the second `?`). */
+export const ACTIVE_SESSIONS_OF_SQL = (table: string) =>
+  `SELECT * FROM ${table} WHERE ended_at IS NULL AND last_seen > ? AND subscriber_id = ? ORDER BY started_at, id`;
+
+/** The sessions as the admin API and `lineup sessions` see them: who counts now, and closing them. */
+export type SessionAdmin = Pick<SessionStore, 'active' | 'end'>;
+
 /** One address a subscriber streamed from, with when it was first and last seen (Unix seconds). */
 export interface SeenAddress {
   ip: string;
@@ -145,10 +155,8 @@ export class SessionStore implements SessionStorage {
       VALUES (@dialect, @key, @subscriberId, @ip, @stream, @proto, @keyFingerprint, @now, @now) RETURNING *`);
     this.endQuery = db.prepare('UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL');
     this.touchQuery = db.prepare('UPDATE sessions SET last_seen = max(last_seen, ?) WHERE id = ?');
-    this.activeQuery = db.prepare('SELECT * FROM sessions WHERE ended_at IS NULL AND last_seen > ? ORDER BY subscriber_id, started_at, id');
-    this.activeOfQuery = db.prepare(
-      'SELECT * FROM sessions WHERE ended_at IS NULL AND last_seen > ? AND subscriber_id = ? ORDER BY started_at, id',
-    );
+    this.activeQuery = db.prepare(ACTIVE_SESSIONS_SQL('sessions'));
+    this.activeOfQuery = db.prepare(ACTIVE_SESSIONS_OF_SQL('sessions'));
     this.countsQuery = db.prepare(
       'SELECT count(*) AS sessions, count(DISTINCT subscriber_id) AS subscribers FROM sessions WHERE ended_at IS NULL AND last_seen > ?',
     );
@@ -201,10 +209,9 @@ export class SessionStore implements SessionStorage {
     return toRecord(this.insertQuery.get({ ...session, now }) as SessionRow);
   }
 
-  end(ids: readonly number[], reason: SessionEndReason, at: number): void {
-    this.db.transaction(() => {
-      for (const id of ids) this.endQuery.run(at, reason, id);
-    })();
+  /** Ends those of `ids` still open; returns the ids this call ended. */
+  end(ids: readonly number[], reason: SessionEndReason, at: number): number[] {
+    return this.db.transaction(() => ids.filter((id) => this.endQuery.run(at, reason, id).changes > 0))();
   }
 
   touch(lastSeen: ReadonlyMap<number, number>): void {

@@ -1,6 +1,6 @@
 import type { Context, Next } from 'koa';
-import type { ApiTokens } from '../api-tokens/api-tokens.js';
 import { ForbiddenError, TooManyRequestsError, UnauthorizedError } from '../errors.js';
+import type { ApiRunner } from './api-runner.js';
 import { type GuessLimiter, guessBucket } from './guess-limiter.js';
 
 const READS = new Set(['GET', 'HEAD']);
@@ -11,7 +11,7 @@ const READS = new Set(['GET', 'HEAD']);
  * tries), and an address it blocks is answered 429 before its token costs a lookup. No header at
  * all is not a guess: it is a 401 that says what is missing. A read-only token gets 403 on a write.
  */
-export function bearerAuth(tokens: ApiTokens, limiter: GuessLimiter) {
+export function bearerAuth(tokens: Pick<ApiRunner, 'authenticate'>, limiter: GuessLimiter) {
   return async function authenticate(ctx: Context, next: Next): Promise<void> {
     const bucket = guessBucket(ctx.state.clientIp as string);
     const retryAfter = limiter.retryAfter(bucket);
@@ -20,7 +20,7 @@ export function bearerAuth(tokens: ApiTokens, limiter: GuessLimiter) {
     const header = ctx.get('Authorization');
     if (header === '') throw new UnauthorizedError('send Authorization: Bearer TOKEN (lineup api-token add NAME)');
     const match = /^Bearer +(\S+) *$/i.exec(header);
-    const token = match ? tokens.authenticate(match[1]!) : undefined;
+    const token = match ? await tokens.authenticate(match[1]!) : undefined;
     if (!token) {
       limiter.recordFailure(bucket);
       throw new UnauthorizedError('the bearer token is not known (revoked, or mistyped)');

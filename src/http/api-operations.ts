@@ -2,7 +2,7 @@ import type * as z from 'zod';
 import type { ApiToken } from '../api-tokens/api-tokens.js';
 import type { SessionRecord } from '../auth/session-limiter.js';
 import type { AuditEntry, AuditQuery as AuditRead } from '../db/audit-store.js';
-import type { CatalogStore } from '../db/catalog-store.js';
+import type { CatalogReads } from '../db/catalog-store.js';
 import { BadInputError } from '../errors.js';
 import type { Finding } from '../lint/lint.js';
 import { stateOf } from '../subscribers/access.js';
@@ -32,7 +32,7 @@ import {
 /** What the operations read and change. */
 export interface ApiServices {
   subscriberAdmin: SubscriberAdmin;
-  catalog: CatalogStore;
+  catalog: CatalogReads;
   lint: () => Finding[];
   audit: (query: AuditRead) => AuditEntry[];
   clock: Clock;

@@ -2,20 +2,20 @@ import { hash } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type * as z from 'zod';
-import type { ApiToken, ApiTokens } from '../api-tokens/api-tokens.js';
-import type { ApiWrites } from '../db/api-writes.js';
+import type { ApiToken } from '../api-tokens/api-tokens.js';
 import { InvalidRequestError, NotFoundError } from '../errors.js';
 import { bearerAuth } from './api-auth.js';
 import { API_BASE, apiDocument } from './api-document.js';
-import { type ApiServices, OPERATIONS, type Operation } from './api-operations.js';
+import { OPERATIONS, type Operation } from './api-operations.js';
 import { referenceAsset, referencePage } from './api-reference.js';
+import type { ApiRunner } from './api-runner.js';
 import { IdempotencyHeader } from './api-schemas.js';
 import type { GuessLimiter } from './guess-limiter.js';
 import { canonicalJson, readJsonBody } from './json-body.js';
 
-export interface AdminApiDependencies extends ApiServices {
-  apiTokens: ApiTokens;
-  apiWrites: ApiWrites;
+export interface AdminApiDependencies {
+  /** Checks tokens and runs the operations: in the call on SQLite, on the admin thread on PostgreSQL. */
+  runner: ApiRunner;
   /** The public listener's: a wrong token and a wrong playlist key count alike. */
   guessLimiter: GuessLimiter;
 }
@@ -44,8 +44,10 @@ function handler(operation: Operation, dependencies: AdminApiDependencies) {
     const query = operation.query ? validate(operation.query, { ...ctx.query }, 'query') : undefined;
     const body = operation.body ? validate(operation.body, await readJsonBody(ctx), 'body') : undefined;
     const input = { params, query, body, token };
+    const { operationId } = operation;
     if (!operation.write) {
-      answer(ctx, operation.success.status, JSON.stringify(operation.handle(dependencies, input)));
+      const { answer: read } = await dependencies.runner.run({ operationId, input });
+      answer(ctx, read.status, read.body);
       return;
     }
     const { 'idempotency-key': idempotencyKey } = validate(
@@ -53,18 +55,16 @@ function handler(operation: Operation, dependencies: AdminApiDependencies) {
       { 'idempotency-key': ctx.get('Idempotency-Key') || undefined },
       'header',
     );
-    const { answer: stored, replayed } = dependencies.apiWrites.run(
-      {
+    const { answer: stored, replayed } = await dependencies.runner.run({
+      operationId,
+      input,
+      write: {
         actor: `api:${token.name}`,
         tokenId: token.id,
         idempotencyKey,
         requestHash: hash('sha256', canonicalJson([ctx.method, ctx.path, body ?? null])),
       },
-      () => {
-        const result = operation.handle(dependencies, input);
-        return { status: operation.success.status, body: result === undefined ? undefined : JSON.stringify(result) };
-      },
-    );
+    });
     if (replayed) ctx.set('Idempotent-Replayed', 'true');
     answer(ctx, stored.status, stored.body);
   };
@@ -80,7 +80,7 @@ export function adminApi(dependencies: AdminApiDependencies) {
     router[operation.method](operation.path.replace(/\{(\w+)\}/g, ':$1'), handler(operation, dependencies));
   }
   const routes = router.routes();
-  const auth = bearerAuth(dependencies.apiTokens, dependencies.guessLimiter);
+  const auth = bearerAuth(dependencies.runner, dependencies.guessLimiter);
   let document: string | undefined;
 
   return async function serveApi(ctx: Context, next: Next): Promise<void> {

@@ -1,7 +1,8 @@
 import type { AuthBackend } from '../auth/auth-backend.js';
-import type { SessionRecord } from '../auth/session-limiter.js';
-import type { SessionStore } from '../db/session-store.js';
+import type { SessionEndReason, SessionRecord } from '../auth/session-limiter.js';
+import type { Awaitable } from '../awaitable.js';
 import { type Logger, loggableUrl } from '../logger.js';
+import type { ChangedSubscribers } from '../subscribers/remembered-access.js';
 import type { Clock } from '../time.js';
 
 /** FLUSSONIC_API_URL (credentials in it are Basic auth) and FLUSSONIC_API_TOKEN (Bearer). */
@@ -10,9 +11,26 @@ interface FlussonicApiSettings {
   token?: string | undefined;
 }
 
+/** The sessions the sweep reads and ends: db/session-store.ts, or db/pg/session-store.ts shared by every node. */
+interface RevocableSessions {
+  /** Sessions that count now: open, and seen after `since`. */
+  active(since: number): Awaitable<SessionRecord[]>;
+  /** Those of the given subscribers only: where it is there, a change notified for a few reads only theirs. */
+  activeOf?(since: number, subscriberIds: readonly number[]): Awaitable<SessionRecord[]>;
+  /** Ends those of `ids` still open; returns the ids this call ended (another node may have ended the others). */
+  end(ids: readonly number[], reason: SessionEndReason, at: number): Awaitable<readonly number[]>;
+  forget(before: number): Awaitable<number>;
+}
+
 export interface RevocationSweepOptions {
   backend: AuthBackend;
-  sessions: SessionStore;
+  sessions: RevocableSessions;
+  /**
+   * On PostgreSQL, the change feed's subscriber changes (there a subscriber's change does not move
+   * the backend's generation): the sessions of the subscribers notified are looked at, and
+   * everyone's after "forget everyone" (the feed down or reconnected).
+   */
+  subscriberChanges?: ChangedSubscribers;
   clock: Clock;
   logger: Logger;
   /** SESSION_IDLE: sessions silent longer are over already. */
@@ -39,10 +57,12 @@ export interface RevocationSweep {
  * disables, lets lapse, takes a package from or rotates the key of a subscriber, this ends that
  * subscriber's open sessions at once (so they stop counting and `lineup sessions` drops them), and
  * where FLUSSONIC_API_URL is set closes Flussonic's sessions through its API
- * (`DELETE /streamer/api/v3/sessions/ID`). One process per database runs it (housekeeping).
+ * (`DELETE /streamer/api/v3/sessions/ID`). One process per database runs it (housekeeping); on
+ * PostgreSQL every node does, and a session is ended (and Flussonic asked) by the one node whose
+ * end took it.
  */
 export function startRevocationSweep(options: RevocationSweepOptions): RevocationSweep {
-  const { backend, sessions, clock, logger, idleSeconds, flussonicApi } = options;
+  const { backend, sessions, subscriberChanges, clock, logger, idleSeconds, flussonicApi } = options;
   const api = flussonicApi && flussonicClient(flussonicApi, logger);
   let lastGeneration: number | undefined;
   let lastFull = Number.NEGATIVE_INFINITY;
@@ -51,30 +71,41 @@ export function startRevocationSweep(options: RevocationSweepOptions): Revocatio
 
   const sweepOnce = async (): Promise<number> => {
     const now = clock();
-    const generation = backend.databaseGeneration();
-    if (generation === lastGeneration && now - lastFull < FULL_SWEEP_SECONDS) return 0;
+    const generation = await backend.databaseGeneration();
+    const notified = subscriberChanges?.changed();
+    const everyone =
+      generation !== lastGeneration || now - lastFull >= FULL_SWEEP_SECONDS || (subscriberChanges !== undefined && notified === undefined);
     lastGeneration = generation;
-    lastFull = now;
+    let open: SessionRecord[];
+    if (everyone) {
+      lastFull = now;
+      open = await sessions.active(now - idleSeconds);
+    } else if (notified !== undefined && notified.length > 0) {
+      open = await (sessions.activeOf ? sessions.activeOf(now - idleSeconds, notified) : sessions.active(now - idleSeconds));
+    } else return 0;
     const revoked: { session: SessionRecord; reason: string }[] = [];
-    for (const session of sessions.active(now - idleSeconds)) {
+    for (const session of open) {
       const reason = await backend.revocationOf(session, now);
       if (reason) revoked.push({ session, reason });
     }
     if (now - lastForget >= 3600) {
-      sessions.forget(now - KEEP_SESSIONS_SECONDS);
+      await sessions.forget(now - KEEP_SESSIONS_SECONDS);
       lastForget = now;
     }
     if (revoked.length === 0) return 0;
-    sessions.end(
-      revoked.map(({ session }) => session.id),
-      'revoked',
-      now,
+    // Only those this call ended: where nodes share the sessions, another's sweep may have ended some.
+    const ended = new Set(
+      await sessions.end(
+        revoked.map(({ session }) => session.id),
+        'revoked',
+        now,
+      ),
     );
-    for (const { session, reason } of revoked)
+    const ours = revoked.filter(({ session }) => ended.has(session.id));
+    for (const { session, reason } of ours)
       logger.info({ subscriber: session.subscriberId, reason, dialect: session.dialect }, 'session revoked');
-    if (api)
-      await Promise.all(revoked.filter(({ session }) => session.dialect === 'flussonic').map(({ session }) => api.close(session.key)));
-    return revoked.length;
+    if (api) await Promise.all(ours.filter(({ session }) => session.dialect === 'flussonic').map(({ session }) => api.close(session.key)));
+    return ours.length;
   };
 
   const sweep = () =>

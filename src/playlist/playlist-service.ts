@@ -151,7 +151,11 @@ export class PlaylistService {
   respond(key: string, request: PlaylistHttpRequest): Awaitable<PlaylistResponse> {
     // The lookup may wait (PostgreSQL); what follows it sees one lineup, refreshed after it.
     return andThen(subscriberForKey(this.subscribers, key), (subscriber) =>
-      this.lineup.whenCurrent(() => this.answer(this.prepare(subscriber, request, key), request)),
+      this.lineup.whenCurrent(() => {
+        const prepared = this.prepare(subscriber, request, key);
+        // A promise only for an address PLAYLIST_IP_LIMIT must ask the database about (PostgreSQL).
+        return prepared instanceof Promise ? prepared.then((ready) => this.answer(ready, request)) : this.answer(prepared, request);
+      }),
     );
   }
 
@@ -171,11 +175,13 @@ export class PlaylistService {
   /** USER's playlist as `respond` would render it for `request`, for `lineup render`. */
   textFor(username: string, request: PlaylistRequest): Awaitable<string> {
     return andThen(this.subscribers.findAccessByUsername(username), (subscriber) =>
-      this.lineup.whenCurrent(() => this.prepare(subscriber, request).render(Buffer.allocUnsafe).toString('utf8')),
+      this.lineup.whenCurrent(() =>
+        andThen(this.prepare(subscriber, request), (prepared) => prepared.render(Buffer.allocUnsafe).toString('utf8')),
+      ),
     );
   }
 
-  private prepare(subscriber: SubscriberAccess, { ip, format }: PlaylistRequest, key?: string): Prepared {
+  private prepare(subscriber: SubscriberAccess, request: PlaylistRequest, key?: string): Prepared | Promise<Prepared> {
     const now = this.clock();
     const { expiredStreamUrl } = this.options;
     if (expiredStreamUrl && subscriber.enabled && hasLapsed(subscriber, now)) {
@@ -188,7 +194,16 @@ export class PlaylistService {
     }
     assertActive(subscriber, now);
     // A fetch (`lineup render` passes no key): before anything is rendered, so that a refusal costs nothing.
-    if (key !== undefined) this.options.playlistIps?.note(subscriber, ip, now);
+    if (key !== undefined) {
+      const noted = this.options.playlistIps?.note(subscriber, request.ip, now);
+      // The lineup read after the wait is the one refreshed before it, or a later one: its version and playlists agree.
+      if (noted instanceof Promise) return noted.then(() => this.signed(subscriber, request, key, now));
+    }
+    return this.signed(subscriber, request, key, now);
+  }
+
+  /** The ETag and the rendering of an active subscriber's playlist, the fetch noted. */
+  private signed(subscriber: SubscriberAccess, { ip, format }: PlaylistRequest, key: string | undefined, now: number): Prepared {
     const bucket = this.bucketSeconds();
     const signedAt = bucketStart(now, bucket);
     // A bucket's salt follows from the subscriber, the address and the bucket, which the ETag

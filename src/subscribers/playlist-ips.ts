@@ -1,5 +1,6 @@
+import type { Awaitable } from '../awaitable.js';
 import { ConfigError, ForbiddenError } from '../errors.js';
-import { type Clock, type SqlTime, toSqlTime } from '../time.js';
+import { type Clock, fromSqlTime, type SqlTime, toSqlTime } from '../time.js';
 import type { SubscriberAccess } from './subscriber.js';
 
 /** One subscriber's playlist fetched from one address, in the bucket starting at `at`. */
@@ -27,7 +28,7 @@ export interface SharingSuspect {
 
 /**
  * What the playlist addresses need from storage; db/playlist-ip-store.ts implements it, and
- * db/pg/playlist-ip-store.ts asynchronously, without `admit` (no PLAYLIST_IP_LIMIT there).
+ * db/pg/playlist-ip-store.ts asynchronously.
  */
 export interface PlaylistIpStorage {
   /** Records each fetch (first sighting, or one more bucket) in one transaction; a deleted subscriber's are skipped. */
@@ -35,10 +36,11 @@ export interface PlaylistIpStorage {
   /**
    * In one write transaction, so that every process counts the same rows: records `fetch` when its
    * address fetched since `since`, or when fewer than `limit` addresses did; else records nothing.
-   * Synchronous: a playlist is answered or refused in the request's own turn.
+   * Synchronous on SQLite (the playlist is answered or refused in the request's own turn); on
+   * PostgreSQL a round trip, which PlaylistIps asks only for an address new to this process.
    * @returns whether the fetch was recorded
    */
-  admit?(fetch: PlaylistFetch, since: SqlTime, limit: number): boolean;
+  admit?(fetch: PlaylistFetch, since: SqlTime, limit: number): Awaitable<boolean>;
   /** Forgets addresses last seen before `before`; returns how many. */
   forgetBefore(before: SqlTime): number | Promise<number>;
 }
@@ -60,6 +62,8 @@ export interface PlaylistIpSettings {
 
 /** Fetches queued at most while the database refuses writes; beyond, the oldest are dropped. */
 const MAX_QUEUED = 100_000;
+/** Pairs an asynchronous admit let in, remembered at most; past it the earliest let in is asked about again. */
+const MAX_ADMITTED = 200_000;
 /** How often old addresses are forgotten, in seconds. */
 const FORGET_EVERY = 3600;
 
@@ -72,6 +76,9 @@ const PLAYLIST_IP_LIMIT_MESSAGE =
  * database, queued and written with the others of the next `flushMs` in one transaction. With
  * PLAYLIST_IP_LIMIT, that first fetch is decided and written at once, in a transaction of its own,
  * so that every process (WORKERS) counts the same rows; refusals are remembered for the bucket.
+ * Where that decision is a round trip (PostgreSQL, the nodes' shared table), it is asked only for
+ * an address this process has not let in within the window: a later bucket of an address it let
+ * in is queued as without the limit, and the request waits only for a new address.
  */
 export class PlaylistIps {
   /** This bucket's pairs: true admitted, false refused. */
@@ -84,6 +91,11 @@ export class PlaylistIps {
   private nextForget = Number.NEGATIVE_INFINITY;
   /** An asynchronous storage's write in flight: the next waits for it, so that one pair's buckets are written in order. */
   private writing: Promise<void> | undefined;
+  private bucketStart = Number.NEGATIVE_INFINITY;
+  /** Pairs an asynchronous `admit` let in, by the start of the last bucket they fetched in. */
+  private admittedAt = new Map<string, number>();
+  /** Asynchronous `admit`s in flight, by pair: the pair's other requests meanwhile wait for the same answer. */
+  private readonly admitting = new Map<string, Promise<void>>();
 
   constructor(
     private readonly storage: PlaylistIpStorage,
@@ -95,10 +107,12 @@ export class PlaylistIps {
   }
 
   /**
-   * Notes a playlist fetch by an active subscriber from `ip` at `now` (Unix seconds).
-   * @throws ForbiddenError when PLAYLIST_IP_LIMIT refuses a further address
+   * Notes a playlist fetch by an active subscriber from `ip` at `now` (Unix seconds). At once,
+   * but for an address new to this process with PLAYLIST_IP_LIMIT on an asynchronous storage:
+   * then a promise of the decision.
+   * @throws ForbiddenError (or rejects with it) when PLAYLIST_IP_LIMIT refuses a further address
    */
-  note(subscriber: Pick<SubscriberAccess, 'id' | 'maxConnections'>, ip: string, now: number): void {
+  note(subscriber: Pick<SubscriberAccess, 'id' | 'maxConnections'>, ip: string, now: number): void | Promise<void> {
     if (now >= this.bucketEnd) this.startBucket(now);
     const pair = `${subscriber.id} ${ip}`;
     const admitted = this.seen.get(pair);
@@ -111,10 +125,46 @@ export class PlaylistIps {
       this.enqueue(fetch);
       return;
     }
-    const since = toSqlTime(now - this.settings.windowSeconds);
-    const allowed = this.storage.admit!(fetch, since, perConnection * subscriber.maxConnections);
+    const windowStart = now - this.settings.windowSeconds;
+    const letIn = this.admittedAt.get(pair);
+    if (letIn !== undefined && letIn >= windowStart) {
+      // Its row fetched within the window (or is about to say so): known, whatever the count.
+      this.seen.set(pair, true);
+      this.admittedAt.set(pair, this.bucketStart);
+      this.enqueue(fetch);
+      return undefined;
+    }
+    const waiting = this.admitting.get(pair);
+    if (waiting) return waiting;
+    const allowed = this.storage.admit!(fetch, toSqlTime(windowStart), perConnection * subscriber.maxConnections);
+    if (allowed instanceof Promise) return this.decideLater(pair, fetch, allowed);
     this.seen.set(pair, allowed);
     if (!allowed) throw new ForbiddenError(PLAYLIST_IP_LIMIT_MESSAGE);
+    return undefined;
+  }
+
+  /**
+   * An asynchronous admit's answer, remembered as a synchronous one's is. A storage that cannot
+   * answer lets the address in, queued to be written with the next batch: a playlist is not
+   * refused because the database is unreachable, as a known subscriber's is served from memory.
+   */
+  private decideLater(pair: string, fetch: PlaylistFetch, decision: Promise<boolean>): Promise<void> {
+    const decided = decision
+      .catch((error: unknown) => {
+        this.settings.onWriteError(error);
+        this.enqueue(fetch);
+        return true;
+      })
+      .then((allowed) => {
+        this.admitting.delete(pair);
+        // A bucket that ended meanwhile has forgotten its pairs: the answer is for the next fetch to ask again.
+        if (fetch.at === this.bucketAt) this.seen.set(pair, allowed);
+        if (!allowed) throw new ForbiddenError(PLAYLIST_IP_LIMIT_MESSAGE);
+        if (this.admittedAt.size >= MAX_ADMITTED) this.admittedAt.delete(this.admittedAt.keys().next().value!);
+        this.admittedAt.set(pair, fromSqlTime(fetch.at));
+      });
+    this.admitting.set(pair, decided);
+    return decided;
   }
 
   /**
@@ -187,8 +237,13 @@ export class PlaylistIps {
   private startBucket(now: number): void {
     const { bucketSeconds } = this.settings;
     this.bucketEnd = now - (now % bucketSeconds) + bucketSeconds;
-    this.bucketAt = toSqlTime(this.bucketEnd - bucketSeconds);
+    this.bucketStart = this.bucketEnd - bucketSeconds;
+    this.bucketAt = toSqlTime(this.bucketStart);
     this.seen = new Map();
+    if (this.admittedAt.size > 0) {
+      const windowStart = now - this.settings.windowSeconds;
+      for (const [pair, at] of this.admittedAt) if (at < windowStart) this.admittedAt.delete(pair);
+    }
   }
 
   private enqueue(fetch: PlaylistFetch): void {

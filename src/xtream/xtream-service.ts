@@ -20,9 +20,9 @@ import { RememberedLogins, type XcLoginSource } from './remembered-logins.js';
 
 /**
  * How many streams a subscriber is watching now. The auth backend's sessions answer it where that
- * backend runs; until it does, every line has 0.
+ * backend runs (on PostgreSQL, after a round trip); until it does, every line has 0.
  */
-export type ActiveConnections = (subscriberId: number) => number;
+export type ActiveConnections = (subscriberId: number) => Awaitable<number>;
 const NO_SESSIONS: ActiveConnections = () => 0;
 
 export interface XtreamOptions {
@@ -103,7 +103,7 @@ export class XtreamService {
     credentials: XcCredentials,
     action: string,
     params: { categoryId?: string; streamId?: string; limit?: string },
-  ): ApiBody {
+  ): Awaitable<ApiBody> {
     const now = this.clock();
     if (EMPTY_LISTS.has(action)) return this.whenActive(login, now, '[]');
     if (EMPTY_INFO.has(action)) return this.whenActive(login, now, '{"info":[],"episodes":[],"movie_data":[]}');
@@ -129,7 +129,9 @@ export class XtreamService {
         return JSON.stringify(shortEpg(guide.programmesFrom(tvgId, now, epgLimit(params.limit))));
       }
       default:
-        return JSON.stringify(accountObject(login, credentials, this.server, this.activeConnections(login.id), now));
+        return andThen(this.activeConnections(login.id), (active) =>
+          JSON.stringify(accountObject(login, credentials, this.server, active, now)),
+        );
     }
   }
 
@@ -195,7 +197,7 @@ export class XtreamService {
    * playlist's path does. At once (synchronously) on SQLite.
    * @throws WrongCredentialsError
    */
-  private withLogin<T>(credentials: XcCredentials, json: boolean, use: (login: XcLogin) => T): Awaitable<T> {
+  private withLogin<T>(credentials: XcCredentials, json: boolean, use: (login: XcLogin) => Awaitable<T>): Awaitable<T> {
     return andThen(this.logins.find(credentials.username, credentials.password), (login) => {
       if (!login) throw new WrongCredentialsError(hash('sha256', `${credentials.username}\n${credentials.password}`), json);
       return this.lineup.whenCurrent(() => {

@@ -1,5 +1,3 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toSqlTime } from '../../src/time.js';
 import { applySql } from '../core/support.js';
@@ -10,6 +8,8 @@ import {
   CDN_SECRET,
   clock,
   closeBackendLineups,
+  closeFlussonicApiStandIns,
+  flussonicApiStandIn,
   lineupWithBackend,
   linksOf,
   requestUri,
@@ -18,31 +18,10 @@ import {
   tokenOf,
 } from './support.js';
 
-const servers: Server[] = [];
-
 afterEach(async () => {
   await closeBackendLineups();
-  for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
+  await closeFlussonicApiStandIns();
 });
-
-interface RecordedCall {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-}
-
-/** A stand-in for Flussonic's streamer API on 127.0.0.1:0 that records every call and answers 204. */
-async function flussonicApiStandIn(): Promise<{ url: string; calls: RecordedCall[] }> {
-  const calls: RecordedCall[] = [];
-  const server = createServer((req, res) => {
-    calls.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-    res.statusCode = 204;
-    res.end();
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls };
-}
 
 async function until(condition: () => boolean, what: string): Promise<void> {
   for (let waited = 0; waited < 10_000; waited += 100) {

@@ -1,3 +1,5 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
 import { addSubscriber, applySql, parsePlaylist } from '../core/support.js';
 import { type FetchResult, fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
@@ -84,4 +86,29 @@ export async function lineupWithBackend(env: NodeJS.ProcessEnv = {}): Promise<Te
 
 export async function closeBackendLineups(): Promise<void> {
   for (const lineup of started.splice(0)) await lineup.close();
+}
+
+const servers: Server[] = [];
+
+interface RecordedCall {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** A stand-in for Flussonic's streamer API on 127.0.0.1:0 that records every call and answers 204. */
+export async function flussonicApiStandIn(): Promise<{ url: string; calls: RecordedCall[] }> {
+  const calls: RecordedCall[] = [];
+  const server = createServer((req, res) => {
+    calls.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    res.statusCode = 204;
+    res.end();
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls };
+}
+
+export async function closeFlussonicApiStandIns(): Promise<void> {
+  for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHANNEL_FIELDS, type ChannelValueColumns, type ChannelValues } from '../../src/channels/channel-fields.js';
-import { fromColumns, toColumns, VALUE_PARAMETERS, valueColumnList } from '../../src/db/channel-columns.js';
+import { fromColumns, toColumnValues, VALUE_PARAMETERS, valueColumnList } from '../../src/db/channel-columns.js';
 import { type Db, openDatabase } from '../../src/db/open.js';
 
 let dir: string;
@@ -45,9 +45,9 @@ describe('the channel field table', () => {
     ];
     db.exec('BEGIN');
     try {
-      const insert = db.prepare(`INSERT INTO channels (stream, ${valueColumnList()}) VALUES (@stream, ${VALUE_PARAMETERS})`);
+      const insert = db.prepare(`INSERT INTO channels (stream, ${valueColumnList()}) VALUES (?, ${VALUE_PARAMETERS})`);
       values.forEach((value, index) => {
-        insert.run({ stream: `s${index}`, ...toColumns(value) });
+        insert.run(`s${index}`, ...toColumnValues(value));
       });
       const rows = db
         .prepare(`SELECT ${valueColumnList('c')} FROM channels c WHERE c.stream IN ('s0', 's1') ORDER BY c.stream`)

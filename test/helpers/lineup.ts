@@ -130,7 +130,7 @@ export interface FetchResult {
  */
 export function fetchFrom(
   url: string,
-  options: { localAddress?: string; method?: string; headers?: Record<string, string> } = {},
+  options: { localAddress?: string; method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<FetchResult> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -144,7 +144,7 @@ export function fetchFrom(
       },
     );
     req.on('error', reject);
-    req.end();
+    req.end(options.body);
   });
 }
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { LATEST_SCHEMA_VERSION } from '../../src/db/migrations.js';
 import { lineupProcess } from '../helpers/command-line.js';
 import { runCliCaptured } from '../helpers/lineup.js';
@@ -97,34 +97,11 @@ describePostgres('lineup init on PostgreSQL', () => {
   });
 });
 
-describePostgres('commands that do not run on PostgreSQL yet', () => {
+describePostgres('commands on a PostgreSQL LINEUP_DB', () => {
   let url: string;
   beforeAll(async () => {
     url = withPassword(await freshDatabase(), SECRET);
   });
-  afterAll(() => {});
-
-  it.each([
-    [['import', 'playlists/upstream.m3u'], 'lineup import'],
-    [['render', 'alice'], 'lineup render'],
-    [['db', 'backup', '/tmp/x.db'], 'lineup db'],
-    [['lint'], 'lineup lint'],
-  ])(
-    'when %j is given a PostgreSQL LINEUP_DB, then it exits non-zero with one line naming the commands that do run there',
-    async (argv, name) => {
-      const run = await runCliCaptured(argv, { LINEUP_DB: url });
-      expect(run.code).toBe(1);
-      expect(run.stdout).toBe('');
-      expect(run.stderr.split('\n')).toHaveLength(2);
-      expect(run.stderr).toMatch(
-        new RegExp(
-          `^lineup: ${name} (\\S+ )?does not run on PostgreSQL yet \\(LINEUP_DB is a postgres:// URL\\); the commands that do: lineup init\\b`,
-        ),
-      );
-      expect(run.stderr).not.toContain(SECRET);
-      expect(run.stderr).not.toContain('127.0.0.1');
-    },
-  );
 
   it('when a command is asked for its help with a PostgreSQL LINEUP_DB, then it still shows it', async () => {
     const run = await runCliCaptured(['subscriber', 'add', '--help'], { LINEUP_DB: url });

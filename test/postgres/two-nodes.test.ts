@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { migratePostgresDatabase } from '../../src/db/pg/open.js';
 import { type RunningNode, startPostgresNode } from '../../src/postgres-node.js';
 import { generatePlaylistKey, hashPlaylistKey } from '../../src/subscribers/keys.js';
+import { freePorts } from '../e2e/harness/ports.js';
 import { lineupProcess } from '../helpers/command-line.js';
 import { captureLogs, fetchFrom } from '../helpers/lineup.js';
 import { describePostgres, freshDatabase, postgresNodeEnv } from '../helpers/postgres.js';
@@ -209,10 +210,25 @@ describePostgres('lineup serve on a PostgreSQL LINEUP_DB', () => {
     expect(await served.exited).toEqual({ code: 0, signal: null });
   });
 
-  it('when asked for what does not run on PostgreSQL yet, then it refuses at start in one line', async () => {
+  it('when lineup serve runs with ADMIN_PORT and WORKERS=2, then the workers serve the admin API on the shared port', async () => {
     const url = await freshDatabase();
-    const refused = await lineupProcess(['serve'], { ...nodeEnv(url), ADMIN_PORT: '0' });
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^lineup: ADMIN_PORT \(the admin API\) does not run on PostgreSQL yet/);
-  });
+    const [adminPort] = await freePorts(1);
+    const env = { ...nodeEnv(url), WORKERS: '2', ADMIN_PORT: String(adminPort), ADMIN_HOST: '127.0.0.1' };
+    expect((await lineupProcess(['init'], env)).code).toBe(0);
+    const token = (await lineupProcess(['api-token', 'add', 'billing'], env)).stdout.trimEnd().split('\n').at(-1)!;
+    const served = await serveProcess(env, children);
+    const api = `http://127.0.0.1:${adminPort}/api/v1/subscribers`;
+    const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+    // A new connection each time (fetchFrom's), which the primary hands to the workers in turn, each with its admin thread.
+    for (let i = 0; i < 6; i++) {
+      const created = await fetchFrom(api, { method: 'POST', headers, body: JSON.stringify({ username: `w${i}` }) });
+      expect(created.status, created.body).toBe(201);
+    }
+    const listed = await fetchFrom(`${api}?limit=10`, { headers });
+    expect(listed.status).toBe(200);
+    expect(JSON.parse(listed.body).items.map((item: { username: string }) => item.username)).toEqual(['w0', 'w1', 'w2', 'w3', 'w4', 'w5']);
+    expect((await fetchFrom(api)).status).toBe(401);
+    served.child.kill('SIGTERM');
+    expect(await served.exited).toEqual({ code: 0, signal: null });
+  }, 90_000);
 });

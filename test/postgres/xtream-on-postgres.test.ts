@@ -2,11 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { openSessionDatabase, sessionDbPath } from '../../src/db/session-store.js';
 import { type RunningNode, startPostgresNode } from '../../src/postgres-node.js';
 import { applySql } from '../core/support.js';
 import { lineupProcess } from '../helpers/command-line.js';
 import { captureLogs, type FetchResult, fetchFrom, runCliCaptured, startTestLineup, TEST_KEY, type TestLineup } from '../helpers/lineup.js';
-import { describePostgres, freshDatabase } from '../helpers/postgres.js';
+import { describePostgres, freshDatabase, queryOn } from '../helpers/postgres.js';
 import { verifySecuretokenUrl } from '../helpers/securetoken-check.js';
 import { accountSchema, categoriesSchema, streamsSchema } from '../xtream/schemas.js';
 import { type AddedLine, addXcSubscriber } from '../xtream/support.js';
@@ -127,6 +128,32 @@ describePostgres('the Xtream Codes API on a PostgreSQL node', () => {
       }
       // A lapsed line's lists: the same JSON refusal.
       expect((await both(xcPath('lapsed', '/player_api.php', { action: 'get_live_streams' }))).onPostgres.status).toBe(403);
+    });
+
+    it("then player_api.php's active_cons counts the line's open sessions that count now, on either node as on SQLite", async () => {
+      const bob = sqlite.context.db.prepare("SELECT id FROM subscribers WHERE username = 'bob'").pluck().get() as number;
+      const idle = loadConfig(env).authBackend.sessionIdle;
+      // Two that count; one ended, one silent past SESSION_IDLE, and another line's, that do not.
+      const rows = [
+        `('flussonic', 'fs-1', ${bob}, '10.0.0.1', 'news', 'hls', 'f', ${NOW - 60}, ${NOW - 5}, NULL, NULL)`,
+        `('nginx', '10.0.0.2 news', ${bob}, '10.0.0.2', 'news', '', 'f', ${NOW - 60}, ${NOW}, NULL, NULL)`,
+        `('flussonic', 'fs-2', ${bob}, '10.0.0.3', 'news', 'hls', 'f', ${NOW - 60}, ${NOW}, ${NOW - 1}, 'replaced')`,
+        `('flussonic', 'fs-3', ${bob}, '10.0.0.4', 'news', 'hls', 'f', ${NOW - idle - 60}, ${NOW - idle - 1}, NULL, NULL)`,
+        `('flussonic', 'fs-4', ${bob + 1000}, '10.0.0.5', 'news', 'hls', 'f', ${NOW - 60}, ${NOW}, NULL, NULL)`,
+      ].join(',\n');
+      const insert = (table: string) =>
+        `INSERT INTO ${table} (dialect, session_key, subscriber_id, ip, stream, proto, key_fingerprint, started_at, last_seen, ended_at, end_reason) VALUES ${rows}`;
+      const sessionsFile = openSessionDatabase(sessionDbPath(sqlite.dbPath));
+      try {
+        sessionsFile.exec(insert('sessions'));
+      } finally {
+        sessionsFile.close();
+      }
+      await queryOn(url, insert('stream_sessions'));
+      const { onPostgres } = await both(xcPath('bob', '/player_api.php'));
+      expect(accountSchema.parse(JSON.parse(onPostgres.body)).user_info.active_cons).toBe('2');
+      const onB = await fetchFrom(nodeB.url + xcPath('bob', '/player_api.php'));
+      expect(accountSchema.parse(JSON.parse(onB.body)).user_info.active_cons).toBe('2');
     });
 
     it('then get.php answers the same M3U, and /live/… the same 302 to the same signed URL', async () => {

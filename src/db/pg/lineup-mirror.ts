@@ -26,6 +26,12 @@ export class PostgresLineupMirror implements LineupSource, CatalogSource {
   };
   private reloading: Promise<void> | undefined;
   private failedAt = Number.NEGATIVE_INFINITY;
+  /**
+   * The last version reported that the lineup held was found as new as: every request asks
+   * `ready`, and comparing the same text again is cheaper than two BigInts each time (about 1% of
+   * a warm 304's instructions, docs/performance.md). Versions only move forward, so it stays true.
+   */
+  private covered: string | undefined;
 
   constructor(
     private readonly read: () => Promise<LineupSnapshot>,
@@ -44,7 +50,11 @@ export class PostgresLineupMirror implements LineupSource, CatalogSource {
   ready(): Promise<void> | undefined {
     if (this.reloading) return this.reloading;
     const wanted = this.reported();
-    if (wanted === undefined || !isNewer(wanted, this.snapshot.lineupVersion)) return undefined;
+    if (wanted === undefined || wanted === this.covered) return undefined;
+    if (!isNewer(wanted, this.snapshot.lineupVersion)) {
+      this.covered = wanted;
+      return undefined;
+    }
     if (this.now() - this.failedAt < RETRY_MS) return undefined;
     this.reloading = this.read().then(
       (snapshot) => {

@@ -27,7 +27,7 @@ const LATEST = {
 };
 const LOCK = { name: 'lineup_session_lock', text: 'SELECT pg_advisory_xact_lock($1::int, $2::int)' };
 const OPEN_OF = { name: 'lineup_session_open_of', text: 'SELECT * FROM stream_sessions WHERE ended_at IS NULL AND subscriber_id = $1' };
-const END = {
+const END_SESSIONS = {
   name: 'lineup_session_end',
   text: 'UPDATE stream_sessions SET ended_at = $1, end_reason = $2 WHERE id = ANY($3::bigint[]) AND ended_at IS NULL',
 };
@@ -41,7 +41,7 @@ const TOUCH = {
   text: `UPDATE stream_sessions s SET last_seen = greatest(s.last_seen, v.seen)
            FROM unnest($1::bigint[], $2::bigint[]) AS v(id, seen) WHERE s.id = v.id`,
 };
-const ENDS_MARK = "SELECT nextval('stream_session_ends')";
+export const ENDS_MARK = "SELECT nextval('stream_session_ends')";
 /** A new sequence's last_value is its start before the first nextval as after it: is_called tells them apart. */
 const ENDS_SEEN = {
   name: 'lineup_session_ends_seen',
@@ -52,6 +52,23 @@ const COUNTS = {
   text: `SELECT count(*)::int AS sessions, count(DISTINCT subscriber_id)::int AS subscribers
            FROM stream_sessions WHERE ended_at IS NULL AND last_seen > $1`,
 };
+
+const ACTIVE = {
+  name: 'lineup_session_active',
+  text: 'SELECT * FROM stream_sessions WHERE ended_at IS NULL AND last_seen > $1 ORDER BY subscriber_id, started_at, id',
+};
+const ACTIVE_OF = {
+  name: 'lineup_session_active_of',
+  text: `SELECT * FROM stream_sessions WHERE ended_at IS NULL AND last_seen > $1 AND subscriber_id = ANY($2::bigint[])
+         ORDER BY subscriber_id, started_at, id`,
+};
+const ACTIVE_COUNT_OF = {
+  name: 'lineup_session_active_count_of',
+  text: 'SELECT count(*)::int AS sessions FROM stream_sessions WHERE ended_at IS NULL AND last_seen > $1 AND subscriber_id = $2',
+};
+/** END_SESSIONS, answering the ids it ended: of two nodes ending one session, one only hears it back. */
+export const END_RETURNING = { name: 'lineup_session_end_returning', text: `${END_SESSIONS.text} RETURNING id` };
+const FORGET = { name: 'lineup_session_forget', text: 'DELETE FROM stream_sessions WHERE last_seen <= $1' };
 
 /** The addresses a subscriber ($1) streamed from since $2, the latest first: SessionStore.addressesOf's rows. */
 export const SESSION_ADDRESSES_SQL = `SELECT ip, min(started_at) AS "firstSeen", max(last_seen) AS "lastSeen", count(*)::int AS sessions
@@ -124,7 +141,7 @@ export class PostgresSessionStore implements SessionStorage {
         const decided = plan(rows.map(toRecord));
         const end = async (ids: number[], reason: SessionEndReason) => {
           if (ids.length === 0) return;
-          await client.query({ ...END, values: [now, reason, ids] });
+          await client.query({ ...END_SESSIONS, values: [now, reason, ids] });
           ended = true;
         };
         await end(decided.idle, 'idle');
@@ -175,5 +192,40 @@ export class PostgresSessionStore implements SessionStorage {
   async counts(since: number): Promise<{ sessions: number; subscribers: number }> {
     const { rows } = await this.pool.query<{ sessions: number; subscribers: number }>({ ...COUNTS, values: [since] });
     return rows[0]!;
+  }
+
+  /** Sessions that count now (open, and seen after `since`), everyone's: SessionStore.active. */
+  async active(since: number): Promise<SessionRecord[]> {
+    const { rows } = await this.pool.query<SessionRow>({ ...ACTIVE, values: [since] });
+    return rows.map(toRecord);
+  }
+
+  /** Those of `subscriberIds` only, in the same order. */
+  async activeOf(since: number, subscriberIds: readonly number[]): Promise<SessionRecord[]> {
+    const { rows } = await this.pool.query<SessionRow>({ ...ACTIVE_OF, values: [since, subscriberIds] });
+    return rows.map(toRecord);
+  }
+
+  /** How many of one subscriber's sessions count now: SessionStore.active(since, id).length. */
+  async activeCount(since: number, subscriberId: number): Promise<number> {
+    const { rows } = await this.pool.query<{ sessions: number }>({ ...ACTIVE_COUNT_OF, values: [since, subscriberId] });
+    return rows[0]!.sessions;
+  }
+
+  /**
+   * Ends those of `ids` still open; returns the ids this call ended, so that of two nodes ending
+   * one session only one acts on it. Other nodes hear of it through the ends mark.
+   */
+  async end(ids: readonly number[], reason: SessionEndReason, at: number): Promise<number[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query<{ id: number }>({ ...END_RETURNING, values: [at, reason, ids] });
+    if (rows.length > 0) await this.pool.query(ENDS_MARK).catch(() => {});
+    return rows.map((row) => Number(row.id));
+  }
+
+  /** Deletes the sessions last seen at or before `before`; returns how many. */
+  async forget(before: number): Promise<number> {
+    const { rowCount } = await this.pool.query({ ...FORGET, values: [before] });
+    return rowCount ?? 0;
   }
 }

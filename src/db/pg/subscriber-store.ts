@@ -58,9 +58,10 @@ const UNIQUE_VIOLATION = '23505';
 
 /**
  * Lineup's subscriber write transactions hold this transaction-level advisory lock, one at a time
- * across every node, as SQLite's one writer at a time. A constant, so that psql can take it too.
+ * across every node, as SQLite's one writer at a time (the admin commands' other writes too,
+ * sql-session.ts). A constant, so that psql can take it too.
  */
-const SUBSCRIBER_WRITES_LOCK = '7651302094212641795';
+export const SUBSCRIBER_WRITES_LOCK = '7651302094212641795';
 
 /** The change log's trim (keep, limit), shared with the server's trim job (change-log-trim.ts). */
 export const TRIM_CHANGE_LOG = `DELETE FROM subscriber_changes WHERE seq IN (

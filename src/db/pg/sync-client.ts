@@ -94,6 +94,8 @@ export class SyncPostgresClient {
   /** Transactions open around the current call: 0 outside, 1 in a BEGIN, more in its savepoints. */
   private depth = 0;
   private closed = false;
+  /** What runs once the outermost transaction commits (see afterCommit). */
+  private committed: (() => void)[] = [];
 
   private constructor(
     private readonly call: Call,
@@ -134,6 +136,7 @@ export class SyncPostgresClient {
       }
     } catch (error) {
       this.depth--;
+      if (this.depth === 0) this.committed = [];
       try {
         this.query(savepoint ? `ROLLBACK TO SAVEPOINT ${savepoint}` : 'ROLLBACK');
         if (savepoint) this.query(`RELEASE SAVEPOINT ${savepoint}`);
@@ -143,8 +146,20 @@ export class SyncPostgresClient {
       throw error;
     }
     this.depth--;
+    // Taken before the COMMIT, which may fail too: then they never run.
+    const committed = this.depth === 0 ? this.committed.splice(0) : [];
     this.query(savepoint ? `RELEASE SAVEPOINT ${savepoint}` : 'COMMIT');
+    for (const then of committed) then();
     return result;
+  }
+
+  /**
+   * Runs `then` once the outermost transaction around this call commits (at once outside one), and
+   * never if it rolls back: what other sessions may only be told of once they can see it.
+   */
+  afterCommit(then: () => void): void {
+    if (this.depth === 0) then();
+    else this.committed.push(then);
   }
 
   /** Ends the connection; later queries throw. */
