@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { hash } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { Agent, get } from 'node:http';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -64,9 +64,100 @@ const percentile = (samples, p) => {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 };
 
+const HEADER_END = [13, 10, 13, 10];
+const MAX_SOCKETS = 64;
+
+/**
+ * Keep-alive GETs whose responses are read into one reused buffer (net's `onread`), so that the
+ * client allocates nothing per body. Node's http client allocates every body chunk: at 100
+ * playlists of 312 kB a second the bench's own process ran a major GC every half second, and each
+ * of the eight slowest responses of a traced run had started within 2 ms of one of those pauses
+ * (docs/performance.md): the plan timed its client, not the server. `get(path, done)` calls
+ * `done(status)` once the whole body is in, or `done(undefined, code)` when the connection failed.
+ */
+function reusedBufferClient(url) {
+  const { hostname, port } = new URL(url);
+  const readBuffer = Buffer.allocUnsafe(1 << 16);
+  const idle = [];
+  const waiting = [];
+  let open = 0;
+
+  const openConnection = () => {
+    const state = { request: undefined, header: Buffer.allocUnsafe(4096), headerLength: 0, matched: 0, remaining: -1, status: 0 };
+    const finish = (status, code) => {
+      const { done } = state.request;
+      state.request = undefined;
+      done(status, code);
+    };
+    const onread = (nread, buffer) => {
+      let offset = 0;
+      while (offset < nread && state.request) {
+        if (state.remaining < 0) {
+          for (; offset < nread && state.remaining < 0; offset++) {
+            const byte = buffer[offset];
+            if (state.headerLength < state.header.length) state.header[state.headerLength++] = byte;
+            state.matched = byte === HEADER_END[state.matched] ? state.matched + 1 : byte === 13 ? 1 : 0;
+            if (state.matched === 4) {
+              const head = state.header.latin1Slice(0, state.headerLength);
+              state.status = Number(head.slice(9, 12));
+              const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+              state.remaining = length ? Number(length[1]) : 0;
+              if (!length && state.status !== 304) state.status = `no content-length (${state.status})`;
+            }
+          }
+        }
+        if (state.remaining >= 0) {
+          const taken = Math.min(state.remaining, nread - offset);
+          state.remaining -= taken;
+          offset += taken;
+          if (state.remaining === 0) {
+            state.remaining = -1;
+            state.headerLength = 0;
+            state.matched = 0;
+            finish(state.status);
+            release(socket, state);
+          }
+        }
+      }
+    };
+    const socket = netConnect({ host: hostname, port: Number(port), onread: { buffer: readBuffer, callback: onread } });
+    socket.on('error', (error) => {
+      if (state.request) finish(undefined, error.code ?? 'error');
+    });
+    socket.on('close', () => {
+      open--;
+      const at = idle.findIndex((entry) => entry.socket === socket);
+      if (at >= 0) idle.splice(at, 1);
+      if (state.request) finish(undefined, 'closed');
+      if (waiting.length > 0) send(waiting.shift());
+    });
+    open++;
+    return { socket, state };
+  };
+  const release = (socket, state) => {
+    if (waiting.length > 0) write({ socket, state }, waiting.shift());
+    else idle.push({ socket, state });
+  };
+  const write = (connection, request) => {
+    connection.state.request = request;
+    connection.socket.write(`GET ${request.path} HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`);
+  };
+  const send = (request) => {
+    const connection = idle.pop() ?? (open < MAX_SOCKETS ? openConnection() : undefined);
+    if (connection) write(connection, request);
+    else waiting.push(request);
+  };
+  return {
+    get: (path, done) => send({ path, done }),
+    destroy: () => {
+      for (const { socket } of idle) socket.destroy();
+    },
+  };
+}
+
 /** Requests at a steady rate (open loop: a slow answer does not slow the next request down). */
 function startFleet(url, rate) {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const client = reusedBufferClient(url);
   const samples = [];
   let n = 0;
   /** By status code, or by error code when there was no response. */
@@ -76,13 +167,11 @@ function startFleet(url, rate) {
   };
   const fire = () => {
     const started = performance.now();
-    get(`${url}/playlist/${activeKey(n++)}.m3u`, { agent }, (response) => {
-      response.on('data', () => {});
-      response.on('end', () => {
-        if (response.statusCode !== 200) failed(response.statusCode);
-        samples.push({ started, ms: performance.now() - started });
-      });
-    }).on('error', (error) => failed(error.code ?? 'error'));
+    client.get(`/playlist/${activeKey(n++)}.m3u`, (status, code) => {
+      if (status === undefined) return failed(code);
+      if (status !== 200) failed(status);
+      samples.push({ started, ms: performance.now() - started });
+    });
   };
   const timer = setInterval(fire, 1000 / rate);
   return {
@@ -91,7 +180,7 @@ function startFleet(url, rate) {
     stop: async () => {
       clearInterval(timer);
       await new Promise((resolve) => setTimeout(resolve, 1000));
-      agent.destroy();
+      client.destroy();
     },
   };
 }
