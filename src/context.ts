@@ -142,6 +142,27 @@ export function adminPublicUrl(config: Pick<Config, 'publicUrl' | 'publicUrlIsSe
 export const NO_KEY_MESSAGE =
   "SECURETOKEN_KEY is not set, and no server has generated a key in this database yet: set SECURETOKEN_KEY to the streaming server's key";
 
+/**
+ * ORIGIN_URL as the origin that channels without one of their own are signed for, with `key` as
+ * its secret. Read only when a link is signed, so that a server with no key yet (no SECURETOKEN_KEY,
+ * none generated) still starts and serves what needs none, and a signing says in one line why not.
+ */
+export function defaultOriginOf(config: Config, key: string | undefined): Origin {
+  return {
+    name: DEFAULT_ORIGIN_NAME,
+    baseUrl: config.originUrl,
+    scheme: 'flussonic',
+    get secret() {
+      if (!key) throw new ConfigError(NO_KEY_MESSAGE);
+      return key;
+    },
+    ipBinding: config.ipBinding,
+    hashSubject: 'stream',
+    tokenTtl: config.tokenTtl,
+    tokenDesync: config.tokenDesync,
+  };
+}
+
 /** The settings' part of every playlist ETag, alike on every node and worker configured alike. */
 export function etagInstanceOf(config: Config, key: string | undefined, bucketSecret: string): string {
   return etagInstance({
@@ -182,19 +203,7 @@ export function openContext(
   const lineupStore = new LineupStore(db);
   const defaultKey = adminCommand ? adminKey(config, settings) : serverKey(config, settings);
   const publicUrl = adminCommand ? adminPublicUrl(config, settings) : config.publicUrl;
-  const defaultOrigin: Origin = {
-    name: DEFAULT_ORIGIN_NAME,
-    baseUrl: config.originUrl,
-    scheme: 'flussonic',
-    get secret() {
-      if (!defaultKey) throw new ConfigError(NO_KEY_MESSAGE);
-      return defaultKey.value;
-    },
-    ipBinding: config.ipBinding,
-    hashSubject: 'stream',
-    tokenTtl: config.tokenTtl,
-    tokenDesync: config.tokenDesync,
-  };
+  const defaultOrigin = defaultOriginOf(config, defaultKey?.value);
   const cache = new LineupCache(lineupStore, {
     defaultOrigin,
     epgUrl: config.epgUrl,

@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import {
   BUCKET_SECRET_SETTING,
   type DefaultKey,
+  defaultOriginOf,
   etagInstanceOf,
   GENERATED_KEY_SETTING,
   NO_KEY_MESSAGE,
@@ -41,7 +42,6 @@ import { StreamRedirects } from './playlist/stream-redirect.js';
 import { startPostgresApiThread } from './postgres-api-thread.js';
 import { startPostgresChores } from './postgres-chores.js';
 import { flushSessionsEvery, listenLineup } from './server.js';
-import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
 import { RememberedAccess } from './subscribers/remembered-access.js';
 import { type Clock, systemClock, toSqlTime } from './time.js';
 import { XtreamService } from './xtream/xtream-service.js';
@@ -163,16 +163,7 @@ export async function startPostgresNode(
     );
     await mirror.load();
 
-    const defaultOrigin: Origin = {
-      name: DEFAULT_ORIGIN_NAME,
-      baseUrl: config.originUrl,
-      scheme: 'flussonic',
-      secret: key,
-      ipBinding: config.ipBinding,
-      hashSubject: 'stream',
-      tokenTtl: config.tokenTtl,
-      tokenDesync: config.tokenDesync,
-    };
+    const defaultOrigin = defaultOriginOf(config, key);
     const lineup = new LineupCache(mirror, {
       defaultOrigin,
       epgUrl: config.epgUrl,

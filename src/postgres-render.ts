@@ -1,16 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
-import { adminKey, BUCKET_SECRET_SETTING, etagInstanceOf, NO_KEY_MESSAGE } from './context.js';
+import { adminKey, BUCKET_SECRET_SETTING, defaultOriginOf, etagInstanceOf } from './context.js';
 import { PostgresAdminSettings } from './db/pg/admin-settings.js';
 import { openPostgresPool } from './db/pg/connection.js';
 import { PostgresLineupMirror } from './db/pg/lineup-mirror.js';
 import { readLineupSnapshot } from './db/pg/lineup-snapshot.js';
 import { PostgresSubscriberAccess } from './db/pg/subscriber-access-store.js';
-import { ConfigError } from './errors.js';
 import { LineupCache } from './playlist/lineup-cache.js';
 import { PlaylistService } from './playlist/playlist-service.js';
 import { connectMigrated } from './postgres-admin-parts.js';
-import { DEFAULT_ORIGIN_NAME, type Origin } from './signing/origin.js';
 import { SIGNING_SETTING, type Signer } from './signing-record.js';
 import type { Clock } from './time.js';
 
@@ -52,19 +50,7 @@ export async function openPostgresPlaylists(config: Config, clock: Clock): Promi
       () => {},
     );
     await mirror.load();
-    const defaultOrigin: Origin = {
-      name: DEFAULT_ORIGIN_NAME,
-      baseUrl: config.originUrl,
-      scheme: 'flussonic',
-      get secret() {
-        if (!defaultKey) throw new ConfigError(NO_KEY_MESSAGE);
-        return defaultKey.value;
-      },
-      ipBinding: config.ipBinding,
-      hashSubject: 'stream',
-      tokenTtl: config.tokenTtl,
-      tokenDesync: config.tokenDesync,
-    };
+    const defaultOrigin = defaultOriginOf(config, defaultKey?.value);
     const lineup = new LineupCache(mirror, {
       defaultOrigin,
       epgUrl: config.epgUrl,
