@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { startCluster } from '../cluster/primary.js';
-import { startWorker } from '../cluster/worker.js';
+import { startWorker, WORKER_READY } from '../cluster/worker.js';
 import { isPostgresUrl, loggablePostgresUrl } from '../db/pg/url.js';
 import { createLogger, type Logger, loggableUrl, serverLogDestination } from '../logger.js';
 import { startPostgresNode } from '../postgres-node.js';
@@ -37,11 +37,11 @@ environment and the env file (see the README's Configuration table).
     const logger = createLogger(config.logLevel, serverLogDestination());
     if (cluster.isWorker) {
       const workerLogger = logger.child({ worker: cluster.worker!.id });
-      // Signals first, as below: the primary reports the cluster listening as soon as this worker's
-      // socket is shared, which may be before startWorker resolves here, and Ctrl-C may follow.
+      // Signals first, as below: Ctrl-C may come while the listeners open.
       const worker = startWorker(config, workerLogger);
       const stopped = untilStopped(() => worker.then(({ stop }) => stop()), workerLogger);
       await worker;
+      process.send?.({ type: WORKER_READY });
       await stopped;
       return 0;
     }

@@ -7,12 +7,13 @@ import type { Logger } from '../logger.js';
 import { createMetrics } from '../metrics.js';
 import { startPostgresHousekeeping } from '../postgres-node.js';
 import { serveClusterMetrics } from './cluster-metrics.js';
+import { WORKER_READY } from './worker.js';
 
 export interface RunningCluster {
   /** Where the workers listen, e.g. `http://0.0.0.0:8080`. */
   url: string;
   demoUrl?: string;
-  /** Settles if the cluster cannot go on: a worker died before it could listen. */
+  /** Settles if the cluster cannot go on: a worker died before all its listeners listened. */
   failed: Promise<Error>;
   /** Stops the prune job, lets every worker finish its requests, closes the database. */
   stop(): Promise<void>;
@@ -21,8 +22,10 @@ export interface RunningCluster {
 /**
  * WORKERS > 1: the primary process opens the database (making the generated keys before any worker
  * could race to), does the housekeeping once for all (on PostgreSQL, this node's part of the
- * cluster-wide chores), and forks the workers that serve HTTP on one shared port. A worker that dies after it was listening is replaced; one that
- * dies before (a port in use, say) stops the cluster, since its replacement would die the same way.
+ * cluster-wide chores), and forks the workers that serve HTTP on one shared port. It resolves once
+ * every worker says that all its listeners listen (WORKER_READY), so that the "listening" line it
+ * leads to holds for the admin port too. A worker that dies after that is replaced; one that dies
+ * before (a port in use, say) stops the cluster, since its replacement would die the same way.
  */
 export async function startCluster(config: Config, logger: Logger, { seedDemo }: { seedDemo: boolean }): Promise<RunningCluster> {
   const metrics = createMetrics();
@@ -32,18 +35,24 @@ export async function startCluster(config: Config, logger: Logger, { seedDemo }:
   let stopping = false;
   let fail!: (error: Error) => void;
   const failed = new Promise<Error>((resolve) => (fail = resolve));
-  const listening = new Set<Worker>();
+  const ready = new Set<Worker>();
 
+  /** Resolves with the worker's public address (its first listener) once it is ready. */
   const fork = (): Promise<Address> =>
     new Promise((resolve, reject) => {
       const worker = cluster.fork();
-      worker.once('listening', (address: Address) => {
-        listening.add(worker);
-        resolve(address);
-      });
+      let publicAddress: Address | undefined;
+      worker.once('listening', (address: Address) => (publicAddress = address));
+      const onMessage = (message: unknown) => {
+        if ((message as { type?: unknown } | null)?.type !== WORKER_READY || !publicAddress) return;
+        worker.off('message', onMessage);
+        ready.add(worker);
+        resolve(publicAddress);
+      };
+      worker.on('message', onMessage);
       worker.once('exit', (code, signal) => {
         if (stopping) return;
-        if (!listening.delete(worker)) {
+        if (!ready.delete(worker)) {
           const error = new Error(`worker ${worker.id} exited (${signal ?? `code ${code}`}) before it was listening`);
           reject(error);
           fail(error);

@@ -8,6 +8,13 @@ import { startPostgresNode } from '../postgres-node.js';
 import { startServer } from '../server.js';
 import { workerMetrics } from './cluster-metrics.js';
 
+/**
+ * What a worker sends the primary once every listener it opens (the public one, and the admin one
+ * with ADMIN_PORT) is listening: the primary reports the cluster listening only after each worker
+ * has sent it, since a worker's first 'listening' event comes before its admin listener opens.
+ */
+export const WORKER_READY = 'lineup:worker-ready';
+
 export interface RunningWorker {
   /** Lets requests in flight finish, closes the database, and leaves the cluster. */
   stop(): Promise<void>;

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,4 +108,42 @@ describe('WORKERS=2 with HOST unset and an admin listener', () => {
     // Both workers bound the one admin port.
     expect(cluster.output().match(/"msg":"admin listener/g)).toHaveLength(2);
   });
+});
+
+describe('WORKERS=2 with ADMIN_PORT taken by another program', () => {
+  it('when a worker cannot open the admin listener, then lineup serve exits with the reason and never says it listens', async () => {
+    // A worker opens its admin listener after its public one. A primary that took the first
+    // 'listening' event for ready said "lineup listening", then started worker after worker for
+    // ever as each died on the admin port.
+    const squatter = createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const { port: adminPort } = squatter.address() as AddressInfo;
+    try {
+      const env = {
+        ...process.env,
+        LINEUP_DB: join(temp.dir, 'taken.db'),
+        HOST: '127.0.0.1',
+        PORT: '0',
+        ADMIN_HOST: '127.0.0.1',
+        ADMIN_PORT: String(adminPort),
+        SECURETOKEN_KEY: KEY,
+        LOG_LEVEL: 'info',
+        WORKERS: '2',
+      };
+      const child = spawn(process.execPath, [LINEUP_BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout!.on('data', (chunk) => (output += chunk));
+      child.stderr!.on('data', (chunk) => (output += chunk));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+      clearTimeout(killer);
+      expect({ code, signal }, output).toEqual({ code: 1, signal: null });
+      expect(output).not.toMatch(/"msg":"lineup listening"/);
+      expect(output).not.toMatch(/starting another/);
+      expect(output).toMatch(new RegExp(`^lineup: .*EADDRINUSE.* 127\\.0\\.0\\.1:${adminPort}$`, 'm'));
+      expect(output.trimEnd().split('\n').at(-1)).toMatch(/^lineup: worker \d exited \(code 1\) before it was listening$/);
+    } finally {
+      squatter.close();
+    }
+  }, 30_000);
 });
