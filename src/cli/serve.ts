@@ -1,10 +1,6 @@
 import cluster from 'node:cluster';
-import { startCluster } from '../cluster/primary.js';
-import { startWorker, WORKER_READY } from '../cluster/worker.js';
 import { isPostgresUrl, loggablePostgresUrl } from '../db/pg/url.js';
 import { createLogger, type Logger, loggableUrl, serverLogDestination } from '../logger.js';
-import { startPostgresNode } from '../postgres-node.js';
-import { startLineup } from '../standalone.js';
 import { type Command, configOf, parseOptions } from './command.js';
 import { lineupCommand } from './self.js';
 
@@ -35,7 +31,10 @@ environment and the env file (see the README's Configuration table).
     const seedDemo = values.demo === true;
     const config = configOf(io);
     const logger = createLogger(config.logLevel, serverLogDestination());
+    // Loaded here, not with the command table: the HTTP stack is most of what every other
+    // command's start would otherwise load for nothing (0.5 s of CPU, half a `lineup prune`'s start).
     if (cluster.isWorker) {
+      const { startWorker, WORKER_READY } = await import('../cluster/worker.js');
       const workerLogger = logger.child({ worker: cluster.worker!.id });
       // Signals first, as below: Ctrl-C may come while the listeners open.
       const worker = startWorker(config, workerLogger);
@@ -48,10 +47,10 @@ environment and the env file (see the README's Configuration table).
 
     const running =
       config.workers > 1
-        ? await startCluster(config, logger, { seedDemo })
+        ? await (await import('../cluster/primary.js')).startCluster(config, logger, { seedDemo })
         : isPostgresUrl(config.dbPath)
-          ? await startPostgresNode(config, { logger, seedDemo })
-          : await startLineup(config, { logger, seedDemo });
+          ? await (await import('../postgres-node.js')).startPostgresNode(config, { logger, seedDemo })
+          : await (await import('../standalone.js')).startLineup(config, { logger, seedDemo });
     // Signals are taken before the service says it listens: a supervisor (or a test) may send
     // SIGTERM the moment it reads that line, and without a handler the default action kills.
     const stopped = untilStopped(running.stop, logger, 'failed' in running ? running.failed : undefined);
