@@ -55,6 +55,12 @@ CREATE INDEX stream_sessions_last_seen ON stream_sessions (last_seen);
 -- value than it last did forgets the sessions it remembers, as SQLite's data_version tells a worker.
 CREATE SEQUENCE stream_session_ends;
 `,
+  /* 15: the retired keys' index by subscriber leaves the removed keys out (SQLite's step 15) */ `
+-- Removed keys (subscriber_id NULL) are never looked up by subscriber: the delete trigger and the
+-- foreign key ask for subscriber_id = an id, which this partial index answers.
+DROP INDEX retired_keys_subscriber;
+CREATE INDEX retired_keys_subscriber ON retired_keys (subscriber_id) WHERE subscriber_id IS NOT NULL;
+`,
 ];
 
 /**
