@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import type { AuthSubjectRow, AuthSubjectSource } from '../auth/auth-subjects.js';
 import { BadInputError, ConflictError, NotFoundError } from '../errors.js';
@@ -16,6 +15,7 @@ import type {
 } from '../subscribers/subscriber.js';
 import type { RestoredSubscriber, SubscriberStorage } from '../subscribers/subscriber-storage.js';
 import type { SqlTime } from '../time.js';
+import { BulkWriteLog } from './bulk-write-log.js';
 import { idList } from './id-list.js';
 import { type Db, withoutWaiting } from './open.js';
 import { type RetiredKeyRetention, retiredKeysForgottenBy } from './retired-key-retention.js';
@@ -142,12 +142,6 @@ export function toSubscriber(row: SubscriberRecord): Subscriber {
 const toAccess = (row: AccessRecord): SubscriberAccess => accessOf(row, idList(row.package_ids));
 
 /** Subscribers and their packages. Every method is one statement or one transaction. */
-/** How often a prune tries to start the write-ahead log over after a chunk, a millisecond apart. */
-const LOG_RESTART_ATTEMPTS = 50;
-const PAUSE = new Int32Array(new SharedArrayBuffer(4));
-/** A log started over and holding that one write: its header and a frame or two. */
-const RESTARTED_LOG_BYTES = 64 * 1024;
-
 export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
   private readonly authSubject;
   private readonly accessByKeyHash;
@@ -185,11 +179,14 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
   private readonly unlinkPackagesBut;
   /** One statement per combination of filters, prepared on first use. */
   private readonly pages = new Map<string, Database.Statement>();
+  /** A prune's chunks: checkpoints held back from servers, taken every few chunks (bulk-write-log.ts). */
+  private readonly bulkWriteLog: BulkWriteLog;
 
   constructor(
     private readonly db: Db,
     private readonly retention: RetiredKeyRetention,
   ) {
+    this.bulkWriteLog = new BulkWriteLog(db);
     this.accessByKeyHash = db.prepare(`${SELECT_ACCESS} WHERE s.key_hash = ?`);
     this.authSubject = db.prepare(`
       SELECT s.id, s.username, s.expires_at, s.enabled, s.key_hash, s.max_connections,
@@ -425,57 +422,19 @@ export class SubscriberStore implements SubscriberStorage, AuthSubjectSource {
 
   /** One transaction: copied to pruned_subscribers, then deleted (package links cascade, the key retires). */
   recycleLapsedBy(time: SqlTime, prunedAt: SqlTime, limit: number): string[] {
+    this.bulkWriteLog.beforeCommit();
     const usernames = this.db
       .transaction(() => {
         this.recycleLapsed.run(prunedAt, time, limit);
         return (this.deleteLapsedBy.all(time, limit) as string[]).sort();
       })
       .immediate();
-    this.restartWriteAheadLog();
+    this.bulkWriteLog.afterCommit();
     return usernames;
   }
 
-  /**
-   * Copies the write-ahead log into the database and empties the file. After a bulk write it would
-   * otherwise keep its largest size on disk for good. A reader still holding an older state makes
-   * it a no-op for now (returns false); the next writes' automatic checkpoints catch up. The file
-   * is left with one page (see restartWriteAheadLog).
-   */
   truncateWriteAheadLog(): boolean {
-    const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
-    this.restartWriteAheadLog();
-    return result?.busy === 0;
-  }
-
-  /**
-   * Once a checkpoint has copied the whole log, the next writer starts the log over, and starting
-   * it over syncs the log's header to disk (an fsync); a log not started over also keeps its size,
-   * so that the next small write crosses the automatic checkpoint's threshold and checkpoints
-   * (an fsync of the database file). Left to the next writer, both fell on the server's
-   * once-a-second batch of playlist addresses, in its event loop: up to 383 ms each, the slowest
-   * responses of a prune (docs/performance.md). So the prune copies the log and writes first, a
-   * write that changes nothing (user_version as it was), and pays for both. A reader still on an
-   * older state keeps the log from starting over: then it is tried again, a millisecond apart, for
-   * a while (PASSIVE checkpoints never hold readers up; a RESTART one held the server's reads up to
-   * 190 ms each).
-   */
-  private restartWriteAheadLog(): void {
-    const restart = this.db.transaction(() => {
-      this.db.pragma(`user_version = ${this.db.pragma('user_version', { simple: true }) as number}`);
-    });
-    // Only while here: a log started over is then cut down to what was just written, which tells.
-    const sizeLimit = this.db.pragma('journal_size_limit', { simple: true }) as number;
-    this.db.pragma('journal_size_limit = 0');
-    try {
-      for (let attempt = 0; attempt < LOG_RESTART_ATTEMPTS; attempt++) {
-        if (attempt > 0) Atomics.wait(PAUSE, 0, 0, 1);
-        this.db.pragma('wal_checkpoint(PASSIVE)');
-        restart.immediate();
-        if ((statSync(`${this.db.name}-wal`, { throwIfNoEntry: false })?.size ?? 0) <= RESTARTED_LOG_BYTES) return;
-      }
-    } finally {
-      this.db.pragma(`journal_size_limit = ${sizeLimit}`);
-    }
+    return this.bulkWriteLog.finish();
   }
 
   countPurgeableBy(time: SqlTime): number {

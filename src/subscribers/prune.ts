@@ -151,12 +151,17 @@ export function pruneLapsed(
     if (step.done) return step.value;
     options.onChunk?.(step.value);
     for (const username of step.value) done.push(username);
-    if (options.stopRequested?.()) return stoppedAfter(done);
+    if (options.stopRequested?.()) return stoppedAfter(store, done);
   }
 }
 
-/** A run that ended between two chunks: those done stay committed; retired keys, purges and the trim wait for the next run. */
-function stoppedAfter(done: string[]): PruneResult {
+/**
+ * A run that ended between two chunks: those done stay committed, and are checkpointed now (the
+ * last few chunks' are still in the write-ahead log); retired keys, purges and the trim wait for
+ * the next run.
+ */
+function stoppedAfter(store: SubscriberStorage, done: string[]): PruneResult {
+  store.truncateWriteAheadLog();
   return { usernames: done.sort(), forgottenKeys: 0, purged: 0, dryRun: false, stopped: true };
 }
 
@@ -182,7 +187,7 @@ export async function pruneLapsedYielding(
     options.onChunk?.(step.value);
     for (const username of step.value) done.push(username);
     await pause(performance.now() - since, signal);
-    if (signal?.aborted) return stoppedAfter(done);
+    if (signal?.aborted) return stoppedAfter(store, done);
     since = performance.now();
   }
 }
@@ -234,11 +239,22 @@ function* pruneSteps(
   const usernames: string[] = [];
   // No more than were counted and judged above: one that lapses meanwhile (an admin's UPDATE) waits
   // for the next run and its own check.
-  while (usernames.length < lapsed) {
-    const chunk = store.recycleLapsedBy(lapsedBy, toSqlTime(now), Math.min(chunkSize, lapsed - usernames.length));
-    if (chunk.length === 0) break; // renewed meanwhile
-    yield chunk;
-    for (const username of chunk) usernames.push(username);
+  try {
+    while (usernames.length < lapsed) {
+      const chunk = store.recycleLapsedBy(lapsedBy, toSqlTime(now), Math.min(chunkSize, lapsed - usernames.length));
+      if (chunk.length === 0) break; // renewed meanwhile
+      yield chunk;
+      for (const username of chunk) usernames.push(username);
+    }
+  } catch (error) {
+    // A chunk that failed (a lock held past the busy timeout, say) leaves the chunks before it in
+    // the write-ahead log, held back from every other checkpoint until this ends the bulk write.
+    try {
+      store.truncateWriteAheadLog();
+    } catch {
+      // The chunk's own error says more.
+    }
+    throw error;
   }
   usernames.sort();
   const result = { usernames, forgottenKeys: store.forgetRetiredKeys(now), purged: store.purgePrunedBy(purgeBy), dryRun };

@@ -49,7 +49,10 @@ export interface SubscriberStorage extends AccessSource {
    * usernames, sorted. Each subscriber goes whole or not at all.
    */
   recycleLapsedBy(time: SqlTime, prunedAt: SqlTime, limit: number): string[];
-  /** Gives the disk space of the write-ahead log back after a bulk write; false when a reader kept it for now. */
+  /**
+   * Ends a bulk write (a prune's chunks): copies the write-ahead log into the database and gives
+   * its disk space back; false when a reader kept it for now.
+   */
   truncateWriteAheadLog(): boolean;
   /** Recycled subscribers pruned at or before `time`: how many there are. */
   countPurgeableBy(time: SqlTime): number;

@@ -114,16 +114,78 @@ describe('prune in chunks', () => {
     expect(walBytes(lineup.dbPath)).toBe(32 + 24 + 4096);
     expect(tables(lineup.dbPath).subscribers).toEqual(['paying']);
   });
-  it('when a chunk commits under a running server, then the write-ahead log holds only the write with which the prune started it over', async () => {
+  it('when chunks commit under a running server, then another connection checkpoints none of them, and the prune checkpoints every fourth', async () => {
+    lineup = await lineupWithLapsed();
+    insertSubscribers(lineup.dbPath, 8000, 'bulk-', LONG_AGO);
+    // Another server on the file: its commit's automatic checkpoint would copy the chunks in its event loop.
+    const server = new Database(lineup.dbPath);
+    try {
+      const afterChunk: { walBytes: number; log: number; checkpointed: number }[] = [];
+      pruneLapsed(lineup.context.subscribers, () => NOW, 7, {
+        chunkSize: 1000,
+        onChunk: () => {
+          server.prepare("INSERT OR REPLACE INTO settings (name, value) VALUES ('prune-chunks-test', 'x')").run();
+          const { log, checkpointed } = (server.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[])[0]!;
+          afterChunk.push({ walBytes: walBytes(lineup!.dbPath), log, checkpointed });
+        },
+      });
+      expect(afterChunk).toHaveLength(9);
+      // The fourth and eighth chunks' commits ended with the prune's own checkpoint: the log was
+      // started over with its one write (a header and a frame), which the server's write follows.
+      for (const at of [3, 7]) expect(afterChunk[at]!.walBytes).toBeLessThanOrEqual(32 + 3 * (24 + 4096));
+      // Between them the log grows, and the server's checkpoint copies nothing past where the prune held it.
+      for (const [from, to] of [
+        [0, 2],
+        [4, 6],
+      ] as const) {
+        const held = afterChunk[from]!.checkpointed;
+        for (let at = from; at <= to; at++) {
+          expect(afterChunk[at]!.checkpointed, `chunk ${at + 1}`).toBe(held);
+          expect(afterChunk[at]!.log, `chunk ${at + 1}`).toBeGreaterThan(held + 100);
+        }
+        expect(afterChunk[to]!.log).toBeGreaterThan(afterChunk[from]!.log);
+      }
+      // The prune is over: the hold is gone, and a checkpoint copies the whole log.
+      const [end] = server.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
+      expect(end!.checkpointed).toBe(end!.log);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('when a prune is stopped, or a chunk fails, after chunks that are not checkpointed yet, then it checkpoints them and lets go of the log', async () => {
     lineup = await lineupWithLapsed();
     insertSubscribers(lineup.dbPath, 3000, 'bulk-', LONG_AGO);
-    const walAfterChunk: number[] = [];
-    const db = lineup.context.subscribers;
-    pruneLapsed(db, () => NOW, 7, { chunkSize: 1000, onChunk: () => walAfterChunk.push(walBytes(lineup!.dbPath)) });
-    // Each chunk wrote far more than a page; what is left is the prune's own write that started
-    // the log over (its header and one frame), so the server's next write only appends to it.
-    expect(walAfterChunk).toHaveLength(4);
-    for (const bytes of walAfterChunk) expect(bytes).toBe(32 + 24 + 4096);
+    let chunks = 0;
+    const stopped = pruneLapsed(lineup.context.subscribers, () => NOW, 7, {
+      chunkSize: 1000,
+      onChunk: () => chunks++,
+      stopRequested: () => chunks === 2,
+    });
+    expect(stopped.stopped).toBe(true);
+    expect(stopped.usernames).toHaveLength(2000);
+    expect(walBytes(lineup.dbPath)).toBe(32 + 24 + 4096);
+
+    const server = new Database(lineup.dbPath);
+    try {
+      // The last one the next run would take: its chunk fails after two that committed.
+      const last = server
+        .prepare("SELECT username FROM subscribers WHERE username <> 'paying' ORDER BY expires_at DESC, id DESC LIMIT 1")
+        .pluck()
+        .get() as string;
+      server.exec(
+        `CREATE TRIGGER stop_at_last BEFORE DELETE ON subscribers WHEN OLD.username = '${last}' BEGIN SELECT RAISE(ABORT, 'stopped'); END;`,
+      );
+      let failedAfter = 0;
+      expect(() => pruneLapsed(lineup!.context.subscribers, () => NOW, 7, { chunkSize: 400, onChunk: () => failedAfter++ })).toThrow(
+        'stopped',
+      );
+      expect(failedAfter).toBe(2);
+      const [end] = server.pragma('wal_checkpoint(PASSIVE)') as { log: number; checkpointed: number }[];
+      expect(end!.checkpointed).toBe(end!.log);
+    } finally {
+      server.close();
+    }
   });
 });
 
