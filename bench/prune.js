@@ -7,7 +7,7 @@
 // slot after the warm-up and the time before), which operators get by default; the prune's
 // start is that slot and its end the job's log line, and its CPU and bytes are the server's.
 // Building the 1M-subscriber database takes about a minute; each run copies it.
-import { spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { hash } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
@@ -189,37 +189,33 @@ const TIME_MARK = 'lineup-bench-time';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** `lineup prune`, as an operator runs it; resolves with its wall time, output lines and exit code. */
-function runPrune(env) {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    // GNU time reports the prune's own CPU and writes, which the machine's load does not inflate the way it does wall time.
-    const child = spawn('/usr/bin/time', ['-f', `${TIME_MARK} %U %S %O`, process.execPath, 'bin/lineup.js', 'prune', '--confirm-clock'], {
-      cwd: root,
-      env: { ...process.env, ...env },
-    });
-    let lines = 0;
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      for (const byte of chunk) if (byte === 10) lines++;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const [user, system, outputs] = (new RegExp(`${TIME_MARK} (\\S+) (\\S+) (\\S+)`).exec(stderr) ?? []).slice(1).map(Number);
-      resolve({
-        code,
-        lines,
-        stderr,
-        started,
-        ended: performance.now(),
-        cpuSeconds: user + system,
-        writtenMb: (outputs * 512) / 1024 / 1024,
-      });
-    });
-  });
+/**
+ * A launcher process (bench/prune-launcher.js), started before the fleet is: its `run(env)` is
+ * `lineup prune`, as an operator runs it, and resolves with its wall time, output lines and exit
+ * code. The launcher spawns it, so that the fleet's client never blocks in spawn().
+ */
+function pruneLauncher() {
+  const launcher = fork(join(root, 'bench', 'prune-launcher.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return {
+    run: (env) =>
+      new Promise((resolve, reject) => {
+        launcher.once('error', reject);
+        launcher.once('message', ({ code, lines, stderr }) => {
+          const ended = performance.now();
+          const [user, system, outputs] = (new RegExp(`${TIME_MARK} (\\S+) (\\S+) (\\S+)`).exec(stderr) ?? []).slice(1).map(Number);
+          resolve({ code, lines, stderr, started, ended, cpuSeconds: user + system, writtenMb: (outputs * 512) / 1024 / 1024 });
+        });
+        const started = performance.now();
+        // GNU time reports the prune's own CPU and writes, which the machine's load does not inflate the way it does wall time.
+        launcher.send({
+          command: '/usr/bin/time',
+          args: ['-f', `${TIME_MARK} %U %S %O`, process.execPath, 'bin/lineup.js', 'prune', '--confirm-clock'],
+          cwd: root,
+          env: { ...process.env, ...env },
+        });
+      }),
+    stop: () => launcher.kill(),
+  };
 }
 
 function countSubscribers(dbPath) {
@@ -289,6 +285,7 @@ export async function runPrunePlan(templatePath, { rate = 100, seconds = 10, inS
   // The job's safety rules allow what `--confirm-clock` allows the command: a fifth of the subscribers at once.
   const serverEnv = inServer ? { ...env, PRUNE_CRON: cronAt(slotAt), PRUNE_MAX_SHARE: '100', LOG_LEVEL: 'info' } : env;
   const server = await startLineupServer(serverEnv, { logLines: inServer });
+  const launcher = inServer ? undefined : pruneLauncher();
   try {
     // Warm-up: the server's first seconds compile code and fill caches.
     const warm = startFleet(server.url, rate);
@@ -302,7 +299,7 @@ export async function runPrunePlan(templatePath, { rate = 100, seconds = 10, inS
     const beforeStart = performance.now();
     if (!inServer) await sleep(seconds * 1000);
     const loadBefore = loadavg();
-    const prune = inServer ? await awaitServerPrune(server, slotAt) : await runPrune(env);
+    const prune = inServer ? await awaitServerPrune(server, slotAt) : await launcher.run(env);
     if (prune.code !== 0) throw new Error(`prune exited ${prune.code}: ${prune.stderr}`);
     const wal = walBytes(dbPath);
     await sleep(seconds * 1000);
@@ -338,6 +335,7 @@ export async function runPrunePlan(templatePath, { rate = 100, seconds = 10, inS
       loadavg: [loadBefore, loadAfter],
     };
   } finally {
+    launcher?.stop();
     await server.stop();
   }
 }
