@@ -13,8 +13,9 @@ export const PRUNE_HEARTBEAT_SETTING = 'prune_heartbeat';
  * run (30–50 s on the loaded bench machine) and grew the write-ahead log to 342 MB, which stayed.
  * Each chunk rewrites the index pages its random keys land on, so small chunks multiply the
  * writes: 200 chunks of 1,000 took 20 s of CPU and 8 GB of writes, 40 of 5,000 16.6 s and 5.6 GB,
- * one statement 12.6 s and 3.5 GB (docs/performance.md). 5,000 keeps each transaction well under
- * the 5 s other writers wait for a lock.
+ * one statement 12.6 s and 3.5 GB (docs/performance.md). Chunks of 10,000 cost more CPU per
+ * subscriber again (2.5–3.3 s a chunk). 5,000 keeps each transaction well under the 5 s other
+ * writers wait for a lock. The store checkpoints every few chunks (db/bulk-write-log.ts).
  */
 const PRUNE_CHUNK = 5000;
 
