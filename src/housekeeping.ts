@@ -8,7 +8,7 @@ import { pruneInThread, pruneJobOf, pruneThreadAvailable } from './jobs/prune-th
 import { startRevocationSweep } from './jobs/revocation-sweep.js';
 import type { Logger } from './logger.js';
 import { recordServerSigning } from './signing-record.js';
-import { advanceHeartbeat, pruneLapsedYielding } from './subscribers/prune.js';
+import { advanceHeartbeat, pruneLapsedYielding, summaryOf } from './subscribers/prune.js';
 import { DEFAULT_SUBSCRIPTION_DAYS, type SubscriberAdmin } from './subscribers/subscriber-admin.js';
 
 export interface Housekeeping {
@@ -49,7 +49,11 @@ export function startHousekeeping(context: LineupContext, { logger, metrics, see
   const prune = (signal: AbortSignal) =>
     pruneThreadAvailable(config.dbPath)
       ? pruneInThread(pruneJobOf(config, context.clock()), signal)
-      : pruneLapsedYielding(context.subscribers, context.clock, config.pruneGraceDays, { keepDays: config.pruneKeepDays, safety, signal });
+      : pruneLapsedYielding(context.subscribers, context.clock, config.pruneGraceDays, {
+          keepDays: config.pruneKeepDays,
+          safety,
+          signal,
+        }).then(summaryOf);
   const job = config.pruneCron === undefined ? undefined : schedulePrune(config.pruneCron, prune, logger, metrics);
   // With PRUNE_CRON off, nothing else would keep the log from growing by a row per change for ever.
   const changeLogTrim = startChangeLogTrim(

@@ -2,11 +2,14 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config.js';
-import type { PruneResult } from '../subscribers/prune.js';
+import type { PruneSummary } from '../subscribers/prune.js';
 
-/** The thread's one message: undefined when another node on the PostgreSQL database held the prune lock. */
+/**
+ * The thread's one message: undefined when another node on the PostgreSQL database held the prune
+ * lock. A summary, without the names (see PruneSummary).
+ */
 export interface PruneThreadAnswer {
-  result: PruneResult | undefined;
+  result: PruneSummary | undefined;
 }
 
 /** What the prune thread needs: plain values, since a thread shares no objects (nor the clock: the run's one `now`). */
@@ -58,7 +61,7 @@ export function pruneThreadAvailable(dbPath: string): boolean {
  * each chunk removed, from the change log. On PostgreSQL the thread takes the prune lock first, and
  * resolves undefined, running nothing, when another node holds it.
  */
-export function pruneInThread(job: PruneJob, signal: AbortSignal): Promise<PruneResult | undefined> {
+export function pruneInThread(job: PruneJob, signal: AbortSignal): Promise<PruneSummary | undefined> {
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const stopNow = () => {
     Atomics.store(stop, 0, 1);

@@ -8,7 +8,7 @@ import { SyncPostgresClient } from '../db/pg/sync-client.js';
 import { isPostgresUrl } from '../db/pg/url.js';
 import { SettingsStore } from '../db/settings-store.js';
 import { SubscriberStore } from '../db/subscriber-store.js';
-import { type HeartbeatStore, type PruneResult, pruneLapsed } from '../subscribers/prune.js';
+import { type HeartbeatStore, type PruneResult, pruneLapsed, summaryOf } from '../subscribers/prune.js';
 import type { SubscriberStorage } from '../subscribers/subscriber-storage.js';
 import { lowerThreadPriority, restingAsLongAsWorked } from './prune-pacing.js';
 import type { PruneThreadAnswer, PruneThreadData } from './prune-thread.js';
@@ -56,5 +56,6 @@ function onPostgres(): PruneResult | undefined {
   }
 }
 
-const answer: PruneThreadAnswer = { result: isPostgresUrl(job.dbPath) ? onPostgres() : onSqlite() };
+const result = isPostgresUrl(job.dbPath) ? onPostgres() : onSqlite();
+const answer: PruneThreadAnswer = { result: result && summaryOf(result) };
 parentPort!.postMessage(answer);
