@@ -64,8 +64,8 @@ export class BulkWriteLog {
   finish(): boolean {
     this.letGo();
     // Copied first by PASSIVE checkpoints, which never hold readers up: a TRUNCATE one keeps new
-    // readers out while it copies, and the last chunks and the prune's trim were up to 200 MB of
-    // log (a server's response waited 56 ms at a prune's end). TRUNCATE then only empties the file.
+    // readers out while it copies, and the last chunks and the prune's trim can leave up to 200 MB
+    // of log. TRUNCATE then only empties the file.
     this.restart();
     const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
     this.restart();
