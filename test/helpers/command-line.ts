@@ -36,7 +36,9 @@ export async function serveCommandLine(
   const url = await new Promise<string>((resolve, reject) => {
     const take = (chunk: Buffer) => {
       output += chunk;
-      const listening = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output);
+      // The "lineup listening" line: with ADMIN_PORT and WORKERS, the workers' admin listener
+      // lines (a url too) come before it, while the primary has no signal handler yet.
+      const listening = /"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*"msg":"lineup listening"/.exec(output);
       if (listening) resolve(listening[1]!);
     };
     child.stdout!.on('data', take);
