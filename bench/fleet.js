@@ -65,9 +65,11 @@ for (const channels of CHANNELS) {
     // fetched, or for WARM_UP_MOST_ROUNDS, where a lookup is a small part of a response; and each
     // server is warmed as long as the fleet's.
     const firstPassEnd = box + SUBSCRIBERS;
-    for (let warmUp = 0; warmUp === 0 || (box < firstPassEnd && warmUp < WARM_UP_MOST_ROUNDS); warmUp++) {
+    let warmUpRounds = 0;
+    do {
       for (const plan of plans) await run(plan.server, plan.pathOf, { seconds: WARM_UP_SECONDS });
-    }
+      warmUpRounds++;
+    } while (box < firstPassEnd && warmUpRounds < WARM_UP_MOST_ROUNDS);
     const results = Object.fromEntries(plans.map((plan) => [plan.name, []]));
     const loads = [];
     for (let pass = 0; pass < ROUNDS; pass++) {
