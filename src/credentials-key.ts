@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Awaitable, andThen } from './awaitable.js';
 import { ConfigError } from './errors.js';
@@ -21,17 +21,27 @@ function readKey(path: string): Buffer | undefined {
   return Buffer.from(text, 'hex');
 }
 
-/** A new key, written only if no other process wrote one first (exclusive create); returns the one on disk. */
+/**
+ * A new key, unless another process wrote one first; returns the one on disk. Written whole under
+ * a name of its own, then linked into place: a link fails if the file exists, so the first key
+ * wins, and a process starting beside it never reads a file created but not yet written (which
+ * an exclusive create followed by a write let it do).
+ */
 function createKey(path: string): Buffer {
+  const cannotCreate = (code: string | undefined) => new ConfigError(`CREDENTIALS_KEY_FILE: cannot create ${path}: ${code ?? 'error'}`);
   mkdirSync(dirname(path), { recursive: true });
+  const draft = `${path}.${randomBytes(8).toString('hex')}.tmp`;
   try {
-    writeFileSync(path, `${randomBytes(32).toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
+    writeFileSync(draft, `${randomBytes(32).toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
+    linkSync(draft, path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new ConfigError(`CREDENTIALS_KEY_FILE: cannot create ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
-    }
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw cannotCreate((error as NodeJS.ErrnoException).code);
+  } finally {
+    rmSync(draft, { force: true });
   }
-  return readKey(path)!;
+  const key = readKey(path);
+  if (!key) throw cannotCreate('ENOENT');
+  return key;
 }
 
 /** Where the check of the key is kept: the database's settings, read at once (SQLite)... */

@@ -1,8 +1,10 @@
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { openContext } from '../../src/context.js';
+import { loadCredentialSeal } from '../../src/credentials-key.js';
 import { runCliCaptured, TEST_KEY, tempDir } from '../helpers/lineup.js';
 
 let cleanup = () => {};
@@ -49,5 +51,39 @@ describe('the credentials key (CREDENTIALS_KEY_FILE)', () => {
     openContext(loadConfig({ ...env, CREDENTIALS_KEY_FILE: elsewhere }), {}).close();
     expect(existsSync(elsewhere)).toBe(true);
     expect(existsSync(`${env.LINEUP_DB}.key`)).toBe(false);
+  });
+
+  it('when another process reads the key file while it is being created, then it finds no file or the whole key, never a part', async () => {
+    const { dir } = setUp();
+    const KEYS = 300;
+    // [key being created, reads done, files read part-written]
+    const shared = new Int32Array(new SharedArrayBuffer(12));
+    const reader = new Worker(
+      `const { readFileSync } = require('node:fs');
+       const { workerData: { dir, shared } } = require('node:worker_threads');
+       for (let at; (at = Atomics.load(shared, 0)) >= 0; ) {
+         let text;
+         try { text = readFileSync(dir + '/key-' + at, 'utf8'); } catch { continue; }
+         Atomics.add(shared, 1, 1);
+         if (!/^[0-9a-f]{64}\\n$/.test(text)) Atomics.add(shared, 2, 1);
+       }`,
+      { eval: true, workerData: { dir, shared } },
+    );
+    const settings = new Map<string, string>();
+    const store = {
+      get: (name: string) => settings.get(name),
+      getOrCreate: (name: string, create: () => string) => ({ value: settings.get(name) ?? create() }),
+    };
+    for (let key = 0; key < KEYS; key++) {
+      Atomics.store(shared, 0, key);
+      loadCredentialSeal(join(dir, `key-${key}`), store);
+    }
+    Atomics.store(shared, 0, -1);
+    await new Promise((resolve) => reader.once('exit', resolve));
+    expect(shared[1]).toBeGreaterThan(0);
+    expect(shared[2]).toBe(0);
+    // Nothing left beside the keys: each draft is linked into place, then removed.
+    expect(readdirSync(dir).filter((name) => name.startsWith('key-')).length).toBe(KEYS);
+    expect(readdirSync(dir).some((name) => name.endsWith('.tmp'))).toBe(false);
   });
 });
