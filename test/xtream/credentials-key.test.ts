@@ -53,7 +53,7 @@ describe('the credentials key (CREDENTIALS_KEY_FILE)', () => {
     expect(existsSync(`${env.LINEUP_DB}.key`)).toBe(false);
   });
 
-  it('when another process reads the key file while it is being created, then it finds no file or the whole key, never a part', async () => {
+  it('when another process (a thread here) reads the key file while it is being created, then it finds no file or the whole key, never a part', async () => {
     const { dir } = setUp();
     const KEYS = 300;
     // [key being created, reads done, files read part-written]
@@ -69,14 +69,11 @@ describe('the credentials key (CREDENTIALS_KEY_FILE)', () => {
        }`,
       { eval: true, workerData: { dir, shared } },
     );
-    const settings = new Map<string, string>();
-    const store = {
-      get: (name: string) => settings.get(name),
-      getOrCreate: (name: string, create: () => string) => ({ value: settings.get(name) ?? create() }),
-    };
+    // Each key as for a new database, which holds no check of a key yet.
+    const newDatabase = { get: () => undefined, getOrCreate: (_name: string, create: () => string) => ({ value: create() }) };
     for (let key = 0; key < KEYS; key++) {
       Atomics.store(shared, 0, key);
-      loadCredentialSeal(join(dir, `key-${key}`), store);
+      loadCredentialSeal(join(dir, `key-${key}`), newDatabase);
     }
     Atomics.store(shared, 0, -1);
     await new Promise((resolve) => reader.once('exit', resolve));
