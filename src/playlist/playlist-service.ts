@@ -9,7 +9,7 @@ import type { Clock } from '../time.js';
 import { BufferRecycler } from './buffer-recycler.js';
 import { expiredPlaylist } from './expiry-placeholder.js';
 import type { LineupCache } from './lineup-cache.js';
-import { type Allocate, renderPlaylist, type Viewer } from './render.js';
+import { type Output, renderPlaylist, type Viewer } from './render.js';
 import { ResponseCache } from './response-cache.js';
 import { bucketSalt, bucketStart, randomSalt, type TokenBucketSettings } from './token-bucket.js';
 
@@ -62,7 +62,7 @@ interface Prepared {
   etag: string;
   /** Whether responses with this ETag share one rendering through the cache (a bucketed one). */
   cacheable: boolean;
-  render(allocate: Allocate): Buffer;
+  render(output: Output): Buffer;
 }
 
 /**
@@ -176,7 +176,7 @@ export class PlaylistService {
   textFor(username: string, request: PlaylistRequest): Awaitable<string> {
     return andThen(this.subscribers.findAccessByUsername(username), (subscriber) =>
       this.lineup.whenCurrent(() =>
-        andThen(this.prepare(subscriber, request), (prepared) => prepared.render(Buffer.allocUnsafe).toString('utf8')),
+        andThen(this.prepare(subscriber, request), (prepared) => prepared.render({ allocate: Buffer.allocUnsafe }).toString('utf8')),
       ),
     );
   }
@@ -220,13 +220,13 @@ export class PlaylistService {
       subscriberId: subscriber.id,
       etag,
       cacheable: bucket > 0,
-      render: (allocate) => {
+      render: (output) => {
         const salt = freshSalt ?? bucketSalt(this.options.tokenBucket!.secret, subscriber.id, ip, signedAt);
         const holder = { subscriberId: subscriber.id, keyHash: subscriber.keyHash };
         const viewer: Viewer = { ip, now: signedAt, salt, holder, ...(key === undefined ? {} : { key }) };
         // Compiled (or found compiled) only when bytes are asked for: a 304 needs none. Rendering
         // comes in the same synchronous call as the refresh, so it is the same lineup.
-        return renderPlaylist(this.lineup.playlistFor(subscriber.packageIds, format), viewer, allocate);
+        return renderPlaylist(this.lineup.playlistFor(subscriber.packageIds, format), viewer, output);
       },
     };
   }
@@ -246,7 +246,7 @@ export class PlaylistService {
         this.recent.notKept(prepared.etag, body.length);
         return body;
       }
-      const body = prepared.render(this.take);
+      const body = prepared.render(this.pooled);
       // Held for this response before the cache sees it: the cache may let go of it at once.
       rendered = { body, bytes: body.length, sending: 1, evicted: false };
       this.recent.set(prepared.etag, rendered);
@@ -276,14 +276,24 @@ export class PlaylistService {
     if (rendered.sending === 0 && rendered.evicted) this.recycler.give(rendered.body);
   }
 
-  /** A pooled buffer of `size` bytes, for a body that goes back once sent. */
-  private readonly take = (size: number): Buffer => {
+  /** Pooled memory for a body that goes back once sent: a kernel instance's, or a buffer. */
+  private readonly pooled: Output = {
+    allocate: (size) => {
+      this.noteBody(size);
+      return this.recycler.take(size);
+    },
+    lanes: (template) => {
+      this.noteBody(template.length);
+      return this.recycler.takeLanes(template);
+    },
+  };
+
+  private noteBody(size: number): void {
     if (size > this.largestBody) {
       this.largestBody = size;
       this.recycler.reserve(Math.min(MOST_RECYCLED_BYTES, size * this.mostInFlight));
     }
-    return this.recycler.take(size);
-  };
+  }
 
   private sending(): void {
     this.inFlight++;
@@ -303,7 +313,7 @@ export class PlaylistService {
    * itself, but costs more per response than the recycling saves.
    */
   private ownBody(prepared: Prepared, { gzip, afterResponse }: PlaylistHttpRequest): Buffer {
-    const body = prepared.render(this.take);
+    const body = prepared.render(this.pooled);
     if (gzip) {
       const zipped = gzipSync(body, { level: GZIP_LEVEL });
       this.recycler.give(body);

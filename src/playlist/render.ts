@@ -1,6 +1,14 @@
 import type { TokenHolder } from '../signing/backend-token.js';
 import type { Origin } from '../signing/origin.js';
-import { type Sha1Batch, type Sha1Slot, type Sha1Slots, sha1LanesAvailable, sha1Slots, writeSha1Fills } from '../signing/sha1-lanes.js';
+import {
+  type Sha1Batch,
+  type Sha1Lanes,
+  type Sha1Slot,
+  type Sha1Slots,
+  sha1LanesAvailable,
+  sha1Slots,
+  writeSha1Fills,
+} from '../signing/sha1-lanes.js';
 import { type BoundQuery, bindQuery } from '../signing/sign.js';
 import type { CompiledPlaylist } from './compile.js';
 
@@ -22,19 +30,28 @@ export interface Viewer {
 
 const UNKNOWN_VIEWER_KEY = '[key]';
 
-/** Where the output goes: a buffer of `size` bytes, whose every byte the render overwrites. */
-export type Allocate = (size: number) => Buffer;
+/** Where the output goes. */
+export interface Output {
+  /** A buffer of `size` bytes, whose every byte the render overwrites. */
+  allocate(size: number): Buffer;
+  /**
+   * A kernel instance to sign `template` in, if one can be had: the output is then a view of its
+   * memory, and nothing is copied after signing.
+   */
+  lanes?(template: Buffer): Sha1Lanes | undefined;
+}
+
+const FRESH_BUFFERS: Output = { allocate: Buffer.allocUnsafe };
 
 /**
  * Signs every entry for one viewer, into one buffer of exactly the playlist's size. Pure: the same
  * inputs give the same bytes.
  */
-export function renderPlaylist(playlist: CompiledPlaylist, viewer: Viewer, allocate: Allocate = Buffer.allocUnsafe): Buffer {
+export function renderPlaylist(playlist: CompiledPlaylist, viewer: Viewer, output: Output = FRESH_BUFFERS): Buffer {
   const fills = signFills(playlist, viewer);
-  if (fills.width === VARIED_WIDTH) return assemble(playlist, fills, allocate);
+  if (fills.width === VARIED_WIDTH) return assemble(playlist, fills, output.allocate);
   // The usual case: every fill as wide as the others, so the fixed text is one copy of a template.
   const layout = layoutFor(playlist, fills.width);
-  const out = allocate(layout.template.length);
   const batches: Sha1Batch[] = [];
   const oneByOne: SlotGroup[] = [];
   // Without the batch signer (no WebAssembly SIMD here), every slot is signed on its own through
@@ -45,8 +62,15 @@ export function renderPlaylist(playlist: CompiledPlaylist, viewer: Viewer, alloc
     if (batching && query?.sha1) batches.push({ slots: sha1SlotsOf(group, layout, playlist), fill: { frame: query.frame, ...query.sha1 } });
     else oneByOne.push(group);
   }
-  if (batches.length > 0) writeSha1Fills(out, layout.template, batches);
-  else out.set(layout.template, 0);
+  const lanes = batches.length > 0 ? output.lanes?.(layout.template) : undefined;
+  let out: Buffer;
+  if (lanes) {
+    out = lanes.fill(layout.template, batches);
+  } else {
+    out = output.allocate(layout.template.length);
+    if (batches.length > 0) writeSha1Fills(out, layout.template, batches);
+    else out.set(layout.template, 0);
+  }
   for (const { slots } of oneByOne) {
     for (const slot of slots) fills.write(out, layout.slotOffsets[slot]!, layout.slotEntries[slot]!);
   }
@@ -211,7 +235,12 @@ function layoutFor(playlist: CompiledPlaylist, fillWidth: number): Layout {
 }
 
 /** Pieces and fills copied in one by one; reports where each fill went. */
-function assemble(playlist: CompiledPlaylist, fills: Fills, allocate: Allocate, onSlot?: (entry: number, offset: number) => void): Buffer {
+function assemble(
+  playlist: CompiledPlaylist,
+  fills: Fills,
+  allocate: Output['allocate'],
+  onSlot?: (entry: number, offset: number) => void,
+): Buffer {
   const { entries, header } = playlist;
   let size = header.length;
   for (let i = 0; i < entries.length; i++) size += entries[i]!.fixedBytes + (entries[i]!.pieces.length - 1) * fills.widthOf(i);

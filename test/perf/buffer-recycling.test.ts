@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BufferRecycler } from '../../src/playlist/buffer-recycler.js';
+import { type Sha1Batch, Sha1Lanes, sha1Slots } from '../../src/signing/sha1-lanes.js';
 import { addSubscriber, applySql, expectAllTokensValid } from '../core/support.js';
 import { fetchFrom, startTestLineup, type TestLineup } from '../helpers/lineup.js';
 
@@ -43,6 +44,60 @@ describe('the output buffer recycler', () => {
     for (const buffer of buffers) recycler.give(buffer);
     expect(recycler.bytes).toBe(180);
     expect(buffers).toContain(recycler.take(60));
+  });
+});
+
+/** A template of `bytes` with one slot at its start, and the batch that signs it. */
+function oneSlot(bytes: number, subject: string): { template: Buffer; batches: Sha1Batch[] } {
+  const frame = Buffer.from(`t=${' '.repeat(40)}`, 'latin1');
+  const slots = sha1Slots([{ subjectStart: 0, subjectLength: subject.length, fillAt: 0, copyAt: -1 }], [Buffer.from(subject)]);
+  return { template: Buffer.alloc(bytes, '~'), batches: [{ slots, fill: { frame, digestAt: 2, suffix: Buffer.from('salt') } }] };
+}
+
+describe('kernel instances lent by the recycler', () => {
+  it('when a body filled in a lent instance is given back, then the next take of its template is that instance, still holding it, and another template gets the least recently used one', () => {
+    const recycler = new BufferRecycler(64 * 1024 * 1024);
+    const a = oneSlot(1000, 'a');
+    const b = oneSlot(2000, 'b');
+    const first = recycler.takeLanes(a.template)!;
+    const second = recycler.takeLanes(b.template)!;
+    expect(second).not.toBe(first);
+    const bodyA = first.fill(a.template, a.batches);
+    const bodyB = second.fill(b.template, b.batches);
+    expect(Sha1Lanes.owning(bodyA)).toBe(first);
+    expect(Sha1Lanes.owning(Buffer.alloc(1000))).toBeUndefined();
+    recycler.give(bodyA);
+    recycler.give(bodyB);
+    expect(recycler.bytes).toBe(first.bytes + second.bytes);
+    // Given back before the other, but holding the template asked for: that one, not the most recent.
+    const again = recycler.takeLanes(a.template)!;
+    expect(again).toBe(first);
+    expect(again.holds(a.template)).toBe(true);
+    expect(again.fill(a.template, a.batches).equals(bodyA)).toBe(true);
+    const other = oneSlot(3000, 'c');
+    expect(recycler.takeLanes(other.template)).toBe(second);
+    expect(recycler.bytes).toBe(0);
+  });
+
+  it('when 32 instances are lent at once, then the next take finds none and the caller renders into a buffer, until one comes back', () => {
+    const recycler = new BufferRecycler(64 * 1024 * 1024);
+    const { template, batches } = oneSlot(100, 'x');
+    const lent = Array.from({ length: 32 }, () => recycler.takeLanes(template));
+    expect(new Set(lent).size).toBe(32);
+    expect(recycler.takeLanes(template)).toBeUndefined();
+    recycler.give(lent[5]!.fill(template, batches));
+    expect(recycler.takeLanes(template)).toBe(lent[5]);
+  });
+
+  it('when instances come back beyond the budget, then the least recently used are let go and the bytes held stay within it', () => {
+    const recycler = new BufferRecycler(200 * 1024);
+    const { template, batches } = oneSlot(100 * 1024, 'x');
+    const lent = Array.from({ length: 3 }, () => recycler.takeLanes(template)!);
+    const bodies = lent.map((lanes) => lanes.fill(template, batches));
+    for (const body of bodies) recycler.give(body);
+    // Each instance has at least 128 kB of memory now (a 100 kB template rounds up to whole 64 kB pages): one fits the budget.
+    expect(recycler.bytes).toBe(lent[2]!.bytes);
+    expect(recycler.takeLanes(template)).toBe(lent[2]);
   });
 });
 
