@@ -19,8 +19,12 @@ const MOST_LANES = 32;
  */
 export class BufferRecycler {
   private readonly spare = new Map<number, Buffer[]>();
-  /** Kernel instances not lent, the least recently given back first. */
-  private readonly spareLanes: Sha1Lanes[] = [];
+  /**
+   * Kernel instances not lent, the least recently given back first, each with the bytes of the body
+   * it held: what the budget counts, as for a buffer, so that the same number of bodies in flight
+   * is kept either way (an instance's memory is about a tenth larger: the signing inputs).
+   */
+  private readonly spareLanes: { lanes: Sha1Lanes; bytes: number }[] = [];
   private lent = 0;
   private total = 0;
 
@@ -49,11 +53,12 @@ export class BufferRecycler {
    * one. Undefined where the kernel is unavailable, or MOST_LANES are lent: `take` a buffer then.
    */
   takeLanes(template: Buffer): Sha1Lanes | undefined {
-    const holding = this.spareLanes.findLastIndex((lanes) => lanes.holds(template));
+    const holding = this.spareLanes.findLastIndex((spare) => spare.lanes.holds(template));
     let lanes: Sha1Lanes | undefined;
     if (this.spareLanes.length > 0) {
-      [lanes] = this.spareLanes.splice(Math.max(holding, 0), 1);
-      this.total -= lanes!.bytes;
+      const [spare] = this.spareLanes.splice(Math.max(holding, 0), 1);
+      lanes = spare!.lanes;
+      this.total -= spare!.bytes;
     } else if (this.lent < MOST_LANES) {
       lanes = Sha1Lanes.create();
     }
@@ -66,9 +71,9 @@ export class BufferRecycler {
     const lanes = Sha1Lanes.owning(buffer);
     if (lanes) {
       this.lent--;
-      if (lanes.bytes > this.maxBytes) return;
-      this.spareLanes.push(lanes);
-      this.total += lanes.bytes;
+      if (buffer.length > this.maxBytes) return;
+      this.spareLanes.push({ lanes, bytes: buffer.length });
+      this.total += buffer.length;
     } else {
       const size = buffer.length;
       if (size > this.maxBytes) return;
