@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Sha1Batch, type Sha1Slot, sha1Slots, writeSha1Fills } from '../../src/signing/sha1-lanes.js';
+import { type Sha1Batch, Sha1Lanes, type Sha1Slot, sha1Slots, writeSha1Fills } from '../../src/signing/sha1-lanes.js';
 import { sha1LanesModule } from '../../src/signing/sha1-lanes-kernel.js';
 import { SHA1_LANES_WASM } from '../../src/signing/sha1-lanes-wasm.js';
 
@@ -112,6 +112,36 @@ describe('SHA-1 in SIMD lanes', () => {
     expect(at(first.slots[0]!.fillAt)).toBe(sha1Hex(Buffer.from('bbc'), Buffer.from('one')));
     expect(at(first.slots[1]!.fillAt)).toBe(sha1Hex(Buffer.from('live/ch1'), Buffer.from('one')));
     expect(at(first.template.length)).toBe(sha1Hex(Buffer.from('cnn'), Buffer.from('two')));
+  });
+
+  it('when a body is filled in an instance, then it is a view of that instance alone: a fill of another instance leaves it be, and only its own next fill overwrites it', () => {
+    const one = laidOut({ subjects: [Buffer.from('bbc')], suffix: Buffer.from('one'), before: 't=', after: '', copied: [] });
+    const two = laidOut({ subjects: [Buffer.from('bbc')], suffix: Buffer.from('two'), before: 't=', after: '', copied: [] });
+    const [first, second] = [Sha1Lanes.create()!, Sha1Lanes.create()!];
+    const body = first.fill(one.template, [one.batch]);
+    const kept = Buffer.from(body);
+    expect(Sha1Lanes.owning(body)).toBe(first);
+    expect(first.holds(one.template)).toBe(true);
+    second.fill(two.template, [two.batch]);
+    expect(body.equals(kept)).toBe(true);
+    first.fill(two.template, [two.batch]);
+    expect(body.equals(kept)).toBe(false);
+    expect(body.toString('latin1', 5, 45)).toBe(sha1Hex(Buffer.from('bbc'), Buffer.from('two')));
+  });
+
+  it('when an instance is filled with a template larger than its memory, then the memory grows and the new body is still traced to it', () => {
+    const lanes = Sha1Lanes.create()!;
+    const small = laidOut({ subjects: [Buffer.from('a')], suffix: Buffer.from('s'), before: '', after: '', copied: [] });
+    lanes.fill(small.template, [small.batch]);
+    const before = lanes.bytes;
+    const subjects = Array.from({ length: 5_000 }, (_, i) => Buffer.from(`live/channel-${i}`));
+    const big = laidOut({ subjects, suffix: Buffer.from('s'), before: '', after: '', copied: [] });
+    const body = lanes.fill(big.template, [big.batch]);
+    expect(lanes.bytes).toBeGreaterThan(before);
+    expect(Sha1Lanes.owning(body)).toBe(lanes);
+    expect(body.toString('latin1', big.slots[4_999]!.fillAt, big.slots[4_999]!.fillAt + 40)).toBe(
+      sha1Hex(subjects[4_999]!, Buffer.from('s')),
+    );
   });
 
   it('when a playlist larger than any before is filled, then the kernel memory grows and the digests stay right', () => {
