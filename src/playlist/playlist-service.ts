@@ -246,7 +246,9 @@ export class PlaylistService {
         this.recent.notKept(prepared.etag, body.length);
         return body;
       }
-      const body = prepared.render(this.pooled);
+      // Into a buffer, not a kernel instance: the cache may hold it for a whole bucket, and an
+      // instance held that long is one fewer for the misses (at most 32 are lent).
+      const body = prepared.render(this.buffersOnly);
       // Held for this response before the cache sees it: the cache may let go of it at once.
       rendered = { body, bytes: body.length, sending: 1, evicted: false };
       this.recent.set(prepared.etag, rendered);
@@ -287,6 +289,8 @@ export class PlaylistService {
       return this.recycler.takeLanes(template);
     },
   };
+
+  private readonly buffersOnly: Output = { allocate: this.pooled.allocate };
 
   private noteBody(size: number): void {
     if (size > this.largestBody) {
