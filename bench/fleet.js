@@ -7,6 +7,7 @@
 // On a shared machine, requests per second measure the neighbours as much as the server, so the
 // figure is the server's own CPU per request: utime + stime from /proc/PID/stat around each run,
 // divided by the responses autocannon counted. Plans alternate in rounds; the median round counts.
+// The 5,000- and 20,000-channel plans alternate with each other too: their ratio is a target.
 //
 // FLEET_CHANNELS=1000,5000 FLEET_SUBSCRIBERS=10000 FLEET_SECONDS=3 FLEET_ROUNDS=5 narrow a run.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -37,77 +38,113 @@ const rows = [];
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 // Boxes rotate: each request is another subscriber, and one subscriber comes back only after all
-// the others, as a fleet does within a bucket. The counter runs on across runs.
-let box = 0;
-const fleetPath = () => `/playlist/${benchKey(box++ % SUBSCRIBERS)}.m3u`;
+// the others, as a fleet does within a bucket. Each fleet server has its own counter, which runs on
+// across runs.
+const fleetPath = () => {
+  let box = 0;
+  const pathOf = () => `/playlist/${benchKey(box++ % SUBSCRIBERS)}.m3u`;
+  pathOf.served = () => box;
+  return pathOf;
+};
 
-for (const channels of CHANNELS) {
+/** The two sizes whose CPU exponent is a target. */
+const EXPONENT_SIZES = [5000, 20000];
+/**
+ * Sizes measured together, their plans alternating in the same rounds: the exponent is a ratio
+ * across sizes, and two sizes measured minutes apart carry the machine's drift between them (in
+ * two whole runs of the same code, 5,000 channels cost 1,480–1,505 µs a response, and 1,747–2,091
+ * µs in six runs of these two sizes alone, while 20,000 channels cost the same in both). Every
+ * other size is a stage of its own.
+ */
+const stages = [
+  ...CHANNELS.filter((channels) => !EXPONENT_SIZES.includes(channels)).map((channels) => [channels]),
+  CHANNELS.filter((channels) => EXPONENT_SIZES.includes(channels)),
+].filter((stage) => stage.length > 0);
+
+/** A lineup of `channels`: its fleet, cold and ceiling servers. */
+async function startSize(channels, fixtures, servers) {
   const fixture = createFixture({ channels, subscribers: SUBSCRIBERS });
-  const servers = [];
-  try {
-    const onePath = `/playlist/${benchKey(0)}.m3u`;
-    const bodyFile = join(fixture.dir, 'prerendered.m3u');
-    const fleet = await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath });
-    servers.push(fleet);
-    writeFileSync(bodyFile, Buffer.from(await (await fetch(fleet.url + onePath)).arrayBuffer()));
-    const cold = await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath, TOKEN_BUCKET: '0' });
-    servers.push(cold);
-    const ceiling = await startCeilingServer(bodyFile);
-    servers.push(ceiling);
-    const plans = [
+  fixtures.push(fixture);
+  const onePath = `/playlist/${benchKey(0)}.m3u`;
+  const bodyFile = join(fixture.dir, 'prerendered.m3u');
+  const fleet = await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath });
+  servers.push(fleet);
+  writeFileSync(bodyFile, Buffer.from(await (await fetch(fleet.url + onePath)).arrayBuffer()));
+  const cold = await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath, TOKEN_BUCKET: '0' });
+  servers.push(cold);
+  const ceiling = await startCeilingServer(bodyFile);
+  servers.push(ceiling);
+  const boxes = fleetPath();
+  return {
+    channels,
+    fleet,
+    boxes,
+    plans: [
       { name: 'ceiling', server: ceiling, pathOf: () => onePath },
       { name: 'cold', server: cold, pathOf: () => onePath },
-      { name: 'fleet', server: fleet, pathOf: fleetPath },
-    ];
+      { name: 'fleet', server: fleet, pathOf: boxes },
+    ],
+  };
+}
+
+for (const stage of stages) {
+  const fixtures = [];
+  const servers = [];
+  try {
+    const sizes = [];
+    for (const channels of stage) sizes.push(await startSize(channels, fixtures, servers));
+    const plans = sizes.flatMap((size) => size.plans);
     // A fresh process compiles, and its heap grows, for its first seconds. The fleet's first pass
     // also looks up every box once (about 25 µs each at 1,000 channels), which a node remembering
     // 20,000 boxes does once per box, not once per bucket. So the warm-up runs until every box has
     // fetched, or for WARM_UP_MOST_ROUNDS, where a lookup is a small part of a response; and each
     // server is warmed as long as the fleet's.
-    const firstPassEnd = box + SUBSCRIBERS;
     let warmUpRounds = 0;
     do {
       for (const plan of plans) await run(plan.server, plan.pathOf, { seconds: WARM_UP_SECONDS });
       warmUpRounds++;
-    } while (box < firstPassEnd && warmUpRounds < WARM_UP_MOST_ROUNDS);
-    const results = Object.fromEntries(plans.map((plan) => [plan.name, []]));
+    } while (sizes.some((size) => size.boxes.served() < SUBSCRIBERS) && warmUpRounds < WARM_UP_MOST_ROUNDS);
+    const results = new Map(plans.map((plan) => [plan, []]));
     const loads = [];
     for (let pass = 0; pass < ROUNDS; pass++) {
-      for (const plan of plans) results[plan.name].push(await run(plan.server, plan.pathOf));
+      for (const plan of plans) results.get(plan).push(await run(plan.server, plan.pathOf));
       loads.push(loadavg());
-      console.error(
-        `${channels} ch round ${pass + 1}: ${plans.map((plan) => `${plan.name} ${results[plan.name][pass].cpuUs} µs`).join(', ')}`,
-      );
+      for (const size of sizes) {
+        const cells = size.plans.map((plan) => `${plan.name} ${results.get(plan)[pass].cpuUs} µs`);
+        console.error(`${size.channels} ch round ${pass + 1}: ${cells.join(', ')}`);
+      }
     }
-    const memory = rssMb(fleet.pid);
-    const typical = Object.fromEntries(Object.entries(results).map(([name, runs]) => [name, medianRound(runs)]));
-    report.channels[channels] = {
-      ...typical,
-      fleetToCold: round(typical.fleet.cpuUs / typical.cold.cpuUs, 2),
-      coldToCeiling: round(typical.ceiling.cpuUs / typical.cold.cpuUs, 3),
-      fleetRssMb: round(memory.rss, 1),
-      fleetPeakRssMb: round(memory.peak, 1),
-      loadavg: loads,
-    };
-    for (const [name, result] of Object.entries(typical)) {
+    for (const { channels, fleet, plans: sizePlans } of sizes) {
+      const memory = rssMb(fleet.pid);
+      const typical = Object.fromEntries(sizePlans.map((plan) => [plan.name, medianRound(results.get(plan))]));
+      report.channels[channels] = {
+        ...typical,
+        fleetToCold: round(typical.fleet.cpuUs / typical.cold.cpuUs, 2),
+        coldToCeiling: round(typical.ceiling.cpuUs / typical.cold.cpuUs, 3),
+        fleetRssMb: round(memory.rss, 1),
+        fleetPeakRssMb: round(memory.peak, 1),
+        loadavg: loads,
+      };
+      for (const [name, result] of Object.entries(typical)) {
+        rows.push([
+          `${channels} ch ${name}`,
+          `${result.cpuUs} µs CPU/resp (user ${result.userUs}, sys ${result.systemUs})`,
+          `p99 ${result.p99Ms} ms, ${result.responses} resp, non-2xx ${result.non2xx}, errors ${result.errors}`,
+        ]);
+      }
       rows.push([
-        `${channels} ch ${name}`,
-        `${result.cpuUs} µs CPU/resp (user ${result.userUs}, sys ${result.systemUs})`,
-        `p99 ${result.p99Ms} ms, ${result.responses} resp, non-2xx ${result.non2xx}, errors ${result.errors}`,
+        `${channels} ch ratios`,
+        `fleet ${report.channels[channels].fleetToCold}× cold; cold ${report.channels[channels].coldToCeiling}× ceiling rate`,
+        `fleet RSS ${round(memory.rss, 1)} MB (peak ${round(memory.peak, 1)}); load ${loads.join(' | ')}`,
       ]);
     }
-    rows.push([
-      `${channels} ch ratios`,
-      `fleet ${report.channels[channels].fleetToCold}× cold; cold ${report.channels[channels].coldToCeiling}× ceiling rate`,
-      `fleet RSS ${round(memory.rss, 1)} MB (peak ${round(memory.peak, 1)}); load ${loads.join(' | ')}`,
-    ]);
   } finally {
     for (const server of servers) await server.stop();
-    fixture.cleanup();
+    for (const fixture of fixtures) fixture.cleanup();
   }
 }
 
-const [low, high] = [5000, 20000].map((channels) => report.channels[channels]);
+const [low, high] = EXPONENT_SIZES.map((channels) => report.channels[channels]);
 if (low && high) {
   const exponent = (plan) => round(Math.log(high[plan].cpuUs / low[plan].cpuUs) / Math.log(20000 / 5000), 2);
   report.exponent5000to20000 = { fleet: exponent('fleet'), cold: exponent('cold'), ceiling: exponent('ceiling') };
