@@ -1,6 +1,7 @@
 // The prune plan: `lineup prune` of 200,000 lapsed subscribers out of 1,000,000 while a fleet of
 // boxes fetches playlists at a steady rate. Playlist latency is taken before, during and after the
-// prune; the spike is the slowest response that started during the prune or in the second after;
+// prune; the spike is the slowest response in flight at one of the prune's commits (seen by
+// bench/commit-watch.js), and the slowest one of the whole prune and the second after is given too;
 // the WAL is measured once the prune has exited, with the server still holding the database open.
 // `npm run bench:prune [-- --runs 3 --rate 100 --seconds 10]`; `npm run bench` runs it once.
 // `--in-server` measures the other shape instead: the server's own job (PRUNE_CRON, set to one
@@ -187,6 +188,33 @@ function startFleet(url, rate) {
 
 const TIME_MARK = 'lineup-bench-time';
 
+/**
+ * A response counts as held up by a commit if it was in flight from this long before the commit
+ * was seen (the watcher looks every 5 ms, and the commit's own writes come before it) to this long
+ * after it (a server reads a chunk's changes at its next request, in 1–4 ms).
+ */
+const COMMIT_BEFORE_MS = 50;
+const COMMIT_AFTER_MS = 50;
+
+/** bench/commit-watch.js, once it watches `dbPath`; `stop()` resolves with the commits it saw. */
+async function commitWatch(dbPath) {
+  const watcher = fork(join(root, 'bench', 'commit-watch.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise((resolve, reject) => {
+    watcher.once('error', reject);
+    watcher.once('message', resolve);
+    watcher.send({ dbPath });
+  });
+  return {
+    stop: () =>
+      new Promise((resolve, reject) => {
+        watcher.once('error', reject);
+        watcher.once('message', resolve);
+        watcher.send('stop');
+      }),
+    kill: () => watcher.kill(),
+  };
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -286,6 +314,8 @@ export async function runPrunePlan(templatePath, { rate = 100, seconds = 10, inS
   const serverEnv = inServer ? { ...env, PRUNE_CRON: cronAt(slotAt), PRUNE_MAX_SHARE: '100', LOG_LEVEL: 'info' } : env;
   const server = await startLineupServer(serverEnv, { logLines: inServer });
   const launcher = inServer ? undefined : pruneLauncher();
+  // Before the fleet, as the launcher: forking blocks this process's event loop, the fleet's client.
+  const watch = await commitWatch(dbPath);
   try {
     // Warm-up: the server's first seconds compile code and fill caches.
     const warm = startFleet(server.url, rate);
@@ -300,6 +330,7 @@ export async function runPrunePlan(templatePath, { rate = 100, seconds = 10, inS
     if (!inServer) await sleep(seconds * 1000);
     const loadBefore = loadavg();
     const prune = inServer ? await awaitServerPrune(server, slotAt) : await launcher.run(env);
+    const commits = (await watch.stop()).map((at) => at - performance.timeOrigin).filter((at) => at >= prune.started);
     if (prune.code !== 0) throw new Error(`prune exited ${prune.code}: ${prune.stderr}`);
     const wal = walBytes(dbPath);
     await sleep(seconds * 1000);
@@ -312,7 +343,10 @@ export async function runPrunePlan(templatePath, { rate = 100, seconds = 10, inS
     const after = phase(prune.ended + 1000, afterEnd);
     const around = fleet.samples.filter((sample) => sample.started >= prune.started && sample.started < prune.ended + 1000);
     const slowest = around.reduce((worst, sample) => (sample.ms > worst.ms ? sample : worst), { ms: 0, started: prune.started });
-    const spike = slowest.ms;
+    // The responses a commit could have held up: in flight from just before it to just after it.
+    const nearCommit = (sample) =>
+      commits.some((at) => sample.started <= at + COMMIT_AFTER_MS && sample.started + sample.ms >= at - COMMIT_BEFORE_MS);
+    const commitSpike = around.filter(nearCommit).reduce((worst, sample) => Math.max(worst, sample.ms), 0);
     const p99Before = percentile(before, 0.99);
     return {
       pruneSeconds: round((prune.ended - prune.started) / 1000, 1),
@@ -325,17 +359,23 @@ export async function runPrunePlan(templatePath, { rate = 100, seconds = 10, inS
       p99DuringMs: round(percentile(during, 0.99), 1),
       p99AfterMs: round(percentile(after, 0.99), 1),
       medianDuringMs: round(percentile(during, 0.5), 1),
-      spikeMs: round(spike, 1),
-      /** When the slowest response started, in seconds from the prune's start: the end, or its course? */
-      spikeAtSeconds: round((slowest.started - prune.started) / 1000, 1),
+      commits: commits.length,
+      /** The slowest response in flight at one of the prune's commits: the target's "commit spike". */
+      commitSpikeMs: round(commitSpike, 1),
+      commitSpikeRatio: round(commitSpike / p99Before, 2),
+      /** The slowest response of the whole prune and the second after it, near a commit or not. */
+      slowestMs: round(slowest.ms, 1),
+      /** When it started, in seconds from the prune's start: the end, or its course? */
+      slowestAtSeconds: round((slowest.started - prune.started) / 1000, 1),
+      slowestRatio: round(slowest.ms / p99Before, 2),
       duringRatio: round(percentile(during, 0.99) / p99Before, 2),
-      spikeRatio: round(spike / p99Before, 2),
       walMbAfter: round(wal / 1024 / 1024, 1),
       remaining: countSubscribers(dbPath),
       loadavg: [loadBefore, loadAfter],
     };
   } finally {
     launcher?.stop();
+    watch.kill();
     await server.stop();
   }
 }

@@ -299,7 +299,7 @@ if (wants('prune')) {
     'prune 200k of 1M subscribers',
     `${result.pruneSeconds} s, WAL after ${result.walMbAfter} MB`,
     `p99 ${result.p99BeforeMs} → ${result.p99DuringMs} → ${result.p99AfterMs} ms`,
-    `during ${result.duringRatio}× before, spike ${result.spikeRatio}× p99`,
+    `during ${result.duringRatio}× before, commit spike ${result.commitSpikeRatio}× p99 (${result.commits} commits; slowest of all ${result.slowestRatio}×)`,
   ]);
 }
 
