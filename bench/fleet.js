@@ -6,7 +6,8 @@
 //
 // On a shared machine, requests per second measure the neighbours as much as the server, so the
 // figure is the server's own CPU per request: utime + stime from /proc/PID/stat around each run,
-// divided by the responses autocannon counted. Plans alternate in rounds; the median round counts.
+// divided by the responses autocannon counted. Plans alternate in rounds; each plan's median round
+// is its figure, and a ratio of two plans is the median of their ratios round by round.
 // The 5,000- and 20,000-channel plans alternate with each other too: their ratio is a target.
 //
 // FLEET_CHANNELS=1000,5000 FLEET_SUBSCRIBERS=10000 FLEET_SECONDS=3 FLEET_ROUNDS=5 narrow a run.
@@ -46,6 +47,19 @@ const fleetPath = () => {
   pathOf.served = () => box;
   return pathOf;
 };
+
+/**
+ * `a` ÷ `b` round by round, and the median of those: each pair ran seconds apart, where the medians
+ * of `a` and of `b` on their own may come from rounds minutes apart, with the machine's drift
+ * between them (at 1,000 channels, fleet ÷ cold once came out 1.15 that way, and 1.03 round by round).
+ */
+function pairedRatio(a, b) {
+  const rounds = a.map((run, i) => round(run.cpuUs / b[i].cpuUs, 3));
+  const sorted = [...rounds].sort((x, y) => x - y);
+  return { median: sorted[Math.floor((sorted.length - 1) / 2)], rounds };
+}
+
+const spread = (values) => `${Math.min(...values)}–${Math.max(...values)}`;
 
 /** The two sizes whose CPU exponent is a target. */
 const EXPONENT_SIZES = [5000, 20000];
@@ -116,11 +130,15 @@ for (const stage of stages) {
     }
     for (const { channels, fleet, plans: sizePlans } of sizes) {
       const memory = rssMb(fleet.pid);
-      const typical = Object.fromEntries(sizePlans.map((plan) => [plan.name, medianRound(results.get(plan))]));
+      const byName = Object.fromEntries(sizePlans.map((plan) => [plan.name, results.get(plan)]));
+      const typical = Object.fromEntries(Object.entries(byName).map(([name, runs]) => [name, medianRound(runs)]));
+      const fleetToCold = pairedRatio(byName.fleet, byName.cold);
       report.channels[channels] = {
         ...typical,
-        fleetToCold: round(typical.fleet.cpuUs / typical.cold.cpuUs, 2),
-        coldToCeiling: round(typical.ceiling.cpuUs / typical.cold.cpuUs, 3),
+        rounds: byName,
+        fleetToCold: round(fleetToCold.median, 2),
+        fleetToColdRounds: fleetToCold.rounds,
+        coldToCeiling: round(pairedRatio(byName.ceiling, byName.cold).median, 3),
         fleetRssMb: round(memory.rss, 1),
         fleetPeakRssMb: round(memory.peak, 1),
         loadavg: loads,
@@ -134,7 +152,7 @@ for (const stage of stages) {
       }
       rows.push([
         `${channels} ch ratios`,
-        `fleet ${report.channels[channels].fleetToCold}× cold; cold ${report.channels[channels].coldToCeiling}× ceiling rate`,
+        `fleet ${report.channels[channels].fleetToCold}× cold (rounds ${spread(fleetToCold.rounds)}); cold ${report.channels[channels].coldToCeiling}× ceiling rate`,
         `fleet RSS ${round(memory.rss, 1)} MB (peak ${round(memory.peak, 1)}); load ${loads.join(' | ')}`,
       ]);
     }
@@ -146,7 +164,7 @@ for (const stage of stages) {
 
 const [low, high] = EXPONENT_SIZES.map((channels) => report.channels[channels]);
 if (low && high) {
-  const exponent = (plan) => round(Math.log(high[plan].cpuUs / low[plan].cpuUs) / Math.log(20000 / 5000), 2);
+  const exponent = (plan) => round(Math.log(pairedRatio(high.rounds[plan], low.rounds[plan]).median) / Math.log(20000 / 5000), 2);
   report.exponent5000to20000 = { fleet: exponent('fleet'), cold: exponent('cold'), ceiling: exponent('ceiling') };
   rows.push(['CPU exponent 5,000→20,000 ch', `fleet ${exponent('fleet')}, cold ${exponent('cold')}`, `ceiling ${exponent('ceiling')}`]);
 }
