@@ -62,7 +62,8 @@ interface Prepared {
   etag: string;
   /** Whether responses with this ETag share one rendering through the cache (a bucketed one). */
   cacheable: boolean;
-  render(output: Output): Buffer;
+  /** Into `output`, or fresh memory without one (`lineup render`). */
+  render(output?: Output): Buffer;
 }
 
 /**
@@ -175,9 +176,7 @@ export class PlaylistService {
   /** USER's playlist as `respond` would render it for `request`, for `lineup render`. */
   textFor(username: string, request: PlaylistRequest): Awaitable<string> {
     return andThen(this.subscribers.findAccessByUsername(username), (subscriber) =>
-      this.lineup.whenCurrent(() =>
-        andThen(this.prepare(subscriber, request), (prepared) => prepared.render({ allocate: Buffer.allocUnsafe }).toString('utf8')),
-      ),
+      this.lineup.whenCurrent(() => andThen(this.prepare(subscriber, request), (prepared) => prepared.render().toString('utf8'))),
     );
   }
 
