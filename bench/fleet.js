@@ -91,10 +91,10 @@ async function startSize(channels, fixtures, servers) {
   const bodyFile = join(fixture.dir, 'prerendered.m3u');
   const fleets = [];
   const colds = [];
-  for (let process = 0; process < SERVER_PROCESSES; process++) {
+  for (let copy = 0; copy < SERVER_PROCESSES; copy++) {
     fleets.push(await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath }));
     colds.push(await startLineupServer({ ...baseEnv, LINEUP_DB: fixture.dbPath, TOKEN_BUCKET: '0' }));
-    servers.push(fleets[process], colds[process]);
+    servers.push(fleets[copy], colds[copy]);
   }
   writeFileSync(bodyFile, Buffer.from(await (await fetch(fleets[0].url + onePath)).arrayBuffer()));
   const ceiling = await startCeilingServer(bodyFile);
@@ -106,21 +106,24 @@ async function startSize(channels, fixtures, servers) {
     fleetPaths,
     plans: [
       { name: 'ceiling', server: ceiling, pathOf: () => onePath },
-      ...colds.flatMap((cold, process) => [
+      ...colds.flatMap((cold, copy) => [
         { name: 'cold', server: cold, pathOf: () => onePath },
-        { name: 'fleet', server: fleets[process], pathOf: fleetPaths[process] },
+        { name: 'fleet', server: fleets[copy], pathOf: fleetPaths[copy] },
       ]),
     ],
   };
 }
 
-/** One plan's runs of a round (one per process), as one run: CPU per response over all their responses. */
+/**
+ * One plan's runs of a round (one per process, one after the other, each as long), as one run: CPU
+ * per response over all their responses, and the rate over their time.
+ */
 function pooled(runs) {
   const responses = runs.reduce((sum, run) => sum + run.responses, 0);
   const perResponse = (field) => round(runs.reduce((sum, run) => sum + run[field] * run.responses, 0) / responses, 1);
   return {
     responses,
-    reqPerSec: runs.reduce((sum, run) => sum + run.reqPerSec, 0),
+    reqPerSec: Math.round(runs.reduce((sum, run) => sum + run.reqPerSec, 0) / runs.length),
     non2xx: runs.reduce((sum, run) => sum + run.non2xx, 0),
     errors: runs.reduce((sum, run) => sum + run.errors, 0),
     p99Ms: Math.max(...runs.map((run) => run.p99Ms)),
