@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { cpuRun, medianRound } from './cpu-run.js';
 import { benchKey, createFixture, SECURETOKEN_KEY } from './fixture.js';
 import { rssMb, startCeilingServer, startLineupServer } from './http.js';
-import { round } from './stats.js';
+import { median, round } from './stats.js';
 
 const CHANNELS = (process.env.FLEET_CHANNELS ?? '100,1000,5000,20000').split(',').map(Number);
 /** At least 10,000: more boxes than any playlist cache holds, as in a fleet. */
@@ -63,8 +63,7 @@ const fleetPath = () => {
  */
 function pairedRatio(a, b) {
   const rounds = a.map((run, i) => round(run.cpuUs / b[i].cpuUs, 3));
-  const sorted = [...rounds].sort((x, y) => x - y);
-  return { median: sorted[Math.floor((sorted.length - 1) / 2)], rounds };
+  return { median: median(rounds, (ratio) => ratio), rounds };
 }
 
 const spread = (values) => `${Math.min(...values)}–${Math.max(...values)}`;
