@@ -8,7 +8,8 @@
 // figure is the server's own CPU per request: utime + stime from /proc/PID/stat around each run,
 // divided by the responses autocannon counted. Plans alternate in rounds; each plan's median round
 // is its figure, and a ratio of two plans is the median of their ratios round by round.
-// The 5,000- and 20,000-channel plans alternate with each other too: their ratio is a target.
+// The 5,000- and 20,000-channel plans alternate with each other too, for the exponent between
+// them; 5,000 channels has a stage of its own as well, and its fleet ÷ cold pools both stages.
 // The fleet and cold plans each run on SERVER_PROCESSES processes, their runs pooled per round.
 //
 // FLEET_CHANNELS=1000,5000 FLEET_SUBSCRIBERS=10000 FLEET_SECONDS=3 FLEET_ROUNDS=5 narrow a run.
@@ -23,8 +24,11 @@ const CHANNELS = (process.env.FLEET_CHANNELS ?? '100,1000,5000,20000').split(','
 /** At least 10,000: more boxes than any playlist cache holds, as in a fleet. */
 const SUBSCRIBERS = Number(process.env.FLEET_SUBSCRIBERS ?? 10_000);
 const SECONDS = Number(process.env.FLEET_SECONDS ?? 3);
-/** Five: the median of three moved by ±0.05 in fleet ÷ cold from one run of the same code to the next. */
-const ROUNDS = Number(process.env.FLEET_ROUNDS ?? 5);
+/**
+ * Seven: the median of three moved by ±0.05 in fleet ÷ cold from one run of the same code to the
+ * next, and the median of five still gave 1.03–1.14 at 5,000 channels, where rounds spread 0.93–1.17.
+ */
+const ROUNDS = Number(process.env.FLEET_ROUNDS ?? 7);
 const CONNECTIONS = 10;
 /** Warm-up rounds of every plan in turn, WARM_UP_SECONDS each: from 6 s to a minute per lineup size. */
 const WARM_UP_SECONDS = 2;
@@ -42,7 +46,7 @@ const baseEnv = { SECURETOKEN_KEY, ORIGIN_URL: 'http://flussonic.example.net', L
 const run = (server, pathOf, { seconds = SECONDS, headers = {} } = {}) =>
   cpuRun(server, pathOf, { seconds, connections: CONNECTIONS, headers });
 
-const report = { subscribers: SUBSCRIBERS, seconds: SECONDS, rounds: ROUNDS, channels: {}, notModified: {} };
+const report = { subscribers: SUBSCRIBERS, seconds: SECONDS, rounds: ROUNDS, channels: {}, exponentStage: {}, notModified: {} };
 const rows = [];
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
@@ -68,19 +72,31 @@ function pairedRatio(a, b) {
 
 const spread = (values) => `${Math.min(...values)}–${Math.max(...values)}`;
 
+/** How a size's rows are named: the shared stage's say so, since a size may be measured in both. */
+const label = (channels, stage) => (stage.shared ? `${channels} ch (shared)` : `${channels} ch`);
+
 /** The two sizes whose CPU exponent is a target. */
 const EXPONENT_SIZES = [5000, 20000];
+/** Sizes whose fleet ÷ cold is a target. */
+const FLEET_TARGET_SIZES = [1000, 5000];
 /**
- * Sizes measured together, their plans alternating in the same rounds: the exponent is a ratio
- * across sizes, and two sizes measured minutes apart carry the machine's drift between them (in
- * two whole runs of the same code, 5,000 channels cost 1,480–1,505 µs a response, and 1,747–2,091
- * µs in six runs of these two sizes alone, while 20,000 channels cost the same in both). Every
- * other size is a stage of its own.
+ * The exponent's sizes are measured together, their plans alternating in the same rounds: the
+ * exponent is a ratio across sizes, and two sizes measured minutes apart carry the machine's drift
+ * between them (in two whole runs of the same code, 5,000 channels cost 1,480–1,505 µs a response,
+ * and 1,747–2,091 µs in six runs of these two sizes alone, while 20,000 channels cost the same in
+ * both). Every size whose fleet ÷ cold is a target also has a stage of its own, and its ratio is
+ * taken over the rounds of both stages: each stage starts its own processes, and one set of them
+ * leans the ratio by several percent (in one run, 1.00 alone and 1.12 shared at 5,000 channels,
+ * each stage's rounds on one side of 1.05), so twice the processes halve that lean's weight.
  */
+const exponentStage = EXPONENT_SIZES.every((channels) => CHANNELS.includes(channels)) ? EXPONENT_SIZES : [];
 const stages = [
-  ...CHANNELS.filter((channels) => !EXPONENT_SIZES.includes(channels)).map((channels) => [channels]),
-  CHANNELS.filter((channels) => EXPONENT_SIZES.includes(channels)),
-].filter((stage) => stage.length > 0);
+  ...CHANNELS.filter((channels) => !exponentStage.includes(channels) || FLEET_TARGET_SIZES.includes(channels)).map((channels) => ({
+    sizes: [channels],
+    shared: false,
+  })),
+  { sizes: exponentStage, shared: true },
+].filter((stage) => stage.sizes.length > 0);
 
 /** A lineup of `channels`: its fleet, cold and ceiling servers, and its plans, a fleet and a cold one per process. */
 async function startSize(channels, fixtures, servers) {
@@ -137,7 +153,7 @@ for (const stage of stages) {
   const servers = [];
   try {
     const sizes = [];
-    for (const channels of stage) sizes.push(await startSize(channels, fixtures, servers));
+    for (const channels of stage.sizes) sizes.push(await startSize(channels, fixtures, servers));
     const plans = sizes.flatMap((size) => size.plans);
     // A fresh process compiles, and its heap grows, for its first seconds. The fleet's first pass
     // also looks up every box once (about 25 µs each at 1,000 channels), which a node remembering
@@ -156,7 +172,7 @@ for (const stage of stages) {
       loads.push(loadavg());
       for (const size of sizes) {
         const cells = size.plans.map((plan) => `${plan.name} ${results.get(plan)[pass].cpuUs} µs`);
-        console.error(`${size.channels} ch round ${pass + 1}: ${cells.join(', ')}`);
+        console.error(`${label(size.channels, stage)} round ${pass + 1}: ${cells.join(', ')}`);
       }
     }
     for (const { channels, fleets, plans: sizePlans } of sizes) {
@@ -171,7 +187,7 @@ for (const stage of stages) {
       );
       const typical = Object.fromEntries(Object.entries(byName).map(([name, runs]) => [name, medianRound(runs)]));
       const fleetToCold = pairedRatio(byName.fleet, byName.cold);
-      report.channels[channels] = {
+      const summary = {
         ...typical,
         rounds: byName,
         fleetToCold: round(fleetToCold.median, 2),
@@ -181,16 +197,19 @@ for (const stage of stages) {
         fleetPeakRssMb: round(memory.peak, 1),
         loadavg: loads,
       };
+      // A size measured alone as well reports that stage's figures (see `stages`).
+      if (stage.shared) report.exponentStage[channels] = summary;
+      report.channels[channels] ??= summary;
       for (const [name, result] of Object.entries(typical)) {
         rows.push([
-          `${channels} ch ${name}`,
+          `${label(channels, stage)} ${name}`,
           `${result.cpuUs} µs CPU/resp (user ${result.userUs}, sys ${result.systemUs})`,
           `p99 ${result.p99Ms} ms, ${result.responses} resp, non-2xx ${result.non2xx}, errors ${result.errors}`,
         ]);
       }
       rows.push([
-        `${channels} ch ratios`,
-        `fleet ${report.channels[channels].fleetToCold}× cold (rounds ${spread(fleetToCold.rounds)}); cold ${report.channels[channels].coldToCeiling}× ceiling rate`,
+        `${label(channels, stage)} ratios`,
+        `fleet ${summary.fleetToCold}× cold (rounds ${spread(fleetToCold.rounds)}); cold ${summary.coldToCeiling}× ceiling rate`,
         `fleet RSS ${round(memory.rss, 1)} MB (peak ${round(memory.peak, 1)}); load ${loads.join(' | ')}`,
       ]);
     }
@@ -200,7 +219,21 @@ for (const stage of stages) {
   }
 }
 
-const [low, high] = EXPONENT_SIZES.map((channels) => report.channels[channels]);
+// A size measured in both stages: fleet ÷ cold over all its rounds, both stages' processes.
+for (const [channels, shared] of Object.entries(report.exponentStage)) {
+  const own = report.channels[channels];
+  if (own === shared) continue;
+  const both = pairedRatio([...own.rounds.fleet, ...shared.rounds.fleet], [...own.rounds.cold, ...shared.rounds.cold]);
+  own.fleetToColdOwnStage = own.fleetToCold;
+  own.fleetToCold = round(both.median, 2);
+  rows.push([
+    `${channels} ch, both stages`,
+    `fleet ${own.fleetToCold}× cold (${both.rounds.length} rounds, ${2 * SERVER_PROCESSES} processes of each)`,
+    `alone ${own.fleetToColdOwnStage}×, shared ${shared.fleetToCold}×`,
+  ]);
+}
+
+const [low, high] = EXPONENT_SIZES.map((channels) => report.exponentStage[channels]);
 if (low && high) {
   const exponent = (plan) => round(Math.log(pairedRatio(high.rounds[plan], low.rounds[plan]).median) / Math.log(20000 / 5000), 2);
   report.exponent5000to20000 = { fleet: exponent('fleet'), cold: exponent('cold'), ceiling: exponent('ceiling') };
