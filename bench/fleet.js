@@ -197,7 +197,7 @@ for (const stage of stages) {
         fleetPeakRssMb: round(memory.peak, 1),
         loadavg: loads,
       };
-      // A size measured alone as well reports that stage's figures (see `stages`).
+      // A size measured alone as well reports that stage's figures; its fleet ÷ cold pools both stages (below).
       if (stage.shared) report.exponentStage[channels] = summary;
       report.channels[channels] ??= summary;
       for (const [name, result] of Object.entries(typical)) {
