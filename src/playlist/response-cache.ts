@@ -1,7 +1,11 @@
-/** Keys asked for once are remembered while their values would have taken this many caches' worth of bytes. */
-const ASKED_ONCE_CACHES = 4;
-/** …and never more keys than this (tiny playlists), about 1.5 MB of ETags. */
-const MOST_ASKED_ONCE = 20_000;
+/**
+ * Keys asked for once are remembered in two generations of this many caches' worth of the bytes
+ * their values would have taken: a key is remembered while two to four caches' worth of others
+ * were noted since.
+ */
+const ASKED_ONCE_CACHES_PER_GENERATION = 2;
+/** …and never more keys than this per generation (tiny playlists), about 0.75 MB of ETags. */
+const MOST_ASKED_ONCE_PER_GENERATION = 10_000;
 
 /**
  * Recently served playlists by ETag, bounded by total bytes, least recently used out first. Only
@@ -16,8 +20,14 @@ const MOST_ASKED_ONCE = 20_000;
 export class ResponseCache<Value extends { bytes: number }> {
   private readonly entries = new Map<string, Value>();
   private total = 0;
-  /** Keys asked for once and not kept, the oldest first, with the bytes their values would have taken. */
-  private readonly askedOnce = new Map<string, number>();
+  /**
+   * Keys asked for once and not kept: the generation being noted, and the one before it. A full
+   * generation is dropped whole, where forgetting the oldest key one at a time walked past every
+   * key forgotten before it (a Map keeps their holes until it rehashes): 2.2–2.7 µs a fleet
+   * request at 100 channels, against 0.3 µs for this.
+   */
+  private askedOnce = new Set<string>();
+  private askedBefore = new Set<string>();
   private askedOnceBytes = 0;
 
   /** `evicted` is told of every value that leaves the cache, so that its memory can be reused. */
@@ -26,28 +36,23 @@ export class ResponseCache<Value extends { bytes: number }> {
     private readonly evicted: (value: Value) => void = () => {},
   ) {}
 
-  /**
-   * Whether a value for `key`, which `get` did not find, is worth keeping: whether `notKept` noted
-   * the key lately, while no more than a few caches' worth of bytes of other keys were noted since.
-   */
+  /** Whether a value for `key`, which `get` did not find, is worth keeping: whether `notKept` noted the key lately. */
   admits(key: string): boolean {
-    const bytes = this.askedOnce.get(key);
-    if (bytes === undefined) return false;
-    this.askedOnce.delete(key);
-    this.askedOnceBytes -= bytes;
-    return true;
+    return this.askedOnce.delete(key) || this.askedBefore.delete(key);
   }
 
   /** Notes that `key`'s value, of `bytes`, was served without being kept: if it is asked for again soon, `admits` it. */
   notKept(key: string, bytes: number): void {
-    this.askedOnce.set(key, bytes);
-    this.askedOnceBytes += bytes;
-    if (this.askedOnceBytes <= ASKED_ONCE_CACHES * this.maxBytes && this.askedOnce.size <= MOST_ASKED_ONCE) return;
-    for (const [oldest, oldBytes] of this.askedOnce) {
-      if (this.askedOnceBytes <= ASKED_ONCE_CACHES * this.maxBytes && this.askedOnce.size <= MOST_ASKED_ONCE) break;
-      this.askedOnce.delete(oldest);
-      this.askedOnceBytes -= oldBytes;
+    if (
+      this.askedOnce.size >= MOST_ASKED_ONCE_PER_GENERATION ||
+      this.askedOnceBytes + bytes > ASKED_ONCE_CACHES_PER_GENERATION * this.maxBytes
+    ) {
+      this.askedBefore = this.askedOnce;
+      this.askedOnce = new Set();
+      this.askedOnceBytes = 0;
     }
+    this.askedOnce.add(key);
+    this.askedOnceBytes += bytes;
   }
 
   get(key: string): Value | undefined {

@@ -55,13 +55,25 @@ describe('the cache of recent playlists', () => {
     expect(cache.admits('box')).toBe(false);
   });
 
-  it('when more than four caches worth of other bodies were served unkept since, then a key asked again is a first request again', () => {
+  it('when four caches worth of other bodies were served unkept since, then a key asked again is a first request again; two caches worth, it is remembered', () => {
     const cache = new ResponseCache<{ bytes: number }>(100);
     cache.notKept('early', 50);
+    for (let i = 0; i < 3; i++) cache.notKept(`box${i}`, 50);
     cache.notKept('recent', 50);
-    for (let i = 0; i < 7; i++) cache.notKept(`box${i}`, 50);
-    // 450 bytes noted: more than 4 × 100, so the oldest went and the second oldest stayed.
+    for (let i = 3; i < 8; i++) cache.notKept(`box${i}`, 50);
+    // Since 'early': 450 bytes of others (more than 4 × 100); since 'recent': 250 (more than 2 × 100).
     expect(cache.admits('early')).toBe(false);
     expect(cache.admits('recent')).toBe(true);
+    expect(cache.admits('box3')).toBe(true);
+  });
+
+  it('when tiny bodies are noted, then a key is remembered across at least ten thousand others and forgotten after forty thousand', () => {
+    const cache = new ResponseCache<{ bytes: number }>(1024 * 1024);
+    cache.notKept('recent', 1);
+    for (let i = 0; i < 10_000; i++) cache.notKept(`box${i}`, 1);
+    expect(cache.admits('recent')).toBe(true);
+    cache.notKept('early', 1);
+    for (let i = 0; i < 40_000; i++) cache.notKept(`other${i}`, 1);
+    expect(cache.admits('early')).toBe(false);
   });
 });
