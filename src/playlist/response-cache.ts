@@ -23,8 +23,8 @@ export class ResponseCache<Value extends { bytes: number }> {
   /**
    * Keys asked for once and not kept: the generation being noted, and the one before it. A full
    * generation is dropped whole, where forgetting the oldest key one at a time walked past every
-   * key forgotten before it (a Map keeps their holes until it rehashes): 2.2–2.7 µs a fleet
-   * request at 100 channels, against 0.3 µs for this.
+   * key forgotten before it (a Map keeps their holes until it rehashes). Measured alone, for a
+   * fleet of 10,000 boxes at 100 channels: 2.5–2.7 µs a request, against 0.2–0.4 µs for this.
    */
   private askedOnce = new Set<string>();
   private askedBefore = new Set<string>();
