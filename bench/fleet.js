@@ -100,13 +100,13 @@ const stages = [
 ].filter((stage) => stage.sizes.length > 0);
 
 /**
- * Fleet and cold processes of a size in a stage. A target size measured in one stage gets as many
- * as 5,000 channels gets over its two: at 1,000 channels, where the fleet's fixed extra cost is
- * about 1.06 of a response, one set of two processes leaned a run to 1.12 (its second fleet process
- * the dearer in 5 of 7 rounds), and four halve that lean's weight as the two stages do at 5,000.
+ * Fleet and cold processes of a size. A target size outside the shared stage gets as many in its
+ * one stage as 5,000 channels gets over its two: at 1,000 channels, where the fleet's fixed extra
+ * cost is about 1.06 of a response, one set of two processes leaned a run to 1.12 (its second
+ * fleet process the dearer in 5 of 7 rounds).
  */
-const processesFor = (channels, stage) =>
-  FLEET_TARGET_SIZES.includes(channels) && !stage.shared && !exponentStage.includes(channels) ? 2 * SERVER_PROCESSES : SERVER_PROCESSES;
+const processesFor = (channels) =>
+  FLEET_TARGET_SIZES.includes(channels) && !exponentStage.includes(channels) ? 2 * SERVER_PROCESSES : SERVER_PROCESSES;
 
 /** A lineup of `channels`: its fleet, cold and ceiling servers, and its plans, a fleet and a cold one per process. */
 async function startSize(channels, processes, fixtures, servers) {
@@ -163,7 +163,7 @@ for (const stage of stages) {
   const servers = [];
   try {
     const sizes = [];
-    for (const channels of stage.sizes) sizes.push(await startSize(channels, processesFor(channels, stage), fixtures, servers));
+    for (const channels of stage.sizes) sizes.push(await startSize(channels, processesFor(channels), fixtures, servers));
     const plans = sizes.flatMap((size) => size.plans);
     // A fresh process compiles, and its heap grows, for its first seconds. The fleet's first pass
     // also looks up every box once (about 25 µs each at 1,000 channels), which a node remembering
